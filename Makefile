@@ -1,0 +1,68 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+#
+# Dependencies (several GB: torch comes with whisperx) are installed once into a
+# shared environment under the user's cache, keyed by a hash of the dependency
+# files, so fresh clones (CI makes one every run) reuse it. The project's own
+# `.venv` is a small venv that sees that environment through a .pth file and holds
+# this checkout's editable install.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+DEPS_FILES := requirements/lock.txt
+DEPS_HASH := $(shell cat $(DEPS_FILES) | sha256sum | cut -c1-16)
+CACHE_HOME := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
+# Override to put the shared environment elsewhere: make test PIPELINE_KIT_DEPS_ENV=/path
+PIPELINE_KIT_DEPS_ENV ?= $(CACHE_HOME)/pipeline_kit/deps-$(DEPS_HASH)
+DEPS_STAMP := $(PIPELINE_KIT_DEPS_ENV)/.installed
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed-$(DEPS_HASH)
+PY := $(VENV)/bin/python
+OUT ?= out
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: setup demo test lint bench lock clean-venv
+
+setup: $(VENV_STAMP)
+
+# The shared dependency environment: created and filled once per lock hash.
+$(DEPS_STAMP): $(DEPS_FILES)
+	@echo ">> installing dependencies into $(PIPELINE_KIT_DEPS_ENV) (first time: several minutes, ~9 GB)"
+	@test -x $(PIPELINE_KIT_DEPS_ENV)/bin/python || $(PYTHON) -m venv $(PIPELINE_KIT_DEPS_ENV)
+	$(PIPELINE_KIT_DEPS_ENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(PIPELINE_KIT_DEPS_ENV)/bin/python -m pip check
+	@touch $@
+
+# This checkout's venv: sees the shared environment, installs the package editable.
+$(VENV_STAMP): $(DEPS_STAMP) pyproject.toml
+	@rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
+	@site=$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	  deps=$$($(PIPELINE_KIT_DEPS_ENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	  echo "$$deps" > "$$site/_pipeline_kit_deps.pth"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import pipeline_kit" && test -x $(VENV)/bin/pipeline-kit
+	@touch $@
+
+demo: setup
+	$(PY) -m pipeline_kit.demo --out $(OUT)
+
+lint: setup
+	$(PY) -m ruff check pipeline_kit tests
+
+test: setup lint
+	$(PY) -m pytest
+
+bench: setup
+	@for f in tests/benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# Re-resolve all dependencies together and rewrite the lock (needs the package index).
+lock:
+	rm -rf /tmp/pipeline_kit_lock && $(PYTHON) -m venv /tmp/pipeline_kit_lock
+	/tmp/pipeline_kit_lock/bin/pip install --quiet -e '.[dev,dask]'
+	/tmp/pipeline_kit_lock/bin/pip check
+	( echo "# Exact versions of every dependency, resolved together on Python 3.11 / linux x86_64."; \
+	  echo "# Regenerate: make lock (then commit). Used as constraints by make and environment.yml."; \
+	  /tmp/pipeline_kit_lock/bin/pip freeze --exclude-editable | grep -v '^pipeline.kit' ) > requirements/lock.txt
+
+clean-venv:
+	rm -rf $(VENV)
