@@ -1,0 +1,174 @@
+"""Transcription on real speech: accuracy, word timings, progress, cancellation, exports."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from conftest import shared_path
+
+from pipeline_kit.evaluation import normalize_text, word_error_rate
+from pipeline_kit.models import ModelNotAvailableError
+from pipeline_kit.progress import TaskCancelled
+from pipeline_kit.stages.audio import load_audio
+from pipeline_kit.stages.transcription import (
+    interpolate_missing_times,
+    load_engine,
+    transcribe,
+)
+from pipeline_kit.stages.types import Transcript
+
+pytestmark = pytest.mark.slow
+
+
+class RecordingProgress:
+    """A real progress sink that records what a stage reports."""
+
+    def __init__(self, cancel_after: int | None = None) -> None:
+        self.updates: list[tuple[float | None, str | None]] = []
+        self.cancel_after = cancel_after
+        self.checks = 0
+
+    def update(self, value=None, total=None, *, step=None):
+        if total is not None:
+            value = 100 * value / total
+        self.updates.append((value, step))
+
+    def check_cancelled(self):
+        self.checks += 1
+        steps = [s for _, s in self.updates if s and s.startswith("Transcribing segment")]
+        if self.cancel_after is not None and len(steps) >= self.cancel_after:
+            raise TaskCancelled("cancelled by test")
+
+
+@pytest.fixture(scope="module")
+def sample_transcript(sample_dir) -> Transcript:
+    return transcribe(sample_dir / "austen_sample.wav")
+
+
+def test_sample_word_error_rate_within_15_percent(sample_dir, sample_transcript):
+    ref = (sample_dir / "austen_sample.txt").read_text()
+    wer = word_error_rate(ref, sample_transcript.text)
+    assert wer <= 0.15, f"WER {wer:.1%}: {sample_transcript.text!r}"
+
+
+def test_every_word_timed_in_order_and_inside_audio(sample_transcript):
+    t = sample_transcript
+    assert len(t.words) >= 60
+    assert t.word_timing_method == "whisper-word-timestamps"
+    starts = [w.start for w in t.words]
+    assert starts == sorted(starts)
+    for w in t.words:
+        assert 0 <= w.start <= w.end <= t.audio_duration_seconds + 1e-6
+        assert w.text.strip()
+    assert t.audio_duration_seconds == pytest.approx(26.73, abs=0.05)
+    # segments partition the word list
+    assert t.segments[0].word_start == 0 and t.segments[-1].word_end == len(t.words)
+    for a, b in zip(t.segments, t.segments[1:], strict=False):
+        assert a.word_end == b.word_start
+
+
+def test_record_fields(sample_transcript):
+    t = sample_transcript
+    assert t.language == "en"
+    assert 0.5 < t.confidence <= 1.0
+    assert t.model.name == "tiny.en" and len(t.model.weights_sha256) == 64
+    assert t.model.compute_type == "int8"
+    assert t.processing_time_seconds > 0
+    assert t.real_time_factor == pytest.approx(t.processing_time_seconds / t.audio_duration_seconds)
+    assert len(t.audio_sha256) == 64
+
+
+def test_json_round_trip_and_exports(sample_transcript, tmp_path):
+    t = sample_transcript
+    path = tmp_path / "t.json"
+    t.to_json(path)
+    assert Transcript.from_json(path) == t
+    srt = t.to_srt()
+    assert srt.startswith("1\n00:00:00,")
+    assert " --> " in srt
+    vtt = t.to_vtt()
+    assert vtt.startswith("WEBVTT\n\n00:00:00.")
+    assert normalize_text(" ".join(vtt.splitlines()[2:])) != []
+    assert normalize_text(t.to_txt()) == normalize_text(t.text)
+    df = t.words_df()
+    assert list(df.columns[:3]) == ["text", "start", "end"] and len(df) == len(t.words)
+    assert len(t.segments_df()) == len(t.segments)
+
+
+def test_model_loaded_once_per_process():
+    a = load_engine()
+    t0 = time.perf_counter()
+    b = load_engine()
+    assert a is b
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_progress_per_segment_and_cancellation_between_batches(sample_dir):
+    audio = load_audio(sample_dir / "austen_sample.wav")
+    rec = RecordingProgress()
+    transcribe(audio, batch_size=1, vad_chunk_seconds=5, progress=rec)
+    steps = [s for _, s in rec.updates if s and s.startswith("Transcribing segment")]
+    assert len(steps) >= 3, rec.updates  # progress during, not only before and after
+    values = [v for v, _ in rec.updates if v is not None]
+    assert values == sorted(values) and values[-1] == 100
+
+    cancelling = RecordingProgress(cancel_after=1)
+    with pytest.raises(TaskCancelled):
+        transcribe(audio, batch_size=1, vad_chunk_seconds=5, progress=cancelling)
+    done = [s for _, s in cancelling.updates if s and s.startswith("Transcribing segment")]
+    assert len(done) == 1  # stopped after the first batch, not at the end
+
+
+def test_jfk_phrase_and_word_time():
+    path = shared_path("speech/jfk/jfk.flac")
+    t = transcribe(path)
+    assert "ask not what your country can do for you" in " ".join(normalize_text(t.text))
+    americans = [w for w in t.words if w.text.strip(" ,.") == "Americans"]
+    assert americans, t.text
+    assert americans[0].start <= 1.8 <= americans[0].end  # as Whisper's own test checks
+
+
+def test_unknown_model_fails_fast_with_name():
+    t0 = time.perf_counter()
+    with pytest.raises(ModelNotAvailableError, match="no-such-model"):
+        transcribe(np.zeros(16000, dtype=np.float32), model="no-such-model")
+    assert time.perf_counter() - t0 < 10
+
+
+def test_missing_align_model_falls_back_and_says_so(sample_dir):
+    audio = load_audio(sample_dir / "sense_and_sensibility_01_austen_64kb-0880.wav")
+    t = transcribe(audio, align_model="/nonexistent/wav2vec2")
+    assert t.word_timing_method == "whisper-word-timestamps"
+    assert t.metadata["word_timing_fallback"]["requested"] == "/nonexistent/wav2vec2"
+    assert all(not w.interpolated for w in t.words)
+
+
+def test_bad_arguments_rejected(tmp_path):
+    with pytest.raises(ValueError, match="batch_size"):
+        transcribe(np.zeros(10, dtype=np.float32), batch_size=0)
+    with pytest.raises(FileNotFoundError, match="nope.wav"):
+        transcribe(tmp_path / "nope.wav")
+    with pytest.raises(ValueError, match="1-D"):
+        transcribe(np.zeros((2, 10), dtype=np.float32))
+
+
+def test_silence_gives_empty_transcript():
+    t = transcribe(np.zeros(16000 * 2, dtype=np.float32))
+    assert t.words == () and t.text == ""
+
+
+def test_interpolation_fills_untimed_words_between_neighbours():
+    words = [
+        {"word": "in", "start": 1.0, "end": 1.2},
+        {"word": "1455", "start": None, "end": None},
+        {"word": "and", "start": None, "end": None},
+        {"word": "then", "start": 2.0, "end": 2.3},
+    ]
+    out = interpolate_missing_times(words, 0.0, 5.0)
+    assert [w["interpolated"] for w in out] == [False, True, True, False]
+    assert out[1]["start"] == pytest.approx(1.2) and out[2]["end"] == pytest.approx(2.0)
+    assert out[1]["end"] == pytest.approx(out[2]["start"])
+    edge = interpolate_missing_times([{"word": "x", "start": None, "end": None}], 3.0, 4.0)
+    assert edge[0]["start"] == 3.0 and edge[0]["end"] == 4.0
