@@ -1,0 +1,56 @@
+"""Task manager: run functions as tracked, persisted, cancellable, retryable tasks.
+
+Knows nothing about audio; stages only see the :class:`~pipeline_kit.progress.Progress`
+object it passes to any task function with a ``progress`` parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline_kit.progress import TaskCancelled
+from pipeline_kit.tasks.callables import NotStorableError
+from pipeline_kit.tasks.handle import TaskHandle
+from pipeline_kit.tasks.manager import TaskManager, current_manager, current_task_id
+from pipeline_kit.tasks.metrics import DurationStats, TaskMetrics
+from pipeline_kit.tasks.reporter import TaskProgress
+from pipeline_kit.tasks.retry import RetryPolicy, TaskNotRetryableError
+from pipeline_kit.tasks.store import SQLiteTaskStore, TaskStore, default_store_path, pipeline_home
+from pipeline_kit.tasks.types import TaskInfo, TaskStatus, TaskType
+
+_DISPLAY = ("TaskPanel", "TextRenderer", "progress_mode", "show")
+
+
+def __getattr__(name: str) -> Any:
+    # Display entry points load lazily: pipeline_kit.display imports this package.
+    if name in _DISPLAY:
+        from pipeline_kit import display
+
+        return getattr(display, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "DurationStats",
+    "NotStorableError",
+    "RetryPolicy",
+    "SQLiteTaskStore",
+    "TaskCancelled",
+    "TaskHandle",
+    "TaskInfo",
+    "TaskManager",
+    "TaskMetrics",
+    "TaskNotRetryableError",
+    "TaskPanel",
+    "TaskProgress",
+    "TaskStatus",
+    "TaskStore",
+    "TaskType",
+    "TextRenderer",
+    "current_manager",
+    "current_task_id",
+    "default_store_path",
+    "pipeline_home",
+    "progress_mode",
+    "show",
+]

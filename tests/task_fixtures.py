@@ -1,0 +1,150 @@
+"""Importable task functions for the task-manager tests (also run in subprocesses).
+
+Module-level, JSON arguments only, so they can be stored as ``module:qualname``
+and run again in a fresh process. Coordination with the test uses threading
+events (same process) or marker files (other processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline_kit.tasks import TaskType, current_manager
+
+EVENTS: dict[str, threading.Event] = {}
+CALLS: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def event(name: str) -> threading.Event:
+    """A named event shared between a test and its task functions."""
+    with _lock:
+        return EVENTS.setdefault(name, threading.Event())
+
+
+def noop() -> None:
+    return None
+
+
+def add(a: float, b: float) -> float:
+    return a + b
+
+
+def steps(n: int, delay: float = 0.0, progress: Any = None) -> dict[str, int]:
+    """Reports ``n`` steps of progress with a step label."""
+    for i in range(n):
+        progress.update(i + 1, n, step=f"step {i + 1}/{n}")
+        if delay:
+            time.sleep(delay)
+    return {"steps": n}
+
+
+def block(name: str, progress: Any = None) -> str:
+    """Sets ``<name>.started``, then waits for ``<name>.release`` while checking cancellation."""
+    event(f"{name}.started").set()
+    while not event(f"{name}.release").wait(0.01):
+        try:
+            progress.check_cancelled()
+        except BaseException:
+            event(f"{name}.stopped").set()
+            raise
+    return name
+
+
+def sleep_quietly(seconds: float) -> str:
+    """Sleeps without ever calling progress (cannot be stopped early)."""
+    time.sleep(seconds)
+    return "slept"
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def fail_times(name: str, times: int) -> str:
+    """Fails with ConnectionError the first ``times`` calls for ``name``, then succeeds."""
+    with _lock:
+        CALLS[name] = CALLS.get(name, 0) + 1
+        n = CALLS[name]
+    if n <= times:
+        raise ConnectionError(f"{name}: transient failure {n}")
+    return f"{name} ok after {n} calls"
+
+
+def fail_unless_file(path: str) -> str:
+    """Fails unless ``path`` exists: a failure that a later process can fix."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"missing {path}")
+    return p.read_text()
+
+
+def write_then_hang(marker: str, progress: Any = None) -> None:
+    """Writes ``marker`` once running, then works (slowly) for a long time."""
+    Path(marker).write_text("running")
+    for i in range(100_000):
+        progress.update(i % 100, step="hanging")
+        time.sleep(0.05)
+
+
+def process_steps(n: int, delay: float, progress: Any = None) -> dict[str, Any]:
+    """Like :func:`steps`, meant for ``executor="process"``; returns its pid."""
+    import os
+
+    for i in range(n):
+        progress.update(i + 1, n, step=f"proc {i + 1}/{n}")
+        time.sleep(delay)
+    return {"pid": os.getpid(), "steps": n}
+
+
+def process_until_cancelled(marker: str, progress: Any = None) -> None:
+    Path(marker).write_text("started")
+    while True:
+        progress.check_cancelled()
+        time.sleep(0.01)
+
+
+class Record:
+    """An object with ``to_dict()``, like the stages' result records."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def to_dict(self) -> dict[str, str]:
+        return {"text": self.text}
+
+
+def make_record(text: str) -> Record:
+    return Record(text)
+
+
+async def async_steps(n: int, progress: Any = None) -> int:
+    for i in range(n):
+        progress.update(i + 1, n, step="async")
+        await asyncio.sleep(0.001)
+    return n
+
+
+async def pipeline(n: int, progress: Any = None) -> list[Any]:
+    """A parent PIPELINE task: submits ``n`` children and awaits them on the manager's loop."""
+    tm = current_manager()
+    handles = [tm.submit(steps, 3, 0.001, task_type=TaskType.TRANSCRIPTION) for _ in range(n)]
+    results = []
+    for i, h in enumerate(handles):
+        results.append(await h)
+        progress.update(i + 1, n, step=f"child {i + 1}/{n}")
+    return results
+
+
+async def pipeline_blocking_child(name: str, progress: Any = None) -> Any:
+    tm = current_manager()
+    return await tm.submit(block, name, task_type=TaskType.TRANSCRIPTION)
+
+
+async def async_sleep(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "woke"

@@ -1,0 +1,130 @@
+"""Widget panel models and text lines rendered from the task feed."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import threading
+
+import pytest
+import task_fixtures as fx
+
+from pipeline_kit import display as D
+from pipeline_kit.tasks import TaskManager, TaskType
+
+T = TaskType.TRANSCRIPTION
+
+
+@pytest.fixture
+def tm(tmp_path):
+    with TaskManager(tmp_path / "tasks.sqlite3", progress_interval=0.01) as m:
+        yield m
+
+
+def test_panel_models_follow_the_feed_on_the_creating_loop(tm):
+    async def main():
+        loop = asyncio.get_running_loop()
+        panel = D.TaskPanel(tm)
+        assert panel.loop is loop
+        applied_on = set()
+        original = panel._apply
+
+        def spy(info):
+            applied_on.add(threading.get_ident())
+            original(info)
+
+        panel._apply = spy
+        ok = tm.submit(fx.steps, 10, 0.002, task_type=T)
+        bad = tm.submit(fx.fail, "boom", task_type=TaskType.GRAPH_GENERATION)
+        blocked = tm.submit(fx.block, "panel", task_type=T)
+        await ok
+        with pytest.raises(ValueError):
+            await bad
+        await asyncio.to_thread(fx.event("panel.started").wait, 5)
+        await asyncio.sleep(0.05)
+        row = panel.rows[blocked.task_id]
+        assert row.bar.bar_style == "info" and "running" in row.status.value
+        row.button.click()  # the cancel button cancels that task
+        with pytest.raises(Exception, match="cancelled"):
+            await blocked
+        await asyncio.sleep(0.05)  # let the last snapshots reach this loop
+        assert applied_on == {threading.get_ident()}  # never applied on a worker thread
+        return panel, ok, bad, blocked
+
+    panel, ok, bad, blocked = asyncio.run(main())
+    r_ok, r_bad, r_c = (panel.rows[h.task_id] for h in (ok, bad, blocked))
+    assert r_ok.bar.value == 100 and r_ok.bar.bar_style == "success"
+    assert "completed" in r_ok.status.value and r_ok.step.value == "step 10/10"
+    assert r_ok.button.disabled and re.fullmatch(r"\d+\.\ds", r_ok.elapsed.value)
+    assert r_bad.bar.bar_style == "danger" and "boom" in r_bad.step.value
+    assert "failed" in r_bad.status.value
+    assert r_c.bar.bar_style == "" and r_c.bar.style.bar_color == "#9e9e9e"
+    assert "cancelled" in r_c.status.value
+    assert len(panel.widget.children) == 3
+    panel.close()
+
+
+def test_panel_for_a_handle_shows_its_retries_and_children(tm):
+    h = tm.submit(fx.pipeline, 2, task_type=TaskType.PIPELINE)
+    panel = D.TaskPanel(tm, select=h, loop=None)  # no loop: applied directly
+    other = tm.submit(fx.noop, task_type=T)
+    h.result(10)
+    other.result(5)
+    assert h.task_id in panel.rows and other.task_id not in panel.rows
+    assert len(panel.rows) == 3  # the parent and its two children
+    panel.close()
+
+
+def test_text_mode_lines_and_summary(tm):
+    out = io.StringIO()
+    D.show(tm, mode="text", stream=out, interval=0.0)
+    tm.submit(fx.steps, 5, 0.01, task_type=T).result(5)
+    with pytest.raises(ValueError):
+        tm.submit(fx.fail, "bad input", task_type=TaskType.CHAPTER_ANALYSIS).result(5)
+    lines = out.getvalue().splitlines()
+    assert re.match(r"\[  0%\] transcription  [0-9a-f]{6}  pending$", lines[0])
+    assert any(re.match(r"\[100%\] transcription  [0-9a-f]{6}  completed  step 5/5  \d+\.\ds$", x)
+               for x in lines)
+    assert any("chapter_analysis" in x and "failed" in x and "(bad input)" in x for x in lines)
+    assert any(x.startswith("task    type") for x in lines)  # summary header
+    assert "HBox" not in out.getvalue()
+
+
+def test_text_mode_throttles_progress_lines(tm):
+    out = io.StringIO()
+    D.TextRenderer(tm, stream=out, interval=10.0, summary=False)
+    tm.submit(fx.steps, 50, 0.002, task_type=T).result(5)
+    word = re.compile(r"\b(pending|running|completed|failed|cancelled)\b")
+    statuses = [word.search(line).group(1) for line in out.getvalue().splitlines()]
+    assert statuses == ["pending", "running", "completed"]
+
+
+def test_handle_display_in_text_mode_prints_and_detaches(tm, capsys, monkeypatch):
+    monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "text")
+    h = tm.submit(fx.block, "disp", task_type=T)
+    fx.event("disp.started").wait(5)
+    h._ipython_display_()
+    fx.event("disp.release").set()
+    h.result(5)
+    tm.submit(fx.noop, task_type=T).result(5)
+    text = capsys.readouterr().out
+    assert h.task_id[:6] in text and "completed" in text and "task    type" in text
+    assert "noop" not in text and text.count("completed") == 2  # line + summary row, then detached
+
+
+def test_mode_detection(monkeypatch):
+    monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "none")
+    assert D.progress_mode() == "none"
+    monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "widget")
+    assert D.progress_mode() == "widget"
+    monkeypatch.delenv("PIPELINE_KIT_PROGRESS")
+    assert D.progress_mode() == "text"  # plain python: no kernel, no front end
+    monkeypatch.setenv("PAPERMILL_EXECUTION", "1")
+    assert D.under_papermill() and not D.has_live_frontend()
+
+
+def test_show_none_and_bad_mode(tm):
+    assert D.show(tm, mode="none") is None
+    with pytest.raises(ValueError):
+        D.show(tm, mode="fancy")
