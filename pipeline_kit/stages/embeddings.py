@@ -78,11 +78,19 @@ class TfidfEmbedder:
         self.stop_words = stop_words
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        from threadpoolctl import threadpool_limits
 
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        # The matrices are small: one BLAS thread is several times faster than many
+        # threads competing for the cores (and keeps results bit-identical).
+        with threadpool_limits(1):
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vec = TfidfVectorizer(ngram_range=self.ngram_range, stop_words=self.stop_words,
                               sublinear_tf=True)
         try:

@@ -34,13 +34,18 @@ class Sentence:
         return self.end_word - self.start_word
 
 
-def _ends_sentence(token: str) -> bool:
+def ends_sentence(token: str) -> bool:
+    """True when a token ends a sentence: final punctuation that is not an abbreviation."""
+    token = token.strip()
     if not _END_RE.search(token):
         return False
     bare = token.rstrip(".!?…\"'”’)]").lower()
     if token.endswith(".") and (bare in _ABBREVIATIONS or re.fullmatch(r"[a-z]", bare)):
         return False
     return True
+
+
+_ends_sentence = ends_sentence  # old private name, kept for callers
 
 
 def as_transcript(source: Transcript | str) -> Transcript:
@@ -75,7 +80,7 @@ def split_sentences(
     start = 0
     for i, w in enumerate(words):
         last = i == len(words) - 1
-        cut = last or _ends_sentence(w.text)
+        cut = last or ends_sentence(w.text)
         if not cut:
             nxt = words[i + 1]
             timed = not (w.interpolated or nxt.interpolated)

@@ -1,0 +1,249 @@
+"""Semantic chunking: hard rules (property tests), validation, real-text quality on Choi."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from conftest import shared_path
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline_kit.stages.chunking import (
+    chunk_boundaries,
+    chunk_prepared,
+    create_semantic_chunks,
+    prepare,
+)
+from pipeline_kit.stages.segmetrics import load_choi, pk, sentence_to_word_boundaries
+from pipeline_kit.stages.types import Chunk, ModelInfo, Segment, Transcript, Word
+
+VOCAB = ("printing press type letter book page ink paper river boat water fish net "
+         "market price trade bank money vote law court judge , and the of a").split()
+
+
+def _timed_transcript(tokens: list[str], gaps: list[float]) -> Transcript:
+    """A transcript with measured (non-uniform) word times, pauses included."""
+    words, t = [], 0.0
+    for tok, gap in zip(tokens, gaps, strict=True):
+        t += gap
+        words.append(Word(tok, t, t + 0.3))
+        t += 0.3
+    text = " ".join(tokens)
+    seg = Segment(0, 0.0, t, text, 0, len(words))
+    return Transcript(text, (seg,) if words else (), tuple(words), "en", 1.0,
+                      ModelInfo("test"), "test")
+
+
+@st.composite
+def texts(draw):
+    n = draw(st.integers(0, 400))
+    rnd = draw(st.randoms(use_true_random=False))
+    tokens = []
+    for _ in range(n):
+        w = rnd.choice(VOCAB)
+        if rnd.random() < 0.08:
+            w += "."
+        tokens.append(w)
+    gaps = [rnd.choice([0.0, 0.05, 0.1, 1.5]) for _ in tokens]
+    return tokens, gaps
+
+
+@st.composite
+def sizes(draw):
+    chunk_size = draw(st.integers(1, 80))
+    overlap = draw(st.integers(0, chunk_size - 1))
+    return chunk_size, overlap
+
+
+def assert_hard_rules(chunks: list[Chunk], t: Transcript, chunk_size: int, overlap: int) -> None:
+    n = len(t.words)
+    if n == 0:
+        assert chunks == []
+        return
+    assert chunks[0].start_word_index == 0
+    assert chunks[-1].end_word_index == n
+    for i, c in enumerate(chunks):
+        assert c.chunk_index == i
+        assert 1 <= c.word_count <= chunk_size
+        assert c.text == " ".join(w.text for w in t.words[c.start_word_index:c.end_word_index])
+        assert c.character_count == len(c.text)
+        assert c.start_time == t.words[c.start_word_index].start
+        assert c.end_time == t.words[c.end_word_index - 1].end
+        assert c.start_time <= c.end_time
+    for a, b in pairwise(chunks):
+        assert b.start_word_index == a.end_word_index - overlap  # exact overlap
+        assert b.end_word_index > a.end_word_index  # every chunk brings new words
+        assert b.start_word_index > a.start_word_index
+        assert b.start_time >= a.start_time and b.end_time >= a.end_time
+        assert a.boundary_score is not None
+    assert chunks[-1].boundary_score is None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts(), sizes(), st.sampled_from(["tfidf", "fixed"]))
+def test_hard_rules_hold_on_random_texts(text, size, method):
+    tokens, gaps = text
+    chunk_size, overlap = size
+    t = _timed_transcript(tokens, gaps)
+    chunks = create_semantic_chunks(t, chunk_size, overlap, method=method, with_temporal=False)
+    assert_hard_rules(chunks, t, chunk_size, overlap)
+    again = create_semantic_chunks(t, chunk_size, overlap, method=method, with_temporal=False)
+    assert [c.to_dict() for c in chunks] == [c.to_dict() for c in again]  # deterministic
+
+
+@settings(max_examples=30, deadline=None)
+@given(texts(), sizes(), st.floats(-1.0, 3.0), st.integers(1, 5), st.integers(1, 4))
+def test_hard_rules_hold_for_any_threshold_and_window(text, size, threshold, window, smoothing):
+    tokens, gaps = text
+    chunk_size, overlap = size
+    t = _timed_transcript(tokens, gaps)
+    prep = prepare(t, "tfidf", window=window, smoothing=smoothing)
+    chunks = chunk_prepared(prep, chunk_size, overlap, threshold=threshold, with_temporal=False)
+    assert_hard_rules(chunks, t, chunk_size, overlap)
+
+
+def test_plain_text_accepted_and_short_text_is_one_chunk():
+    chunks = create_semantic_chunks("One short sentence. Another one here.", 150, 25,
+                                    method="tfidf")
+    assert len(chunks) == 1
+    assert chunks[0].text == "One short sentence. Another one here."
+    assert chunks[0].boundary_score is None
+    assert create_semantic_chunks("", method="tfidf") == []
+
+
+def test_segment_shorter_than_overlap_is_merged():
+    # Topic A (long), a 3-word topic B, then topic C: B has fewer words than the overlap,
+    # so it never becomes a chunk of its own and overlap stays exact.
+    a = "The printing press used movable metal type and ink on paper pages. " * 12
+    b = "Fish swim fast. "
+    c = "Voters elected the judge to the court under the new election law. " * 12
+    t = Transcript.from_text(a + b + c)
+    chunks = create_semantic_chunks(t, 120, 10, method="tfidf")
+    assert_hard_rules(chunks, t, 120, 10)
+    for x, y in pairwise(chunks):
+        assert y.end_word_index - x.end_word_index >= 10 or y is chunks[-1]
+
+
+def test_oversized_sentence_is_split_by_words():
+    t = Transcript.from_text(" ".join(f"w{i}" for i in range(95)))  # no punctuation at all
+    chunks = create_semantic_chunks(t, 20, 5, method="tfidf")
+    assert_hard_rules(chunks, t, 20, 5)
+
+
+def test_cuts_prefer_sentence_ends_when_forced():
+    sents = [f"Sentence number {i} talks about the same plain topic here." for i in range(40)]
+    t = Transcript.from_text(" ".join(sents))
+    chunks = create_semantic_chunks(t, 50, 0, method="tfidf")
+    assert_hard_rules(chunks, t, 50, 0)
+    ends = [t.words[e - 1].text.endswith(".") for e in chunk_boundaries(chunks)]
+    assert all(ends)
+
+
+def test_chunk_records_carry_temporal_info():
+    text = ("In fourteen sixty-five Sweynheim and Pannartz began printing near Rome. "
+            "They used a beautiful type.")
+    (chunk,) = create_semantic_chunks(text, method="tfidf")
+    assert not chunk.temporal_info.requires_user_clarification
+    assert chunk.temporal_info.temporal_marker == "1465"
+    assert Chunk.from_dict(chunk.to_dict()) == chunk
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"chunk_size": 10.5}, "chunk_size"),
+        ({"chunk_size": True}, "chunk_size"),
+        ({"overlap": -1}, "overlap"),
+        ({"chunk_size": 10, "overlap": 10}, "overlap"),
+        ({"method": "magic"}, "method"),
+        ({"window": 0}, "window"),
+        ({"smoothing": 0}, "smoothing"),
+        ({"threshold": float("nan")}, "threshold"),
+        ({"min_words": 0}, "min_words"),
+        ({"chunk_size": 10, "overlap": 5, "min_words": 6}, "min_words"),
+        ({"pause_seconds": 0}, "pause_seconds"),
+    ],
+)
+def test_bad_parameters_rejected_with_clear_errors(kwargs, name):
+    kwargs = {"method": "tfidf", **kwargs}
+    with pytest.raises(ValueError, match=name) as err:
+        create_semantic_chunks("Some words here. And more words there.", **kwargs)
+    bad = next(v for k, v in kwargs.items() if k == name)
+    assert repr(bad) in str(err.value) or str(bad) in str(err.value)
+
+
+def test_unknown_option_rejected():
+    with pytest.raises(TypeError, match="windw"):
+        create_semantic_chunks("Some words.", method="tfidf", windw=3)
+
+
+def test_progress_reported_and_cancellable():
+    from pipeline_kit.progress import TaskCancelled
+
+    class Recorder:
+        def __init__(self, cancel: bool = False) -> None:
+            self.steps: list[str | None] = []
+            self.values: list[float | None] = []
+            self.cancel = cancel
+
+        def update(self, value=None, total=None, *, step=None):
+            self.steps.append(step)
+            self.values.append(None if value is None else 100 * value / (total or 100))
+
+        def check_cancelled(self):
+            if self.cancel:
+                raise TaskCancelled()
+
+    rec = Recorder()
+    create_semantic_chunks("A b c. D e f. " * 50, 20, 2, method="tfidf", progress=rec)
+    assert "Embedding sentences" in rec.steps and "Building chunks" in rec.steps
+    with pytest.raises(TaskCancelled):
+        create_semantic_chunks("A b c. D e f. " * 50, 20, 2, method="tfidf",
+                               progress=Recorder(cancel=True))
+
+
+# ------------------------------------------------------------------ real text (Choi)
+
+
+def _choi_docs(folder: str, count: int) -> list[tuple[str, list[int]]]:
+    root = shared_path(f"textseg/choi_dev/{folder}")
+    docs = []
+    for i in range(count):
+        sents, bounds = load_choi(root / f"{i}.ref")
+        docs.append((" ".join(sents), sentence_to_word_boundaries(sents, bounds)))
+    return docs
+
+
+def _mean_pk(docs, method: str, chunk_size: int, overlap: int) -> float:
+    scores = []
+    for text, gold in docs:
+        chunks = create_semantic_chunks(text, chunk_size, overlap, method=method,
+                                        with_temporal=False)
+        scores.append(pk(gold, chunk_boundaries(chunks), len(text.split())))
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize(("method", "ceiling"), [("tfidf", 0.35), ("embedding", 0.2)])
+def test_choi_boundaries_beat_fixed_size(method, ceiling):
+    docs = _choi_docs("3-11", 10)
+    fixed = _mean_pk(docs, "fixed", 400, 0)
+    semantic = _mean_pk(docs, method, 400, 0)
+    assert semantic < ceiling, semantic
+    assert semantic < fixed - 0.1, (semantic, fixed)
+
+
+def test_choi_with_overlap_and_small_chunks_still_beats_fixed():
+    docs = _choi_docs("6-8", 6)
+    assert _mean_pk(docs, "tfidf", 200, 25) < _mean_pk(docs, "fixed", 200, 25)
+
+
+def test_lj_speech_text_chunks_carry_spelled_out_years():
+    text = shared_path("speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt").read_text()
+    t = Transcript.from_text(text)
+    chunks = create_semantic_chunks(t, 80, 10, method="tfidf")
+    assert_hard_rules(chunks, t, 80, 10)
+    values = {m.normalized for c in chunks for m in c.temporal_info.markers}
+    assert {"1455", "1462", "1465", "15th century"} <= values

@@ -1,0 +1,124 @@
+"""Temporal markers: span-level precision/recall on a hand-labelled real-text set, and cases."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from pipeline_kit.stages.temporal import find_temporal_markers, temporal_info
+from pipeline_kit.stages.types import TemporalInfo
+
+LABELS = Path(__file__).parent / "data" / "temporal_labels.jsonl"
+
+
+def _rows() -> list[dict]:
+    return [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_labelled_set_is_well_formed():
+    rows = _rows()
+    assert len(rows) >= 150
+    with_spans = sum(1 for r in rows if r["spans"])
+    assert with_spans >= 30 and len(rows) - with_spans >= 100  # many with and without
+    for r in rows:
+        assert r["source"].startswith(("ljspeech:", "choi_dev/"))
+        for s in r["spans"]:
+            assert r["text"][s["start"]:s["end"]] == s["text"]
+
+
+def test_span_precision_and_recall_on_labelled_real_text():
+    tp_pred = n_pred = tp_gold = n_gold = 0
+    misses = []
+    for r in _rows():
+        gold = [(s["start"], s["end"]) for s in r["spans"]]
+        pred = [(m.start_char, m.end_char) for m in find_temporal_markers(r["text"])]
+        n_pred += len(pred)
+        n_gold += len(gold)
+        tp_pred += sum(any(_overlaps(p, g) for g in gold) for p in pred)
+        tp_gold += sum(any(_overlaps(g, p) for p in pred) for g in gold)
+        misses += [(r["source"], p) for p in pred if not any(_overlaps(p, g) for g in gold)]
+    precision = tp_pred / n_pred
+    recall = tp_gold / n_gold
+    assert precision >= 0.9, (precision, misses)
+    assert recall >= 0.8, recall
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "normalized"),
+    [
+        ("It opened in 1985.", "year", "1985"),
+        ("In '85 he left.", "year", "1985"),
+        ("in 1450 the press", "year", "1450"),
+        ("the Bible of about fourteen fifty-five", "year", "1455"),
+        ("in the year fourteen sixty-two", "year", "1462"),
+        ("back in the eighties", "decade", "1980s"),
+        ("during the 1980s", "decade", "1980s"),
+        ("in the '60s", "decade", "1960s"),
+        ("on March 4, 1985 we met", "date", "1985-03-04"),
+        ("on 4 March 1985 we met", "date", "1985-03-04"),
+        ("dated 1985-03-04", "date", "1985-03-04"),
+        ("since January , 1946 , as", "date", "1946-01"),
+        ("the middle of the fifteenth century", "era", "15th century"),
+        ("a 15th century book", "era", "15th century"),
+        ("in the early Middle Ages", "era", "early Middle Ages"),
+        ("when I was twelve", "age", "age:12"),
+        ("at age 12", "age", "age:12"),
+        ("at the age of twelve", "age", "age:12"),
+        ("John Pezza , 69 , of Providence", "age", "age:69"),
+        ("I met her in college", "life_stage", "life_stage:college"),
+        ("as a child I read", "life_stage", "life_stage:child"),
+        ("in high school", "life_stage", "life_stage:high_school"),
+        ("after the war", "life_stage", "life_stage:after_war"),
+        ("two years later", "relative", None),
+        ("the next day", "relative", None),
+        ("last week", "relative", None),
+    ],
+)
+def test_examples_from_the_issue(text, kind, normalized):
+    markers = find_temporal_markers(text)
+    assert [(m.kind, m.normalized) for m in markers] == [(kind, normalized)], markers
+    m = markers[0]
+    assert text[m.start_char:m.end_char] == m.text
+    assert 0 < m.confidence <= 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The first edition ran to 1500 copies.",
+        "See page 1985 for the table.",
+        "It cost $ 1985 in all.",
+        "You may go now, and we may print more.",
+        "The march across the valley was long.",
+        "Lines 1068 - 1159 tell the tale.",
+        "He walked 1200 feet and turned 90 degrees.",
+        "Section 381 ( c ) applies.",
+        "The forty-two line Bible has never been surpassed.",
+    ],
+)
+def test_no_false_positives(text):
+    assert find_temporal_markers(text) == []
+
+
+def test_temporal_info_fields():
+    info = temporal_info("In fourteen sixty-five Sweynheim began printing, two years later.")
+    assert isinstance(info, TemporalInfo)
+    assert info.temporal_marker == "1465"
+    assert not info.requires_user_clarification
+    assert temporal_info("Nothing timely here.").requires_user_clarification
+    assert TemporalInfo.from_dict(info.to_dict()) == info
+
+
+def test_markers_do_not_overlap_and_are_ordered():
+    text = "Since November , 1959 , and in 1960 , two years later , on Tuesday ."
+    ms = find_temporal_markers(text)
+    assert [m.kind for m in ms] == ["date", "year", "relative", "relative"]
+    for a, b in pairwise(ms):
+        assert a.end_char <= b.start_char
