@@ -1,0 +1,254 @@
+"""Topic segmentation (Choi benchmark quality) and chapter analysis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from conftest import shared_path
+
+from pipeline_kit.stages.chapters import analyze_chapters, transcript_from_chunks
+from pipeline_kit.stages.embeddings import get_embedder
+from pipeline_kit.stages.segmentation import segment_sentences
+from pipeline_kit.stages.segmetrics import load_choi, pk
+from pipeline_kit.stages.sentences import split_sentences
+from pipeline_kit.stages.types import Chunk, Transcript
+
+LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt"
+
+TOPICS = [
+    "The orchestra tuned violins before the symphony. The conductor raised the baton "
+    "and the violins began the symphony. Cellos joined the violins in the slow movement. "
+    "The symphony ended and the orchestra bowed.",
+    "The farmer planted wheat in the spring field. Rain helped the wheat grow tall in the "
+    "field. The farmer harvested the wheat with a tractor. The tractor carried the wheat "
+    "to the barn.",
+    "The rocket engine ignited on the launch pad. The rocket climbed toward orbit with "
+    "its engine roaring. Astronauts inside the rocket watched the orbit approach. The "
+    "engine shut down once the rocket reached orbit.",
+]
+
+
+class LookupEmbedder:
+    """Serves precomputed MiniLM vectors: the benchmark encodes each sentence once."""
+
+    name = "minilm-lookup"
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        unique = sorted(set(texts))
+        vectors = get_embedder(None).encode(unique)
+        self._rows = dict(zip(unique, vectors, strict=True))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._rows[t] for t in texts])
+
+
+class RecordingProgress:
+    def __init__(self) -> None:
+        self.values: list[float | None] = []
+
+    def update(self, value=None, total=None, *, step=None) -> None:
+        self.values.append(value)
+
+    def check_cancelled(self) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def choi_3_11() -> list[tuple[list[str], list[int]]]:
+    folder = shared_path("textseg/choi_dev/3-11")
+    docs = [load_choi(p) for p in sorted(folder.glob("*.ref"), key=lambda p: int(p.stem))]
+    assert len(docs) == 50
+    return docs
+
+
+@pytest.fixture(scope="module")
+def lj() -> Transcript:
+    return Transcript.from_text(shared_path(LJ).read_text(encoding="utf-8"))
+
+
+def make_chunks(t: Transcript, size: int = 60, overlap: int = 12) -> list[Chunk]:
+    out, start = [], 0
+    while True:
+        end = min(start + size, len(t.words))
+        words = t.words[start:end]
+        out.append(Chunk(len(out), " ".join(w.text for w in words), start, end,
+                         words[0].start, words[-1].end))
+        if end == len(t.words):
+            return out
+        start = end - overlap
+
+
+def pieces_of(summary: str, sentences: Sequence[str]) -> bool:
+    """True when ``summary`` is some of ``sentences`` joined in order."""
+    rest = summary
+    for s in sentences:
+        if rest.startswith(s):
+            rest = rest[len(s):].lstrip()
+    return rest == ""
+
+
+# --- segmentation quality (real data) ---------------------------------------------------
+
+@pytest.mark.slow
+def test_choi_3_11_pk_without_segment_count(choi_3_11):
+    emb = LookupEmbedder([s for doc, _ in choi_3_11 for s in doc])
+    scores = [pk(ref, segment_sentences(doc, embedder=emb), len(doc)) for doc, ref in choi_3_11]
+    assert float(np.mean(scores)) <= 0.07  # C99: 0.12, TextTiling: 0.32 (published)
+
+
+def test_choi_3_11_lexical_only_is_fast_and_decent(choi_3_11):
+    t = time.perf_counter()
+    scores = [pk(ref, segment_sentences(doc, method="lexical"), len(doc))
+              for doc, ref in choi_3_11]
+    assert (time.perf_counter() - t) / len(choi_3_11) < 0.2
+    assert float(np.mean(scores)) <= 0.11
+
+
+def test_long_text_segments_quickly(choi_3_11):
+    text = " ".join(s for doc, _ in choi_3_11[:6] for s in doc)
+    assert len(text.split()) >= 9000
+    t = time.perf_counter()
+    chapters = analyze_chapters(text, method="lexical")
+    assert time.perf_counter() - t < 2.0
+    assert len(chapters) > 1
+
+
+# --- segmentation API (no data needed) ---------------------------------------------------
+
+def test_segment_sentences_finds_synthetic_topics():
+    sents = [s.text for s in split_sentences(" ".join(TOPICS))]
+    assert segment_sentences(sents, method="lexical") == [4, 8]
+    assert segment_sentences(sents, method="lexical", target_count=2) in ([4], [8])
+    assert segment_sentences(sents, method="lexical", target_count=1) == []
+
+
+def test_segment_sentences_edge_cases():
+    assert segment_sentences([], method="lexical") == []
+    assert segment_sentences(["One.", "Two."], method="lexical") == []
+    assert segment_sentences(["the and of"] * 8, method="lexical") == []
+    bounds = segment_sentences([s for t in TOPICS for s in t.split(". ")], method="lexical",
+                               min_length=4)
+    assert all(b2 - b1 >= 4 for b1, b2 in zip([0, *bounds], [*bounds, 12], strict=True))
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"method": "c99"}, {"min_length": 0}, {"min_length": 2.5}, {"target_count": 0},
+    {"target_count": True}, {"resolution": 1.0}, {"lexical_weight": 1.5},
+    {"lexical_resolution": -1}, {"target_count": 5},
+])
+def test_segment_sentences_rejects_bad_options(kwargs):
+    with pytest.raises(ValueError):
+        segment_sentences(["A b c."] * 9, **{"method": "lexical", **kwargs})
+
+
+# --- chapters (LJ Speech text) ----------------------------------------------------------
+
+def check_chapters(chapters, t: Transcript) -> None:
+    sents = split_sentences(t)
+    assert chapters and chapters[0].start_sentence == 0
+    assert chapters[-1].end_sentence == len(sents)
+    assert chapters[0].start_time == pytest.approx(sents[0].start_time)
+    assert chapters[-1].end_time == pytest.approx(sents[-1].end_time)
+    for i, c in enumerate(chapters):
+        assert c.chapter_index == i and c.start_sentence < c.end_sentence
+        assert c.title.strip() and c.key_phrases
+        assert c.start_time < c.end_time
+        assert pieces_of(c.summary, [s.text for s in sents[c.start_sentence:c.end_sentence]])
+        assert c.summary
+    for a, b in zip(chapters, chapters[1:], strict=False):
+        assert a.end_sentence == b.start_sentence
+        assert a.end_time == pytest.approx(b.start_time)
+
+
+def test_lj_chapters_cover_text_in_order(lj):
+    chapters = analyze_chapters(lj)
+    check_chapters(chapters, lj)
+    assert 2 <= len(chapters) <= 5
+    assert all(c.end_sentence - c.start_sentence >= 4 for c in chapters)
+
+
+def test_lj_chapters_from_chunks_match_transcript(lj):
+    chunks = make_chunks(lj)
+    from_chunks = analyze_chapters(chunks, method="lexical")
+    from_transcript = analyze_chapters(lj, method="lexical", chunks=chunks)
+    assert len(from_chunks) == len(from_transcript) > 1
+    sents = split_sentences(lj)
+    for a, b in zip(from_chunks, from_transcript, strict=True):
+        assert (a.start_sentence, a.end_sentence) == (b.start_sentence, b.end_sentence)
+        assert (a.title, a.summary, a.key_phrases) == (b.title, b.summary, b.key_phrases)
+        assert a.start_time == pytest.approx(b.start_time)
+        assert a.end_time == pytest.approx(b.end_time)
+        assert a.chunk_ids == b.chunk_ids and a.chunk_ids
+        lo, hi = sents[a.start_sentence].start_word, sents[a.end_sentence - 1].end_word
+        expected = [c.chunk_id for c in chunks
+                    if c.start_word_index < hi and c.end_word_index > lo]
+        assert list(a.chunk_ids) == expected
+    check_chapters(from_chunks, lj)
+
+
+def test_transcript_from_chunks_removes_overlap(lj):
+    rebuilt, offset = transcript_from_chunks(make_chunks(lj, 50, 20))
+    assert offset == 0
+    assert [w.text for w in rebuilt.words] == [w.text for w in lj.words]
+    assert rebuilt.words[-1].end == pytest.approx(lj.words[-1].end)
+
+
+@pytest.mark.parametrize("min_sentences", [1, 3, 5, 7])
+def test_min_sentences_respected(lj, min_sentences):
+    chapters = analyze_chapters(lj, method="lexical", min_sentences=min_sentences)
+    assert all(c.end_sentence - c.start_sentence >= min_sentences for c in chapters)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_target_count_respected(lj, count):
+    chapters = analyze_chapters(lj, method="lexical", target_count=count, min_sentences=2)
+    assert len(chapters) == count
+    check_chapters(chapters, lj)
+
+
+def test_min_seconds_respected(lj):
+    chapters = analyze_chapters(lj, method="lexical", min_sentences=1, min_seconds=70.0)
+    assert len(chapters) >= 1
+    assert all(c.end_time - c.start_time >= 70.0 for c in chapters)
+
+
+def test_hybrid_and_progress_and_determinism(lj):
+    prog = RecordingProgress()
+    first = analyze_chapters(lj, progress=prog)
+    second = analyze_chapters(lj)
+    assert [c.to_dict() for c in first] == [c.to_dict() for c in second]
+    assert prog.values[-1] == 100
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"method": "bogus"}, ValueError), ({"min_sentences": 0}, ValueError),
+    ({"min_seconds": -1}, ValueError), ({"target_count": 0}, ValueError),
+    ({"target_count": 50}, ValueError), ({"summary_sentences": 0}, ValueError),
+    ({"title_phrases": 0}, ValueError), ({"window": 3}, ValueError),
+])
+def test_analyze_chapters_rejects_bad_options(lj, kwargs, error):
+    with pytest.raises(error):
+        analyze_chapters(lj, **{"method": "lexical", **kwargs})
+
+
+def test_analyze_chapters_rejects_bad_sources(lj):
+    with pytest.raises(TypeError):
+        analyze_chapters(42)
+    with pytest.raises(TypeError):
+        analyze_chapters([])
+    chunks = make_chunks(lj)
+    with pytest.raises(ValueError, match="starts at word"):
+        analyze_chapters([chunks[0], chunks[2]], method="lexical")
+    bad = Chunk(0, "too few words", 0, 10, 0.0, 4.0)
+    with pytest.raises(ValueError, match="words"):
+        analyze_chapters([bad], method="lexical")
+
+
+def test_plain_text_and_empty_input():
+    chapters = analyze_chapters(" ".join(TOPICS), method="lexical", min_sentences=3)
+    assert [(c.start_sentence, c.end_sentence) for c in chapters] == [(0, 4), (4, 8), (8, 12)]
+    assert "violins" in chapters[0].title.lower() or "symphony" in chapters[0].title.lower()
+    assert analyze_chapters("", method="lexical") == []
