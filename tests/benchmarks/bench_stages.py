@@ -1,0 +1,97 @@
+"""Timing of the post-transcription stages: concept graph and questions.
+
+Runs on the LJ essay (~560 words, 221.7 s of audio) and a ~9,000-word text (Choi
+documents concatenated). Prints cold (first call: imports) and warm timings. The
+budget: all post-transcription stages together under 5 % of transcription time
+(~1.1 s on the LJ text). Run: ``python tests/benchmarks/bench_stages.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+LJ = DATA / "speech_long" / "ljspeech_LJ001-0001-0032_concat_16k.ref.txt"
+CHOI = DATA / "textseg" / "choi_dev" / "3-11"
+LJ_AUDIO_SECONDS = 221.7
+
+
+def make_chunks(text: str, size: int = 150, overlap: int = 25):
+    from pipeline_kit.stages.types import Chunk, Transcript
+
+    words = Transcript.from_text(text).words
+    chunks, i = [], 0
+    while i < len(words):
+        j = min(len(words), i + size)
+        span = words[i:j]
+        chunks.append(Chunk(len(chunks), " ".join(w.text for w in span), i, j,
+                            span[0].start, span[-1].end))
+        if j == len(words):
+            break
+        i = j - overlap
+    return chunks
+
+
+def timed(fn, repeat: int = 5) -> tuple[float, float, object]:
+    """(first call seconds, median of the next ``repeat`` calls, last result)."""
+    t = time.perf_counter()
+    out = fn()
+    first = time.perf_counter() - t
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        runs.append(time.perf_counter() - t)
+    return first, statistics.median(runs), out
+
+
+def main() -> int:
+    if not LJ.exists() or not CHOI.is_dir():
+        print(f"shared data not found under {DATA}; nothing to time")
+        return 0
+    from pipeline_kit.stages.graph import build_graph
+    from pipeline_kit.stages.questions import generate_questions
+
+    lines: list[str] = []
+    for f in sorted(CHOI.glob("*.ref"), key=lambda p: int(p.stem)):
+        if sum(len(x.split()) for x in lines) >= 9000:
+            break
+        lines += [x.strip() for x in f.read_text().splitlines()
+                  if x.strip() and not x.startswith("==========")]
+    texts = {"LJ essay": LJ.read_text(encoding="utf-8"), "Choi docs": " ".join(lines)}
+    print(f"{'text':10s} {'words':>6s} {'chunks':>6s} {'stage':28s} {'first s':>8s} "
+          f"{'warm s':>8s}  result")
+    lj_total = 0.0
+    for name, text in texts.items():
+        chunks = make_chunks(text)
+        n = len(text.split())
+        rows = []
+        g1, g, G = timed(lambda c=chunks: build_graph(c))
+        rows.append(("graph (tfidf)", g1, g, f"{G.number_of_nodes()} nodes, "
+                     f"{G.number_of_edges()} edges"))
+        q1, q, qs = timed(lambda c=chunks, G=G: generate_questions(c, graph=G))
+        rows.append(("questions", q1, q, f"{len(qs)} questions"))
+        if name == "LJ essay":
+            lj_total = g + q
+            e1, e, _ = timed(lambda c=chunks: build_graph(c, use_embeddings=True), repeat=2)
+            rows.append(("graph (MiniLM, optional)", e1, e, "first call loads the model; "
+                         "warm reuses cached embeddings"))
+        for stage, first, warm, res in rows:
+            print(f"{name:10s} {n:6d} {len(chunks):6d} {stage:28s} {first:8.3f} {warm:8.3f}  "
+                  f"{res}")
+    budget = 0.05 * LJ_AUDIO_SECONDS * 0.1  # ~22 s transcription -> 5 % ≈ 1.1 s
+    print(f"\nLJ graph + questions (warm): {lj_total:.3f} s "
+          f"= {100 * lj_total / (0.1 * LJ_AUDIO_SECONDS):.2f} % of ~22 s transcription "
+          f"(all-stages budget {budget:.2f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
