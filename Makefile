@@ -53,6 +53,7 @@ test: setup lint
 	$(PY) -m pytest
 
 bench: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt -c requirements/lock.txt 2>&1 | grep -v "^WARNING: Location" || true
 	@for f in tests/benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 # Re-resolve all dependencies together and rewrite the lock (needs the package index).

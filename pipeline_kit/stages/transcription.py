@@ -13,7 +13,6 @@ are interpolated from their neighbours and marked ``interpolated``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ import numpy as np
 from ..models import resolve_whisper_model
 from ..progress import Progress, ensure_progress
 from .types import ModelInfo, Segment, Transcript, Word
+from .upload import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -279,15 +279,6 @@ def _wav2vec2_words(
              "probability": w.get("score")}
         )
     return grouped
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def transcribe(
