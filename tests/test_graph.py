@@ -7,6 +7,8 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from conftest import shared_path
+from textdata import LJ, choi_text, make_chunks
 
 from pipeline_kit.stages.graph import build_graph
 from pipeline_kit.stages.graph_query import (
@@ -21,33 +23,7 @@ from pipeline_kit.stages.graph_query import (
     to_node_link_json,
     top_concepts,
 )
-from pipeline_kit.stages.types import Chapter, Chunk, Transcript
-from tests.conftest import shared_path
-
-LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt"
-
-
-def make_chunks(text: str, size: int = 110, overlap: int = 15) -> list[Chunk]:
-    """Overlapping word windows: chunk i+1 starts at chunk i's end - overlap."""
-    words = Transcript.from_text(text).words
-    chunks: list[Chunk] = []
-    i = 0
-    while i < len(words):
-        j = min(len(words), i + size)
-        span = words[i:j]
-        chunks.append(Chunk(len(chunks), " ".join(w.text for w in span), i, j,
-                            span[0].start, span[-1].end))
-        if j == len(words):
-            break
-        i = j - overlap
-    return chunks
-
-
-def choi_text(n_docs: int = 5) -> str:
-    folder = shared_path("textseg/choi_dev/3-11")
-    files = sorted(folder.glob("*.ref"), key=lambda p: int(p.stem))[:n_docs]
-    return " ".join(line.strip() for f in files for line in f.read_text().splitlines()
-                    if line.strip() and not line.startswith("=========="))
+from pipeline_kit.stages.types import Chapter, Chunk
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from conftest import shared_path
+from textdata import LJ, choi_text, make_chunks
 
 from pipeline_kit.stages.graph import build_graph
 from pipeline_kit.stages.questions import (
@@ -13,34 +15,9 @@ from pipeline_kit.stages.questions import (
     normalize,
     question_words,
 )
-from pipeline_kit.stages.types import Chunk, Question, TemporalInfo, TemporalMarker, Transcript
-from tests.conftest import shared_path
+from pipeline_kit.stages.types import Chunk, Question, TemporalInfo, TemporalMarker
 
-LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt"
 COMPREHENSION = {"cloze", "when", "how_many", "who", "what", "where", "relation"}
-
-
-def make_chunks(text: str, size: int = 110, overlap: int = 15) -> list[Chunk]:
-    """Overlapping word windows: chunk i+1 starts at chunk i's end - overlap."""
-    words = Transcript.from_text(text).words
-    chunks: list[Chunk] = []
-    i = 0
-    while i < len(words):
-        j = min(len(words), i + size)
-        span = words[i:j]
-        chunks.append(Chunk(len(chunks), " ".join(w.text for w in span), i, j,
-                            span[0].start, span[-1].end))
-        if j == len(words):
-            break
-        i = j - overlap
-    return chunks
-
-
-def choi_text(n_docs: int = 5) -> str:
-    folder = shared_path("textseg/choi_dev/3-11")
-    files = sorted(folder.glob("*.ref"), key=lambda p: int(p.stem))[:n_docs]
-    return " ".join(line.strip() for f in files for line in f.read_text().splitlines()
-                    if line.strip() and not line.startswith("=========="))
 
 
 @pytest.fixture(scope="module")

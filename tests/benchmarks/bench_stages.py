@@ -24,19 +24,9 @@ LJ_AUDIO_SECONDS = 221.7
 
 
 def make_chunks(text: str, size: int = 150, overlap: int = 25):
-    from pipeline_kit.stages.types import Chunk, Transcript
+    from pipeline_kit.stages.chunking import create_semantic_chunks
 
-    words = Transcript.from_text(text).words
-    chunks, i = [], 0
-    while i < len(words):
-        j = min(len(words), i + size)
-        span = words[i:j]
-        chunks.append(Chunk(len(chunks), " ".join(w.text for w in span), i, j,
-                            span[0].start, span[-1].end))
-        if j == len(words):
-            break
-        i = j - overlap
-    return chunks
+    return create_semantic_chunks(text, size, overlap, method="fixed", with_temporal=False)
 
 
 def timed(fn, repeat: int = 5) -> tuple[float, float, object]:
