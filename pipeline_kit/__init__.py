@@ -8,6 +8,7 @@ load on first use, not on import.
 from __future__ import annotations
 
 from .models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
+from .pipeline import PipelineResult, run_pipeline, run_pipeline_async, runs
 from .progress import NullProgress, Progress, TaskCancelled
 from .stages.chapters import analyze_chapters
 from .stages.chunking import create_semantic_chunks
@@ -48,6 +49,7 @@ __all__ = [
     "ModelInfo",
     "ModelNotAvailableError",
     "NullProgress",
+    "PipelineResult",
     "Progress",
     "Question",
     "RetryPolicy",
@@ -73,6 +75,9 @@ __all__ = [
     "process_upload",
     "resolve_embedding_model",
     "resolve_whisper_model",
+    "run_pipeline",
+    "run_pipeline_async",
+    "runs",
     "segment_sentences",
     "sweep",
     "temporal_info",

@@ -1,0 +1,195 @@
+"""The whole pipeline on the bundled sample: tasks, cache, run records, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline_kit.pipeline import STAGES, run_pipeline, run_pipeline_async, runs
+from pipeline_kit.stages.graph_query import to_node_link_json
+from pipeline_kit.stages.upload import file_sha256
+from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
+
+REPO = Path(__file__).resolve().parents[1]
+WAV = REPO / "data" / "sample" / "austen_sample.wav"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("pipeline-home")
+
+
+@pytest.fixture(scope="module")
+def manager(home):
+    m = TaskManager(store=home / "tasks.sqlite3")
+    yield m
+    m.close()
+
+
+@pytest.fixture(scope="module")
+def first(home, manager):
+    """One uninterrupted full run (tfidf chunking), shared by the tests of this module."""
+    return run_pipeline(WAV, manager=manager, home=home, out_dir=home / "out1",
+                        chunking_method="tfidf")
+
+
+def _same(a, b) -> None:
+    # processing_time_seconds is a measurement of the run, not part of the result
+    def untimed(t):
+        return dataclasses.replace(t, processing_time_seconds=0.0)
+
+    assert untimed(a.transcript) == untimed(b.transcript)
+    assert a.chunks == b.chunks
+    assert a.chapters == b.chapters
+    assert a.questions == b.questions
+    assert to_node_link_json(a.graph) == to_node_link_json(b.graph)
+
+
+def test_full_pipeline_results_are_consistent(first, home):
+    r = first
+    t = r.transcript
+    assert t.words and t.segments and t.text.strip()
+    assert t.audio_sha256 in (None, file_sha256(WAV))
+    n = len(t.words)
+    assert r.chunks and r.chunks[0].start_word_index == 0 and r.chunks[-1].end_word_index == n
+    for c in r.chunks:
+        assert 0 <= c.start_word_index < c.end_word_index <= n
+        assert c.start_time <= c.end_time
+    ids = {c.chunk_id for c in r.chunks}
+    assert r.chapters and all(set(ch.chunk_ids) <= ids for ch in r.chapters)
+    assert r.questions and all(q.chunk_id in ids for q in r.questions if q.chunk_id)
+    assert r.graph.number_of_nodes() > 0
+
+    rec = r.run_record
+    assert rec["run_id"] == r.run_id and rec["outcome"] == "completed"
+    assert rec["inputs"][0]["sha256"] == file_sha256(WAV)
+    assert rec["parameters"]["chunk_size"] == 150
+    assert rec["parameters"]["chunking_method"] == "tfidf"
+    assert rec["model"]["name"] and rec["model"]["weights_sha256"]
+    assert {"pipeline_kit", "whisperx", "faster-whisper", "sentence-transformers",
+            "scikit-learn", "networkx", "torch"} <= set(rec["versions"])
+    assert set(rec["stage_seconds"]) == set(STAGES)
+    assert rec["cache_hits"] == []
+    for stage, key in rec["artifact_keys"].items():
+        assert (home / "artifacts" / stage / f"{key}.json").is_file()
+
+    out = r.out_dir
+    for name in ("run.json", "transcript.json", "transcript.srt", "transcript.vtt",
+                 "transcript.txt", "chunks.json", "graph.graphml", "chapters.json",
+                 "questions.json"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "run.json").read_text())["run_id"] == r.run_id
+    df = runs(home)
+    assert r.run_id in set(df["run_id"])
+
+
+def test_stage_tasks_are_children_of_the_pipeline_task(first, manager):
+    df = manager.tasks()
+    rec = first.run_record
+    mine = df.metadata.map(lambda m: m.get("run_id") == rec["run_id"])
+    parent = df[(df.task_type == "pipeline") & mine]
+    assert len(parent) == 1
+    parent = parent.iloc[0]
+    assert parent.status == "completed" and parent.progress_percentage == 100
+    kids = df[df.parent_id == parent.task_id]
+    assert sorted(kids.task_type) == sorted(str(t) for t in (
+        TaskType.AUDIO_UPLOAD_PROCESSING, TaskType.TRANSCRIPTION, TaskType.SEMANTIC_CHUNKING,
+        TaskType.GRAPH_GENERATION, TaskType.CHAPTER_ANALYSIS, TaskType.QUESTION_GENERATION))
+    assert set(kids.status) == {"completed"}
+    assert set(rec["stage_tasks"].values()) == set(kids.task_id)
+
+
+def test_unchanged_rerun_is_all_cache_hits(first, home, manager):
+    again = run_pipeline(WAV, manager=manager, home=home, out_dir=home / "out2",
+                         chunking_method="tfidf")
+    assert again.run_id != first.run_id
+    assert again.run_record["cache_hits"] == list(STAGES)
+    _same(first, again)
+    for task_id in again.run_record["stage_tasks"].values():
+        info = manager.get_task_status(task_id)
+        assert info.status is TaskStatus.COMPLETED and info.current_step == "cached"
+
+
+def test_chunk_size_change_reruns_only_downstream(first, home, manager):
+    r = run_pipeline(WAV, manager=manager, home=home, chunking_method="tfidf",
+                     chunk_size=60, overlap=10)
+    assert r.run_record["cache_hits"] == ["upload", "transcription"]
+    assert r.transcript == first.transcript
+    assert r.chunks != first.chunks and all(c.word_count <= 60 for c in r.chunks)
+    assert r.out_dir == home / "runs" / r.run_id and (r.out_dir / "run.json").is_file()
+
+
+def test_alias_pulls_in_needed_stages(first, home, manager):
+    r = run_pipeline(WAV, ["semantic_chunking"], manager, home=home, chunking_method="tfidf")
+    assert r.run_record["stages"] == ["upload", "transcription", "chunking"]
+    assert r.chunks == first.chunks and r.graph is None and r.questions is None
+    assert not (r.out_dir / "graph.graphml").exists()
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"stages": ["transcription", "bogus"]}, "question_generation"),
+    ({"chunk_size": 0}, "chunk_size"),
+    ({"overlap": -1}, "overlap"),
+    ({"chunk_size": 20, "overlap": 20}, "overlap"),
+    ({"chunking_method": "magic"}, "embedding, tfidf, fixed"),
+    ({"audio": "/no/such/file.wav"}, "not found"),
+    ({"colour": "red"}, "allowed"),
+])
+def test_bad_arguments_fail_before_any_task(home, manager, kwargs, needle):
+    before = len(manager.tasks())
+    kwargs = {"audio": WAV, **kwargs}
+    with pytest.raises(ValueError, match=needle):
+        run_pipeline(manager=manager, home=home, **kwargs)
+    assert len(manager.tasks()) == before
+
+
+def test_sync_api_refuses_a_running_loop_and_async_api_works(first, home, manager):
+    async def main():
+        with pytest.raises(RuntimeError, match="run_pipeline_async"):
+            run_pipeline(WAV, manager=manager, home=home, chunking_method="tfidf")
+        return await run_pipeline_async(WAV, manager=manager, home=home,
+                                        chunking_method="tfidf")
+
+    r = asyncio.run(main())
+    assert r.run_record["cache_hits"] == list(STAGES)
+    _same(first, r)
+
+
+_CHILD = """
+import sys
+from pipeline_kit.pipeline import run_pipeline
+run_pipeline(sys.argv[1], home=sys.argv[2], chunking_method="tfidf")
+"""
+
+
+def test_killed_run_continues_from_first_missing_artifact(first, tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "PIPELINE_KIT_TEST_STAGE_DELAY": "chunking=120"}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(WAV), str(home)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((home / "artifacts" / "transcription").glob("*.json")):
+            assert proc.poll() is None, "the child exited before transcription was stored"
+            assert time.monotonic() < deadline, "no transcription artifact in time"
+            time.sleep(0.2)
+        time.sleep(0.5)  # let it enter the (slowed) chunking stage
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not list((home / "artifacts").glob("chunking/*.json"))
+
+    r = run_pipeline(WAV, home=home, chunking_method="tfidf")
+    assert r.run_record["cache_hits"] == ["upload", "transcription"]
+    _same(first, r)
