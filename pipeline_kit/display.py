@@ -45,25 +45,40 @@ COLOUR = {
     TaskStatus.CANCELLED: "#9e9e9e",
 }
 _HEADLESS_PARENTS = (b"papermill", b"nbconvert", b"nbclient")
+# A kernel whose parent is one of these has a front end that renders widgets.
+_LIVE_PARENTS = (
+    b"jupyter-lab", b"jupyter-server", b"jupyter-notebook", b"jupyter_server", b"jupyterlab",
+    b"jupyter lab", b"jupyter notebook", b"jupyter server", b"notebook.app", b"voila",
+    b"vscode",
+)
 
 
 # ---------------------------------------------------------------- detection
+
+
+def _parent_cmdline() -> bytes | None:
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ")
+    except OSError:
+        return None
 
 
 def under_papermill() -> bool:
     """True when a notebook is being executed headless (papermill, nbconvert, nbclient)."""
     if any(k.startswith("PAPERMILL") for k in os.environ):
         return True
-    try:  # the kernel's parent process is the executor
-        with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
-            cmd = f.read()
-    except OSError:
-        return False
-    return any(name in cmd for name in _HEADLESS_PARENTS)
+    cmd = _parent_cmdline()
+    return cmd is not None and any(name in cmd for name in _HEADLESS_PARENTS)
 
 
 def has_live_frontend() -> bool:
-    """True inside an IPython kernel that a live front end (JupyterLab) is attached to."""
+    """True inside an IPython kernel that a live front end (JupyterLab) is attached to.
+
+    A kernel started by anything else (papermill called from pytest or a script,
+    nbval, nbclient) has no one to render widgets, so it gets text. Where the parent
+    cannot be read (no /proc), any kernel counts as live.
+    """
     if "ipykernel" not in sys.modules or under_papermill():
         return False
     try:
@@ -72,7 +87,10 @@ def has_live_frontend() -> bool:
     except ImportError:
         return False
     ip = get_ipython()
-    return ip is not None and getattr(ip, "kernel", None) is not None
+    if ip is None or getattr(ip, "kernel", None) is None:
+        return False
+    cmd = _parent_cmdline()
+    return cmd is None or any(name in cmd for name in _LIVE_PARENTS)
 
 
 def progress_mode() -> str:
