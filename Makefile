@@ -33,12 +33,15 @@ $(DEPS_STAMP): $(DEPS_FILES)
 	$(PIPELINE_KIT_DEPS_ENV)/bin/python -m pip check
 	@touch $@
 
-# This checkout's venv: sees the shared environment, installs the package editable.
+# This checkout's venv: sees the shared environment (its packages, and its Jupyter
+# data files — nbconvert templates, lab extensions — through JUPYTER_PATH), and
+# installs this package editable.
 $(VENV_STAMP): $(DEPS_STAMP) pyproject.toml
 	@rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
 	@site=$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	  deps=$$($(PIPELINE_KIT_DEPS_ENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
-	  echo "$$deps" > "$$site/_pipeline_kit_deps.pth"
+	  echo "$$deps" > "$$site/_pipeline_kit_deps.pth"; \
+	  echo "import os; d, cur = '$(PIPELINE_KIT_DEPS_ENV)/share/jupyter', os.environ.get('JUPYTER_PATH', ''); os.environ['JUPYTER_PATH'] = cur if d in cur.split(os.pathsep) else os.pathsep.join(filter(None, (d, cur)))" >> "$$site/_pipeline_kit_deps.pth"
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
 	@$(PY) -c "import pipeline_kit" && test -x $(VENV)/bin/pipeline-kit
 	@touch $@
@@ -51,6 +54,7 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest
+	$(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks/
 
 bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt -c requirements/lock.txt 2>&1 | grep -v "^WARNING: Location" || true

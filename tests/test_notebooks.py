@@ -1,0 +1,94 @@
+"""The notebooks: committed clean, and runnable headless with papermill (01 → 02 → 03)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = ["01_run_pipeline.ipynb", "02_explore_graph.ipynb", "03_chunking_experiments.ipynb"]
+SAMPLE = NOTEBOOKS.parent / "data" / "sample" / "austen_sample.wav"
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_committed_clean(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(nb)
+    for cell in _code_cells(nb):
+        assert cell.get("outputs") == [], f"{name}: a cell has outputs"
+        assert cell.get("execution_count") is None, f"{name}: a cell has an execution count"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{name}: {len(tagged)} cells tagged 'parameters'"
+    assert tagged[0] is _code_cells(nb)[0], f"{name}: parameters is not the first code cell"
+
+
+def test_sanitize_file_exists():
+    text = (NOTEBOOKS / "sanitize.cfg").read_text()
+    assert "regex:" in text and "replace:" in text
+
+
+def _outputs_text(nb) -> str:
+    parts = []
+    for cell in _code_cells(nb):
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                parts.append(out["text"])
+            parts.extend(str(v) for v in out.get("data", {}).values())
+    return "\n".join(parts)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SAMPLE.exists(), reason="bundled sample audio missing")
+def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("PIPELINE_KIT_PROGRESS", raising=False)
+
+    def run(name, **parameters):
+        out = tmp_path / name
+        papermill.execute_notebook(str(NOTEBOOKS / name), str(out), parameters=parameters,
+                                   kernel_name="python3", cwd=str(NOTEBOOKS),
+                                   progress_bar=False)
+        return nbformat.read(out, as_version=4)
+
+    # In-process papermill: the kernel's parent is pytest, not a Jupyter server, so
+    # pipeline_kit.display must choose text progress on its own (no env override).
+    run_dir = tmp_path / "run"
+    nb1 = run("01_run_pipeline.ipynb", output_dir=str(run_dir), chunk_size=40, overlap=10,
+              chunking_method="tfidf")
+    for f in ("run.json", "transcript.json", "transcript.srt", "transcript.vtt",
+              "transcript.txt", "chunks.json", "chapters.json", "questions.json",
+              "graph.graphml"):
+        assert (run_dir / f).is_file(), f"01 did not write {f}"
+    assert json.loads((run_dir / "chunks.json").read_text())
+    json.loads((run_dir / "run.json").read_text())
+    text1 = _outputs_text(nb1)
+    assert "HBox(" not in text1 and "VBox(" not in text1, "progress rendered as widget reprs"
+    assert "transcription" in text1 and "completed" in text1, "no text progress lines"
+    assert "questions" in text1  # the closing summary
+
+    nb2 = run("02_explore_graph.ipynb", run_dir=str(run_dir))
+    text2 = _outputs_text(nb2)
+    assert f"graph from run {run_dir}" in text2
+    assert "UnknownConceptError" in text2
+
+    exp = tmp_path / "experiments"
+    run("03_chunking_experiments.ipynb", chunk_sizes=[30, 60], overlaps=[0, 10],
+        methods=["tfidf", "embedding"], transcript_path=str(run_dir / "transcript.json"),
+        output_dir=str(exp))
+    chosen = json.loads((exp / "chosen_setting.json").read_text())
+    assert chosen["method"] in ("tfidf", "embedding")
+    assert chosen["chunk_size"] in (30, 60) and chosen["overlap"] in (0, 10)
+    assert chosen["overlap"] < chosen["chunk_size"]
+    assert "criterion" in chosen
+    assert (exp / "sweep.csv").is_file()
+    assert os.path.getsize(exp / "sweep.png") > 0
