@@ -63,7 +63,7 @@ bench: setup
 # Re-resolve all dependencies together and rewrite the lock (needs the package index).
 lock:
 	rm -rf /tmp/pipeline_kit_lock && $(PYTHON) -m venv /tmp/pipeline_kit_lock
-	/tmp/pipeline_kit_lock/bin/pip install --quiet -e '.[dev,dask]'
+	/tmp/pipeline_kit_lock/bin/pip install --quiet -e '.[dev,dask,api,postgres]'
 	/tmp/pipeline_kit_lock/bin/pip check
 	( echo "# Exact versions of every dependency, resolved together on Python 3.11 / linux x86_64."; \
 	  echo "# Regenerate: make lock (then commit). Used as constraints by make and environment.yml."; \

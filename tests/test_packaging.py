@@ -18,7 +18,7 @@ def _name(req: str) -> str:
 def _pyproject_names() -> set[str]:
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     reqs = list(meta["dependencies"])
-    for extra in ("dev", "dask"):
+    for extra in ("dev", "dask", "api", "postgres"):
         reqs += meta["optional-dependencies"][extra]
     return {_name(r) for r in reqs}
 
