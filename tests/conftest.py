@@ -38,3 +38,63 @@ def sample_dir() -> Path:
     """The bundled sample (always present in the repository)."""
     assert SAMPLE_DIR.is_dir(), f"bundled sample missing: {SAMPLE_DIR}"
     return SAMPLE_DIR
+
+
+# ---------------------------------------------------------------- task stores (issue #9)
+
+POSTGRES_ENV = "PIPELINE_KIT_TEST_POSTGRES_URL"
+
+
+def postgres_admin_url() -> str:
+    """The admin URL of the test PostgreSQL server, or skip (with how to get one)."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (an admin postgresql:// URL);"
+                    " `source .ci/services.sh` starts a throwaway server")
+    return url
+
+
+def database_url(admin_url: str, name: str) -> str:
+    """``admin_url`` pointing at database ``name`` instead."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+
+
+@pytest.fixture
+def postgres_url():
+    """URL of a fresh, empty PostgreSQL database for one test; dropped (FORCE) afterwards."""
+    import uuid
+
+    import psycopg
+
+    admin = postgres_admin_url()
+    name = f"pk_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(admin, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_target(request, tmp_path) -> str:
+    """Where a test's task store lives: a SQLite file path, then a PostgreSQL database URL.
+
+    Tests taking it run once per backend (the postgres run skips without a server).
+    """
+    if request.param == "sqlite":
+        return str(tmp_path / "tasks.sqlite3")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_task_fixtures():
+    """Reset the named events and call counts of ``task_fixtures`` before each test."""
+    import sys
+
+    fx = sys.modules.get("task_fixtures")
+    if fx is not None:
+        fx.reset()

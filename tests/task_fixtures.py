@@ -20,6 +20,13 @@ CALLS: dict[str, int] = {}
 _lock = threading.Lock()
 
 
+def reset() -> None:
+    """Forget events and call counts (a test may run once per store backend)."""
+    with _lock:
+        EVENTS.clear()
+        CALLS.clear()
+
+
 def event(name: str) -> threading.Event:
     """A named event shared between a test and its task functions."""
     with _lock:

@@ -1,4 +1,8 @@
-"""TaskManager with real threads, a real event loop and a real SQLite file."""
+"""TaskManager with real threads, a real event loop and a real store.
+
+Most tests run once per backend (``store_target``: a SQLite file, then a PostgreSQL
+database); the ones about the SQLite file itself stay SQLite-only.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,23 @@ import task_fixtures as fx
 from pipeline_kit.progress import TaskCancelled
 from pipeline_kit.tasks import (
     RetryPolicy,
-    SQLiteTaskStore,
     TaskManager,
     TaskNotRetryableError,
     TaskStatus,
     TaskType,
 )
+from pipeline_kit.tasks.store import STORE_ENV, SQLiteTaskStore, open_store
 
 T = TaskType.TRANSCRIPTION
 
 
 @pytest.fixture
-def tm(tmp_path):
-    with TaskManager(tmp_path / "tasks.sqlite3", progress_interval=0.01) as m:
+def tm(store_target):
+    with TaskManager(store_target, progress_interval=0.01) as m:
         yield m
 
 
-def test_statuses_progress_and_persistence(tm, tmp_path):
+def test_statuses_progress_and_persistence(tm, store_target):
     seen: list[tuple[str, float, str | None]] = []
     tm.subscribe(lambda i: seen.append((i.status.value, i.progress_percentage, i.current_step)))
     h = tm.submit(fx.steps, 20, 0.005, task_type=T, metadata={"audio": "a.wav"})
@@ -43,16 +47,16 @@ def test_statuses_progress_and_persistence(tm, tmp_path):
     assert statuses.index("completed") == len(statuses) - 1
     mids = [p for s, p, _ in seen if s == "running"]
     assert mids == sorted(mids) and any(0 < p < 100 for p in mids)  # progress flowed, in order
-    # the record in the file matches, read through a separate store (as another process would)
-    other = SQLiteTaskStore(tmp_path / "tasks.sqlite3")
+    # the stored record matches, read through a separate store (as another process would)
+    other = open_store(store_target)
     stored = other.get(h.task_id)
     assert stored.status is TaskStatus.COMPLETED and stored.result_data == {"steps": 20}
     assert stored.callable_ref == "task_fixtures:steps"
     other.close()
 
 
-def test_progress_writes_are_throttled(tmp_path):
-    with TaskManager(tmp_path / "t.sqlite3", progress_interval=0.25) as tm:
+def test_progress_writes_are_throttled(store_target):
+    with TaskManager(store_target, progress_interval=0.25) as tm:
         seen = []
         tm.subscribe(lambda i: seen.append(i) if i.status is TaskStatus.RUNNING else None)
         h = tm.submit(fx.steps, 20_000, task_type=T)
@@ -77,8 +81,8 @@ def test_real_object_in_memory_json_in_store(tm):
     assert tm.store.get(h.task_id).result_data == {"text": "hello"}
 
 
-def test_cancel_pending_at_once(tmp_path):
-    with TaskManager(tmp_path / "t.sqlite3", max_workers=1) as tm:
+def test_cancel_pending_at_once(store_target):
+    with TaskManager(store_target, max_workers=1) as tm:
         blocker = tm.submit(fx.block, "cp", task_type=T)
         assert fx.event("cp.started").wait(5)
         queued = tm.submit(fx.add, 1, 1, task_type=T)
@@ -231,8 +235,8 @@ def test_finished_task_never_regresses(tm):
     running.result(5)
 
 
-def test_200_concurrent_tasks_no_lost_or_out_of_order_final_states(tmp_path):
-    with TaskManager(tmp_path / "t.sqlite3", max_workers=16, progress_interval=0.005) as tm:
+def test_200_concurrent_tasks_no_lost_or_out_of_order_final_states(store_target):
+    with TaskManager(store_target, max_workers=16, progress_interval=0.005) as tm:
         order: dict[str, list[str]] = {}
         tm.subscribe(lambda i: order.setdefault(i.task_id, []).append(i.status.value))
         handles = [tm.submit(fx.steps, 50, 0.0005, task_type=T) for _ in range(200)]
@@ -291,11 +295,10 @@ def test_tasks_dataframe_and_metrics(tm):
     assert m.to_dict()["by_status"]["failed"] == 1
 
 
-def test_metrics_include_other_managers_records(tmp_path):
-    path = tmp_path / "t.sqlite3"
-    with TaskManager(path) as a:
+def test_metrics_include_other_managers_records(store_target):
+    with TaskManager(store_target) as a:
         a.submit(fx.add, 1, 1, task_type=T).result(5)
-    with TaskManager(path) as b:
+    with TaskManager(store_target) as b:
         assert b.metrics().total == 1
         assert b.get_task_status(a.snapshots()[0].task_id).status is TaskStatus.COMPLETED
 
@@ -338,8 +341,8 @@ def test_documents(tm):
     assert tm.list_documents("runs") == []
 
 
-def test_close_cancels_unfinished_and_refuses_new_work(tmp_path):
-    tm = TaskManager(tmp_path / "t.sqlite3")
+def test_close_cancels_unfinished_and_refuses_new_work(store_target):
+    tm = TaskManager(store_target)
     h = tm.submit(fx.block, "close", task_type=T)
     fx.event("close.started").wait(5)
     tm.close()
@@ -347,17 +350,32 @@ def test_close_cancels_unfinished_and_refuses_new_work(tmp_path):
         h.result(1)
     with pytest.raises(RuntimeError, match="closed"):
         tm.submit(fx.noop, task_type=T)
-    store = SQLiteTaskStore(tmp_path / "t.sqlite3")
+    store = open_store(store_target)
     assert store.get(h.task_id).status is TaskStatus.CANCELLED
     store.close()
 
 
 def test_default_store_under_pipeline_kit_home(tmp_path, monkeypatch):
     monkeypatch.setenv("PIPELINE_KIT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(STORE_ENV, raising=False)
     with TaskManager() as tm:
         tm.submit(fx.noop, task_type=T).result(5)
+        assert isinstance(tm.store, SQLiteTaskStore)
         assert tm.store.path == tmp_path / "home" / "tasks.sqlite3"
     assert (tmp_path / "home" / "tasks.sqlite3").exists()
+
+
+def test_store_from_environment_comes_before_the_default_file(store_target, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.setenv("PIPELINE_KIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(STORE_ENV, store_target)
+    with TaskManager() as tm:
+        h = tm.submit(fx.add, 2, 2, task_type=T)
+        assert h.result(5) == 4
+    assert not (tmp_path / "home" / "tasks.sqlite3").exists()
+    other = open_store(store_target)
+    assert other.get(h.task_id).result_data == 4
+    other.close()
 
 
 def test_async_task_timeout_and_cancel(tm):

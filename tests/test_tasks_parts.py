@@ -1,4 +1,4 @@
-"""Task records, the SQLite store, callable references, retry policy, metrics, reporter."""
+"""Task records, the stores (each backend), callable references, retry policy, metrics, reporter."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from pipeline_kit.tasks.callables import (
     to_result_data,
 )
 from pipeline_kit.tasks.metrics import compute_metrics
+from pipeline_kit.tasks.store import open_store
 from pipeline_kit.tasks.types import utcnow
 
 
@@ -56,16 +57,18 @@ def test_taskinfo_dict_round_trip():
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SQLiteTaskStore(tmp_path / "s.sqlite3")
+def store(store_target):
+    s = open_store(store_target)
     yield s
     s.close()
 
 
-def test_store_is_a_taskstore_in_wal_mode(store):
+def test_sqlite_store_is_a_taskstore_in_wal_mode(tmp_path):
+    store = SQLiteTaskStore(tmp_path / "s.sqlite3")
     assert isinstance(store, TaskStore)
     mode = store._conn().execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+    store.close()
 
 
 def test_store_round_trip_and_filters(store):
@@ -94,7 +97,7 @@ def test_store_update_never_leaves_a_terminal_state(store):
     assert store.get("t").status is TaskStatus.CANCELLED
 
 
-def test_store_threads_share_one_file(store):
+def test_store_threads_share_one_store(store):
     def worker(k):
         for i in range(20):
             store.insert(TaskInfo(task_id=f"{k}-{i}", task_type=TaskType.TRANSCRIPTION))

@@ -1,4 +1,8 @@
-"""The store shared between processes: manual retry after a restart, crash recovery."""
+"""The store shared between processes: manual retry after a restart, crash recovery.
+
+Each test runs against a SQLite file and against a PostgreSQL database (``store_target``):
+the other process opens the same store from its path or URL.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +32,8 @@ def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[st
                           capture_output=True, timeout=timeout)
 
 
-def test_manual_retry_in_a_fresh_process(tmp_path):
-    store, marker = tmp_path / "tasks.sqlite3", tmp_path / "fixed.txt"
+def test_manual_retry_in_a_fresh_process(store_target, tmp_path):
+    store, marker = store_target, tmp_path / "fixed.txt"
     with TaskManager(store) as tm:
         h = tm.submit(fx.fail_unless_file, str(marker), task_type=TaskType.TRANSCRIPTION)
         with pytest.raises(FileNotFoundError):
@@ -39,7 +43,7 @@ def test_manual_retry_in_a_fresh_process(tmp_path):
     proc = run_python(f"""
         import json
         from pipeline_kit.tasks import TaskManager
-        with TaskManager({str(store)!r}) as tm:
+        with TaskManager({store!r}) as tm:
             h = tm.retry({failed_id!r})
             print(json.dumps({{"result": h.result(30), "id": h.task_id}}))
     """)
@@ -53,15 +57,15 @@ def test_manual_retry_in_a_fresh_process(tmp_path):
         assert new.callable_ref == "task_fixtures:fail_unless_file"
 
 
-def test_refused_retry_of_lambda_in_a_fresh_process(tmp_path):
-    store = tmp_path / "tasks.sqlite3"
+def test_refused_retry_of_lambda_in_a_fresh_process(store_target):
+    store = store_target
     with TaskManager(store) as tm:
         h = tm.submit(lambda: 1 / 0, task_type=TaskType.TRANSCRIPTION)
         with pytest.raises(ZeroDivisionError):
             h.result(5)
     proc = run_python(f"""
         from pipeline_kit.tasks import TaskManager, TaskNotRetryableError
-        with TaskManager({str(store)!r}) as tm:
+        with TaskManager({store!r}) as tm:
             try:
                 tm.retry({h.task_id!r})
             except TaskNotRetryableError as e:
@@ -71,13 +75,13 @@ def test_refused_retry_of_lambda_in_a_fresh_process(tmp_path):
     assert "lambda" in proc.stdout and "cannot be retried" in proc.stdout
 
 
-def test_sigkilled_owner_is_marked_interrupted(tmp_path):
-    store, marker = tmp_path / "tasks.sqlite3", tmp_path / "running"
+def test_sigkilled_owner_is_marked_interrupted(store_target, tmp_path):
+    store, marker = store_target, tmp_path / "running"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
     code = f"""
         import time, task_fixtures as fx
         from pipeline_kit.tasks import TaskManager, TaskType
-        tm = TaskManager({str(store)!r}, max_workers=1)
+        tm = TaskManager({store!r}, max_workers=1)
         running = tm.submit(fx.write_then_hang, {str(marker)!r}, task_type=TaskType.TRANSCRIPTION)
         pending = tm.submit(fx.noop, task_type=TaskType.CHAPTER_ANALYSIS)
         print(running.task_id, pending.task_id, flush=True)
@@ -105,8 +109,8 @@ def test_sigkilled_owner_is_marked_interrupted(tmp_path):
         assert tm.metrics().interrupted == 2
 
 
-def test_stale_heartbeat_from_another_host_is_interrupted(tmp_path):
-    store = tmp_path / "tasks.sqlite3"
+def test_stale_heartbeat_from_another_host_is_interrupted(store_target):
+    store = store_target
     with TaskManager(store) as tm:
         old = utcnow() - timedelta(minutes=10)
         fresh = utcnow()
@@ -120,8 +124,8 @@ def test_stale_heartbeat_from_another_host_is_interrupted(tmp_path):
         assert "no heartbeat" in tm.get_task_status("remote-stale").error_message
 
 
-def test_heartbeat_is_written_while_running(tmp_path):
-    with TaskManager(tmp_path / "t.sqlite3", heartbeat_interval=0.05) as tm:
+def test_heartbeat_is_written_while_running(store_target):
+    with TaskManager(store_target, heartbeat_interval=0.05) as tm:
         h = tm.submit(fx.block, "hb", task_type=TaskType.TRANSCRIPTION)
         fx.event("hb.started").wait(5)
         time.sleep(0.1)

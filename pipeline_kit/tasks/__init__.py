@@ -15,7 +15,15 @@ from pipeline_kit.tasks.manager import TaskManager, current_manager, current_tas
 from pipeline_kit.tasks.metrics import DurationStats, TaskMetrics
 from pipeline_kit.tasks.reporter import TaskProgress
 from pipeline_kit.tasks.retry import RetryPolicy, TaskNotRetryableError
-from pipeline_kit.tasks.store import SQLiteTaskStore, TaskStore, default_store_path, pipeline_home
+from pipeline_kit.tasks.store import (
+    PostgresTaskStore,
+    SQLiteTaskStore,
+    StoreConnectionError,
+    TaskStore,
+    default_store_path,
+    open_store,
+    pipeline_home,
+)
 from pipeline_kit.tasks.types import TaskInfo, TaskStatus, TaskType
 
 _DISPLAY = ("TaskPanel", "TextRenderer", "progress_mode", "show")
@@ -34,7 +42,9 @@ __all__ = [
     "DurationStats",
     "NotStorableError",
     "RetryPolicy",
+    "PostgresTaskStore",
     "SQLiteTaskStore",
+    "StoreConnectionError",
     "TaskCancelled",
     "TaskHandle",
     "TaskInfo",
@@ -50,6 +60,7 @@ __all__ = [
     "current_manager",
     "current_task_id",
     "default_store_path",
+    "open_store",
     "pipeline_home",
     "progress_mode",
     "show",
