@@ -7,8 +7,9 @@ load on first use, not on import.
 
 from __future__ import annotations
 
+from .batch import run_batch
 from .models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
-from .pipeline import PipelineResult, run_pipeline, run_pipeline_async, runs
+from .pipeline import PipelineResult, run_pipeline, run_pipeline_async, runs, start_pipeline
 from .progress import NullProgress, Progress, TaskCancelled
 from .stages.chapters import analyze_chapters
 from .stages.chunking import create_semantic_chunks
@@ -75,10 +76,12 @@ __all__ = [
     "process_upload",
     "resolve_embedding_model",
     "resolve_whisper_model",
+    "run_batch",
     "run_pipeline",
     "run_pipeline_async",
     "runs",
     "segment_sentences",
+    "start_pipeline",
     "sweep",
     "temporal_info",
     "transcribe",

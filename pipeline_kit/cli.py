@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     def add(name: str, help_: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_)
         sp.add_argument("--home", help="data folder (default $PIPELINE_KIT_HOME or ./data)")
+        sp.add_argument("--store", help="task store: a SQLite file or a postgresql:// URL "
+                        "(default $PIPELINE_KIT_STORE, else <home>/tasks.sqlite3)")
         return sp
 
     r = add("run", "run the pipeline on an audio file")
@@ -41,19 +43,48 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
     r.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
+    b = add("batch", "run notebook 01 (or the pipeline) on many audio files")
+    b.add_argument("audio", nargs="+", help="audio files, or folders of audio files")
+    b.add_argument("--out", required=True, help="folder: one subfolder per file + summary.csv")
+    b.add_argument("--mode", default="notebook", help="notebook (default) or pipeline")
+    b.add_argument("--jobs", type=int, default=None, help="files at once (default: cores)")
+    b.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="run on a Dask cluster: scheduler address, or 'local'")
+    b.add_argument("--stages", nargs="+", help="stages to run (needed ones are added)")
+    b.add_argument("--chunk-size", type=int, default=150)
+    b.add_argument("--overlap", type=int, default=25)
+    b.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
+    b.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
+    b.add_argument("--quiet", action="store_true", help="no progress lines")
     for name, help_ in (("status", "show one task"), ("retry", "run a failed task again"),
                         ("cancel", "cancel a task of this process")):
         add(name, help_).add_argument("task_id")
     add("tasks", "list tasks")
     add("runs", "list pipeline runs")
+    sv = add("serve", "serve the HTTP API (needs the optional extra 'api')")
+    sv.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--token", default=None,
+                    help="require 'Authorization: Bearer TOKEN' (default $PIPELINE_KIT_API_TOKEN)")
+    sv.add_argument("--max-chunk-mb", type=float, default=16, help="largest chunk upload")
+    sv.add_argument("--max-upload-mb", type=float, default=4096, help="largest whole upload")
+    sv.add_argument("--log-level", default="info")
     return p
 
 
-def _manager(home: str | None):
-    from pipeline_kit.tasks import TaskManager
-    from pipeline_kit.tasks.store import STORE_FILENAME, pipeline_home
+def _store(args: argparse.Namespace) -> Any:
+    """--store, else <--home>/tasks.sqlite3, else None ($PIPELINE_KIT_STORE or the default)."""
+    from pipeline_kit.tasks.store import STORE_FILENAME
 
-    return TaskManager(store=(Path(home) if home else pipeline_home()) / STORE_FILENAME)
+    if args.store:
+        return args.store
+    return Path(args.home) / STORE_FILENAME if args.home else None
+
+
+def _manager(args: argparse.Namespace, **kwargs: Any):
+    from pipeline_kit.tasks import TaskManager
+
+    return TaskManager(store=_store(args), **kwargs)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -64,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.stages:
         stages = [s for item in args.stages for s in item.split(",")]
         resolve_stages(stages)  # fail before creating a manager
-    mgr = _manager(args.home)
+    mgr = _manager(args)
     try:
         if not args.quiet:
             show(mgr, mode="text", stream=sys.stderr)
@@ -79,19 +110,66 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from pipeline_kit.batch import run_batch
+    from pipeline_kit.display import show
+    from pipeline_kit.tasks import TaskManager
+
+    stages = [s for item in args.stages for s in item.split(",")] if args.stages else None
+    home = Path(args.home) if args.home else Path(args.out) / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    mgr = TaskManager(args.store or home / "tasks.sqlite3", max_workers=args.jobs,
+                      dask_client=args.dask)
+    try:
+        if not args.quiet:
+            show(mgr, mode="text", stream=sys.stderr)
+        df = run_batch(args.audio, args.out, mode=args.mode, jobs=args.jobs, manager=mgr,
+                       home=home, stages=stages, chunk_size=args.chunk_size,
+                       overlap=args.overlap, chunking_method=args.method, model=args.model)
+    finally:
+        mgr.close()
+    cols = ["name", "status", "seconds", "words", "chunks", "chapters", "questions", "error"]
+    print(df[cols].to_string(index=False))
+    print(f"summary: {Path(args.out).resolve() / 'summary.csv'}")
+    failed = int((df["status"] != "completed").sum())
+    if failed:
+        print(f"pipeline-kit: {failed} of {len(df)} files failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pipeline_kit.api import ApiNotInstalledError, require_api
+
+    try:
+        require_api()
+    except ApiNotInstalledError as e:
+        raise _UsageError(str(e)) from None
+    from pipeline_kit.api import ApiLimits, serve
+
+    mb = 1024 * 1024
+    limits = ApiLimits(max_chunk_bytes=int(args.max_chunk_mb * mb),
+                       max_upload_bytes=int(args.max_upload_mb * mb))
+    serve(args.host, args.port, args.home, args.token, limits, args.log_level, _store(args))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "run":
             return _run(args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "batch":
+            return _batch(args)
         if args.command == "runs":
             from pipeline_kit.pipeline import runs
 
-            df = runs(args.home)
+            df = runs(args.home, store=args.store)
             print(df[["run_id", "started_at", "outcome", "stages", "cache_hits"]].to_string()
                   if len(df) else "no runs")
             return 0
-        mgr = _manager(args.home)
+        mgr = _manager(args)
         try:
             if args.command == "tasks":
                 df = mgr.tasks()

@@ -27,8 +27,8 @@ from pipeline_kit.artifacts import ArtifactCache, atomic_write_text, code_versio
 from pipeline_kit.progress import Progress
 from pipeline_kit.stages.types import Chapter, Chunk, Question, Transcript, dump_records
 from pipeline_kit.stages.upload import file_sha256
-from pipeline_kit.tasks import TaskManager, TaskType, current_manager
-from pipeline_kit.tasks.store import STORE_FILENAME, SQLiteTaskStore, pipeline_home
+from pipeline_kit.tasks import TaskHandle, TaskManager, TaskType, current_manager
+from pipeline_kit.tasks.store import STORE_ENV, STORE_FILENAME, open_store, pipeline_home
 
 STAGES: tuple[str, ...] = ("upload", "transcription", "chunking", "graph", "chapters", "questions")
 ALIASES: dict[str, str] = {
@@ -59,6 +59,8 @@ WEIGHTS: dict[str, float] = {
     "upload": 2, "transcription": 70, "chunking": 10, "graph": 6, "chapters": 6, "questions": 6,
 }
 CHUNKING_METHODS = ("embedding", "tfidf", "fixed")
+# Where stage tasks run: manager threads, or Dask workers sharing the pipeline home.
+EXECUTORS = ("thread", "dask")
 # Extra keyword parameters: name -> (stage it belongs to, default).
 EXTRA_PARAMS: dict[str, tuple[str, Any]] = {
     "batch_size": ("transcription", 8),
@@ -298,7 +300,9 @@ def _compute(stage: str, inputs: dict[str, Any], params: dict[str, Any], home: s
     if stage == "upload":
         from pipeline_kit.stages.upload import AudioLibrary
 
-        return AudioLibrary(Path(home) / "audio").import_audio(inputs["audio"], progress=progress)
+        library = AudioLibrary(Path(home) / "audio")
+        stored = _library_record(library, inputs["audio"])
+        return stored or library.import_audio(inputs["audio"], progress=progress)
     if stage == "transcription":
         from pipeline_kit.stages.transcription import transcribe
 
@@ -326,6 +330,25 @@ def _compute(stage: str, inputs: dict[str, Any], params: dict[str, Any], home: s
                               max_questions=params["max_questions"], progress=progress)
 
 
+def _library_record(library: Any, audio: str) -> Any:
+    """The record of ``audio`` when it already is a completed file of ``library`` (no copy).
+
+    Audio uploaded through the HTTP API lives in the library already; importing it
+    again would store a second copy under another id.
+    """
+    from pipeline_kit.stages.upload import UploadError
+
+    path = Path(audio).resolve()
+    if path.parent.parent != library.root.resolve():
+        return None
+    try:
+        record = library.get(path.parent.name)
+    except UploadError:
+        return None
+    ok = record.upload_status == "completed" and record.audio_file == path.name
+    return record if ok else None
+
+
 def run_stage(stage: str, key: str, home: str, inputs: dict[str, Any], params: dict[str, Any],
               aggregator: _Aggregator, progress: Progress | None = None) -> StageOutput:
     """One stage as a task: load its artifact, or compute and store it."""
@@ -343,6 +366,25 @@ def run_stage(stage: str, key: str, home: str, inputs: dict[str, Any], params: d
     cache_.save(stage, key, _encode(stage, value))
     fwd.update(100, step="done")
     return StageOutput(stage, key, value, False, time.perf_counter() - t0)
+
+
+def run_stage_remote(stage: str, key: str, home: str, audio: str, input_keys: dict[str, str],
+                     params: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+    """:func:`run_stage` for another process or machine (``executor="dask"``).
+
+    Arguments and result are JSON: inputs are read from, and the result written to,
+    the artifact cache under ``home``, which workers must share with the caller.
+    """
+    cache_ = ArtifactCache(home)
+    inputs: dict[str, Any] = {"audio": audio}
+    for dep, dep_key in input_keys.items():
+        data = cache_.load(dep, dep_key)
+        if data is None:
+            raise FileNotFoundError(f"{stage}: no {dep} artifact {dep_key} under {home} "
+                                    "(do the workers share the pipeline home?)")
+        inputs[dep] = _decode(dep, data)
+    return run_stage(stage, key, home, inputs, params, _Aggregator(None, [stage]),
+                     progress).to_dict()
 
 
 # ----------------------------------------------------------------------------- results
@@ -438,15 +480,18 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
     values: dict[str, Any] = {"audio": audio}
 
     async def run(stage: str) -> None:
-        inputs = {"audio": values.get("audio_path", audio),
-                  **{d: values[d] for d in DEPENDS[stage]}}
-        handle = manager.submit(
-            run_stage, stage, keys[stage], home, inputs, params, agg,
-            task_type=TASK_TYPES[stage], metadata={"run_id": run_id, "stage": stage,
-                                                   "key": keys[stage]},
-        )
-        record["stage_tasks"][stage] = handle.task_id
-        out: StageOutput = await handle
+        meta = {"run_id": run_id, "stage": stage, "key": keys[stage]}
+        if params.get("executor") == "dask":
+            out = await _run_stage_dask(manager, stage, keys, home,
+                                        values.get("audio_path", audio), params, agg, meta,
+                                        record)
+        else:
+            inputs = {"audio": values.get("audio_path", audio),
+                      **{d: values[d] for d in DEPENDS[stage]}}
+            handle = manager.submit(run_stage, stage, keys[stage], home, inputs, params, agg,
+                                    task_type=TASK_TYPES[stage], metadata=meta)
+            record["stage_tasks"][stage] = handle.task_id
+            out = await handle
         values[stage] = out.value
         record["stage_seconds"][stage] = round(out.seconds, 4)
         if out.cache_hit:
@@ -481,6 +526,30 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
     return result
 
 
+async def _run_stage_dask(manager: TaskManager, stage: str, keys: dict[str, str], home: str,
+                          audio: str, params: dict[str, Any], agg: _Aggregator,
+                          meta: dict[str, Any], record: dict[str, Any]) -> StageOutput:
+    """One stage on a Dask worker; its progress feeds the parent through the manager."""
+    input_keys = {d: keys[d] for d in DEPENDS[stage]}
+    handle = manager.submit(run_stage_remote, stage, keys[stage], home, audio, input_keys,
+                            params, task_type=TASK_TYPES[stage], metadata=meta,
+                            executor="dask")
+    record["stage_tasks"][stage] = handle.task_id
+
+    def forward(info: Any) -> None:
+        if info.task_id == handle.task_id and info.progress_percentage is not None:
+            agg.set(stage, info.progress_percentage, info.current_step)
+
+    unsubscribe = manager.subscribe(forward)
+    try:
+        summary = await handle
+    finally:
+        unsubscribe()
+    data = await asyncio.to_thread(ArtifactCache(home).load, stage, keys[stage])
+    value = await asyncio.to_thread(_decode, stage, data)
+    return StageOutput(stage, keys[stage], value, summary["cache_hit"], summary["seconds"])
+
+
 def _save_record(manager: TaskManager, result: PipelineResult, full: bool = False) -> None:
     manager.put_document("runs", result.run_id, result.run_record)
     if full:
@@ -494,9 +563,15 @@ def _save_record(manager: TaskManager, result: PipelineResult, full: bool = Fals
 # ----------------------------------------------------------------------------- entry points
 
 def _prepare(audio: Any, stages: Any, out_dir: Any, home: Any, chunk_size: Any, overlap: Any,
-             chunking_method: Any, model: Any, params: dict[str, Any]) -> tuple:
+             chunking_method: Any, model: Any, params: dict[str, Any], executor: Any = "thread",
+             manager: TaskManager | None = None) -> tuple:
     names = resolve_stages(stages)
     checked = validate_params(audio, chunk_size, overlap, chunking_method, params)
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
+    if executor == "dask" and (manager is None or manager._dask_spec is None):
+        raise ValueError("executor='dask' needs manager=TaskManager(dask_client=...)")
+    checked["executor"] = executor
     home_path = Path(home) if home is not None else pipeline_home()
     checked["model"] = None if model is None else str(model)
     checked["model_identity"] = (model_identity(checked["model"]) if "transcription" in names
@@ -509,9 +584,9 @@ def _prepare(audio: Any, stages: Any, out_dir: Any, home: Any, chunk_size: Any, 
     return home_path, args
 
 
-def _submit(manager: TaskManager, args: tuple):
-    return manager.submit(pipeline_task, *args, task_type=TaskType.PIPELINE,
-                          metadata={"run_id": args[4], "audio": args[0], "stages": args[1]})
+def _submit(manager: TaskManager, args: tuple, extra: dict[str, Any] | None = None):
+    meta = {**(extra or {}), "run_id": args[4], "audio": args[0], "stages": args[1]}
+    return manager.submit(pipeline_task, *args, task_type=TaskType.PIPELINE, metadata=meta)
 
 
 def run_pipeline(
@@ -525,12 +600,15 @@ def run_pipeline(
     overlap: int = 25,
     chunking_method: str = "embedding",
     model: str | None = None,
+    executor: str = "thread",
     **params: Any,
 ) -> PipelineResult:
     """Run the pipeline on one audio file and block until it finishes.
 
     ``stages``: canonical names or the seed's aliases (needed stages are added).
     Without ``manager`` one is created on ``<home>/tasks.sqlite3`` and closed after.
+    ``executor="dask"`` runs the stages on the workers of ``manager``'s Dask client
+    (they must see the same ``home`` folder).
     In a running event loop (Jupyter) use ``await run_pipeline_async(...)``.
     """
     try:
@@ -541,9 +619,9 @@ def run_pipeline(
         raise RuntimeError("run_pipeline() would block the running event loop; "
                            "use `await run_pipeline_async(...)` instead")
     home_path, args = _prepare(audio, stages, out_dir, home, chunk_size, overlap,
-                               chunking_method, model, params)
+                               chunking_method, model, params, executor, manager)
     own = manager is None
-    mgr = manager or TaskManager(store=home_path / STORE_FILENAME)
+    mgr = manager or TaskManager(store=_store_target(home))
     try:
         return _submit(mgr, args).result()
     finally:
@@ -562,13 +640,14 @@ async def run_pipeline_async(
     overlap: int = 25,
     chunking_method: str = "embedding",
     model: str | None = None,
+    executor: str = "thread",
     **params: Any,
 ) -> PipelineResult:
     """Like :func:`run_pipeline`, awaiting inside the caller's running loop."""
     home_path, args = _prepare(audio, stages, out_dir, home, chunk_size, overlap,
-                               chunking_method, model, params)
+                               chunking_method, model, params, executor, manager)
     own = manager is None
-    mgr = manager or TaskManager(store=home_path / STORE_FILENAME)
+    mgr = manager or TaskManager(store=_store_target(home))
     try:
         return await _submit(mgr, args)
     finally:
@@ -576,21 +655,59 @@ async def run_pipeline_async(
             await asyncio.to_thread(mgr.close)
 
 
-def runs(home: str | os.PathLike[str] | None = None):  # -> pandas.DataFrame
-    """The run records of ``home`` (default ``$PIPELINE_KIT_HOME`` or ``./data``), oldest first."""
+def start_pipeline(
+    audio: str | os.PathLike[str],
+    stages: str | Iterable[str] | None = None,
+    *,
+    manager: TaskManager,
+    metadata: dict[str, Any] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    home: str | os.PathLike[str] | None = None,
+    chunk_size: int = 150,
+    overlap: int = 25,
+    chunking_method: str = "embedding",
+    model: str | None = None,
+    executor: str = "thread",
+    **params: Any,
+) -> TaskHandle:
+    """Validate, submit the parent PIPELINE task on ``manager`` and return its handle at once.
+
+    For servers and other callers that must not block: the handle's ``task_id`` is the
+    parent task. Its metadata is ``metadata`` plus ``run_id``, ``audio``, ``stages`` and
+    ``artifact_keys`` (the cache key of every stage). Raises ValueError like
+    :func:`run_pipeline` before anything is submitted.
+    """
+    _, args = _prepare(audio, stages, out_dir, home, chunk_size, overlap, chunking_method,
+                       model, params, executor, manager)
+    keys = stage_keys(args[1], args[6], args[3])
+    return _submit(manager, args, {**(metadata or {}), "artifact_keys": keys})
+
+
+def _store_target(home: str | os.PathLike[str] | None) -> Path | None:
+    """``<home>/tasks.sqlite3`` for an explicit home; else None: ``$PIPELINE_KIT_STORE``
+    or the default file (see :func:`~pipeline_kit.tasks.store.open_store`)."""
+    return Path(home) / STORE_FILENAME if home is not None else None
+
+
+def runs(home: str | os.PathLike[str] | None = None, *,
+         store: str | os.PathLike[str] | None = None):  # -> pandas.DataFrame
+    """Run records, oldest first: from ``store`` (a path or database URL) if given, else
+    ``<home>/tasks.sqlite3``, else ``$PIPELINE_KIT_STORE`` or the default home's file."""
     import pandas as pd
 
     home_path = Path(home) if home is not None else pipeline_home()
     cols = ["run_id", "started_at", "finished_at", "outcome", "stages", "cache_hits",
             "stage_seconds", "parameters", "inputs", "model", "versions", "out_dir", "error"]
-    path = home_path / STORE_FILENAME
-    if not path.exists():
+    target = Path(store) if store and "://" not in str(store) else store or _store_target(home)
+    if target is None and not os.environ.get(STORE_ENV):
+        target = home_path / STORE_FILENAME
+    if isinstance(target, Path) and not target.exists():
         return pd.DataFrame(columns=cols)
-    store = SQLiteTaskStore(path)
+    opened = open_store(target)
     try:
-        docs = store.list_documents("runs")
+        docs = opened.list_documents("runs")
     finally:
-        store.close()
+        opened.close()
     rows = [{c: d.get(c) for c in cols} for d in docs]
     rows.sort(key=lambda r: r["started_at"] or "")
     return pd.DataFrame(rows, columns=cols)
@@ -598,5 +715,5 @@ def runs(home: str | os.PathLike[str] | None = None):  # -> pandas.DataFrame
 
 __all__ = [
     "ALIASES", "CHUNKING_METHODS", "STAGES", "PipelineResult", "StageOutput", "resolve_stages",
-    "run_pipeline", "run_pipeline_async", "runs", "validate_params",
+    "run_pipeline", "run_pipeline_async", "runs", "start_pipeline", "validate_params",
 ]

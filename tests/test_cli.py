@@ -53,3 +53,19 @@ def test_bad_arguments_exit_non_zero_with_one_line(tmp_path, capsys):
     main(["run", str(WAV), "--out", str(tmp_path / "o"), "--home", home, "--stages", "bogus"])
     assert "allowed: upload" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_run_and_listing_on_a_shared_store(store_target, tmp_path, capsys):
+    """--store (SQLite file or PostgreSQL URL): tasks and run records land there."""
+    out = tmp_path / "out"
+    rc = main(["run", str(WAV), "--out", str(out), "--home", str(tmp_path / "home"),
+               "--store", store_target, "--method", "tfidf", "--stages", "chunking",
+               "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    run_id = json.loads((out / "run.json").read_text())["run_id"]
+    capsys.readouterr()
+    assert main(["runs", "--store", store_target]) == 0
+    assert run_id in capsys.readouterr().out
+    assert main(["tasks", "--store", store_target]) == 0
+    listing = capsys.readouterr().out
+    assert "semantic_chunking" in listing and "pipeline" in listing

@@ -193,3 +193,58 @@ def test_killed_run_continues_from_first_missing_artifact(first, tmp_path):
     r = run_pipeline(WAV, home=home, chunking_method="tfidf")
     assert r.run_record["cache_hits"] == ["upload", "transcription"]
     _same(first, r)
+
+
+_TWO_AT_ONCE = r"""
+import asyncio, json, sys
+import whisperx
+from pipeline_kit.pipeline import run_pipeline_async
+from pipeline_kit.tasks import TaskManager
+
+loads = []
+real_load = whisperx.load_model
+def counting_load(*a, **k):  # counts calls; the real loader does the work
+    loads.append(a[0] if a else k.get("whisper_arch"))
+    return real_load(*a, **k)
+whisperx.load_model = counting_load
+
+async def main(a, b, home):
+    with TaskManager(home + "/tasks.sqlite3") as m:
+        ra, rb = await asyncio.gather(
+            run_pipeline_async(a, ["chunking"], m, home=home, chunking_method="tfidf"),
+            run_pipeline_async(b, ["chunking"], m, home=home, chunking_method="tfidf"))
+        return [ra.transcript.model.to_dict(), rb.transcript.model.to_dict(),
+                ra.run_record["cache_hits"], rb.run_record["cache_hits"]]
+
+out = asyncio.run(main(*sys.argv[1:4]))
+print(json.dumps({"loads": loads, "out": out}))
+"""
+
+
+def test_two_pipelines_at_once_share_one_model_load(tmp_path):
+    # two different files (the second is the sample at a slightly lower volume), so
+    # neither run can reuse the other's transcription artifact
+    quieter = tmp_path / "quieter.wav"
+    _write_scaled(WAV, quieter, 0.9)
+    proc = subprocess.run([sys.executable, "-c", _TWO_AT_ONCE, str(WAV), str(quieter),
+                           str(tmp_path / "home")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(report["loads"]) == 1, report
+    model_a, model_b, hits_a, hits_b = report["out"]
+    assert model_a == model_b
+    assert "transcription" not in hits_a and "transcription" not in hits_b
+
+
+def _write_scaled(src: Path, dst: Path, gain: float) -> None:
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(src)) as r:
+        params, frames = r.getparams(), r.readframes(r.getnframes())
+    assert params.sampwidth == 2
+    samples = (np.frombuffer(frames, dtype="<i2").astype(np.float32) * gain).astype("<i2")
+    with wave.open(str(dst), "wb") as w:
+        w.setparams(params)
+        w.writeframes(samples.tobytes())

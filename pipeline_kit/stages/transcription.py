@@ -63,9 +63,28 @@ def _import_whisperx() -> Any:
         warnings.simplefilter("ignore")
         import whisperx
 
-    for name in ("whisperx", "pyannote", "lightning", "pytorch_lightning", "speechbrain"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _quiet_logs()
     return whisperx
+
+
+def _quiet_logs() -> None:
+    # Libraries that set their own INFO level on child loggers (a parent's level does
+    # not override that): keep their chatter ("Lightning automatically upgraded your
+    # checkpoint", "Performing voice activity detection") out of notebooks and logs.
+    for name in ("whisperx", "whisperx.vads.pyannote", "whisperx.asr", "pyannote",
+                 "lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning",
+                 "lightning.pytorch.utilities.migration.utils",
+                 "pytorch_lightning.utilities.migration.utils", "speechbrain"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def default_threads() -> int:
+    """CPU threads per engine: ``$OMP_NUM_THREADS`` when set (Dask workers set 1), else all."""
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        n = 0
+    return n if n > 0 else os.cpu_count() or 1
 
 
 def load_engine(
@@ -81,7 +100,7 @@ def load_engine(
     call with the same key returns the same engine.
     """
     resolved = resolve_whisper_model(model)
-    threads = threads or os.cpu_count() or 1
+    threads = threads or default_threads()
     key = (str(resolved.path), device, compute_type, threads)
     with _engines_lock:
         if key in _engines:
@@ -98,6 +117,7 @@ def load_engine(
                 local_files_only=True,
                 threads=threads,
             )
+        _quiet_logs()  # loading may have configured more of them
         info = ModelInfo(
             name=resolved.name,
             path=str(resolved.path),

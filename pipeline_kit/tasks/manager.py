@@ -44,7 +44,7 @@ from pipeline_kit.tasks.metrics import TaskMetrics, compute_metrics
 from pipeline_kit.tasks.recovery import recover_interrupted
 from pipeline_kit.tasks.reporter import TaskProgress
 from pipeline_kit.tasks.retry import RetryPolicy, TaskNotRetryableError
-from pipeline_kit.tasks.store import SQLiteTaskStore, TaskStore
+from pipeline_kit.tasks.store import TaskStore, open_store
 from pipeline_kit.tasks.types import (
     TaskInfo,
     TaskStatus,
@@ -119,7 +119,8 @@ class _Run:
 class TaskManager:
     """Submit functions as tasks; track, persist, cancel, retry and display them.
 
-    ``store`` is a path to a SQLite file, a :class:`TaskStore`, or None for
+    ``store`` is a path to a SQLite file, a ``postgresql://`` URL, a
+    :class:`TaskStore`, or None for ``$PIPELINE_KIT_STORE`` if set, else
     ``$PIPELINE_KIT_HOME/tasks.sqlite3`` (default home ``./data``). Creating a
     manager marks tasks of dead owners on the same store as interrupted.
     """
@@ -136,16 +137,24 @@ class TaskManager:
         default_retry: RetryPolicy | None = None,
         recover: bool = True,
         kill_after: float = 5.0,
+        dask_client: Any = None,
     ) -> None:
         self.manager_id = uuid.uuid4().hex[:12]
         self.host, self.pid = socket.gethostname(), os.getpid()
         self._own_store = not isinstance(store, TaskStore)
-        self.store: TaskStore = store if isinstance(store, TaskStore) else SQLiteTaskStore(store)
+        self.store: TaskStore = store if isinstance(store, TaskStore) else open_store(store)
         self.progress_interval = progress_interval
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = max(60.0, 6 * heartbeat_interval) if stale_after is None else stale_after
         self.default_retry = default_retry
         self.kill_after = kill_after
+        # executor="dask": a distributed.Client, a "tcp://..." address or "local";
+        # connected on first use (see tasks/dask_executor.py).
+        self._dask_spec: Any = dask_client
+        self._dask_bridge: Any = None
+        self._dask_owned: list[Any] = []
+        self._dask_lock = threading.Lock()
+        self._dask_pool: cf.ThreadPoolExecutor | None = None
         self._runs: dict[str, _Run] = {}
         self._active: dict[str, _Run] = {}  # non-terminal attempts; loop thread only
         self._subs: list[Callable[[TaskInfo], None]] = []
@@ -270,8 +279,10 @@ class TaskManager:
         worker process (it must be importable and take JSON arguments).
         """
         self._check_open()
-        if executor not in ("thread", "process"):
-            raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
+        if executor not in ("thread", "process", "dask"):
+            raise ValueError(f"executor must be 'thread', 'process' or 'dask', got {executor!r}")
+        if executor == "dask" and self._dask_spec is None:
+            raise ValueError("executor='dask' needs TaskManager(dask_client=...)")
         if "progress" in kwargs:
             raise TypeError("do not pass 'progress': the manager passes its own progress object")
         if timeout is not None and timeout <= 0:
@@ -287,8 +298,8 @@ class TaskManager:
             args_json = encode_args(args, kwargs)
         except NotStorableError as e:
             reason = str(e)
-        if executor == "process" and reason:
-            raise ValueError(f"executor='process' cannot run this task: {reason}")
+        if executor in ("process", "dask") and reason:
+            raise ValueError(f"executor={executor!r} cannot run this task: {reason}")
         info = TaskInfo(
             task_id=new_task_id(),
             task_type=coerce_task_type(task_type),
@@ -396,6 +407,8 @@ class TaskManager:
             run.atask = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif run.executor == "dask":
+            self._dask_waiters().submit(self._process_worker, run)
         elif run.executor == "process":
             self._proc_pool.submit(self._process_worker, run)
         else:
@@ -601,12 +614,41 @@ class TaskManager:
             return
         self._post(self._l_running, run)
         try:
-            result = run_in_process(run.info.callable_ref, run.info.call_args, rep,
-                                    self.progress_interval, self.kill_after)
+            if run.executor == "dask":
+                result = self.dask_bridge().run(run.info.callable_ref, run.info.call_args, rep,
+                                                self.progress_interval, run.info.task_id)
+            else:
+                result = run_in_process(run.info.callable_ref, run.info.call_args, rep,
+                                        self.progress_interval, self.kill_after)
         except BaseException as e:  # noqa: BLE001
             self._post(self._l_finished, run, None, None, e, traceback.format_exc())
         else:
             self._post(self._l_finished, run, result, result, None, None)
+
+    def _dask_waiters(self) -> cf.ThreadPoolExecutor:
+        # One waiting thread per running Dask task: the cluster, not this machine's
+        # cores, bounds how many run at once.
+        with self._dask_lock:
+            if self._dask_pool is None:
+                self._dask_pool = cf.ThreadPoolExecutor(256, thread_name_prefix="pipeline-kit-dask")
+            return self._dask_pool
+
+    def dask_bridge(self) -> Any:
+        """The Dask connection of ``executor="dask"`` tasks (connects on first use)."""
+        with self._dask_lock:
+            if self._dask_bridge is None:
+                if self._dask_spec is None:
+                    raise ValueError("executor='dask' needs TaskManager(dask_client=...)")
+                from pipeline_kit.tasks.dask_executor import bridge_for, connect
+
+                client, self._dask_owned = connect(self._dask_spec)
+                self._dask_bridge = bridge_for(client)
+            return self._dask_bridge
+
+    @property
+    def dask_client(self) -> Any:
+        """The ``distributed.Client`` in use (connects on first use)."""
+        return self.dask_bridge().client
 
     async def _l_run_async(self, run: _Run) -> None:
         self._l_running(run)
@@ -783,6 +825,13 @@ class TaskManager:
         self._thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._proc_pool.shutdown(wait=False, cancel_futures=True)
+        if self._dask_pool is not None:
+            self._dask_pool.shutdown(wait=False, cancel_futures=True)
+        for owned in self._dask_owned:  # client, then cluster, that we started
+            try:
+                owned.close()
+            except Exception:  # noqa: BLE001 - closing best effort at shutdown
+                log.debug("closing %r failed", owned, exc_info=True)
         if self._own_store:
             self.store.close()
 

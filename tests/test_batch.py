@@ -1,0 +1,96 @@
+"""`pipeline-kit batch` / run_batch: many files, one executed notebook or run per file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from pipeline_kit.batch import collect_audio, output_names, run_batch
+from pipeline_kit.cli import main
+
+WAV = Path(__file__).resolve().parents[1] / "data" / "sample" / "austen_sample.wav"
+
+
+@pytest.fixture
+def inbox(tmp_path) -> Path:
+    d = tmp_path / "inbox"
+    d.mkdir()
+    shutil.copy(WAV, d / "interview one.wav")
+    shutil.copy(WAV, d / "lecture.wav")
+    (d / "notes.txt").write_text("not audio, and not picked up from a folder")
+    return d
+
+
+@pytest.mark.slow
+def test_cli_batch_executes_one_notebook_per_file(inbox, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["batch", str(inbox), "--out", str(out), "--jobs", "2", "--method", "tfidf",
+               "--chunk-size", "60", "--overlap", "10"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    df = pd.read_csv(out / "summary.csv")
+    assert sorted(df["name"]) == ["interview_one", "lecture"]
+    assert (df["status"] == "completed").all(), df.to_dict("records")
+    assert (df["words"] > 20).all() and (df["chunks"] >= 1).all()
+    for name in df["name"]:
+        nb = nbformat.read(out / name / "01_run_pipeline.ipynb", as_version=4)
+        # papermill injected this file's parameters, and every code cell ran without error
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected and f"{name}" in "".join(injected[0].source).replace(" ", "_")
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert outputs and not any(o.get("output_type") == "error" for o in outputs)
+        record = json.loads((out / name / "run.json").read_text())
+        assert record["outcome"] == "completed"
+        assert record["parameters"]["chunk_size"] == 60
+        assert (out / name / "chunks.json").is_file()
+    assert "summary.csv" in captured.out
+
+
+def test_pipeline_mode_reports_a_broken_file_and_finishes_the_others(inbox, tmp_path):
+    (inbox / "broken.wav").write_bytes(b"RIFF....WAVEfmt not really audio" * 20)
+    df = run_batch([inbox], tmp_path / "out", mode="pipeline", jobs=2,
+                   chunking_method="tfidf", stages=["chunking"])
+    rows = {r["name"]: r for r in df.to_dict("records")}
+    assert set(rows) == {"broken", "interview_one", "lecture"}
+    assert rows["broken"]["status"] == "failed"
+    assert "broken.wav" in rows["broken"]["error"] or "audio" in rows["broken"]["error"].lower()
+    for name in ("interview_one", "lecture"):
+        assert rows[name]["status"] == "completed"
+        assert rows[name]["words"] > 20 and rows[name]["chunks"] >= 1
+        assert rows[name]["chapters"] != rows[name]["chapters"]  # NaN: stage not run
+    # one model, one home: the second identical file reused the first one's artifacts,
+    # or both computed at once — either way the results are the same
+    a = json.loads((tmp_path / "out" / "interview_one" / "chunks.json").read_text())
+    b = json.loads((tmp_path / "out" / "lecture" / "chunks.json").read_text())
+    assert a == b
+    saved = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert len(saved) == 3 and set(saved["status"]) == {"completed", "failed"}
+
+
+def test_cli_batch_exit_code_and_bad_arguments(inbox, tmp_path, capsys):
+    assert main(["batch", str(tmp_path / "nope.wav"), "--out", str(tmp_path / "o")]) == 1
+    assert "nope.wav" in capsys.readouterr().err
+    assert main(["batch", str(inbox), "--out", str(tmp_path / "o"), "--mode", "x"]) == 1
+    assert "notebook, pipeline" in capsys.readouterr().err
+    assert main(["batch", str(inbox), "--out", str(tmp_path / "o"), "--overlap", "500"]) == 1
+    assert "overlap" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "summary.csv").exists()
+
+
+def test_collect_and_name_files(inbox, tmp_path):
+    files = collect_audio([inbox, inbox / "lecture.wav"])
+    assert [f.name for f in files] == ["interview one.wav", "lecture.wav", "lecture.wav"]
+    assert output_names(files) == ["interview_one", "lecture", "lecture-2"]
+    with pytest.raises(ValueError, match="no audio files"):
+        collect_audio([tmp_path / "inbox" / "notes.txt"][0:0] or [_empty(tmp_path)])
+
+
+def _empty(tmp_path: Path) -> Path:
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d
