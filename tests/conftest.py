@@ -43,14 +43,23 @@ def sample_dir() -> Path:
 # ---------------------------------------------------------------- task stores (issue #9)
 
 POSTGRES_ENV = "PIPELINE_KIT_TEST_POSTGRES_URL"
+# Set by .ci/services.sh: there a missing service is a failure, not a skip.
+REQUIRE_SERVICES_ENV = "PIPELINE_KIT_REQUIRE_SERVICES"
+
+
+def service_missing(reason: str) -> None:
+    """Skip the test for a missing external service (fail instead when CI requires them)."""
+    if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_SERVICES_ENV}=1: CI must provide it)")
+    pytest.skip(reason)
 
 
 def postgres_admin_url() -> str:
     """The admin URL of the test PostgreSQL server, or skip (with how to get one)."""
     url = os.environ.get(POSTGRES_ENV)
     if not url:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (an admin postgresql:// URL);"
-                    " `source .ci/services.sh` starts a throwaway server")
+        service_missing(f"PostgreSQL tests need {POSTGRES_ENV} (an admin postgresql:// URL);"
+                        " `source .ci/services.sh` starts a throwaway server")
     return url
 
 

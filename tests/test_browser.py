@@ -1,0 +1,412 @@
+"""Notebook 01 in JupyterLab in a real headless Chromium: the live widget panel.
+
+Under papermill the notebook prints text progress (tests/test_notebooks.py). Here a
+JupyterLab server (127.0.0.1, random token, throwaway config/data/settings folders)
+serves a copy of notebook 01 whose parameters point at the bundled sample; Chromium
+(Debian's, driven by Playwright, no browser download) opens it, runs all cells through
+the Run menu, and the test checks that ``pipeline_kit.display.TaskPanel`` was rendered
+by the ipywidgets manager as real widgets (not ``VBox(...)`` text), was seen live
+(a row running below 100 %), and ends with every task at 100 % and ``completed``.
+
+Needs ``PIPELINE_KIT_CHROMIUM`` (an executable Chromium; .ci/services.sh sets it) and
+the ``playwright`` package: skipped with the reason when either is missing. When they
+are present and the browser or the server cannot start, the test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import service_missing
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "01_run_pipeline.ipynb"
+SAMPLE = REPO / "data" / "sample" / "austen_sample.wav"
+SCREENSHOT_COPY = Path("/tmp/browser_test.png")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# Front-end plugins that would reach the network or a server extension we do not load.
+DISABLED_PLUGINS = [
+    "@jupyterlab/apputils-extension:announcements",
+    "@jupyterlab/extensionmanager-extension",
+    "@jupyterlab/lsp-extension",
+]
+STARTUP_TIMEOUT = 90  # s: server up, JupyterLab loaded, kernel idle
+RUN_TIMEOUT = 300  # s: the whole notebook (model load + pipeline on 26.7 s of audio)
+STATUS_CLASS = {"completed": "progress-bar-success", "running": "progress-bar-info"}
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not SAMPLE.exists(), reason=f"bundled sample audio missing: {SAMPLE}"),
+]
+
+# The rows of every TaskPanel in the notebook's outputs, read from the DOM that
+# ipywidgets 8 renders: VBox > HBox(Label id, FloatProgress, HTML status, Label step,
+# Label elapsed, Button). textContent (not innerText) so off-screen cells count too.
+_JS_ROWS = """
+() => [...document.querySelectorAll('.jp-OutputArea .widget-hprogress')].map(p => {
+  const row = p.closest('.widget-hbox');
+  const bar = p.querySelector('.progress-bar');
+  const html = row ? row.querySelector('.widget-html') : null;
+  const text = (e) => (e ? e.textContent.replace(/\\s+/g, ' ').trim() : null);
+  return {
+    task: text(p.querySelector('.widget-label')),
+    width: bar ? bar.style.width : null,
+    bar_class: bar ? bar.className : null,
+    status: text(html),
+    row: text(row),
+  };
+})
+"""
+# Records every state the rows show while the notebook runs (a MutationObserver
+# sees each widget update, since each comm message is applied in its own task).
+_JS_WATCH = """
+(rowsSrc) => {
+  const rows = eval(rowsSrc);
+  window.__pkSeen = new Set();
+  const record = () => {
+    for (const r of rows()) window.__pkSeen.add(JSON.stringify([r.task, r.status, r.width]));
+  };
+  new MutationObserver(record).observe(document.body, {
+    subtree: true, childList: true, characterData: true, attributes: true,
+    attributeFilter: ['style', 'class'],
+  });
+}
+"""
+_JS_KERNEL_READY = """
+() => {
+  const dialog = document.querySelector('.jp-Dialog .jp-mod-accept');
+  if (dialog) { dialog.click(); return false; }  // a kernel dialog after all: accept it
+  const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  const name = document.querySelector('.jp-NotebookPanel-toolbar .jp-KernelName');
+  return !!ind && ind.getAttribute('data-status') === 'idle'
+    && !!name && /python/i.test(name.textContent);
+}
+"""
+_JS_DONE = """
+() => {
+  const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+    .map(e => e.textContent.trim());
+  return !!ind && ind.getAttribute('data-status') === 'idle' && prompts.length > 0
+    && !prompts.some(p => p.includes('*')) && /\\[\\d+\\]/.test(prompts[0]);
+}
+"""
+_JS_CELLS = """
+() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(c => ({
+  prompt: c.querySelector('.jp-InputPrompt').textContent.trim(),
+  source: c.querySelector('.jp-InputArea-editor').textContent.slice(0, 80),
+  outputs: [...c.querySelectorAll('.jp-OutputArea-output')].map(o => ({
+    mime: o.getAttribute('data-mime-type'), text: o.textContent,
+  })),
+}))
+"""
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = os.environ.get("PIPELINE_KIT_CHROMIUM", "")
+    if not path:
+        service_missing("PIPELINE_KIT_CHROMIUM is not set (.ci/services.sh sets it to "
+                        "Debian's /usr/bin/chromium)")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        service_missing(f"PIPELINE_KIT_CHROMIUM={path} is not an executable file")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (the server's kernels run in their own sessions)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie counts as gone.
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    end = time.monotonic() + timeout
+    while (left := [p for p in pids if _alive(p)]) and time.monotonic() < end:
+        time.sleep(0.2)
+    return left
+
+
+class LabServer:
+    def __init__(self, root: Path, url: str, token: str, proc: subprocess.Popen, log: Path):
+        self.root, self.url, self.token, self.proc, self.log = root, url, token, proc, log
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no server log)"
+
+    def api(self, path: str, method: str = "GET", body: dict | None = None) -> bytes:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.url}{path}", method=method, data=data,
+                                     headers={"Authorization": f"token {self.token}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.read()
+
+    def start_kernel_for(self, path: str) -> None:
+        """Start the notebook's session (kernel python3) before the page opens it.
+
+        JupyterLab then attaches to that kernel: no "Select Kernel" dialog, which
+        otherwise may appear when the kernel specs load after the notebook does.
+        """
+        self.api("/api/sessions", "POST", {
+            "path": path, "name": path, "type": "notebook", "kernel": {"name": "python3"}})
+
+
+def _write_notebook(dest: Path, run_dir: Path) -> None:
+    """A copy of notebook 01 with papermill-style injected parameters (absolute paths)."""
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    source = ("# Parameters injected by tests/test_browser.py\n"
+              f"audio_path = {str(SAMPLE)!r}\n"
+              f"output_dir = {str(run_dir)!r}\n")
+    nb.cells.insert(i + 1, nbformat.v4.new_code_cell(
+        source, metadata={"tags": ["injected-parameters"]}))
+    nbformat.write(nb, dest)
+
+
+@pytest.fixture
+def lab_server(tmp_path, chromium):
+    pytest.importorskip("jupyterlab", reason="jupyterlab is not installed")
+    root = tmp_path / "lab"
+    root.mkdir()
+    _write_notebook(root / NOTEBOOK.name, tmp_path / "run")
+    config = tmp_path / "jupyter_config"
+    (config / "labconfig").mkdir(parents=True)
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {p: True for p in DISABLED_PLUGINS}}))
+    settings = tmp_path / "lab_settings"
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))  # every cell in the DOM
+
+    # The kernel inherits this environment: no progress override (conftest sets
+    # PIPELINE_KIT_PROGRESS=text for the other tests), so display.py must detect the
+    # Jupyter server parent on its own; the venv's bin first so "python" is the venv's.
+    env = {k: v for k, v in os.environ.items()
+           if k != "PIPELINE_KIT_PROGRESS" and not k.startswith(("PAPERMILL", "JPY_"))}
+    for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        env.pop(k, None)
+    env.update(
+        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+        PIPELINE_KIT_HOME=str(tmp_path / "home"),
+        JUPYTER_CONFIG_DIR=str(config),
+        JUPYTER_DATA_DIR=str(tmp_path / "jupyter_data"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter_runtime"),
+        IPYTHONDIR=str(tmp_path / "ipython"),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={tmp_path / 'lab_workspaces'}",
+    ]
+    log = tmp_path / "jupyter_server.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log_file,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    server = LabServer(root, f"http://127.0.0.1:{port}", token, proc, log)
+    try:
+        end = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
+            with contextlib.suppress(OSError):
+                json.loads(server.api("/api/status"))
+                break
+            if time.monotonic() > end:
+                pytest.fail(f"jupyter lab not up after {STARTUP_TIMEOUT}s:\n{server.log_tail()}")
+            time.sleep(0.25)
+        yield server
+    finally:
+        _stop_server(server)
+
+
+def _stop_server(server: LabServer) -> None:
+    """Shut the server down with its kernels; escalate to signals by process id."""
+    proc = server.proc
+    kernels = _children(proc.pid)
+    if proc.poll() is None:
+        with contextlib.suppress(OSError):
+            server.api("/api/shutdown", method="POST")
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)  # the server's own session
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = _wait_gone(kernels, 5)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+    _wait_gone(kernels, 5)
+
+
+@pytest.fixture
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        except Exception as e:  # present but broken: a failure, not a skip
+            pytest.fail(f"Chromium at {chromium} did not start: {e}")
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# ---------------------------------------------------------------- the test
+
+
+def test_notebook_01_shows_live_widget_progress_in_jupyterlab(lab_server, browser, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    screenshot = tmp_path / "jupyterlab.png"
+
+    def context() -> str:
+        return (f"\n-- uncaught page errors: {page_errors[:5]}"
+                f"\n-- jupyter server log (tail):\n{lab_server.log_tail()}"
+                f"\n-- screenshot: {screenshot}")
+
+    t0 = time.monotonic()
+    lab_server.start_kernel_for(NOTEBOOK.name)
+    try:
+        page.goto(f"{lab_server.url}/lab/tree/{NOTEBOOK.name}?token={lab_server.token}",
+                  timeout=STARTUP_TIMEOUT * 1000)
+        federated = page.evaluate(
+            "() => JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+            ".federated_extensions.map(e => e.name)")
+        assert "@jupyter-widgets/jupyterlab-manager" in federated, (
+            f"the ipywidgets lab extension is not found by the server (JUPYTER_PATH="
+            f"{os.environ.get('JUPYTER_PATH')}); extensions: {federated}")
+        page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=STARTUP_TIMEOUT * 1000)
+        try:
+            page.wait_for_function(_JS_KERNEL_READY, timeout=STARTUP_TIMEOUT * 1000,
+                                   polling=250)
+        except PlaywrightTimeout:
+            pytest.fail(f"the notebook's kernel was not ready after {STARTUP_TIMEOUT}s"
+                        f"{context()}")
+        t_ready = time.monotonic()
+
+        page.evaluate(_JS_WATCH, _JS_ROWS)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(_JS_DONE, timeout=RUN_TIMEOUT * 1000, polling=250)
+        except PlaywrightTimeout:
+            prompts = [c["prompt"] for c in page.evaluate(_JS_CELLS)]
+            pytest.fail(f"the notebook did not finish within {RUN_TIMEOUT}s; prompts "
+                        f"{prompts}; panel {page.evaluate(_JS_ROWS)}{context()}")
+        t_done = time.monotonic()
+
+        cells = page.evaluate(_JS_CELLS)
+        rows = page.evaluate(_JS_ROWS)
+        seen = [tuple(json.loads(s)) for s in page.evaluate("() => [...window.__pkSeen]")]
+        panel = page.locator(".jp-OutputArea-output .widget-vbox:has(.widget-hprogress)").first
+        if panel.count():
+            panel.scroll_into_view_if_needed()
+    finally:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(screenshot))
+            shutil.copyfile(screenshot, SCREENSHOT_COPY)
+    print(f"\nbrowser test: JupyterLab ready in {t_ready - t0:.1f}s, notebook ran in "
+          f"{t_done - t_ready:.1f}s (Chromium {browser.version}), {len(seen)} panel states "
+          f"seen; screenshot {screenshot} (copy: {SCREENSHOT_COPY})")
+
+    # The notebook ran to the end without an error.
+    prompts = [c["prompt"] for c in cells]
+    tracebacks = [o["text"][-1500:] for c in cells for o in c["outputs"]
+                  if o["mime"] == "application/vnd.jupyter.stderr" and "Traceback" in o["text"]]
+    assert not tracebacks, f"a cell raised:\n{tracebacks[0]}{context()}"
+    assert all(p.startswith("[") and p[1:-2].isdigit() for p in prompts), (
+        f"not every code cell ran: prompts {prompts}{context()}")
+    all_text = "\n".join(o["text"] for c in cells for o in c["outputs"])
+    last = "".join(o["text"] for o in cells[-1]["outputs"])
+    assert "saved to" in last, f"the closing summary is missing: {cells[-1]}{context()}"
+    run_record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run_record.get("outcome", "completed") == "completed", run_record
+
+    # The panel was rendered by the widget manager, not as text reprs or errors.
+    if "progress view:" in all_text:
+        assert "progress view: widget" in all_text, (
+            f"display.py chose text progress inside JupyterLab{context()}")
+    for bad in ("HBox(", "VBox(", "FloatProgress(", "Error displaying widget",
+                "Loading widget..."):
+        assert bad not in all_text, f"{bad!r} shown in the outputs{context()}"
+    assert rows, f"no progress-bar widget in any output{context()}"
+    tasks = {r["task"] for r in rows}
+    assert {"pipeline", "transcription"} <= tasks, f"panel rows: {rows}{context()}"
+
+    # Live: the browser showed the pipeline task running below 100 % at some point.
+    live = [s for s in seen if s[0] == "pipeline" and s[1] == "running" and s[2] != "100%"]
+    assert live, f"the pipeline row was never seen running; states seen: {seen}{context()}"
+
+    # Final state: every task at 100 %, green bar, status "completed".
+    for r in rows:
+        assert r["width"] == "100%", f"{r['task']} ended at {r['width']}: {r}{context()}"
+        assert r["status"] == "completed", f"{r['task']} ended {r['status']!r}: {r}{context()}"
+        assert STATUS_CLASS["completed"] in (r["bar_class"] or ""), f"{r}{context()}"
+    assert screenshot.stat().st_size > 0
