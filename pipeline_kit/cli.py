@@ -56,9 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
     b.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
     b.add_argument("--quiet", action="store_true", help="no progress lines")
-    for name, help_ in (("status", "show one task"), ("retry", "run a failed task again"),
-                        ("cancel", "cancel a task of this process")):
+    for name, help_ in (("status", "show one task"), ("retry", "run a failed task again")):
         add(name, help_).add_argument("task_id")
+    c = add("cancel", "cancel a task (of any process sharing the store)")
+    c.add_argument("task_id")
+    c.add_argument("--wait", type=float, default=15.0,
+                   help="seconds to wait for the owning process to cancel it (default 15)")
     add("tasks", "list tasks")
     add("runs", "list pipeline runs")
     sv = add("serve", "serve the HTTP API (needs the optional extra 'api')")
@@ -153,6 +156,32 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cancel(mgr: Any, task_id: str, wait: float) -> int:
+    """Cancel here, or ask the owning process through the store and wait for it."""
+    import time
+
+    outcome = mgr.request_cancel(task_id)
+    if outcome == "unknown":
+        raise _UsageError(f"unknown task id {task_id!r}")
+    if outcome == "finished":
+        raise _UsageError(f"task {task_id} already finished "
+                          f"({mgr.get_task_status(task_id).status.value}); nothing cancelled")
+    if outcome == "requested":
+        # Another process owns the task; it acts on the request at its next heartbeat.
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            info = mgr.get_task_status(task_id)
+            if info is not None and info.is_terminal:
+                print(f"{task_id}: {info.status.value}")
+                return 0 if info.status.value == "cancelled" else 1
+            time.sleep(0.2)
+        print(f"cancel of {task_id} requested; its process has not acted on it within "
+              f"{wait:g} s (it does at its next heartbeat, if it is alive)")
+        return 0
+    print(f"cancelled {task_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -186,13 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(d, indent=1, default=str))
                 return 0
             if args.command == "cancel":
-                if mgr.get_task_status(args.task_id) is None:
-                    raise _UsageError(f"unknown task id {args.task_id!r}")
-                if not mgr.cancel(args.task_id):
-                    raise _UsageError(f"task {args.task_id} is finished or not run by this "
-                                      "process; nothing cancelled")
-                print(f"cancelled {args.task_id}")
-                return 0
+                return _cancel(mgr, args.task_id, args.wait)
             # retry
             if mgr.get_task_status(args.task_id) is None:
                 raise _UsageError(f"unknown task id {args.task_id!r}")

@@ -31,6 +31,8 @@ from pathlib import Path
 import pytest
 from conftest import service_missing
 
+from pipeline_kit.tasks.recovery import pid_alive
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_run_pipeline.ipynb"
 SAMPLE = REPO / "data" / "sample" / "austen_sample.wav"
@@ -149,22 +151,9 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie counts as gone.
-    with contextlib.suppress(OSError, IndexError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
 def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     end = time.monotonic() + timeout
-    while (left := [p for p in pids if _alive(p)]) and time.monotonic() < end:
+    while (left := [p for p in pids if pid_alive(p)]) and time.monotonic() < end:
         time.sleep(0.2)
     return left
 

@@ -69,3 +69,47 @@ def test_run_and_listing_on_a_shared_store(store_target, tmp_path, capsys):
     assert main(["tasks", "--store", store_target]) == 0
     listing = capsys.readouterr().out
     assert "semantic_chunking" in listing and "pipeline" in listing
+
+
+def test_cancel_reaches_a_run_in_another_process(tmp_path, capsys):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from pipeline_kit.tasks import SQLiteTaskStore
+
+    home = tmp_path / "home"
+    env = {**os.environ, "PIPELINE_KIT_TEST_STAGE_DELAY": "chunking=120"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pipeline_kit.cli", "run", str(WAV), "--out", str(tmp_path / "o"),
+         "--home", str(home), "--method", "tfidf", "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        chunking = None
+        while chunking is None:
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "chunking never started"
+            if (home / "tasks.sqlite3").exists():
+                store = SQLiteTaskStore(home / "tasks.sqlite3")
+                running = store.list(status="running", task_type="semantic_chunking")
+                parent = store.list(task_type="pipeline")
+                store.close()
+                chunking = running[0] if running else None
+            time.sleep(0.2)
+        t0 = time.monotonic()
+        rc = main(["cancel", parent[0].task_id, "--home", str(home), "--wait", "30"])
+        out = capsys.readouterr()
+        assert rc == 0, out.err
+        assert "cancelled" in out.out
+        assert child.wait(30) != 0  # the run ended as cancelled, long before its 120 s delay
+        assert time.monotonic() - t0 < 30
+    finally:
+        if child.poll() is None:
+            child.kill()
+    store = SQLiteTaskStore(home / "tasks.sqlite3")
+    assert store.get(parent[0].task_id).status.value == "cancelled"
+    assert store.get(chunking.task_id).status.value == "cancelled"
+    assert main(["cancel", parent[0].task_id, "--home", str(home)]) == 2  # already finished
+    assert "already finished" in capsys.readouterr().err

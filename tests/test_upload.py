@@ -191,8 +191,24 @@ def test_successful_reprocess_replaces_audio(lib, sample_dir) -> None:
     send(lib, "u3", other, 4, audio_id="keep")
     assert lib.get("keep").upload_status == "completed"  # not reset to "receiving"
     record = lib.process_upload("u3")
-    assert record.audio_id == "keep" and record.sha256 == sha(other)
+    assert record.audio_id == "keep" and record.file_size_bytes == len(other)
     assert lib.audio_path("keep").read_bytes() == other and not old_path.exists()
+
+
+def test_whole_file_hash_only_when_verified_or_asked(tmp_path, wav_bytes) -> None:
+    """No client checksum: the copy is not hashed (record.sha256 None) unless the
+    library is told to; with a checksum it is always hashed and verified."""
+    plain = AudioLibrary(tmp_path / "plain")
+    send(plain, "u1", wav_bytes, 4)
+    r = plain.process_upload("u1")
+    assert r.sha256 is None and plain.audio_path("u1").read_bytes() == wav_bytes
+
+    hashing = AudioLibrary(tmp_path / "hashing", hash_uploads=True)
+    send(hashing, "u1", wav_bytes, 4)
+    assert hashing.process_upload("u1").sha256 == sha(wav_bytes)
+
+    send(plain, "u2", wav_bytes, 4, sha256=sha(wav_bytes))
+    assert plain.process_upload("u2").sha256 == sha(wav_bytes)
 
 
 def test_start_upload_is_idempotent(lib) -> None:

@@ -58,7 +58,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
         manager = await asyncio.to_thread(TaskManager, store=store)
-        library = AudioLibrary(settings.audio_root, max_bytes=settings.limits.max_upload_bytes)
+        library = AudioLibrary(settings.audio_root, max_bytes=settings.limits.max_upload_bytes,
+                               hash_uploads=True)
         app.state.api = AppState(settings, manager, library)
         try:
             yield

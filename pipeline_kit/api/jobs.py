@@ -18,4 +18,7 @@ def process_upload_job(root: str, upload_id: str, progress: Progress | None = No
 
     Returns the completed audio record as a dict (the task's ``result_data``).
     """
-    return AudioLibrary(root).process_upload(upload_id, progress=progress).to_dict()
+    # Bytes came over the network: hashing them costs little beside that, and the
+    # record's sha256 identifies the audio (and its pipeline runs) from then on.
+    library = AudioLibrary(root, hash_uploads=True)
+    return library.process_upload(upload_id, progress=progress).to_dict()

@@ -18,9 +18,14 @@ from pipeline_kit.tasks import TaskType
 def _candidates(app: AppState, record: AudioRecord) -> list[tuple[str, str, dict[str, str]]]:
     """(started, run_id, artifact keys) of every run on this audio, newest first."""
     found: dict[str, tuple[str, str, dict[str, str]]] = {}
+    path = None
+    if record.audio_file:  # uploads are not hashed unless verified: match the file too
+        path = str((app.library.audio_dir(record.audio_id) / record.audio_file).resolve())
     for doc in app.manager.list_documents("runs"):
-        inputs = doc.get("inputs") or [{}]
-        if record.sha256 and inputs[0].get("sha256") == record.sha256 and doc.get("run_id"):
+        first = (doc.get("inputs") or [{}])[0]
+        same = ((record.sha256 and first.get("sha256") == record.sha256)
+                or (path is not None and first.get("path") == path))
+        if same and doc.get("run_id"):
             found[doc["run_id"]] = (str(doc.get("started_at") or ""), doc["run_id"],
                                     doc.get("artifact_keys") or {})
     for info in app.manager.snapshots():

@@ -4,14 +4,15 @@ Layout under the library root (default ``$PIPELINE_KIT_HOME/audio``, home ``./da
 
     uploads/<upload_id>/manifest.json        what the client announced (start_upload)
     uploads/<upload_id>/chunks/<index>.part  received chunks, each written atomically
-    <audio_id>/audio-<sha256[:16]>.<ext>     the assembled, probed audio file
+    <audio_id>/audio-<sha256 or random[:16]>.<ext>  the assembled, probed audio file
     <audio_id>/record.json                   its AudioRecord
     .staging/                                temporary files before they are renamed in place
     .locks/                                  lock files serialising work per upload / audio id
 
 Flow: :meth:`AudioLibrary.start_upload` → :meth:`~AudioLibrary.receive_chunk` (any
 order, any number of times) → :meth:`~AudioLibrary.process_upload`, which checks
-the chunks, streams them into one file (hashing while copying), probes it with
+the chunks, streams them into one file (hashing while copying when a whole-file
+checksum is to be verified, or with ``hash_uploads=True``), probes it with
 PyAV and installs it. A failure leaves the chunks in place (ask
 :meth:`~AudioLibrary.missing_chunks`, resend, process again) and never touches a
 previously completed audio file. :meth:`~AudioLibrary.import_audio` takes a
@@ -394,7 +395,8 @@ def concat_files(
     progress: Progress | None = None,
     buffer_size: int = COPY_BUFFER_BYTES,
     fsync: bool = True,
-) -> tuple[str, int]:
+    hash_whole: bool = True,
+) -> tuple[str | None, int]:
     """Concatenate ``sources`` into a new file ``dest``; return its SHA-256 and size.
 
     The copy runs in the kernel (``os.copy_file_range``, else a buffered loop)
@@ -403,12 +405,17 @@ def concat_files(
     change meanwhile (upload chunks never do once stored). With ``chunk_sha256``,
     source ``i`` must hash to ``chunk_sha256[i]`` (None skips one), else
     :class:`ChunkChecksumError`. Reports progress and checks cancellation per source.
+    With ``hash_whole=False`` and no ``chunk_sha256`` nothing is hashed (the
+    returned SHA-256 is None): the copy alone runs at the speed of ``cat``, while
+    SHA-256 cannot exceed one core's hashing speed.
     """
     progress = ensure_progress(progress)
     stop = threading.Event()
     size = 0
+    hashing = hash_whole or bool(chunk_sha256)
     with ThreadPoolExecutor(1, thread_name_prefix="concat-hash") as pool:
-        hashed = pool.submit(_hash_sources, sources, chunk_sha256, buffer_size, stop)
+        hashed = (pool.submit(_hash_sources, sources, chunk_sha256, buffer_size, stop)
+                  if hashing else None)
         try:
             with open(dest, "xb", buffering=0) as out:
                 for i, src in enumerate(sources):
@@ -421,7 +428,7 @@ def concat_files(
                     size += copied
                     progress.update(i + 1, len(sources), step="Reassembling chunks")
                     progress.check_cancelled()
-                digest, parts = hashed.result()
+                digest, parts = hashed.result() if hashed is not None else (None, [])
                 if fsync:
                     os.fsync(out.fileno())
         finally:
@@ -429,7 +436,7 @@ def concat_files(
     for i, (want, got) in enumerate(zip(chunk_sha256 or (), parts, strict=False)):
         if want and got != want:
             raise ChunkChecksumError(f"chunk {i}: sha256 is {got}, expected {want}", i, want, got)
-    return digest, size
+    return (digest if hash_whole else None), size
 
 
 # ----------------------------------------------------------------------------- validation
@@ -503,10 +510,16 @@ class AudioLibrary:
         *,
         records: RecordStore | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        hash_uploads: bool = False,
     ) -> None:
         self.root = Path(root) if root is not None else default_root()
         self.records: RecordStore = records if records is not None else JsonRecordStore(self.root)
         self.max_bytes = _check_count(max_bytes, "max_bytes", minimum=1)
+        # Whole-file SHA-256 of reassembled uploads: always when the client sent one
+        # (it is verified); otherwise only with hash_uploads=True. Each chunk is
+        # hashed as it arrives either way, and a pipeline run hashes its input for
+        # its cache key, so skipping it here keeps reassembly at disk speed.
+        self.hash_uploads = hash_uploads
 
     # -- paths
 
@@ -724,12 +737,13 @@ class AudioLibrary:
 
     def assemble(
         self, upload_id: str, dest: str | Path, *, progress: Progress | None = None
-    ) -> tuple[str, int]:
+    ) -> tuple[str | None, int]:
         """Check the chunks and stream them into the new file ``dest`` (no probing).
 
-        Returns ``(sha256, size)``; raises :class:`IncompleteUploadError`,
-        :class:`SizeLimitError`, :class:`SizeMismatchError`, :class:`ChunkChecksumError`
-        or :class:`ChecksumMismatchError`.
+        Returns ``(sha256, size)``, sha256 None when not computed (see ``hash_uploads``).
+        Raises :class:`IncompleteUploadError`, :class:`SizeLimitError`,
+        :class:`SizeMismatchError`, :class:`ChunkChecksumError` or
+        :class:`ChecksumMismatchError`.
         """
         manifest = self.manifest(upload_id)
         sources = self.check_chunks(upload_id)
@@ -745,7 +759,8 @@ class AudioLibrary:
             raise EmptyAudioError(manifest.filename, f"upload {upload_id} is empty (0 bytes)")
         try:
             digest, size = concat_files(
-                sources, dest, chunk_sha256=manifest.chunk_sha256, progress=progress)
+                sources, dest, chunk_sha256=manifest.chunk_sha256, progress=progress,
+                hash_whole=self.hash_uploads or manifest.sha256 is not None)
         except ChunkChecksumError as e:
             raise ChunkChecksumError(
                 f"upload {upload_id}: stored chunk {e.index} sha256 is {e.actual}, "
@@ -830,7 +845,7 @@ class AudioLibrary:
             error_message=message))
 
     def _install(
-        self, audio_id: str, staged: Path, info: AudioInfo, digest: str, filename: str,
+        self, audio_id: str, staged: Path, info: AudioInfo, digest: str | None, filename: str,
         *, upload_id: str | None,
     ) -> AudioRecord:
         """Rename the verified ``staged`` file into the audio folder and save its record."""
@@ -838,7 +853,7 @@ class AudioLibrary:
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock("audio", audio_id):
             previous = self.records.load(audio_id)
-            name = f"audio-{digest[:16]}{_extension(filename)}"
+            name = f"audio-{(digest or new_id())[:16]}{_extension(filename)}"
             os.replace(staged, folder / name)  # a new name: the old file is untouched
             _fsync_dir(folder)
             now = _now()

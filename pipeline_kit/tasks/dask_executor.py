@@ -20,11 +20,11 @@ embedder) live on in each worker process, so a worker loads a model once.
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from typing import Any
 
-from pipeline_kit.progress import TaskCancelled, to_percent
+from pipeline_kit.progress import TaskCancelled
+from pipeline_kit.tasks.remote_progress import RemoteProgress
 
 TOPIC = "pipeline-kit-progress"
 _cancelled: set[str] = set()  # worker side: ids of tasks told to stop
@@ -35,34 +35,20 @@ def _mark_cancelled(task_id: str) -> None:
     _cancelled.add(task_id)
 
 
-class _WorkerProgress:
+class _WorkerProgress(RemoteProgress):
     """Worker-side progress: throttled events to the manager, local cancel check."""
 
     def __init__(self, task_id: str, interval: float) -> None:
         from distributed import get_worker
 
-        self._worker, self._id, self._interval = get_worker(), task_id, interval
-        self._last = 0.0
-        self.percent: float | None = None
-        self.step: str | None = None
+        super().__init__(interval)
+        self._worker, self._id = get_worker(), task_id
 
-    def update(self, value: float | None = None, total: float | None = None, *,
-               step: str | None = None) -> None:
-        """Record progress; sends at most one event per ``interval`` seconds."""
-        self.check_cancelled()
-        if value is not None:
-            self.percent = to_percent(value, total)
-        if step is not None:
-            self.step = step
-        now = time.monotonic()
-        if now - self._last >= self._interval:
-            self._last = now
-            self._worker.log_event(TOPIC, {"id": self._id, "p": self.percent, "s": self.step})
+    def _send(self, percent: float | None, step: str | None) -> None:
+        self._worker.log_event(TOPIC, {"id": self._id, "p": percent, "s": step})
 
-    def check_cancelled(self) -> None:
-        """Raise :class:`TaskCancelled` once the manager cancelled this task."""
-        if self._id in _cancelled:
-            raise TaskCancelled("task was cancelled")
+    def _is_cancelled(self) -> bool:
+        return self._id in _cancelled
 
 
 def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:

@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 _current_task: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "pipeline_kit_current_task", default=None
 )
+# Store collection through which a process asks the owner of a task to cancel it.
+CANCEL_REQUESTS = "cancel_requests"
 _RANK = {
     TaskStatus.PENDING: 0,
     TaskStatus.RUNNING: 1,
@@ -581,7 +583,22 @@ class TaskManager:
                 log.exception("heartbeat failed")
             for run in self._active.values():
                 run.info = run.info.replace(heartbeat_at=now)
+            self._l_take_cancel_requests()
         self._hb = self._loop.call_later(self.heartbeat_interval, self._l_heartbeat)
+
+    def _l_take_cancel_requests(self) -> None:
+        """Cancel our tasks that another process asked to cancel (see request_cancel)."""
+        try:
+            requests = self.store.list_documents(CANCEL_REQUESTS)
+        except Exception:
+            log.exception("reading cancel requests failed")
+            return
+        for req in requests:
+            task_id = req.get("task_id")
+            if task_id in self._runs:
+                self._l_cancel_run(self._runs[task_id],
+                                   f"task was cancelled (requested by {req.get('by')})")
+                self.store.delete_document(CANCEL_REQUESTS, task_id)
 
     # ------------------------------------------------------------------ workers
 
@@ -687,6 +704,25 @@ class TaskManager:
         if self._closed:
             return False
         return self._call(self._l_cancel, task_id)
+
+    def request_cancel(self, task_id: str) -> str:
+        """Cancel a task of this or any other process sharing the store.
+
+        Returns ``"cancelled"`` (ours, done now), ``"requested"`` (another process
+        runs it: it cancels the task at its next heartbeat, within
+        ``heartbeat_interval`` seconds), ``"finished"`` or ``"unknown"``.
+        """
+        if self.cancel(task_id):
+            return "cancelled"
+        info = self.get_task_status(task_id)
+        if info is None:
+            return "unknown"
+        if info.is_terminal:
+            return "finished"
+        self.store.put_document(CANCEL_REQUESTS, task_id, {
+            "task_id": task_id, "requested_at": utcnow().isoformat(),
+            "by": f"{self.host}:{self.pid}"})
+        return "requested"
 
     def snapshots(self) -> list[TaskInfo]:
         """Snapshots of the attempts this manager has run, oldest first."""

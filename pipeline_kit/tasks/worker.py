@@ -15,11 +15,10 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import traceback
 from typing import Any
 
-from pipeline_kit.progress import TaskCancelled, to_percent
+from pipeline_kit.progress import TaskCancelled
 from pipeline_kit.tasks.callables import (
     decode_args,
     exception_ref,
@@ -28,34 +27,22 @@ from pipeline_kit.tasks.callables import (
     to_result_data,
     wants_progress,
 )
+from pipeline_kit.tasks.remote_progress import RemoteProgress
 
 
-class _ChildProgress:
+class _ChildProgress(RemoteProgress):
     """Progress inside the worker process: throttled JSON lines to the parent."""
 
     def __init__(self, out: Any, cancelled: threading.Event, interval: float) -> None:
-        self._out, self._cancelled, self._interval = out, cancelled, interval
-        self._last = 0.0
+        super().__init__(interval)
+        self._out, self._cancelled = out, cancelled
         self._lock = threading.Lock()
-        self.percent: float | None = None
-        self.step: str | None = None
-        self._sent_step: str | None = None
 
-    def update(self, value=None, total=None, *, step=None) -> None:  # noqa: D102
-        self.check_cancelled()
-        if value is not None:
-            self.percent = to_percent(value, total)
-        if step is not None:
-            self.step = step
-        now = time.monotonic()
-        gap = now - self._last
-        if gap >= self._interval or (self.step != self._sent_step and gap >= self._interval / 10):
-            self._last, self._sent_step = now, self.step
-            send(self._out, self._lock, {"progress": self.percent, "step": self.step})
+    def _send(self, percent: float | None, step: str | None) -> None:
+        send(self._out, self._lock, {"progress": percent, "step": step})
 
-    def check_cancelled(self) -> None:  # noqa: D102
-        if self._cancelled.is_set():
-            raise TaskCancelled("task was cancelled")
+    def _is_cancelled(self) -> bool:
+        return self._cancelled.is_set()
 
 
 def send(out: Any, lock: threading.Lock, msg: dict[str, Any]) -> None:
