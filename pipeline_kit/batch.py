@@ -106,6 +106,7 @@ def run_batch(
     dask_client: Any = None,
     home: str | os.PathLike[str] | None = None,
     notebook: str | os.PathLike[str] | None = None,
+    parameters: dict[str, Any] | None = None,
     stages: list[str] | None = None,
     chunk_size: int = 150,
     overlap: int = 25,
@@ -116,8 +117,11 @@ def run_batch(
 
     ``jobs``: files at once on this machine (default: number of cores). ``home``: the
     task store and artifact cache shared by the runs (default ``<out_dir>/home``), so
-    a file processed before is not transcribed again. Returns the summary table; a
-    failed file is a row with its error, and the others still run.
+    a file processed before is not transcribed again. ``notebook``: another
+    parameterized notebook (it gets ``audio_path``, ``output_dir``, ``home`` and the
+    pipeline parameters it declares); ``parameters`` override notebook parameters.
+    Returns the summary table; a failed file is a row with its error, and the others
+    still run.
     """
     import pandas as pd
 
@@ -137,6 +141,12 @@ def run_batch(
     nb = Path(notebook).resolve() if notebook else NOTEBOOK
     if mode == "notebook" and not nb.is_file():
         raise ValueError(f"notebook not found: {nb}")
+    if parameters and mode != "notebook":
+        raise ValueError("parameters (-p) are for notebook mode; pipeline mode takes "
+                         "stages, chunk_size, overlap, chunking_method, model")
+    reserved = {"audio_path", "output_dir"} & set(parameters or {})
+    if reserved:
+        raise ValueError(f"batch sets {', '.join(sorted(reserved))} per file; do not pass it")
     own = manager is None
     mgr = manager or TaskManager(home_path / "tasks.sqlite3", max_workers=jobs or os.cpu_count(),
                                  dask_client=dask_client)
@@ -151,7 +161,8 @@ def run_batch(
                 params = {"audio_path": str(f.resolve()), "output_dir": str(run_dir),
                           "home": str(home_path), "stages": stage_list,
                           "chunk_size": chunk_size, "overlap": overlap,
-                          "chunking_method": chunking_method, "model": model}
+                          "chunking_method": chunking_method, "model": model,
+                          **(parameters or {})}
                 h = mgr.submit(execute_notebook, str(nb), str(run_dir / nb.name), params,
                                str(nb.parent), task_type=TaskType.PIPELINE, metadata=meta,
                                executor=executor)

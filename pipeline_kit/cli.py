@@ -6,6 +6,7 @@ Exit status 0 on success; otherwise non-zero with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import sys
 from pathlib import Path
@@ -43,11 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
     r.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
-    b = add("batch", "run notebook 01 (or the pipeline) on many audio files")
-    b.add_argument("audio", nargs="+", help="audio files, or folders of audio files")
+    b = add("batch", "run a notebook (default 01) or the pipeline on many audio files")
+    b.add_argument("paths", nargs="*", metavar="[NOTEBOOK] AUDIO",
+                   help="an .ipynb to run (default notebooks/01_run_pipeline.ipynb), then "
+                        "audio files or folders of audio files")
+    b.add_argument("--input", action="append", default=[], metavar="GLOB",
+                   help="audio files matching this pattern (repeatable)")
     b.add_argument("--out", required=True, help="folder: one subfolder per file + summary.csv")
     b.add_argument("--mode", default="notebook", help="notebook (default) or pipeline")
-    b.add_argument("--jobs", type=int, default=None, help="files at once (default: cores)")
+    b.add_argument("--jobs", "--parallel", type=int, default=None, dest="jobs",
+                   help="files at once (default: cores)")
+    b.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"), help="notebook parameter, as papermill's -p")
     b.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address, or 'local'")
     b.add_argument("--stages", nargs="+", help="stages to run (needed ones are added)")
@@ -119,6 +127,18 @@ def _batch(args: argparse.Namespace) -> int:
     from pipeline_kit.tasks import TaskManager
 
     stages = [s for item in args.stages for s in item.split(",")] if args.stages else None
+    notebooks = [p for p in args.paths if p.endswith(".ipynb")]
+    if len(notebooks) > 1:
+        raise _UsageError(f"one notebook at a time, got {', '.join(notebooks)}")
+    audio = [p for p in args.paths if not p.endswith(".ipynb")]
+    for pattern in args.input:
+        matches = sorted(glob.glob(pattern, recursive=True))
+        if not matches:
+            raise _UsageError(f"--input {pattern!r} matches no file")
+        audio += matches
+    if not audio:
+        raise _UsageError("no audio given (paths or --input GLOB)")
+    parameters = {name: _parse_value(value) for name, value in args.parameter}
     home = Path(args.home) if args.home else Path(args.out) / "home"
     home.mkdir(parents=True, exist_ok=True)
     mgr = TaskManager(args.store or home / "tasks.sqlite3", max_workers=args.jobs,
@@ -126,8 +146,9 @@ def _batch(args: argparse.Namespace) -> int:
     try:
         if not args.quiet:
             show(mgr, mode="text", stream=sys.stderr)
-        df = run_batch(args.audio, args.out, mode=args.mode, jobs=args.jobs, manager=mgr,
-                       home=home, stages=stages, chunk_size=args.chunk_size,
+        df = run_batch(audio, args.out, mode=args.mode, jobs=args.jobs, manager=mgr,
+                       home=home, notebook=notebooks[0] if notebooks else None,
+                       parameters=parameters, stages=stages, chunk_size=args.chunk_size,
                        overlap=args.overlap, chunking_method=args.method, model=args.model)
     finally:
         mgr.close()
@@ -138,6 +159,17 @@ def _batch(args: argparse.Namespace) -> int:
     if failed:
         print(f"pipeline-kit: {failed} of {len(df)} files failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _parse_value(text: str) -> Any:
+    """A -p value as papermill reads it: int, float, True/False/None, JSON, else the text."""
+    literal = {"True": True, "False": False, "None": None}
+    if text in literal:
+        return literal[text]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _serve(args: argparse.Namespace) -> int:

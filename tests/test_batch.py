@@ -29,8 +29,10 @@ def inbox(tmp_path) -> Path:
 @pytest.mark.slow
 def test_cli_batch_executes_one_notebook_per_file(inbox, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["batch", str(inbox), "--out", str(out), "--jobs", "2", "--method", "tfidf",
-               "--chunk-size", "60", "--overlap", "10"])
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "01_run_pipeline.ipynb"
+    rc = main(["batch", str(notebook), "--input", str(inbox / "*.wav"), "--out", str(out),
+               "--parallel", "2", "-p", "chunking_method", "tfidf", "-p", "chunk_size", "60",
+               "-p", "overlap", "10"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     df = pd.read_csv(out / "summary.csv")
@@ -79,6 +81,14 @@ def test_cli_batch_exit_code_and_bad_arguments(inbox, tmp_path, capsys):
     assert "notebook, pipeline" in capsys.readouterr().err
     assert main(["batch", str(inbox), "--out", str(tmp_path / "o"), "--overlap", "500"]) == 1
     assert "overlap" in capsys.readouterr().err
+    assert main(["batch", "--input", str(tmp_path / "*.flac"), "--out", str(tmp_path / "o")]) == 2
+    assert "matches no file" in capsys.readouterr().err
+    assert main(["batch", str(inbox), "--out", str(tmp_path / "o"), "--mode", "pipeline",
+                 "-p", "chunk_size", "60"]) == 1
+    assert "notebook mode" in capsys.readouterr().err
+    assert main(["batch", str(inbox), "--out", str(tmp_path / "o"),
+                 "-p", "audio_path", "x.wav"]) == 1
+    assert "audio_path" in capsys.readouterr().err
     assert not (tmp_path / "o" / "summary.csv").exists()
 
 
@@ -86,11 +96,13 @@ def test_collect_and_name_files(inbox, tmp_path):
     files = collect_audio([inbox, inbox / "lecture.wav"])
     assert [f.name for f in files] == ["interview one.wav", "lecture.wav", "lecture.wav"]
     assert output_names(files) == ["interview_one", "lecture", "lecture-2"]
+    (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no audio files"):
-        collect_audio([tmp_path / "inbox" / "notes.txt"][0:0] or [_empty(tmp_path)])
+        collect_audio([tmp_path / "empty"])
 
 
-def _empty(tmp_path: Path) -> Path:
-    d = tmp_path / "empty"
-    d.mkdir()
-    return d
+def test_parameter_values_parse_as_papermill_does():
+    from pipeline_kit.cli import _parse_value
+
+    assert [_parse_value(v) for v in ("60", "0.5", "True", "None", "tfidf", '["a", "b"]')] == [
+        60, 0.5, True, None, "tfidf", ["a", "b"]]
