@@ -24,6 +24,16 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
+def _pipeline_options(p: argparse.ArgumentParser) -> None:
+    """The pipeline's parameters, shared by ``run`` and ``batch``."""
+    p.add_argument("--stages", nargs="+", help="stages to run (needed ones are added)")
+    p.add_argument("--chunk-size", type=int, default=150)
+    p.add_argument("--overlap", type=int, default=25)
+    p.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
+    p.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pipeline-kit", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -38,12 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     r = add("run", "run the pipeline on an audio file")
     r.add_argument("audio")
     r.add_argument("--out", required=True, help="folder for the results")
-    r.add_argument("--stages", nargs="+", help="stages to run (needed ones are added)")
-    r.add_argument("--chunk-size", type=int, default=150)
-    r.add_argument("--overlap", type=int, default=25)
-    r.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
-    r.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
-    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    _pipeline_options(r)
     b = add("batch", "run a notebook (default 01) or the pipeline on many audio files")
     b.add_argument("paths", nargs="*", metavar="[NOTEBOOK] AUDIO",
                    help="an .ipynb to run (default notebooks/01_run_pipeline.ipynb), then "
@@ -58,12 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                    metavar=("NAME", "VALUE"), help="notebook parameter, as papermill's -p")
     b.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address, or 'local'")
-    b.add_argument("--stages", nargs="+", help="stages to run (needed ones are added)")
-    b.add_argument("--chunk-size", type=int, default=150)
-    b.add_argument("--overlap", type=int, default=25)
-    b.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
-    b.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
-    b.add_argument("--quiet", action="store_true", help="no progress lines")
+    _pipeline_options(b)
     for name, help_ in (("status", "show one task"), ("retry", "run a failed task again")):
         add(name, help_).add_argument("task_id")
     c = add("cancel", "cancel a task (of any process sharing the store)")
