@@ -31,6 +31,22 @@ def test_notebook_is_committed_clean(name):
     assert tagged[0] is _code_cells(nb)[0], f"{name}: parameters is not the first code cell"
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_papermill_sees_every_parameter_with_type_and_help(name):
+    """`papermill --help-notebook` lists each parameter (a stray `=` in a comment or an
+    annotation its pattern cannot read would hide it)."""
+    import papermill
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    declared = [line.split(":")[0].strip() for line in cell.source.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    seen = papermill.inspect_notebook(str(NOTEBOOKS / name))
+    assert list(seen) == declared
+    for p in seen.values():
+        assert p["inferred_type_name"] != "None" and p["help"], p
+
+
 def test_sanitize_file_exists():
     text = (NOTEBOOKS / "sanitize.cfg").read_text()
     assert "regex:" in text and "replace:" in text
