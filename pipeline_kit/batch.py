@@ -150,7 +150,7 @@ def run_batch(
     own = manager is None
     mgr = manager or TaskManager(home_path / "tasks.sqlite3", max_workers=jobs or os.cpu_count(),
                                  dask_client=dask_client)
-    executor = "dask" if mgr._dask_spec is not None else "thread"
+    executor = "dask" if mgr.has_dask else "thread"
     try:
         handles = []
         for f, name in zip(files, names, strict=True):

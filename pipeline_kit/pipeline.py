@@ -28,7 +28,13 @@ from pipeline_kit.progress import Progress
 from pipeline_kit.stages.types import Chapter, Chunk, Question, Transcript, dump_records
 from pipeline_kit.stages.upload import file_sha256
 from pipeline_kit.tasks import TaskHandle, TaskManager, TaskType, current_manager
-from pipeline_kit.tasks.store import STORE_ENV, STORE_FILENAME, open_store, pipeline_home
+from pipeline_kit.tasks.store import (
+    STORE_ENV,
+    STORE_FILENAME,
+    default_store_path,
+    open_store,
+    pipeline_home,
+)
 
 STAGES: tuple[str, ...] = ("upload", "transcription", "chunking", "graph", "chapters", "questions")
 ALIASES: dict[str, str] = {
@@ -569,7 +575,7 @@ def _prepare(audio: Any, stages: Any, out_dir: Any, home: Any, chunk_size: Any, 
     checked = validate_params(audio, chunk_size, overlap, chunking_method, params)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
-    if executor == "dask" and (manager is None or manager._dask_spec is None):
+    if executor == "dask" and (manager is None or not manager.has_dask):
         raise ValueError("executor='dask' needs manager=TaskManager(dask_client=...)")
     checked["executor"] = executor
     home_path = Path(home) if home is not None else pipeline_home()
@@ -579,13 +585,15 @@ def _prepare(audio: Any, stages: Any, out_dir: Any, home: Any, chunk_size: Any, 
     run_id = uuid.uuid4().hex[:16]
     out = Path(out_dir) if out_dir is not None else home_path / "runs" / run_id
     audio_path = str(Path(audio).resolve())
-    args = (audio_path, names, str(home_path.resolve()), checked, run_id,
+    return (audio_path, names, str(home_path.resolve()), checked, run_id,
             str(out.resolve()), file_sha256(audio_path))
-    return home_path, args
 
 
-def _submit(manager: TaskManager, args: tuple, extra: dict[str, Any] | None = None):
-    meta = {**(extra or {}), "run_id": args[4], "audio": args[0], "stages": args[1]}
+def _submit(manager: TaskManager, args: tuple, metadata: dict[str, Any] | None = None):
+    """Submit the PIPELINE task for ``_prepare``'s ``args``; its metadata names the run."""
+    audio, stages, _, params, run_id, _, audio_sha256 = args
+    meta = {**(metadata or {}), "run_id": run_id, "audio": audio, "stages": stages,
+            "artifact_keys": stage_keys(stages, audio_sha256, params)}
     return manager.submit(pipeline_task, *args, task_type=TaskType.PIPELINE, metadata=meta)
 
 
@@ -618,8 +626,8 @@ def run_pipeline(
     else:
         raise RuntimeError("run_pipeline() would block the running event loop; "
                            "use `await run_pipeline_async(...)` instead")
-    home_path, args = _prepare(audio, stages, out_dir, home, chunk_size, overlap,
-                               chunking_method, model, params, executor, manager)
+    args = _prepare(audio, stages, out_dir, home, chunk_size, overlap, chunking_method,
+                    model, params, executor, manager)
     own = manager is None
     mgr = manager or TaskManager(store=_store_target(home))
     try:
@@ -644,8 +652,8 @@ async def run_pipeline_async(
     **params: Any,
 ) -> PipelineResult:
     """Like :func:`run_pipeline`, awaiting inside the caller's running loop."""
-    home_path, args = _prepare(audio, stages, out_dir, home, chunk_size, overlap,
-                               chunking_method, model, params, executor, manager)
+    args = _prepare(audio, stages, out_dir, home, chunk_size, overlap, chunking_method,
+                    model, params, executor, manager)
     own = manager is None
     mgr = manager or TaskManager(store=_store_target(home))
     try:
@@ -677,10 +685,9 @@ def start_pipeline(
     ``artifact_keys`` (the cache key of every stage). Raises ValueError like
     :func:`run_pipeline` before anything is submitted.
     """
-    _, args = _prepare(audio, stages, out_dir, home, chunk_size, overlap, chunking_method,
-                       model, params, executor, manager)
-    keys = stage_keys(args[1], args[6], args[3])
-    return _submit(manager, args, {**(metadata or {}), "artifact_keys": keys})
+    args = _prepare(audio, stages, out_dir, home, chunk_size, overlap, chunking_method,
+                    model, params, executor, manager)
+    return _submit(manager, args, metadata)
 
 
 def _store_target(home: str | os.PathLike[str] | None) -> Path | None:
@@ -695,14 +702,13 @@ def runs(home: str | os.PathLike[str] | None = None, *,
     ``<home>/tasks.sqlite3``, else ``$PIPELINE_KIT_STORE`` or the default home's file."""
     import pandas as pd
 
-    home_path = Path(home) if home is not None else pipeline_home()
     cols = ["run_id", "started_at", "finished_at", "outcome", "stages", "cache_hits",
             "stage_seconds", "parameters", "inputs", "model", "versions", "out_dir", "error"]
-    target = Path(store) if store and "://" not in str(store) else store or _store_target(home)
-    if target is None and not os.environ.get(STORE_ENV):
-        target = home_path / STORE_FILENAME
-    if isinstance(target, Path) and not target.exists():
-        return pd.DataFrame(columns=cols)
+    target = store if store is not None else _store_target(home)
+    if target is None:
+        target = os.environ.get(STORE_ENV) or default_store_path()
+    if "://" not in str(target) and not Path(target).exists():
+        return pd.DataFrame(columns=cols)  # no store file yet: no runs (and none created)
     opened = open_store(target)
     try:
         docs = opened.list_documents("runs")

@@ -283,7 +283,7 @@ class TaskManager:
         self._check_open()
         if executor not in ("thread", "process", "dask"):
             raise ValueError(f"executor must be 'thread', 'process' or 'dask', got {executor!r}")
-        if executor == "dask" and self._dask_spec is None:
+        if executor == "dask" and not self.has_dask:
             raise ValueError("executor='dask' needs TaskManager(dask_client=...)")
         if "progress" in kwargs:
             raise TypeError("do not pass 'progress': the manager passes its own progress object")
@@ -661,6 +661,11 @@ class TaskManager:
                 client, self._dask_owned = connect(self._dask_spec)
                 self._dask_bridge = bridge_for(client)
             return self._dask_bridge
+
+    @property
+    def has_dask(self) -> bool:
+        """True when ``executor="dask"`` is available (a ``dask_client=`` was given)."""
+        return self._dask_spec is not None
 
     @property
     def dask_client(self) -> Any:
