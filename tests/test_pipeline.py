@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from wavdata import write_scaled_wav
 
 from pipeline_kit.pipeline import STAGES, run_pipeline, run_pipeline_async, runs
 from pipeline_kit.stages.graph_query import to_node_link_json
@@ -225,7 +226,7 @@ def test_two_pipelines_at_once_share_one_model_load(tmp_path):
     # two different files (the second is the sample at a slightly lower volume), so
     # neither run can reuse the other's transcription artifact
     quieter = tmp_path / "quieter.wav"
-    _write_scaled(WAV, quieter, 0.9)
+    write_scaled_wav(WAV, quieter, 0.9)
     proc = subprocess.run([sys.executable, "-c", _TWO_AT_ONCE, str(WAV), str(quieter),
                            str(tmp_path / "home")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -235,16 +236,3 @@ def test_two_pipelines_at_once_share_one_model_load(tmp_path):
     assert model_a == model_b
     assert "transcription" not in hits_a and "transcription" not in hits_b
 
-
-def _write_scaled(src: Path, dst: Path, gain: float) -> None:
-    import wave
-
-    import numpy as np
-
-    with wave.open(str(src)) as r:
-        params, frames = r.getparams(), r.readframes(r.getnframes())
-    assert params.sampwidth == 2
-    samples = (np.frombuffer(frames, dtype="<i2").astype(np.float32) * gain).astype("<i2")
-    with wave.open(str(dst), "wb") as w:
-        w.setparams(params)
-        w.writeframes(samples.tobytes())

@@ -15,7 +15,6 @@ import statistics
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,7 +23,6 @@ TESTS = ROOT / "tests"
 sys.path[:0] = [str(ROOT), str(TESTS)]
 os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(ROOT), *filter(None, sys.path)])
 
-import numpy as np  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample" / "austen_sample.wav"
 N_FILES, N_NOOPS = 8, 100
@@ -32,17 +30,9 @@ PARAMS = {"chunking_method": "tfidf", "chunk_size": 80, "overlap": 10}
 
 
 def copies(folder: Path, n: int) -> list[Path]:
-    with wave.open(str(SAMPLE)) as r:
-        params, frames = r.getparams(), r.readframes(r.getnframes())
-    pcm = np.frombuffer(frames, dtype="<i2").astype(np.float32)
-    out = []
-    for i in range(n):
-        p = folder / f"copy{i}.wav"
-        with wave.open(str(p), "wb") as w:
-            w.setparams(params)
-            w.writeframes((pcm * (1 - 0.01 * i)).astype("<i2").tobytes())
-        out.append(p)
-    return out
+    from wavdata import write_scaled_wav
+
+    return [write_scaled_wav(SAMPLE, folder / f"copy{i}.wav", 1 - 0.01 * i) for i in range(n)]
 
 
 def batch(files: list[Path], out: Path, manager) -> float:
