@@ -9,7 +9,7 @@ literature do. Also loads Choi (2000) ``.ref`` files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 CHOI_SEPARATOR = "=========="
@@ -44,11 +44,7 @@ def pk(ref_boundaries: Iterable[int], hyp_boundaries: Iterable[int], n: int,
     """Beeferman's Pk (lower is better): share of k-windows where ref and hyp disagree."""
     from nltk.metrics.segmentation import pk as nltk_pk
 
-    ref = list(ref_boundaries)
-    k = default_k(ref, n) if k is None else k
-    if n <= k:
-        return 0.0 if to_mask(ref, n) == to_mask(hyp_boundaries, n) else 1.0
-    return float(nltk_pk(to_mask(ref, n), to_mask(hyp_boundaries, n), k=k))
+    return _window_metric(nltk_pk, ref_boundaries, hyp_boundaries, n, k)
 
 
 def windowdiff(ref_boundaries: Iterable[int], hyp_boundaries: Iterable[int], n: int,
@@ -56,11 +52,22 @@ def windowdiff(ref_boundaries: Iterable[int], hyp_boundaries: Iterable[int], n: 
     """Pevzner & Hearst's WindowDiff (lower is better), nltk's definition."""
     from nltk.metrics.segmentation import windowdiff as nltk_wd
 
+    return _window_metric(nltk_wd, ref_boundaries, hyp_boundaries, n, k)
+
+
+def _window_metric(metric: Callable[..., float], ref_boundaries: Iterable[int],
+                   hyp_boundaries: Iterable[int], n: int, k: int | None) -> float:
+    """An nltk window metric on boundary masks, k defaulting to :func:`default_k`.
+
+    A text no longer than the window scores 0 when the masks agree, else 1 (nltk
+    would divide by zero).
+    """
     ref = list(ref_boundaries)
     k = default_k(ref, n) if k is None else k
+    ref_mask, hyp_mask = to_mask(ref, n), to_mask(hyp_boundaries, n)
     if n <= k:
-        return 0.0 if to_mask(ref, n) == to_mask(hyp_boundaries, n) else 1.0
-    return float(nltk_wd(to_mask(ref, n), to_mask(hyp_boundaries, n), k))
+        return 0.0 if ref_mask == hyp_mask else 1.0
+    return float(metric(ref_mask, hyp_mask, k))
 
 
 def boundary_prf(ref_boundaries: Iterable[int], hyp_boundaries: Iterable[int],
