@@ -47,7 +47,7 @@ $(VENV_STAMP): $(DEPS_STAMP) pyproject.toml
 	@touch $@
 
 demo: setup
-	$(PY) -m pipeline_kit.demo --out $(OUT)
+	$(PY) -m pipeline_kit._demo --out $(OUT)
 
 lint: setup
 	$(PY) -m ruff check pipeline_kit tests

@@ -7,19 +7,19 @@ load on first use, not on import.
 
 from __future__ import annotations
 
-from .batch import run_batch
-from .models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
-from .pipeline import PipelineResult, run_pipeline, run_pipeline_async, runs, start_pipeline
-from .progress import NullProgress, Progress, TaskCancelled
-from .stages.chapters import analyze_chapters
-from .stages.chunking import create_semantic_chunks
-from .stages.graph import build_graph
-from .stages.questions import generate_questions
-from .stages.segmentation import segment_sentences
-from .stages.sweep import plot_sweep, sweep
-from .stages.temporal import find_temporal_markers, temporal_info
-from .stages.transcription import transcribe
-from .stages.types import (
+from ._batch import run_batch
+from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
+from ._pipeline import PipelineResult, run_pipeline, run_pipeline_async, runs, start_pipeline
+from ._progress import NullProgress, Progress, TaskCancelled
+from .stages._chapters import analyze_chapters
+from .stages._chunking import create_semantic_chunks
+from .stages._graph import build_graph
+from .stages._questions import generate_questions
+from .stages._segmentation import segment_sentences
+from .stages._sweep import plot_sweep, sweep
+from .stages._temporal import find_temporal_markers, temporal_info
+from .stages._transcription import transcribe
+from .stages._types import (
     Chapter,
     Chunk,
     ModelInfo,
@@ -30,7 +30,7 @@ from .stages.types import (
     Transcript,
     Word,
 )
-from .stages.upload import AudioLibrary, AudioRecord, UploadError, import_audio, process_upload
+from .stages._upload import AudioLibrary, AudioRecord, UploadError, import_audio, process_upload
 from .tasks import (
     RetryPolicy,
     TaskHandle,

@@ -35,7 +35,7 @@ def die_once(marker: str, progress=None) -> int:
 
 def engine_identity() -> list:
     """(worker pid, id of the cached Whisper engine): the same per process if cached."""
-    from pipeline_kit.stages.transcription import load_engine
+    from pipeline_kit.stages._transcription import load_engine
 
     return [os.getpid(), id(load_engine())]
 
@@ -46,6 +46,6 @@ def noop() -> None:
 
 def transcribe_json(path: str) -> dict:
     """Importable, JSON-returning wrapper for the benchmark."""
-    from pipeline_kit.stages.transcription import transcribe
+    from pipeline_kit.stages._transcription import transcribe
 
     return transcribe(path).to_dict()

@@ -62,7 +62,7 @@ def server(tmp_path_factory) -> Server:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PIPELINE_KIT_API_TOKEN": "",
            # chunking waits 2 s (cancellable) so a run can be cancelled mid-way
            "PIPELINE_KIT_TEST_STAGE_DELAY": "chunking=2"}
-    cmd = [sys.executable, "-m", "pipeline_kit.cli", "serve", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "pipeline_kit._cli", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--home", str(home), "--token", TOKEN,
            "--max-chunk-mb", str(CHUNK_LIMIT / 1024 / 1024), "--log-level", "warning"]
     with open(log, "wb") as out:
@@ -198,8 +198,8 @@ def test_token_is_required_and_wrong_tokens_are_refused(server):
 
 
 def test_open_address_without_token_logs_a_warning(tmp_path, monkeypatch):
-    from pipeline_kit.api.config import resolve_token
-    from pipeline_kit.api.server import is_loopback, open_warning
+    from pipeline_kit.api._config import resolve_token
+    from pipeline_kit.api._server import is_loopback, open_warning
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
@@ -213,7 +213,7 @@ def test_open_address_without_token_logs_a_warning(tmp_path, monkeypatch):
     # so nothing is ever served without a token.
     env = {**os.environ, "PIPELINE_KIT_API_TOKEN": ""}
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline_kit.cli", "serve", "--host", "192.0.2.1", "--port",
+        [sys.executable, "-m", "pipeline_kit._cli", "serve", "--host", "192.0.2.1", "--port",
          str(_free_port()), "--home", str(tmp_path), "--log-level", "warning"],
         env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
     out = proc.stdout + proc.stderr
@@ -223,7 +223,7 @@ def test_open_address_without_token_logs_a_warning(tmp_path, monkeypatch):
 def test_serve_without_the_api_extra_names_it(monkeypatch, capsys):
     import importlib.util
 
-    from pipeline_kit.cli import main
+    from pipeline_kit._cli import main
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

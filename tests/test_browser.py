@@ -4,7 +4,7 @@ Under papermill the notebook prints text progress (tests/test_notebooks.py). Her
 JupyterLab server (127.0.0.1, random token, throwaway config/data/settings folders)
 serves a copy of notebook 01 whose parameters point at the bundled sample; Chromium
 (Debian's, driven by Playwright, no browser download) opens it, runs all cells through
-the Run menu, and the test checks that ``pipeline_kit.display.TaskPanel`` was rendered
+the Run menu, and the test checks that ``pipeline_kit._display.TaskPanel`` was rendered
 by the ipywidgets manager as real widgets (not ``VBox(...)`` text), was seen live
 (a row running below 100 %), and ends with every task at 100 % and ``completed``.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from conftest import service_missing
 
-from pipeline_kit.tasks.recovery import pid_alive
+from pipeline_kit.tasks._recovery import pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_run_pipeline.ipynb"

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from pipeline_kit.stages.chapters import analyze_chapters, transcript_from_chunks
-from pipeline_kit.stages.embeddings import get_embedder
-from pipeline_kit.stages.segmentation import segment_sentences
-from pipeline_kit.stages.segmetrics import load_choi, pk
-from pipeline_kit.stages.sentences import split_sentences
-from pipeline_kit.stages.types import Chunk, Transcript
+from pipeline_kit.stages._chapters import analyze_chapters, transcript_from_chunks
+from pipeline_kit.stages._embeddings import get_embedder
+from pipeline_kit.stages._segmentation import segment_sentences
+from pipeline_kit.stages._segmetrics import load_choi, pk
+from pipeline_kit.stages._sentences import split_sentences
+from pipeline_kit.stages._types import Chunk, Transcript
 
 LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt"
 

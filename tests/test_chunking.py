@@ -10,14 +10,14 @@ from conftest import shared_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline_kit.stages.chunking import (
+from pipeline_kit.stages._chunking import (
     chunk_boundaries,
     chunk_prepared,
     create_semantic_chunks,
     prepare,
 )
-from pipeline_kit.stages.segmetrics import load_choi, pk, sentence_to_word_boundaries
-from pipeline_kit.stages.types import Chunk, ModelInfo, Segment, Transcript, Word
+from pipeline_kit.stages._segmetrics import load_choi, pk, sentence_to_word_boundaries
+from pipeline_kit.stages._types import Chunk, ModelInfo, Segment, Transcript, Word
 
 VOCAB = ("printing press type letter book page ink paper river boat water fish net "
          "market price trade bank money vote law court judge , and the of a").split()
@@ -181,7 +181,7 @@ def test_unknown_option_rejected():
 
 
 def test_progress_reported_and_cancellable():
-    from pipeline_kit.progress import TaskCancelled
+    from pipeline_kit._progress import TaskCancelled
 
     class Recorder:
         def __init__(self, cancel: bool = False) -> None:

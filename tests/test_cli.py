@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline_kit.cli import main
+from pipeline_kit._cli import main
 
 WAV = Path(__file__).resolve().parents[1] / "data" / "sample" / "austen_sample.wav"
 
@@ -82,7 +82,7 @@ def test_cancel_reaches_a_run_in_another_process(tmp_path, capsys):
     home = tmp_path / "home"
     env = {**os.environ, "PIPELINE_KIT_TEST_STAGE_DELAY": "chunking=120"}
     child = subprocess.Popen(
-        [sys.executable, "-m", "pipeline_kit.cli", "run", str(WAV), "--out", str(tmp_path / "o"),
+        [sys.executable, "-m", "pipeline_kit._cli", "run", str(WAV), "--out", str(tmp_path / "o"),
          "--home", str(home), "--method", "tfidf", "--quiet"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -10,8 +10,8 @@ import pytest
 from conftest import shared_path
 from textdata import LJ, choi_text, make_chunks
 
-from pipeline_kit.stages.graph import build_graph
-from pipeline_kit.stages.graph_query import (
+from pipeline_kit.stages._graph import build_graph
+from pipeline_kit.stages._graph_query import (
     UnknownConceptError,
     concept_neighbourhood,
     concept_path,
@@ -23,7 +23,7 @@ from pipeline_kit.stages.graph_query import (
     to_node_link_json,
     top_concepts,
 )
-from pipeline_kit.stages.types import Chapter, Chunk
+from pipeline_kit.stages._types import Chapter, Chunk
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline_kit.stages.keyphrases import (
+from pipeline_kit.stages._keyphrases import (
     candidates,
     document_key_phrases,
     key_phrases,

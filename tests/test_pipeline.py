@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from wavdata import write_scaled_wav
 
-from pipeline_kit.pipeline import STAGES, run_pipeline, run_pipeline_async, runs
-from pipeline_kit.stages.graph_query import to_node_link_json
-from pipeline_kit.stages.upload import file_sha256
+from pipeline_kit._pipeline import STAGES, run_pipeline, run_pipeline_async, runs
+from pipeline_kit.stages._graph_query import to_node_link_json
+from pipeline_kit.stages._upload import file_sha256
 from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ def test_sync_api_refuses_a_running_loop_and_async_api_works(first, home, manage
 
 _CHILD = """
 import sys
-from pipeline_kit.pipeline import run_pipeline
+from pipeline_kit._pipeline import run_pipeline
 run_pipeline(sys.argv[1], home=sys.argv[2], chunking_method="tfidf")
 """
 
@@ -199,7 +199,7 @@ def test_killed_run_continues_from_first_missing_artifact(first, tmp_path):
 _TWO_AT_ONCE = r"""
 import asyncio, json, sys
 import whisperx
-from pipeline_kit.pipeline import run_pipeline_async
+from pipeline_kit._pipeline import run_pipeline_async
 from pipeline_kit.tasks import TaskManager
 
 loads = []

@@ -6,8 +6,8 @@ import pytest
 from conftest import shared_path
 from textdata import LJ, choi_text, make_chunks
 
-from pipeline_kit.stages.graph import build_graph
-from pipeline_kit.stages.questions import (
+from pipeline_kit.stages._graph import build_graph
+from pipeline_kit.stages._questions import (
     QuestionGeneratorError,
     contains_answer,
     generate_questions,
@@ -15,7 +15,7 @@ from pipeline_kit.stages.questions import (
     normalize,
     question_words,
 )
-from pipeline_kit.stages.types import Chunk, Question, TemporalInfo, TemporalMarker
+from pipeline_kit.stages._types import Chunk, Question, TemporalInfo, TemporalMarker
 
 COMPREHENSION = {"cloze", "when", "how_many", "who", "what", "where", "relation"}
 
@@ -136,7 +136,7 @@ def test_user_generators(lj_chunks):
 
 
 def test_with_chunker_if_available():
-    chunking = pytest.importorskip("pipeline_kit.stages.chunking")
+    chunking = pytest.importorskip("pipeline_kit.stages._chunking")
     text = shared_path(LJ).read_text(encoding="utf-8")
     chunks = chunking.create_semantic_chunks(text, chunk_size=120, overlap=20, method="tfidf")
     check_rules(generate_questions(chunks, graph=build_graph(chunks)), chunks)

@@ -7,7 +7,7 @@ from conftest import shared_path
 from nltk.metrics.segmentation import pk as nltk_pk
 from nltk.metrics.segmentation import windowdiff as nltk_wd
 
-from pipeline_kit.stages.segmetrics import (
+from pipeline_kit.stages._segmetrics import (
     boundary_prf,
     default_k,
     load_choi,

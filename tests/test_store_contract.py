@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from pipeline_kit.tasks import TaskInfo, TaskStatus, TaskStore, TaskType
-from pipeline_kit.tasks.store import open_store
-from pipeline_kit.tasks.types import utcnow
+from pipeline_kit.tasks._store import open_store
+from pipeline_kit.tasks._types import utcnow
 
 T = TaskType.TRANSCRIPTION
 

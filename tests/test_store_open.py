@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_kit.tasks.store import (
+from pipeline_kit.tasks._store import (
     STORE_ENV,
     SQLiteTaskStore,
     StoreConnectionError,
@@ -91,7 +91,7 @@ def test_malformed_url_is_a_value_error():
 def test_without_psycopg_the_error_names_the_extra():
     code = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "import pipeline_kit.tasks.store as st\n"
+        "import pipeline_kit.tasks._store as st\n"
         "try:\n"
         "    st.open_store('postgresql://u@127.0.0.1:1/db')\n"
         "except ImportError as e:\n"

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from pipeline_kit.tasks import TaskInfo, TaskManager, TaskStatus, TaskType
-from pipeline_kit.tasks.store import PostgresTaskStore, StoreConnectionError, open_store
-from pipeline_kit.tasks.store_base import COLUMNS
-from pipeline_kit.tasks.store_sqlite import SQLiteTaskStore
+from pipeline_kit.tasks._store import PostgresTaskStore, StoreConnectionError, open_store
+from pipeline_kit.tasks._store_base import COLUMNS
+from pipeline_kit.tasks._store_sqlite import SQLiteTaskStore
 
 T = TaskType.TRANSCRIPTION
 

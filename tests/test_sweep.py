@@ -7,14 +7,14 @@ import pytest
 from conftest import shared_path
 from matplotlib.figure import Figure
 
-from pipeline_kit.stages.chunking import chunk_boundaries, create_semantic_chunks
-from pipeline_kit.stages.embeddings import TfidfEmbedder
-from pipeline_kit.stages.segmetrics import (
+from pipeline_kit.stages._chunking import chunk_boundaries, create_semantic_chunks
+from pipeline_kit.stages._embeddings import TfidfEmbedder
+from pipeline_kit.stages._segmetrics import (
     load_choi,
     pk,
     sentence_to_word_boundaries,
 )
-from pipeline_kit.stages.sweep import plot_sweep, sweep
+from pipeline_kit.stages._sweep import plot_sweep, sweep
 
 TOPICS = [
     "The printing press used movable metal type and black ink on paper pages. ",

@@ -17,8 +17,8 @@ distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402
 import dask_fixtures  # noqa: E402
 
-from pipeline_kit.pipeline import run_pipeline  # noqa: E402
-from pipeline_kit.stages.graph_query import to_node_link_json  # noqa: E402
+from pipeline_kit._pipeline import run_pipeline  # noqa: E402
+from pipeline_kit.stages._graph_query import to_node_link_json  # noqa: E402
 from pipeline_kit.tasks import RetryPolicy, TaskManager, TaskStatus  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import task_fixtures as fx
 
-from pipeline_kit.progress import TaskCancelled
+from pipeline_kit._progress import TaskCancelled
 from pipeline_kit.tasks import (
     RetryPolicy,
     TaskManager,
@@ -22,7 +22,7 @@ from pipeline_kit.tasks import (
     TaskStatus,
     TaskType,
 )
-from pipeline_kit.tasks.store import STORE_ENV, SQLiteTaskStore, open_store
+from pipeline_kit.tasks._store import STORE_ENV, SQLiteTaskStore, open_store
 
 T = TaskType.TRANSCRIPTION
 

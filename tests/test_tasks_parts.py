@@ -14,7 +14,7 @@ import task_fixtures as fx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_kit.progress import Progress, TaskCancelled
+from pipeline_kit._progress import Progress, TaskCancelled
 from pipeline_kit.tasks import (
     RetryPolicy,
     SQLiteTaskStore,
@@ -24,7 +24,7 @@ from pipeline_kit.tasks import (
     TaskStore,
     TaskType,
 )
-from pipeline_kit.tasks.callables import (
+from pipeline_kit.tasks._callables import (
     NotStorableError,
     callable_ref,
     decode_args,
@@ -33,9 +33,9 @@ from pipeline_kit.tasks.callables import (
     resolve_ref,
     to_result_data,
 )
-from pipeline_kit.tasks.metrics import compute_metrics
-from pipeline_kit.tasks.store import open_store
-from pipeline_kit.tasks.types import utcnow
+from pipeline_kit.tasks._metrics import compute_metrics
+from pipeline_kit.tasks._store import open_store
+from pipeline_kit.tasks._types import utcnow
 
 
 def test_enums_match_the_seed():
@@ -219,7 +219,7 @@ def test_reporter_is_a_progress_and_throttles():
         loop.close()
 
 
-@pytest.mark.parametrize("stmt", ["import pipeline_kit.display", "import pipeline_kit.tasks",
+@pytest.mark.parametrize("stmt", ["import pipeline_kit._display", "import pipeline_kit.tasks",
                                   "from pipeline_kit.tasks import TaskPanel, show"])
 def test_imports_have_no_cycle_and_stay_light(stmt):
     import subprocess

@@ -20,7 +20,7 @@ import pytest
 import task_fixtures as fx
 
 from pipeline_kit.tasks import TaskInfo, TaskManager, TaskStatus, TaskType
-from pipeline_kit.tasks.types import utcnow
+from pipeline_kit.tasks._types import utcnow
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_kit.stages.temporal import find_temporal_markers, temporal_info
-from pipeline_kit.stages.types import TemporalInfo
+from pipeline_kit.stages._temporal import find_temporal_markers, temporal_info
+from pipeline_kit.stages._types import TemporalInfo
 
 LABELS = Path(__file__).parent / "data" / "temporal_labels.jsonl"
 

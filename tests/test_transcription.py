@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from pipeline_kit.evaluation import normalize_text, word_error_rate
-from pipeline_kit.models import ModelNotAvailableError
-from pipeline_kit.progress import TaskCancelled
-from pipeline_kit.stages.audio import load_audio
-from pipeline_kit.stages.transcription import (
+from pipeline_kit._evaluation import normalize_text, word_error_rate
+from pipeline_kit._models import ModelNotAvailableError
+from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.stages._audio import load_audio
+from pipeline_kit.stages._transcription import (
     interpolate_missing_times,
     load_engine,
     transcribe,
 )
-from pipeline_kit.stages.types import Transcript
+from pipeline_kit.stages._types import Transcript
 
 pytestmark = pytest.mark.slow
 

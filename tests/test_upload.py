@@ -20,10 +20,10 @@ from conftest import shared_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_kit.ids import InvalidIdError, id_from_name, is_valid_id, validate_id
-from pipeline_kit.progress import TaskCancelled
+from pipeline_kit._ids import InvalidIdError, id_from_name, is_valid_id, validate_id
+from pipeline_kit._progress import TaskCancelled
 from pipeline_kit.stages import upload as up
-from pipeline_kit.stages.upload import (
+from pipeline_kit.stages._upload import (
     AudioLibrary,
     AudioRecord,
     ChecksumMismatchError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from conftest import shared_path
 
-from pipeline_kit.stages.chunking import create_semantic_chunks
-from pipeline_kit.stages.types import Chunk
+from pipeline_kit.stages._chunking import create_semantic_chunks
+from pipeline_kit.stages._types import Chunk
 
 LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt"
 

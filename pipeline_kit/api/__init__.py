@@ -2,7 +2,7 @@
 
 :func:`create_app` builds the FastAPI app, :func:`serve` runs it with uvicorn
 (``pipeline-kit serve``). This package imports FastAPI only when those are used,
-so :mod:`pipeline_kit.api.jobs` (task functions a retry may import in any
+so :mod:`pipeline_kit.api._jobs` (task functions a retry may import in any
 process) works without the extra.
 """
 
@@ -30,16 +30,16 @@ def require_api() -> None:
 def __getattr__(name: str) -> Any:
     if name == "create_app":
         require_api()
-        from pipeline_kit.api.app import create_app
+        from pipeline_kit.api._app import create_app
 
         return create_app
     if name == "serve":
         require_api()
-        from pipeline_kit.api.server import serve
+        from pipeline_kit.api._server import serve
 
         return serve
     if name == "ApiLimits":
-        from pipeline_kit.api.config import ApiLimits
+        from pipeline_kit.api._config import ApiLimits
 
         return ApiLimits
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

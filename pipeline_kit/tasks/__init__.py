@@ -1,6 +1,6 @@
 """Task manager: run functions as tracked, persisted, cancellable, retryable tasks.
 
-Knows nothing about audio; stages only see the :class:`~pipeline_kit.progress.Progress`
+Knows nothing about audio; stages only see the :class:`~pipeline_kit._progress.Progress`
 object it passes to any task function with a ``progress`` parameter.
 """
 
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_kit.progress import TaskCancelled
-from pipeline_kit.tasks.callables import NotStorableError
-from pipeline_kit.tasks.handle import TaskHandle
-from pipeline_kit.tasks.manager import TaskManager, current_manager, current_task_id
-from pipeline_kit.tasks.metrics import DurationStats, TaskMetrics
-from pipeline_kit.tasks.reporter import TaskProgress
-from pipeline_kit.tasks.retry import RetryPolicy, TaskNotRetryableError
-from pipeline_kit.tasks.store import (
+from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.tasks._callables import NotStorableError
+from pipeline_kit.tasks._handle import TaskHandle
+from pipeline_kit.tasks._manager import TaskManager, current_manager, current_task_id
+from pipeline_kit.tasks._metrics import DurationStats, TaskMetrics
+from pipeline_kit.tasks._reporter import TaskProgress
+from pipeline_kit.tasks._retry import RetryPolicy, TaskNotRetryableError
+from pipeline_kit.tasks._store import (
     PostgresTaskStore,
     SQLiteTaskStore,
     StoreConnectionError,
@@ -24,15 +24,15 @@ from pipeline_kit.tasks.store import (
     open_store,
     pipeline_home,
 )
-from pipeline_kit.tasks.types import TaskInfo, TaskStatus, TaskType
+from pipeline_kit.tasks._types import TaskInfo, TaskStatus, TaskType
 
 _DISPLAY = ("TaskPanel", "TextRenderer", "progress_mode", "show")
 
 
 def __getattr__(name: str) -> Any:
-    # Display entry points load lazily: pipeline_kit.display imports this package.
+    # Display entry points load lazily: pipeline_kit._display imports this package.
     if name in _DISPLAY:
-        from pipeline_kit import display
+        from pipeline_kit import _display as display
 
         return getattr(display, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,11 +33,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from pipeline_kit.stages.segmentation import (  # noqa: E402
+from pipeline_kit.stages._segmentation import (  # noqa: E402
     lexical_vectors,
     segment_sentences,
 )
-from pipeline_kit.stages.segmetrics import load_choi, pk, windowdiff  # noqa: E402
+from pipeline_kit.stages._segmetrics import load_choi, pk, windowdiff  # noqa: E402
 
 SHARED = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 CHOI = SHARED / "textseg" / "choi_dev"
@@ -105,7 +105,7 @@ def main() -> None:
         sys.exit(f"Choi data not found at {CHOI}")
     methods: list[tuple[str, Segmenter]] = []
     if not args.no_embeddings:
-        from pipeline_kit.stages.embeddings import get_embedder
+        from pipeline_kit.stages._embeddings import get_embedder
 
         get_embedder(None)  # load MiniLM once, outside the timings
         methods.append(("hybrid", lambda s, _: segment_sentences(s)))

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_kit.stages.chunking import chunk_boundaries, create_semantic_chunks
-from pipeline_kit.stages.embeddings import get_embedder
-from pipeline_kit.stages.segmetrics import load_choi, pk, sentence_to_word_boundaries
-from pipeline_kit.stages.sweep import sweep
+from pipeline_kit.stages._chunking import chunk_boundaries, create_semantic_chunks
+from pipeline_kit.stages._embeddings import get_embedder
+from pipeline_kit.stages._segmetrics import load_choi, pk, sentence_to_word_boundaries
+from pipeline_kit.stages._sweep import sweep
 
 REPO = Path(__file__).resolve().parents[2]
 CHOI = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data")) \

@@ -36,7 +36,7 @@ def copies(folder: Path, n: int) -> list[Path]:
 
 
 def batch(files: list[Path], out: Path, manager) -> float:
-    from pipeline_kit.batch import run_batch
+    from pipeline_kit._batch import run_batch
 
     t = time.perf_counter()
     df = run_batch(files, out, mode="pipeline", manager=manager, home=out / "home", **PARAMS)

@@ -39,11 +39,11 @@ mode, audio = sys.argv[1], Path(sys.argv[2])
 PARAMS = {"chunk_size": 150, "overlap": 25, "chunking_method": "embedding"}
 
 def direct():
-    from pipeline_kit.stages.chapters import analyze_chapters
-    from pipeline_kit.stages.chunking import create_semantic_chunks
-    from pipeline_kit.stages.graph import build_graph
-    from pipeline_kit.stages.questions import generate_questions
-    from pipeline_kit.stages.transcription import transcribe
+    from pipeline_kit.stages._chapters import analyze_chapters
+    from pipeline_kit.stages._chunking import create_semantic_chunks
+    from pipeline_kit.stages._graph import build_graph
+    from pipeline_kit.stages._questions import generate_questions
+    from pipeline_kit.stages._transcription import transcribe
     t, c = time.perf_counter(), time.process_time()
     transcript = transcribe(audio)
     chunks = create_semantic_chunks(transcript, PARAMS["chunk_size"], PARAMS["overlap"],
@@ -54,7 +54,7 @@ def direct():
     return {"wall": time.perf_counter() - t, "cpu": time.process_time() - c}
 
 def pipelined(home):
-    from pipeline_kit.pipeline import run_pipeline
+    from pipeline_kit._pipeline import run_pipeline
     t, c = time.perf_counter(), time.process_time()
     r = run_pipeline(audio, home=home, out_dir=home / "out", **PARAMS)
     assert r.run_record["cache_hits"] == [], r.run_record["cache_hits"]

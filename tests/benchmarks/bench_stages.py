@@ -25,7 +25,7 @@ AUDIO = DATA / "speech_long" / "ljspeech_LJ001-0001-0032_concat_16k.wav"
 
 
 def make_chunks(text: str, size: int = 150, overlap: int = 25):
-    from pipeline_kit.stages.chunking import create_semantic_chunks
+    from pipeline_kit.stages._chunking import create_semantic_chunks
 
     return create_semantic_chunks(text, size, overlap, method="fixed", with_temporal=False)
 
@@ -47,11 +47,11 @@ def main() -> int:
     if not LJ.exists() or not CHOI.is_dir():
         print(f"shared data not found under {DATA}; nothing to time")
         return 0
-    from pipeline_kit.stages.chapters import analyze_chapters
-    from pipeline_kit.stages.chunking import create_semantic_chunks
-    from pipeline_kit.stages.graph import build_graph
-    from pipeline_kit.stages.questions import generate_questions
-    from pipeline_kit.stages.transcription import load_engine, transcribe
+    from pipeline_kit.stages._chapters import analyze_chapters
+    from pipeline_kit.stages._chunking import create_semantic_chunks
+    from pipeline_kit.stages._graph import build_graph
+    from pipeline_kit.stages._questions import generate_questions
+    from pipeline_kit.stages._transcription import load_engine, transcribe
 
     lines: list[str] = []
     for f in sorted(CHOI.glob("*.ref"), key=lambda p: int(p.stem)):

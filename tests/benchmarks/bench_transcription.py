@@ -26,9 +26,9 @@ def main() -> int:
     if not AUDIO.exists():
         print(f"skipped: shared development data not available at {AUDIO}")
         return 0
-    from pipeline_kit.evaluation import word_error_rate
-    from pipeline_kit.stages.audio import load_audio
-    from pipeline_kit.stages.transcription import load_engine, transcribe
+    from pipeline_kit._evaluation import word_error_rate
+    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.stages._transcription import load_engine, transcribe
 
     audio = load_audio(AUDIO)
     duration = len(audio) / 16000

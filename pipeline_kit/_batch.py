@@ -1,0 +1,198 @@
+"""Many audio files at once: one executed notebook (or pipeline run) per file, plus a summary.
+
+Each file is one task of a :class:`~pipeline_kit.tasks.TaskManager`, so a batch has
+the same status, progress, cancel and display as everything else. Two modes:
+
+- ``"notebook"`` (default): ``notebooks/01_run_pipeline.ipynb`` executed with
+  papermill per file, so every file leaves a readable, re-runnable record. Each
+  notebook runs its own kernel (and loads the model in it).
+- ``"pipeline"``: :func:`~pipeline_kit._pipeline.run_pipeline` per file inside this
+  process, all sharing one model load.
+
+With a Dask client the files (notebook mode) or their stages (pipeline mode) run on
+the cluster's workers; workers must see the same folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pipeline_kit._progress import Progress
+from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
+
+MODES = ("notebook", "pipeline")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".webm", ".aac", ".mp4")
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_run_pipeline.ipynb"
+SUMMARY_COLUMNS = ["name", "audio", "status", "error", "seconds", "run_id", "words", "chunks",
+                   "chapters", "questions", "cache_hits", "out_dir", "notebook", "task_id"]
+
+
+def collect_audio(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files named, and audio files inside folders named; missing paths are an error."""
+    files: list[Path] = []
+    missing = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES)
+        elif p.is_file():
+            files.append(p)
+        else:
+            missing.append(str(item))
+    if missing:
+        raise ValueError(f"no such file or folder: {', '.join(missing)}")
+    if not files:
+        raise ValueError(f"no audio files found (looked for {', '.join(AUDIO_SUFFIXES)})")
+    return files
+
+
+def output_names(files: list[Path]) -> list[str]:
+    """One folder name per file: its stem made safe, numbered when stems repeat."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for f in files:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", f.stem).strip("._") or "audio"
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return names
+
+
+def execute_notebook(notebook: str, output: str, parameters: dict[str, Any], cwd: str,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    """Execute ``notebook`` into ``output`` with papermill; return the run's summary.
+
+    Importable with JSON arguments, so it runs in a thread or on a Dask worker.
+    Progress is per executed cell.
+    """
+    import papermill
+
+    papermill.execute_notebook(notebook, output, parameters=parameters, cwd=cwd,
+                               progress_bar=False, log_output=False,
+                               kernel_name="python3")
+    if progress is not None:
+        progress.update(100, step="notebook executed")
+    return run_summary(Path(parameters["output_dir"]))
+
+
+def run_summary(out_dir: Path) -> dict[str, Any]:
+    """Counts and identity of the run saved in ``out_dir`` (from run.json and results)."""
+    rec = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+
+    def count(name: str) -> int | None:
+        p = out_dir / f"{name}.json"
+        return len(json.loads(p.read_text(encoding="utf-8"))) if p.is_file() else None
+
+    words = None
+    t = out_dir / "transcript.json"
+    if t.is_file():
+        words = len(json.loads(t.read_text(encoding="utf-8")).get("words", []))
+    return {"run_id": rec.get("run_id"), "words": words, "chunks": count("chunks"),
+            "chapters": count("chapters"), "questions": count("questions"),
+            "cache_hits": ",".join(rec.get("cache_hits") or []), "outcome": rec.get("outcome")}
+
+
+def run_batch(
+    audio: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    mode: str = "notebook",
+    jobs: int | None = None,
+    manager: TaskManager | None = None,
+    dask_client: Any = None,
+    home: str | os.PathLike[str] | None = None,
+    notebook: str | os.PathLike[str] | None = None,
+    parameters: dict[str, Any] | None = None,
+    stages: list[str] | None = None,
+    chunk_size: int = 150,
+    overlap: int = 25,
+    chunking_method: str = "embedding",
+    model: str | None = None,
+):  # -> pandas.DataFrame
+    """Process every file; write ``<out_dir>/<name>/`` per file and ``summary.csv``/``.json``.
+
+    ``jobs``: files at once on this machine (default: number of cores). ``home``: the
+    task store and artifact cache shared by the runs (default ``<out_dir>/home``), so
+    a file processed before is not transcribed again. ``notebook``: another
+    parameterized notebook (it gets ``audio_path``, ``output_dir``, ``home`` and the
+    pipeline parameters it declares); ``parameters`` override notebook parameters.
+    Returns the summary table; a failed file is a row with its error, and the others
+    still run.
+    """
+    import pandas as pd
+
+    from pipeline_kit._pipeline import resolve_stages, start_pipeline, validate_params
+
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    files = collect_audio(audio)
+    names = output_names(files)
+    stage_list = resolve_stages(stages) if stages else None
+    validate_params(files[0], chunk_size, overlap, chunking_method, {})  # fail before work
+    out = Path(out_dir).resolve()
+    home_path = Path(home).resolve() if home else out / "home"
+    home_path.mkdir(parents=True, exist_ok=True)
+    nb = Path(notebook).resolve() if notebook else NOTEBOOK
+    if mode == "notebook" and not nb.is_file():
+        raise ValueError(f"notebook not found: {nb}")
+    if parameters and mode != "notebook":
+        raise ValueError("parameters (-p) are for notebook mode; pipeline mode takes "
+                         "stages, chunk_size, overlap, chunking_method, model")
+    reserved = {"audio_path", "output_dir"} & set(parameters or {})
+    if reserved:
+        raise ValueError(f"batch sets {', '.join(sorted(reserved))} per file; do not pass it")
+    own = manager is None
+    mgr = manager or TaskManager(home_path / "tasks.sqlite3", max_workers=jobs or os.cpu_count(),
+                                 dask_client=dask_client)
+    executor = "dask" if mgr.has_dask else "thread"
+    try:
+        handles = []
+        for f, name in zip(files, names, strict=True):
+            run_dir = out / name
+            run_dir.mkdir(parents=True, exist_ok=True)
+            meta = {"batch": str(out), "audio": str(f.resolve()), "name": name}
+            if mode == "notebook":
+                params = {"audio_path": str(f.resolve()), "output_dir": str(run_dir),
+                          "home": str(home_path), "stages": stage_list,
+                          "chunk_size": chunk_size, "overlap": overlap,
+                          "chunking_method": chunking_method, "model": model,
+                          **(parameters or {})}
+                h = mgr.submit(execute_notebook, str(nb), str(run_dir / nb.name), params,
+                               str(nb.parent), task_type=TaskType.PIPELINE, metadata=meta,
+                               executor=executor)
+            else:
+                h = start_pipeline(f, stage_list, manager=mgr, metadata=meta, out_dir=run_dir,
+                                   home=home_path, chunk_size=chunk_size, overlap=overlap,
+                                   chunking_method=chunking_method, model=model,
+                                   executor=executor)
+            handles.append((f, name, run_dir, h))
+        rows = []
+        for f, name, run_dir, h in handles:
+            row: dict[str, Any] = {"name": name, "audio": str(f), "out_dir": str(run_dir),
+                                   "task_id": h.task_id,
+                                   "notebook": str(run_dir / nb.name) if mode == "notebook"
+                                   else None}
+            try:
+                summary = h.result()
+                row.update(summary if mode == "notebook" else run_summary(run_dir))
+                row["status"] = TaskStatus.COMPLETED.value
+                row["seconds"] = round(mgr.get_task_status(h.task_id).duration or 0.0, 3)
+            except BaseException as e:  # noqa: BLE001 - one failed file is one row
+                info = mgr.get_task_status(h.task_id)
+                row["status"] = info.status.value if info else TaskStatus.FAILED.value
+                row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:500]}"
+            rows.append(row)
+    finally:
+        if own:
+            mgr.close()
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "summary.csv", index=False)
+    (out / "summary.json").write_text(df.to_json(orient="records", indent=1), encoding="utf-8")
+    return df

@@ -1,0 +1,273 @@
+"""``pipeline-kit``: run the pipeline and inspect its tasks and runs from a terminal.
+
+Exit status 0 on success; otherwise non-zero with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline_kit._pipeline import CHUNKING_METHODS
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line instead of usage + message
+        raise _UsageError(message)
+
+
+def _pipeline_options(p: argparse.ArgumentParser) -> None:
+    """The pipeline's parameters, shared by ``run`` and ``batch``."""
+    p.add_argument("--stages", nargs="+", help="stages to run (needed ones are added)")
+    p.add_argument("--chunk-size", type=int, default=150)
+    p.add_argument("--overlap", type=int, default=25)
+    p.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
+    p.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="pipeline-kit", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("--home", help="data folder (default $PIPELINE_KIT_HOME or ./data)")
+        sp.add_argument("--store", help="task store: a SQLite file or a postgresql:// URL "
+                        "(default $PIPELINE_KIT_STORE, else <home>/tasks.sqlite3)")
+        return sp
+
+    r = add("run", "run the pipeline on an audio file")
+    r.add_argument("audio")
+    r.add_argument("--out", required=True, help="folder for the results")
+    _pipeline_options(r)
+    b = add("batch", "run a notebook (default 01) or the pipeline on many audio files")
+    b.add_argument("paths", nargs="*", metavar="[NOTEBOOK] AUDIO",
+                   help="an .ipynb to run (default notebooks/01_run_pipeline.ipynb), then "
+                        "audio files or folders of audio files")
+    b.add_argument("--input", action="append", default=[], metavar="GLOB",
+                   help="audio files matching this pattern (repeatable)")
+    b.add_argument("--out", required=True, help="folder: one subfolder per file + summary.csv")
+    b.add_argument("--mode", default="notebook", help="notebook (default) or pipeline")
+    b.add_argument("--jobs", "--parallel", type=int, default=None, dest="jobs",
+                   help="files at once (default: cores)")
+    b.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"), help="notebook parameter, as papermill's -p")
+    b.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="run on a Dask cluster: scheduler address, or 'local'")
+    _pipeline_options(b)
+    for name, help_ in (("status", "show one task"), ("retry", "run a failed task again")):
+        add(name, help_).add_argument("task_id")
+    c = add("cancel", "cancel a task (of any process sharing the store)")
+    c.add_argument("task_id")
+    c.add_argument("--wait", type=float, default=15.0,
+                   help="seconds to wait for the owning process to cancel it (default 15)")
+    add("tasks", "list tasks")
+    add("runs", "list pipeline runs")
+    sv = add("serve", "serve the HTTP API (needs the optional extra 'api')")
+    sv.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--token", default=None,
+                    help="require 'Authorization: Bearer TOKEN' (default $PIPELINE_KIT_API_TOKEN)")
+    sv.add_argument("--max-chunk-mb", type=float, default=16, help="largest chunk upload")
+    sv.add_argument("--max-upload-mb", type=float, default=4096, help="largest whole upload")
+    sv.add_argument("--log-level", default="info")
+    return p
+
+
+def _store(args: argparse.Namespace) -> Any:
+    """--store, else <--home>/tasks.sqlite3, else None ($PIPELINE_KIT_STORE or the default)."""
+    from pipeline_kit.tasks._store import STORE_FILENAME
+
+    if args.store:
+        return args.store
+    return Path(args.home) / STORE_FILENAME if args.home else None
+
+
+def _manager(args: argparse.Namespace, **kwargs: Any):
+    from pipeline_kit.tasks import TaskManager
+
+    return TaskManager(store=_store(args), **kwargs)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipeline_kit._display import show
+    from pipeline_kit._pipeline import resolve_stages, run_pipeline
+
+    stages = None
+    if args.stages:
+        stages = [s for item in args.stages for s in item.split(",")]
+        resolve_stages(stages)  # fail before creating a manager
+    mgr = _manager(args)
+    try:
+        if not args.quiet:
+            show(mgr, mode="text", stream=sys.stderr)
+        result = run_pipeline(args.audio, stages, mgr, out_dir=args.out, home=args.home,
+                              chunk_size=args.chunk_size, overlap=args.overlap,
+                              chunking_method=args.method, model=args.model)
+    finally:
+        mgr.close()
+    rec = result.run_record
+    print(f"run {result.run_id} {rec['outcome']}: results in {result.out_dir} "
+          f"(cache hits: {', '.join(rec['cache_hits']) or 'none'})")
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from pipeline_kit._batch import run_batch
+    from pipeline_kit._display import show
+    from pipeline_kit.tasks import TaskManager
+
+    stages = [s for item in args.stages for s in item.split(",")] if args.stages else None
+    notebooks = [p for p in args.paths if p.endswith(".ipynb")]
+    if len(notebooks) > 1:
+        raise _UsageError(f"one notebook at a time, got {', '.join(notebooks)}")
+    audio = [p for p in args.paths if not p.endswith(".ipynb")]
+    for pattern in args.input:
+        matches = sorted(glob.glob(pattern, recursive=True))
+        if not matches:
+            raise _UsageError(f"--input {pattern!r} matches no file")
+        audio += matches
+    if not audio:
+        raise _UsageError("no audio given (paths or --input GLOB)")
+    parameters = {name: _parse_value(value) for name, value in args.parameter}
+    home = Path(args.home) if args.home else Path(args.out) / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    mgr = TaskManager(args.store or home / "tasks.sqlite3", max_workers=args.jobs,
+                      dask_client=args.dask)
+    try:
+        if not args.quiet:
+            show(mgr, mode="text", stream=sys.stderr)
+        df = run_batch(audio, args.out, mode=args.mode, jobs=args.jobs, manager=mgr,
+                       home=home, notebook=notebooks[0] if notebooks else None,
+                       parameters=parameters, stages=stages, chunk_size=args.chunk_size,
+                       overlap=args.overlap, chunking_method=args.method, model=args.model)
+    finally:
+        mgr.close()
+    cols = ["name", "status", "seconds", "words", "chunks", "chapters", "questions", "error"]
+    print(df[cols].to_string(index=False))
+    print(f"summary: {Path(args.out).resolve() / 'summary.csv'}")
+    failed = int((df["status"] != "completed").sum())
+    if failed:
+        print(f"pipeline-kit: {failed} of {len(df)} files failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _parse_value(text: str) -> Any:
+    """A -p value as papermill reads it: int, float, True/False/None, JSON, else the text."""
+    literal = {"True": True, "False": False, "None": None}
+    if text in literal:
+        return literal[text]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pipeline_kit.api import ApiNotInstalledError, require_api
+
+    try:
+        require_api()
+    except ApiNotInstalledError as e:
+        raise _UsageError(str(e)) from None
+    from pipeline_kit.api import ApiLimits, serve
+
+    mb = 1024 * 1024
+    limits = ApiLimits(max_chunk_bytes=int(args.max_chunk_mb * mb),
+                       max_upload_bytes=int(args.max_upload_mb * mb))
+    serve(args.host, args.port, args.home, args.token, limits, args.log_level, _store(args))
+    return 0
+
+
+def _cancel(mgr: Any, task_id: str, wait: float) -> int:
+    """Cancel here, or ask the owning process through the store and wait for it."""
+    import time
+
+    outcome = mgr.request_cancel(task_id)
+    if outcome == "unknown":
+        raise _UsageError(f"unknown task id {task_id!r}")
+    if outcome == "finished":
+        raise _UsageError(f"task {task_id} already finished "
+                          f"({mgr.get_task_status(task_id).status.value}); nothing cancelled")
+    if outcome == "requested":
+        # Another process owns the task; it acts on the request at its next heartbeat.
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            info = mgr.get_task_status(task_id)
+            if info is not None and info.is_terminal:
+                print(f"{task_id}: {info.status.value}")
+                return 0 if info.status.value == "cancelled" else 1
+            time.sleep(0.2)
+        print(f"cancel of {task_id} requested; its process has not acted on it within "
+              f"{wait:g} s (it does at its next heartbeat, if it is alive)")
+        return 0
+    print(f"cancelled {task_id}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "batch":
+            return _batch(args)
+        if args.command == "runs":
+            from pipeline_kit._pipeline import runs
+
+            df = runs(args.home, store=args.store)
+            print(df[["run_id", "started_at", "outcome", "stages", "cache_hits"]].to_string()
+                  if len(df) else "no runs")
+            return 0
+        mgr = _manager(args)
+        try:
+            if args.command == "tasks":
+                df = mgr.tasks()
+                cols = ["task_id", "task_type", "status", "progress_percentage", "parent_id",
+                        "created_at"]
+                print(df[cols].to_string() if len(df) else "no tasks")
+                return 0
+            if args.command == "status":
+                info = mgr.get_task_status(args.task_id)
+                if info is None:
+                    raise _UsageError(f"unknown task id {args.task_id!r}")
+                d = info.to_dict()
+                d.pop("call_args", None)
+                print(json.dumps(d, indent=1, default=str))
+                return 0
+            if args.command == "cancel":
+                return _cancel(mgr, args.task_id, args.wait)
+            # retry
+            if mgr.get_task_status(args.task_id) is None:
+                raise _UsageError(f"unknown task id {args.task_id!r}")
+            handle = mgr.retry(args.task_id)
+            handle.result()
+            print(f"retried {args.task_id} as {handle.task_id}: {handle.status}")
+            return 0
+        finally:
+            mgr.close()
+    except _UsageError as e:
+        print(f"pipeline-kit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pipeline-kit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - a CLI reports every failure in one line
+        msg = " ".join(str(e).split()) or type(e).__name__
+        print(f"pipeline-kit: error: {type(e).__name__}: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""Live views of a task manager's progress feed: a widget panel, or plain text lines.
+
+Both renderers subscribe to the same feed (``TaskManager.subscribe``), which sends
+immutable :class:`~pipeline_kit.tasks.TaskInfo` snapshots from the manager's thread.
+
+* :class:`TaskPanel` (JupyterLab): one ipywidgets row per task. Snapshots are applied
+  on the kernel's own event loop (captured when the panel is made) via
+  ``call_soon_threadsafe``, so worker threads never write into whichever cell runs.
+* :class:`TextRenderer` (papermill, CLI, CI, plain python): throttled lines such as
+  ``[ 42%] transcription  a1b2c3  running  Transcribing segment 3/9  12.3s`` and a
+  summary table whenever the watched tasks are all finished.
+
+``PIPELINE_KIT_PROGRESS=widget|text|none`` overrides the automatic choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pipeline_kit.tasks._types import TaskInfo, TaskStatus, utcnow
+
+if TYPE_CHECKING:
+    from pipeline_kit.tasks._handle import TaskHandle
+    from pipeline_kit.tasks._manager import TaskManager
+
+MODES = ("widget", "text", "none")
+BAR_STYLE = {
+    TaskStatus.PENDING: "",
+    TaskStatus.RUNNING: "info",
+    TaskStatus.COMPLETED: "success",
+    TaskStatus.FAILED: "danger",
+    TaskStatus.CANCELLED: "",
+}
+COLOUR = {
+    TaskStatus.PENDING: "#757575",
+    TaskStatus.RUNNING: "#1565c0",
+    TaskStatus.COMPLETED: "#2e7d32",
+    TaskStatus.FAILED: "#c62828",
+    TaskStatus.CANCELLED: "#9e9e9e",
+}
+_HEADLESS_PARENTS = (b"papermill", b"nbconvert", b"nbclient")
+# A kernel whose parent is one of these has a front end that renders widgets.
+_LIVE_PARENTS = (
+    b"jupyter-lab", b"jupyter-server", b"jupyter-notebook", b"jupyter_server", b"jupyterlab",
+    b"jupyter lab", b"jupyter notebook", b"jupyter server", b"notebook.app", b"voila",
+    b"vscode",
+)
+
+
+# ---------------------------------------------------------------- detection
+
+
+def _parent_cmdline() -> bytes | None:
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ")
+    except OSError:
+        return None
+
+
+def under_papermill() -> bool:
+    """True when a notebook is being executed headless (papermill, nbconvert, nbclient)."""
+    if any(k.startswith("PAPERMILL") for k in os.environ):
+        return True
+    cmd = _parent_cmdline()
+    return cmd is not None and any(name in cmd for name in _HEADLESS_PARENTS)
+
+
+def has_live_frontend() -> bool:
+    """True inside an IPython kernel that a live front end (JupyterLab) is attached to.
+
+    A kernel started by anything else (papermill called from pytest or a script,
+    nbval, nbclient) has no one to render widgets, so it gets text. Where the parent
+    cannot be read (no /proc), any kernel counts as live.
+    """
+    if "ipykernel" not in sys.modules or under_papermill():
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    if ip is None or getattr(ip, "kernel", None) is None:
+        return False
+    cmd = _parent_cmdline()
+    return cmd is None or any(name in cmd for name in _LIVE_PARENTS)
+
+
+def progress_mode() -> str:
+    """``widget``, ``text`` or ``none``: ``$PIPELINE_KIT_PROGRESS``, else detected."""
+    env = os.environ.get("PIPELINE_KIT_PROGRESS", "").strip().lower()
+    if env in MODES:
+        return env
+    return "widget" if has_live_frontend() else "text"
+
+
+# ---------------------------------------------------------------- selection
+
+
+class _Selection:
+    """Which tasks a renderer shows: all, or some ids plus their retries and children."""
+
+    def __init__(self, select: TaskHandle | Iterable[str] | None) -> None:
+        self.handle = None
+        if select is None:
+            self.ids: set[str] | None = None
+        elif hasattr(select, "task_ids"):
+            self.handle = select
+            self.ids = set(select.task_ids)
+        else:
+            self.ids = set(select)
+
+    def matches(self, info: TaskInfo) -> bool:
+        if self.ids is None or info.task_id in self.ids:
+            return True
+        if info.retry_of in self.ids or info.parent_id in self.ids:
+            self.ids.add(info.task_id)
+            return True
+        return False
+
+
+# ---------------------------------------------------------------- text
+
+
+def format_elapsed(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.1f}s"
+
+
+def format_line(info: TaskInfo) -> str:
+    """One status line: ``[ 42%] transcription  a1b2c3  running  Step  12.3s``."""
+    parts = [f"[{info.progress_percentage:3.0f}%] {info.task_type}", info.task_id[:6],
+             info.status.value]
+    if info.current_step:
+        parts.append(info.current_step)
+    if info.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and info.error_message:
+        msg = info.error_message.splitlines()[0]
+        parts.append(f"({msg[:120]})")
+    if info.started_at is not None:
+        parts.append(format_elapsed(info.duration))
+    return "  ".join(parts)
+
+
+def summary_table(infos: Iterable[TaskInfo]) -> str:
+    """A plain-text table of tasks: id, type, status, attempt, time, step or error."""
+    header = ("task", "type", "status", "attempt", "time", "step / error")
+    rows = [header]
+    for i in infos:
+        note = i.error_message if i.status is not TaskStatus.COMPLETED else i.current_step
+        note = (note or "").splitlines()[0][:80] if note else ""
+        rows.append((i.task_id[:6], str(i.task_type), i.status.value, str(i.attempt),
+                     format_elapsed(i.duration), note))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+class TextRenderer:
+    """Prints throttled status lines of the feed, and a summary when all are finished.
+
+    A state change is always printed; progress of one task at most every
+    ``interval`` seconds. Watching one handle, it stops after that task's summary.
+    """
+
+    def __init__(
+        self,
+        manager: TaskManager,
+        *,
+        select: TaskHandle | Iterable[str] | None = None,
+        stream: TextIO | None = None,
+        interval: float = 2.0,
+        summary: bool = True,
+    ) -> None:
+        self.manager = manager
+        self.stream = stream if stream is not None else sys.stdout
+        self.interval, self.summary = interval, summary
+        self._sel = _Selection(select)
+        self._last: dict[str, tuple[float, TaskStatus]] = {}
+        self._seen: dict[str, TaskInfo] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._unsub = manager.subscribe(self._on_info)
+        for info in manager.snapshots():
+            if self._sel.matches(info) and not info.is_terminal:
+                self._on_info(info)
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except (ValueError, OSError):  # stream closed
+            self.close()
+
+    def _on_info(self, info: TaskInfo) -> None:
+        if self._closed or not self._sel.matches(info):
+            return
+        with self._lock:
+            self._seen[info.task_id] = info
+            prev = self._last.get(info.task_id)
+            now = time.monotonic()
+            if prev is None or prev[1] is not info.status or now - prev[0] >= self.interval:
+                self._last[info.task_id] = (now, info.status)
+                self._write(format_line(info))
+        if info.is_terminal:
+            # Checked one loop turn later: a retry or the next child is published first.
+            self.manager.call_soon(self._check_idle)
+
+    def _check_idle(self) -> None:
+        with self._lock:
+            if self._closed or not self._seen:
+                return
+            if not all(i.is_terminal for i in self._seen.values()):
+                return
+            if self._sel.handle is not None and not self._sel.handle.done():
+                return
+            seen, self._seen = list(self._seen.values()), {}
+            if self.summary:
+                self._write(summary_table(seen))
+        if self._sel.handle is not None:
+            self.close()
+
+    def close(self) -> None:
+        """Stop listening to the feed."""
+        self._closed = True
+        self._unsub()
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class _Row:
+    """The widgets of one task: bar, status, step, elapsed time, cancel button."""
+
+    def __init__(self, panel: TaskPanel, info: TaskInfo) -> None:
+        import ipywidgets as W
+
+        self.info = info
+        self.bar = W.FloatProgress(
+            value=0.0, min=0.0, max=100.0, description=str(info.task_type)[:20],
+            style={"description_width": "initial"}, layout=W.Layout(width="45%"),
+        )
+        self.status = W.HTML()
+        self.step = W.Label()
+        self.elapsed = W.Label()
+        self.button = W.Button(description="Cancel", tooltip=f"cancel task {info.task_id}",
+                               layout=W.Layout(width="80px"))
+        self.button.on_click(lambda _b: panel.manager.cancel(self.info.task_id))
+        self.box = W.HBox([W.Label(info.task_id[:6]), self.bar, self.status, self.step,
+                           self.elapsed, self.button])
+        self.set(info)
+
+    def set(self, info: TaskInfo) -> None:
+        self.info = info
+        self.bar.value = info.progress_percentage
+        self.bar.bar_style = BAR_STYLE[info.status]
+        self.bar.style.bar_color = "#9e9e9e" if info.status is TaskStatus.CANCELLED else None
+        label = info.status.value + (f" (attempt {info.attempt})" if info.attempt > 1 else "")
+        self.status.value = (
+            f'<b style="color:{COLOUR[info.status]}">{label}</b>'
+        )
+        step = info.current_step or ""
+        if info.status is TaskStatus.FAILED and info.error_message:
+            step = info.error_message.splitlines()[0][:120]
+        self.step.value = step
+        self.elapsed.value = format_elapsed(info.duration)
+        self.button.disabled = info.is_terminal
+
+
+class TaskPanel:
+    """A live ipywidgets panel of tasks, updated on the kernel's loop.
+
+    ``loop`` defaults to the loop running where the panel is created (the kernel's);
+    without one, snapshots are applied directly on the manager's thread.
+    """
+
+    def __init__(
+        self,
+        manager: TaskManager,
+        *,
+        select: TaskHandle | Iterable[str] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        tick: float = 1.0,
+    ) -> None:
+        import ipywidgets as W
+
+        self.manager = manager
+        self.loop = loop if loop is not None else _running_loop()
+        self.tick = tick
+        self.rows: dict[str, _Row] = {}
+        self.widget = W.VBox([])
+        self._sel = _Selection(select)
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._unsub = manager.subscribe(self._on_info)
+        for info in manager.snapshots():
+            if self._sel.matches(info):
+                self._apply(info)
+
+    def _on_info(self, info: TaskInfo) -> None:
+        """Feed callback (manager thread): hand the snapshot to the kernel's loop."""
+        if self._closed or not self._sel.matches(info):
+            return
+        if self.loop is None:
+            self._apply(info)
+            return
+        try:
+            self.loop.call_soon_threadsafe(self._apply, info)
+        except RuntimeError:  # the kernel's loop is gone
+            self.close()
+
+    def _apply(self, info: TaskInfo) -> None:
+        row = self.rows.get(info.task_id)
+        if row is None:
+            row = self.rows[info.task_id] = _Row(self, info)
+            self.widget.children = (*self.widget.children, row.box)
+        elif row.info.updated_at > info.updated_at or (
+            row.info.is_terminal and not info.is_terminal
+        ):
+            return  # an older snapshot arriving late
+        else:
+            row.set(info)
+        if info.status is TaskStatus.RUNNING:
+            self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        if self.loop is not None and self._tick_handle is None and not self._closed:
+            self._tick_handle = self.loop.call_later(self.tick, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self._tick_handle = None
+        running = [r for r in self.rows.values() if r.info.status is TaskStatus.RUNNING]
+        for r in running:
+            start = r.info.started_at
+            r.elapsed.value = format_elapsed((utcnow() - start).total_seconds() if start else None)
+        if running:
+            self._schedule_tick()
+
+    def close(self) -> None:
+        """Stop following the feed (the widgets stay as they are)."""
+        self._closed = True
+        self._unsub()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def show(
+    manager: TaskManager,
+    *,
+    mode: str | None = None,
+    select: TaskHandle | Iterable[str] | None = None,
+    **kwargs: Any,
+) -> TaskPanel | TextRenderer | None:
+    """Display a live view of ``manager``'s tasks (or of ``select``) in the right mode."""
+    mode = (mode or progress_mode()).lower()
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "none":
+        return None
+    if mode == "widget":
+        panel = TaskPanel(manager, select=select, **kwargs)
+        from IPython.display import display
+
+        display(panel.widget)
+        return panel
+    if select is None:  # one text view of the whole manager is enough
+        existing = getattr(manager, "_text_renderer", None)
+        if existing is not None and not existing._closed:
+            return existing
+        renderer = TextRenderer(manager, **kwargs)
+        manager._text_renderer = renderer
+        return renderer
+    return TextRenderer(manager, select=select, **kwargs)

@@ -1,0 +1,195 @@
+"""Chapter analysis: topical sections of a transcript with titles, summaries and times.
+
+Sentences (:func:`split_sentences`) are segmented by :func:`segment_sentences`'s
+modularity DP; each chapter then gets key phrases (:func:`key_phrases` over all
+chapters, so they are distinctive), a title made of the best of them, an extractive
+summary (its most central sentences by embedding similarity, in text order), its
+time span and the chunks overlapping it. Chapter times are contiguous: a chapter ends
+where the next one starts, so pauses between chapters belong to the earlier one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._progress import Progress, ensure_progress
+from ._embeddings import Embedder
+from ._keyphrases import key_phrases
+from ._segmentation import (
+    best_partition,
+    check_options,
+    embed_sentences,
+    gain_matrix,
+    lexical_vectors,
+)
+from ._sentences import Sentence, as_transcript, split_sentences
+from ._types import Chapter, Chunk, ModelInfo, Segment, Transcript, Word
+
+
+def transcript_from_chunks(chunks: Sequence[Chunk]) -> tuple[Transcript, int]:
+    """Rebuild the word sequence of overlapping chunks; return it and its first word index.
+
+    Chunk ``i+1`` may start before chunk ``i`` ends (the overlap); each word is taken
+    from the first chunk that has it. Word times are spread evenly over each chunk's
+    span (chunks carry no per-word times). Gaps between chunks are a ``ValueError``.
+    """
+    if not chunks:
+        raise ValueError("no chunks given")
+    if not all(isinstance(c, Chunk) for c in chunks):
+        raise TypeError("expected a sequence of Chunk")
+    ordered = sorted(chunks, key=lambda c: (c.start_word_index, c.end_word_index))
+    first = ordered[0].start_word_index
+    words: list[Word] = []
+    for c in ordered:
+        tokens = c.text.split()
+        if len(tokens) != c.word_count:
+            raise ValueError(f"{c.chunk_id}: text has {len(tokens)} words but its range "
+                             f"[{c.start_word_index}, {c.end_word_index}) has {c.word_count}")
+        have = first + len(words)
+        if c.start_word_index > have:
+            raise ValueError(f"{c.chunk_id} starts at word {c.start_word_index}, "
+                             f"but the chunks before it end at word {have}")
+        step = (c.end_time - c.start_time) / max(c.word_count, 1)
+        for j in range(have - c.start_word_index, c.word_count):
+            t = c.start_time + j * step
+            words.append(Word(tokens[j], t, t + step, None, True))
+    text = " ".join(w.text for w in words)
+    end = words[-1].end if words else 0.0
+    seg = Segment(0, words[0].start if words else 0.0, end, text, 0, len(words))
+    transcript = Transcript(text=text, segments=(seg,), words=tuple(words), language="en",
+                            confidence=1.0, model=ModelInfo(name="chunks"),
+                            word_timing_method="text", audio_duration_seconds=end)
+    return transcript, first
+
+
+def _resolve(source: Any) -> tuple[Transcript, int, list[Chunk]]:
+    if isinstance(source, (Transcript, str)):
+        return as_transcript(source), 0, []
+    if isinstance(source, Sequence) and source and all(isinstance(c, Chunk) for c in source):
+        transcript, offset = transcript_from_chunks(source)
+        return transcript, offset, list(source)
+    raise TypeError("expected a Transcript, a str or a non-empty list of Chunk, got "
+                    f"{type(source).__name__}")
+
+
+def _central(vectors: Any, count: int) -> list[int]:
+    """Indices (in order) of the ``count`` rows most similar on average to the others."""
+    n = vectors.shape[0]
+    if n <= count:
+        return list(range(n))
+    sim = vectors @ vectors.T
+    sim = np.asarray(sim.toarray() if hasattr(sim, "toarray") else sim, dtype=np.float64)
+    score = (sim.sum(axis=1) - np.diag(sim)) / (n - 1)
+    top = np.argsort(-score, kind="stable")[:count]
+    return sorted(int(i) for i in top)
+
+
+def _title(phrases: Sequence[str], index: int, parts: int) -> str:
+    if not phrases:
+        return f"Chapter {index + 1}"
+    title = ", ".join(phrases[:parts])
+    return title[0].upper() + title[1:]
+
+
+def _check_chapter_args(min_sentences: Any, min_seconds: Any, summary_sentences: Any,
+                        title_phrases: Any) -> None:
+    for name, value in (("summary_sentences", summary_sentences),
+                        ("title_phrases", title_phrases)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if isinstance(min_sentences, bool) or not isinstance(min_sentences, int) or min_sentences < 1:
+        raise ValueError(f"min_sentences must be an integer >= 1, got {min_sentences!r}")
+    if min_seconds is not None and (isinstance(min_seconds, bool)
+                                    or not isinstance(min_seconds, (int, float))
+                                    or not min_seconds >= 0):
+        raise ValueError(f"min_seconds must be a non-negative number or None, got {min_seconds!r}")
+
+
+def analyze_chapters(
+    transcript_or_chunks: Transcript | str | Sequence[Chunk],
+    *,
+    min_sentences: int = 4,
+    min_seconds: float | None = None,
+    target_count: int | None = None,
+    embedder: Embedder | str | None = None,
+    method: str = "hybrid",
+    chunks: Sequence[Chunk] | None = None,
+    summary_sentences: int = 2,
+    title_phrases: int = 2,
+    progress: Progress | None = None,
+    **options: float,
+) -> list[Chapter]:
+    """Split a transcript, plain text or list of chunks into titled, summarised chapters.
+
+    Chapters cover every sentence in order. ``min_sentences`` / ``min_seconds``: the
+    smallest chapter (a text too short for two is one chapter). ``target_count``: exact
+    number of chapters (``ValueError`` when impossible); ``None`` finds it from the
+    text. ``method``, ``embedder`` and ``options`` are those of
+    :func:`segment_sentences`. ``chunks``: for a transcript input, the chunks to list
+    in ``chunk_ids`` (chunk input lists its own). ``summary_sentences``: at most this
+    many sentences per summary (1 for chapters under 6 sentences).
+    """
+    opts = check_options(method, min_sentences, target_count, options)
+    _check_chapter_args(min_sentences, min_seconds, summary_sentences, title_phrases)
+    prog = ensure_progress(progress)
+    prog.update(0, step="Splitting sentences")
+    transcript, offset, own_chunks = _resolve(transcript_or_chunks)
+    chunk_list = list(chunks) if chunks is not None else own_chunks
+    sentences = split_sentences(transcript)
+    if not sentences:
+        return []
+    texts = [s.text for s in sentences]
+    if target_count is not None and target_count * min_sentences > len(texts):
+        raise ValueError(f"target_count={target_count} needs at least "
+                         f"{target_count * min_sentences} sentences at "
+                         f"min_sentences={min_sentences}, the text has {len(texts)}")
+    prog.check_cancelled()
+    prog.update(10, step="Embedding sentences")
+    emb = embed_sentences(texts, method, embedder)
+    prog.check_cancelled()
+    prog.update(60, step="Segmenting")
+    gain = gain_matrix(texts, method=method, embeddings=emb, **opts)
+    times = (np.array([s.start_time for s in sentences]), np.array([s.end_time for s in sentences]))
+    starts = best_partition(gain, min_length=min_sentences, target_count=target_count,
+                            durations=times, min_seconds=min_seconds)
+    prog.check_cancelled()
+    prog.update(80, step="Titling chapters")
+    bounds = list(zip([0, *starts], [*starts, len(sentences)], strict=True))
+    vectors = emb if emb is not None else lexical_vectors(texts)
+    chapters = _build(sentences, bounds, vectors, chunk_list, offset,
+                      summary_sentences, title_phrases)
+    prog.update(100, step="Chapters done")
+    return chapters
+
+
+def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Any,
+           chunks: list[Chunk], offset: int, summary_sentences: int,
+           title_phrases: int) -> list[Chapter]:
+    bodies = [" ".join(s.text for s in sentences[a:b]) for a, b in bounds]
+    phrases = key_phrases(bodies, top_n=5)
+    out: list[Chapter] = []
+    for i, (a, b) in enumerate(bounds):
+        count = summary_sentences if b - a >= 6 else 1
+        picked = _central(vectors[a:b], count)
+        summary = " ".join(sentences[a + j].text for j in picked)
+        first_word = sentences[a].start_word + offset
+        last_word = sentences[b - 1].end_word + offset
+        ids = tuple(c.chunk_id for c in sorted(chunks, key=lambda c: c.chunk_index)
+                    if c.start_word_index < last_word and c.end_word_index > first_word)
+        end = sentences[b].start_time if b < len(sentences) else sentences[-1].end_time
+        names = tuple(p for p, _ in phrases[i])
+        out.append(Chapter(
+            chapter_index=i,
+            title=_title(names, i, title_phrases),
+            summary=summary,
+            start_time=sentences[a].start_time,
+            end_time=max(end, sentences[a].start_time),
+            start_sentence=a,
+            end_sentence=b,
+            chunk_ids=ids,
+            key_phrases=names,
+        ))
+    return out

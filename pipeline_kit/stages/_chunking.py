@@ -1,0 +1,399 @@
+"""Semantic chunking of a transcript into overlapping, size-bounded word ranges.
+
+Two separate steps, so a parameter sweep embeds only once:
+
+1. :func:`prepare` splits sentences (punctuation and pauses), embeds every sentence
+   in one ``encode`` call (MiniLM by default, or TF-IDF/LSA), and scores every
+   sentence gap: cosine similarity between the mean embeddings of the ``window``
+   sentences on either side (sentence windows, since MiniLM truncates long input),
+   smoothed, turned into a TextTiling depth score (how far similarity dips below
+   the peaks on both sides).
+2. :func:`chunk_prepared` places the cuts by dynamic programming: each cut at a
+   sentence gap gains ``score - threshold``, so gaps where similarity drops more
+   than the threshold are taken, and a stretch that would exceed ``chunk_size`` is
+   split where it costs least: its weakest sentence gap, failing that a clause end,
+   at last any word.
+
+Hard rules (always hold):
+
+* no chunk has more than ``chunk_size`` words;
+* chunk ``i+1`` starts exactly ``overlap`` words before chunk ``i`` ends
+  (``start[i+1] == end[i] - overlap``); the words from ``end[i]`` on are its new words;
+* every chunk brings at least one new word, and the first chunk is longer than
+  ``overlap`` (unless it is the only one), so starts strictly increase.
+
+Segments shorter than the overlap: a topical stretch with fewer new words than
+``min_words`` (default ``overlap``, clipped to ``[1, chunk_size - overlap]``) is
+not made a chunk of its own; it is merged into the next chunk (or into the
+previous one when it ends the text and fits). Only when no other split keeps
+every chunk within ``chunk_size`` is a shorter stretch accepted (e.g. a short
+tail). So a chunk rarely consists mostly of words carried over. A text of at
+most ``chunk_size`` words with no strong topic shift is one chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from .._progress import Progress, ScaledProgress, ensure_progress
+from ._embeddings import Embedder, TfidfEmbedder, get_embedder
+from ._sentences import Sentence, as_transcript, split_sentences
+from ._temporal import temporal_info
+from ._types import Chunk, TemporalInfo, Transcript
+
+METHODS = ("embedding", "tfidf", "fixed")
+PREPARE_OPTIONS = ("window", "smoothing", "pause_seconds", "max_sentence_words")
+CHUNK_OPTIONS = ("threshold", "threshold_z", "min_words", "with_temporal")
+
+_SHORT_PENALTY = 1000.0  # cost of a chunk under min_words: only taken when nothing else fits
+_CLAUSE_COST = 1.0  # extra cost of cutting after a comma-like token instead of a sentence
+_WORD_COST = 2.0  # extra cost of cutting at any other word
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A transcript made ready for boundary placement; reusable for any chunk size.
+
+    ``gap_words[g]`` is the word index where sentence ``g + 1`` starts, ``similarity[g]``
+    the window similarity across that gap and ``scores[g]`` its depth score (higher:
+    stronger topic shift). ``embeddings`` holds one unit row per sentence (None for
+    ``method="fixed"``).
+    """
+
+    transcript: Transcript
+    sentences: tuple[Sentence, ...]
+    method: str
+    embedder_name: str | None
+    embeddings: np.ndarray | None
+    gap_words: np.ndarray
+    similarity: np.ndarray
+    scores: np.ndarray
+    window: int
+    smoothing: int
+
+    @property
+    def n_words(self) -> int:
+        return len(self.transcript.words)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def validate_sizes(chunk_size: Any, overlap: Any) -> tuple[int, int]:
+    """Check ``chunk_size >= 1`` and ``0 <= overlap < chunk_size``; return them as ints."""
+    chunk_size = _check_int("chunk_size", chunk_size, 1)
+    overlap = _check_int("overlap", overlap, 0)
+    if overlap >= chunk_size:
+        raise ValueError(f"overlap must be smaller than chunk_size ({chunk_size}), got {overlap}")
+    return chunk_size, overlap
+
+
+def _check_method(method: Any) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return method
+
+
+def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    unknown = sorted(set(options) - set(PREPARE_OPTIONS) - set(CHUNK_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown chunking option(s): {', '.join(unknown)}; "
+                        f"known: {', '.join(PREPARE_OPTIONS + CHUNK_OPTIONS)}")
+    prep = {k: v for k, v in options.items() if k in PREPARE_OPTIONS}
+    chunk = {k: v for k, v in options.items() if k in CHUNK_OPTIONS}
+    return prep, chunk
+
+
+# ---------------------------------------------------------------- step 1: prepare
+
+
+def _smooth(x: np.ndarray, width: int) -> np.ndarray:
+    """Centered moving average (edges padded with the edge value)."""
+    if width <= 1 or len(x) < 2:
+        return x.copy()
+    half = width // 2
+    padded = np.pad(x, (half, width - 1 - half), mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+def _depth(sim: np.ndarray) -> np.ndarray:
+    """TextTiling depth: climb to the nearest peak on each side, add both drops."""
+    n = len(sim)
+    out = np.zeros(n)
+    for g in range(n):
+        left = g
+        while left > 0 and sim[left - 1] >= sim[left]:
+            left -= 1
+        right = g
+        while right < n - 1 and sim[right + 1] >= sim[right]:
+            right += 1
+        out[g] = (sim[left] - sim[g]) + (sim[right] - sim[g])
+    return out
+
+
+def window_similarity(emb: np.ndarray, window: int) -> np.ndarray:
+    """Cosine between mean embeddings of ``window`` sentences before/after each gap."""
+    m = len(emb)
+    if m < 2:
+        return np.zeros(0)
+    csum = np.vstack([np.zeros((1, emb.shape[1]), dtype=np.float64),
+                      np.cumsum(emb, axis=0, dtype=np.float64)])
+    g = np.arange(1, m)
+    left = csum[g] - csum[np.maximum(0, g - window)]
+    right = csum[np.minimum(m, g + window)] - csum[g]
+    num = np.einsum("ij,ij->i", left, right)
+    den = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def _resolve_embedder(method: str, embedder: Embedder | str | None) -> Embedder | None:
+    if method == "fixed":
+        return None
+    if method == "tfidf":
+        return embedder if isinstance(embedder, TfidfEmbedder) else TfidfEmbedder()
+    return get_embedder(embedder)
+
+
+def prepare(
+    transcript: Transcript | str,
+    method: str = "embedding",
+    embedder: Embedder | str | None = None,
+    *,
+    window: int = 3,
+    smoothing: int = 1,
+    pause_seconds: float = 1.0,
+    max_sentence_words: int | None = 60,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Split sentences, embed them once and score every sentence gap.
+
+    ``method="embedding"`` uses ``embedder`` (default: bundled MiniLM);
+    ``"tfidf"`` uses TF-IDF/LSA fitted on this transcript (``embedder`` is used only
+    when it is a :class:`TfidfEmbedder`); ``"fixed"`` embeds nothing (fixed-size baseline).
+    """
+    method = _check_method(method)
+    window = _check_int("window", window, 1)
+    smoothing = _check_int("smoothing", smoothing, 1)
+    if max_sentence_words is not None:
+        max_sentence_words = _check_int("max_sentence_words", max_sentence_words, 1)
+    if not (isinstance(pause_seconds, (int, float)) and pause_seconds > 0):
+        raise ValueError(f"pause_seconds must be a positive number, got {pause_seconds!r}")
+    prog = ensure_progress(progress)
+    t = as_transcript(transcript)
+    prog.update(0, 3, step="Splitting sentences")
+    sentences = tuple(split_sentences(t, pause_seconds=pause_seconds, max_words=max_sentence_words))
+    gap_words = np.array([s.start_word for s in sentences[1:]], dtype=np.int64)
+    model = _resolve_embedder(method, embedder)
+    emb = None
+    sim = np.zeros(len(gap_words))
+    scores = np.zeros(len(gap_words))
+    if model is not None and sentences:
+        prog.check_cancelled()
+        prog.update(1, 3, step="Embedding sentences")
+        emb = np.asarray(model.encode([s.text for s in sentences]), dtype=np.float32)
+        prog.check_cancelled()
+        prog.update(2, 3, step="Scoring sentence gaps")
+        sim = window_similarity(emb, window)
+        scores = _depth(_smooth(sim, smoothing))
+    prog.update(3, 3, step="Prepared")
+    return Prepared(t, sentences, method, None if model is None else model.name, emb,
+                    gap_words, sim, scores, window, smoothing)
+
+
+# ---------------------------------------------------------------- step 2: place boundaries
+
+
+def _fallback_cost(token: str) -> float:
+    return _CLAUSE_COST if token.rstrip("\"'”’)]").endswith((",", ";", ":", "—", "--")) \
+        else _WORD_COST
+
+
+def _candidates(prep: Prepared, threshold: float, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut positions and their gains: sentence gaps, plus words where gaps are too far apart."""
+    n = prep.n_words
+    words = prep.transcript.words
+    pos = [int(p) for p in prep.gap_words]
+    gain = [float(s) - threshold for s in prep.scores]
+    fill_over = max(1, span // 2)
+    anchors = [0, *pos, n]
+    extra_pos: list[int] = []
+    extra_gain: list[float] = []
+    for a, b in pairwise(anchors):
+        if b - a > fill_over:
+            for p in range(a + 1, b):
+                extra_pos.append(p)
+                extra_gain.append(-threshold - _fallback_cost(words[p - 1].text))
+    allpos = np.array(pos + extra_pos + [n], dtype=np.int64)
+    allgain = np.array(gain + extra_gain + [0.0])
+    order = np.argsort(allpos, kind="stable")
+    return allpos[order], allgain[order]
+
+
+def _place_cuts(prep: Prepared, chunk_size: int, overlap: int, threshold: float,
+                min_words: int, progress: Progress) -> list[int]:
+    """Chunk end positions (word indices, last is n) maximising total gain under the rules."""
+    n = prep.n_words
+    span = chunk_size - overlap  # most new words a later chunk may bring
+    pos, gain = _candidates(prep, threshold, span)
+    k = len(pos)
+    best = np.full(k, -np.inf)
+    back = np.full(k, -1, dtype=np.int64)
+    # Cost of a chunk by its number of new words (0..chunk_size): only short ones pay.
+    lengths = np.arange(chunk_size + 1)
+    short = np.where(lengths < min_words, _SHORT_PENALTY * (1 + (min_words - lengths)), 0.0)
+    first_ok = ((pos > overlap) & (pos <= chunk_size)) | ((pos == n) & (pos <= chunk_size))
+    best[first_ok] = gain[first_ok] - short[np.minimum(pos[first_ok], chunk_size)]
+    los = np.searchsorted(pos, pos - span, side="left")
+    for j in range(1, k):
+        if j % 2048 == 0:
+            progress.check_cancelled()
+        lo = int(los[j])
+        if lo >= j:
+            continue
+        prev = best[lo:j] - short[pos[j] - pos[lo:j]]
+        i = int(prev.argmax())
+        value = prev[i] + gain[j]
+        if value > best[j]:
+            best[j] = value
+            back[j] = lo + i
+    if not np.isfinite(best[-1]):  # cannot happen when 0 <= overlap < chunk_size
+        raise RuntimeError("no chunking satisfies the size rules")
+    cuts = [n]
+    j = k - 1
+    while back[j] >= 0:
+        j = int(back[j])
+        cuts.append(int(pos[j]))
+    return cuts[::-1]
+
+
+def _fixed_cuts(n: int, chunk_size: int, overlap: int) -> list[int]:
+    cuts = [min(n, chunk_size)]
+    while cuts[-1] < n:
+        cuts.append(min(n, cuts[-1] + chunk_size - overlap))
+    return cuts
+
+
+def auto_threshold(prep: Prepared, threshold_z: float = 1.0) -> float:
+    """Default threshold: mean + ``threshold_z`` standard deviations of the depth scores."""
+    if len(prep.scores) == 0:
+        return 0.0
+    return float(prep.scores.mean() + threshold_z * prep.scores.std())
+
+
+def chunk_prepared(
+    prepared: Prepared,
+    chunk_size: int = 150,
+    overlap: int = 25,
+    *,
+    threshold: float | None = None,
+    threshold_z: float = 1.0,
+    min_words: int | None = None,
+    with_temporal: bool = True,
+    progress: Progress | None = None,
+) -> list[Chunk]:
+    """Place chunk boundaries on a :class:`Prepared` transcript (no embedding here).
+
+    ``threshold``: depth score above which a sentence gap is worth a cut (default
+    :func:`auto_threshold` with ``threshold_z``). ``min_words``: fewest new words a
+    chunk should bring (default ``overlap`` clipped to
+    ``[1, chunk_size - overlap]``; see the module docstring).
+    """
+    chunk_size, overlap = validate_sizes(chunk_size, overlap)
+    if min_words is None:
+        min_words = max(1, min(overlap, chunk_size - overlap))
+    min_words = _check_int("min_words", min_words, 1)
+    if min_words > chunk_size - overlap:
+        raise ValueError(f"min_words must be at most chunk_size - overlap "
+                         f"({chunk_size - overlap}), got {min_words}")
+    if threshold is None:
+        if not (isinstance(threshold_z, (int, float)) and math.isfinite(threshold_z)):
+            raise ValueError(f"threshold_z must be a finite number, got {threshold_z!r}")
+        threshold = auto_threshold(prepared, threshold_z)
+    elif not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+        raise ValueError(f"threshold must be a finite number or None, got {threshold!r}")
+    prog = ensure_progress(progress)
+    n = prepared.n_words
+    if n == 0:
+        return []
+    prog.update(0, 2, step="Placing chunk boundaries")
+    if prepared.method == "fixed":
+        cuts = _fixed_cuts(n, chunk_size, overlap)
+    else:
+        cuts = _place_cuts(prepared, chunk_size, overlap, float(threshold), min_words, prog)
+    prog.update(1, 2, step="Building chunks")
+    score_at = dict(zip(prepared.gap_words.tolist(), prepared.scores.tolist(), strict=True))
+    return build_chunks(prepared.transcript, cuts, overlap, score_at, with_temporal, prog)
+
+
+def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
+                 score_at: dict[int, float] | None = None, with_temporal: bool = True,
+                 progress: Progress | None = None) -> list[Chunk]:
+    """Chunks from cut positions: chunk ``i`` is ``[cuts[i-1] - overlap, cuts[i])``."""
+    prog = ensure_progress(progress)
+    words = transcript.words
+    score_at = score_at or {}
+    out: list[Chunk] = []
+    start = 0
+    for i, end in enumerate(cuts):
+        prog.check_cancelled()
+        text = " ".join(w.text.strip() for w in words[start:end])
+        last = i == len(cuts) - 1
+        out.append(Chunk(
+            chunk_index=i,
+            text=text,
+            start_word_index=start,
+            end_word_index=end,
+            start_time=words[start].start,
+            end_time=words[end - 1].end,
+            boundary_score=None if last else float(score_at.get(end, 0.0)),
+            temporal_info=temporal_info(text) if with_temporal else TemporalInfo(),
+        ))
+        start = end - overlap
+        prog.update(i + 1, len(cuts), step="Building chunks")
+    return out
+
+
+def create_semantic_chunks(
+    transcript: Transcript | str,
+    chunk_size: int = 150,
+    overlap: int = 25,
+    method: str = "embedding",
+    embedder: Embedder | str | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> list[Chunk]:
+    """Split a transcript (or plain text) into overlapping chunks at topic shifts.
+
+    ``method``: ``"embedding"`` (MiniLM or ``embedder``), ``"tfidf"`` (model-free) or
+    ``"fixed"`` (every ``chunk_size - overlap`` words). ``options``: ``window``,
+    ``smoothing``, ``pause_seconds``, ``max_sentence_words`` (see :func:`prepare`) and
+    ``threshold``, ``threshold_z``, ``min_words``, ``with_temporal`` (see
+    :func:`chunk_prepared`). Deterministic for a given input and embedder.
+    """
+    validate_sizes(chunk_size, overlap)
+    _check_method(method)
+    prep_opts, chunk_opts = _split_options(options)
+    first = second = None
+    if progress is not None:
+        first, second = ScaledProgress(progress, 0, 80), ScaledProgress(progress, 80, 100)
+    prepared = prepare(transcript, method, embedder, progress=first, **prep_opts)
+    return chunk_prepared(prepared, chunk_size, overlap, progress=second, **chunk_opts)
+
+
+def chunk_boundaries(chunks: Sequence[Chunk]) -> list[int]:
+    """Word indices where each chunk's new words begin (the cuts), first chunk excluded."""
+    return [c.end_word_index for c in chunks[:-1]]

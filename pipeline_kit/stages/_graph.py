@@ -1,0 +1,355 @@
+"""Concept graph of a transcript: chunks and key-phrase concepts joined by typed edges.
+
+Nodes: ``kind="chunk"`` (id = chunk_id) and ``kind="concept"`` (id ``"concept:<key>"``).
+Edges (undirected ``nx.Graph``, attribute ``kind``):
+
+* ``mention``      chunk – concept, ``weight`` = TF-IDF, ``count`` = occurrences
+* ``next``         chunk – following chunk in time (``from_chunk``/``to_chunk`` give the order)
+* ``similar``      chunk – chunk among each other's ``k_similar`` nearest above a threshold
+* ``cooccurrence`` concept – concept mentioned in the same or neighbouring chunks
+
+A chunk pair that is both ``next`` and ``similar`` keeps one edge: ``kind="next"``,
+``kinds="next|similar"`` and a ``similarity``. Every attribute is a str, int, float
+or bool, so GraphML and GEXF export work as is.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import networkx as nx
+import numpy as np
+
+from .._progress import Progress, ensure_progress
+from ._embeddings import Embedder, get_embedder, normalize_rows
+from ._keyphrases import PhraseStats, phrase_stats
+from ._types import Chapter, Chunk
+
+CONCEPT_PREFIX = "concept:"
+_NEXT_WEIGHT = 0.5
+
+_EMB_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_EMB_CACHE_MAX = 20000
+
+
+def concept_id(key: str) -> str:
+    """Node id of a concept key ("printing" -> "concept:printing")."""
+    return CONCEPT_PREFIX + key
+
+
+def encode_cached(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Encode ``texts`` in one batch, reusing rows encoded before by the same embedder."""
+    name = str(getattr(embedder, "name", type(embedder).__name__))
+    if name.startswith("tfidf"):  # fitted on its input: rows depend on the batch
+        return normalize_rows(embedder.encode(list(texts)))
+    missing = list(dict.fromkeys(t for t in texts if (name, t) not in _EMB_CACHE))
+    if missing:
+        rows = normalize_rows(embedder.encode(missing))
+        for t, row in zip(missing, rows, strict=True):
+            _EMB_CACHE[(name, t)] = row
+        while len(_EMB_CACHE) > _EMB_CACHE_MAX:
+            _EMB_CACHE.popitem(last=False)
+    for t in texts:
+        _EMB_CACHE.move_to_end((name, t))
+    return np.stack([_EMB_CACHE[(name, t)] for t in texts]) if texts else np.zeros((0, 0))
+
+
+def _chapter_of(chunks: Sequence[Chunk], chapters: Sequence[Chapter] | None) -> dict[str, int]:
+    """chunk_id -> chapter index, from chunk_ids or else from the chunk's mid time."""
+    if not chapters:
+        return {}
+    out: dict[str, int] = {}
+    for ch in chapters:
+        for cid in ch.chunk_ids:
+            out.setdefault(cid, ch.chapter_index)
+    for c in chunks:
+        if c.chunk_id in out:
+            continue
+        mid = (c.start_time + c.end_time) / 2
+        best = min(chapters, key=lambda ch: (0 if ch.start_time <= mid < ch.end_time else 1,
+                                             abs((ch.start_time + ch.end_time) / 2 - mid)))
+        out[c.chunk_id] = best.chapter_index
+    return out
+
+
+def _select_concepts(
+    st: PhraseStats,
+    top: int,
+    mmr_diversity: float,
+    phrase_emb: np.ndarray | None,
+    doc_emb: np.ndarray | None,
+    pool_idx: np.ndarray,
+) -> list[int]:
+    """Column indices of the chosen concepts: by score, or by MMR when embeddings are given."""
+    scores = np.asarray(st.tfidf.sum(axis=0)).ravel() * st.quality  # type: ignore[attr-defined]
+    pool = list(pool_idx)
+    if phrase_emb is None or doc_emb is None or not pool:
+        return pool[:top]
+    rel_tfidf = scores[pool] / max(scores[pool].max(), 1e-9)
+    rel = 0.5 * rel_tfidf + 0.5 * (phrase_emb @ doc_emb)
+    sims = phrase_emb @ phrase_emb.T
+    chosen: list[int] = []
+    best_sim = np.full(len(pool), -np.inf)
+    left = np.ones(len(pool), dtype=bool)
+    for _ in range(min(top, len(pool))):
+        penalty = np.where(np.isfinite(best_sim), best_sim, 0.0)
+        mmr = (1 - mmr_diversity) * rel - mmr_diversity * penalty
+        mmr[~left] = -np.inf
+        j = int(np.argmax(mmr))
+        chosen.append(j)
+        left[j] = False
+        best_sim = np.maximum(best_sim, sims[j])
+    return [pool[j] for j in chosen]
+
+
+def _candidate_pool(st: PhraseStats, size: int) -> np.ndarray:
+    """Best-scoring phrase columns, dropping a phrase found only inside a longer one."""
+    scores = np.asarray(st.tfidf.sum(axis=0)).ravel() * st.quality  # type: ignore[attr-defined]
+    df = st.document_frequency
+    total = np.asarray(st.counts.sum(axis=0)).ravel()  # type: ignore[attr-defined]
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    chosen: list[int] = []
+    for j in order:
+        key = st.phrases[j]
+        padded = f" {key} "
+        # "gutenberg" adds nothing when every mention of it is in "gutenberg bible"
+        if any(padded in f" {st.phrases[c]} " and total[c] >= total[j] and df[c] >= df[j]
+               for c in chosen):
+            continue
+        chosen.append(int(j))
+        if len(chosen) >= size:
+            break
+    return np.array(chosen, dtype=int)
+
+
+def _strongest_pairs(co: dict[tuple[int, int], float], min_weight: float,
+                     k: int) -> dict[tuple[int, int], float]:
+    """Pairs of at least ``min_weight`` that are among the ``k`` strongest of either end."""
+    per: dict[int, list[tuple[float, tuple[int, int]]]] = {}
+    for pair, w in co.items():
+        if w >= min_weight:
+            for end in pair:
+                per.setdefault(end, []).append((w, pair))
+    keep: set[tuple[int, int]] = set()
+    for lst in per.values():
+        lst.sort(key=lambda x: (-x[0], x[1]))
+        keep.update(p for _, p in lst[:k])
+    return {p: co[p] for p in keep}
+
+
+def _similar_pairs(emb: np.ndarray, k: int, threshold: float) -> dict[tuple[int, int], float]:
+    """(i, j) with i < j -> cosine, for each row's ``k`` nearest rows above ``threshold``."""
+    n = emb.shape[0]
+    if n < 2 or k < 1:
+        return {}
+    sims = emb @ emb.T
+    np.fill_diagonal(sims, -np.inf)
+    out: dict[tuple[int, int], float] = {}
+    kk = min(k, n - 1)
+    nearest = np.argsort(-sims, axis=1, kind="stable")[:, :kk]
+    for i in range(n):
+        for j in nearest[i]:
+            s = float(sims[i, j])
+            if s >= threshold:
+                out[(min(i, int(j)), max(i, int(j)))] = s
+    return out
+
+
+def _add_centralities(G: nx.Graph, seed: int, betweenness_k: int,
+                      betweenness_exact_max: int) -> None:
+    """PageRank (weighted), betweenness (sampled with ``k`` on large graphs), degree."""
+    if G.number_of_nodes() == 0:
+        return
+    pr = nx.pagerank(G, weight="weight")
+    n = G.number_of_nodes()
+    sampled = n > betweenness_exact_max
+    k = min(betweenness_k, n) if sampled else None
+    bc = nx.betweenness_centrality(G, k=k, seed=seed if sampled else None, normalized=True)
+    for v in G.nodes:
+        G.nodes[v]["pagerank"] = float(pr.get(v, 0.0))
+        G.nodes[v]["betweenness"] = float(bc.get(v, 0.0))
+        G.nodes[v]["degree"] = int(G.degree(v))
+    G.graph["betweenness_sampled"] = sampled
+    G.graph["betweenness_k"] = int(k or n)
+
+
+def _add_communities(G: nx.Graph, seed: int, resolution: float) -> None:
+    """Louvain communities with a fixed seed; numbered by size, then by smallest node id."""
+    if G.number_of_nodes() == 0:
+        G.graph["n_communities"] = 0
+        return
+    comms = nx.community.louvain_communities(G, weight="weight", seed=seed,
+                                             resolution=resolution)
+    comms = sorted((sorted(c) for c in comms), key=lambda c: (-len(c), c[0]))
+    for i, members in enumerate(comms):
+        for v in members:
+            G.nodes[v]["community"] = i
+    G.graph["n_communities"] = len(comms)
+
+
+def build_graph(
+    chunks: Sequence[Chunk],
+    *,
+    chapters: Sequence[Chapter] | None = None,
+    embedder: Embedder | str | None = None,
+    top_concepts: int = 40,
+    use_embeddings: bool | None = None,
+    chunk_embeddings: np.ndarray | None = None,
+    mmr_diversity: float = 0.3,
+    k_similar: int = 3,
+    similarity_threshold: float | None = None,
+    cooccurrence_window: int = 1,
+    min_cooccurrence: float = 1.0,
+    k_cooccurrence: int = 8,
+    ngram_range: tuple[int, int] = (1, 3),
+    resolution: float = 1.0,
+    betweenness_k: int = 200,
+    betweenness_exact_max: int = 600,
+    seed: int = 42,
+    progress: Progress | None = None,
+) -> nx.Graph:
+    """Build the chunk/concept graph of ``chunks`` (see the module docstring for its shape).
+
+    Concepts are the ``top_concepts`` key phrases by summed n-gram TF-IDF. With
+    embeddings they are re-ranked by MMR (relevance to the whole text against
+    similarity to concepts already chosen, traded off by ``mmr_diversity`` in [0, 1])
+    and chunk similarity is the embedding cosine; without them chunk similarity is the
+    TF-IDF cosine of the phrase counts. ``similarity_threshold`` defaults to 0.3 for
+    embeddings and 0.1 for TF-IDF (whose cosines run lower). ``use_embeddings=None``
+    means: only when ``embedder`` or ``chunk_embeddings`` is given (the bundled MiniLM
+    costs about a second per few chunks on a small CPU; TF-IDF costs milliseconds).
+    ``embedder=None`` with ``use_embeddings=True`` is the bundled MiniLM (loaded once).
+
+    ``cooccurrence_window``: concepts co-occur in the same chunk (weight 1) or in
+    chunks up to this many apart (weight 1/(1+distance)); a pair is kept when its summed
+    weight is at least ``min_cooccurrence`` and it is among the ``k_cooccurrence``
+    strongest pairs of one of its two concepts. Betweenness is exact up to
+    ``betweenness_exact_max`` nodes and sampled from ``betweenness_k`` sources above.
+    """
+    if top_concepts < 1:
+        raise ValueError(f"top_concepts must be at least 1, got {top_concepts}")
+    if not 0.0 <= mmr_diversity <= 1.0:
+        raise ValueError(f"mmr_diversity must be in [0, 1], got {mmr_diversity}")
+    if k_similar < 0 or cooccurrence_window < 0:
+        raise ValueError("k_similar and cooccurrence_window must be non-negative")
+    ids = [c.chunk_id for c in chunks]
+    if len(set(ids)) != len(ids):
+        raise ValueError("chunk ids must be unique")
+    prog = ensure_progress(progress)
+    prog.update(0, step="Building graph: key phrases")
+    chunks = sorted(chunks, key=lambda c: (c.start_time, c.chunk_index))
+    texts = [c.text for c in chunks]
+    st = phrase_stats(texts, ngram_range) if texts else None
+    if use_embeddings is None:
+        use_embeddings = embedder is not None or chunk_embeddings is not None
+    prog.check_cancelled()
+
+    pool = _candidate_pool(st, 3 * top_concepts) if st is not None else np.zeros(0, int)
+    emb_chunks = phrase_emb = doc_emb = None
+    emb_name = "tfidf"
+    if use_embeddings and texts:
+        prog.update(15, step="Building graph: embeddings")
+        model = get_embedder(embedder) if chunk_embeddings is None or len(pool) else None
+        phrases = [st.surface[st.phrases[j]] for j in pool]  # type: ignore[union-attr]
+        if chunk_embeddings is not None:
+            emb_chunks = normalize_rows(np.asarray(chunk_embeddings))
+            if emb_chunks.shape[0] != len(texts):
+                raise ValueError(f"chunk_embeddings has {emb_chunks.shape[0]} rows for "
+                                 f"{len(texts)} chunks")
+            phrase_emb = encode_cached(model, phrases) if model and phrases else None
+            emb_name = "given"
+        else:
+            both = encode_cached(model, texts + phrases)  # one batch
+            emb_chunks, phrase_emb = both[: len(texts)], both[len(texts):]
+            emb_name = str(getattr(model, "name", "embedder"))
+        if phrase_emb is not None and phrase_emb.shape[1] == emb_chunks.shape[1]:
+            doc_emb = normalize_rows(emb_chunks.mean(axis=0, keepdims=True))[0]
+        else:
+            phrase_emb = None
+    prog.check_cancelled()
+    cols = _select_concepts(st, top_concepts, mmr_diversity, phrase_emb, doc_emb, pool) \
+        if st is not None else []
+
+    prog.update(40, step="Building graph: nodes and edges")
+    G = nx.Graph(name="pipeline_kit concept graph", embedder=emb_name, seed=seed,
+                 n_chunks=len(chunks))
+    chapter_of = _chapter_of(chunks, chapters)
+    for c in chunks:
+        attrs = dict(kind="chunk", label=c.chunk_id, text=c.text, chunk_index=c.chunk_index,
+                     start_time=float(c.start_time), end_time=float(c.end_time),
+                     start_word_index=c.start_word_index, end_word_index=c.end_word_index)
+        if c.chunk_id in chapter_of:
+            attrs["chapter"] = int(chapter_of[c.chunk_id])
+        G.add_node(c.chunk_id, **attrs)
+    G.graph["has_chapters"] = bool(chapter_of)
+
+    if st is not None and cols:
+        scores = np.asarray(st.tfidf.sum(axis=0)).ravel() * st.quality  # type: ignore
+        df = st.document_frequency
+        tf = st.tfidf[:, cols].tocsc()  # type: ignore[attr-defined]
+        cnt = st.counts[:, cols].tocsc()  # type: ignore[attr-defined]
+        present: list[set[int]] = [set() for _ in chunks]
+        for pos, j in enumerate(cols):
+            key = st.phrases[j]
+            cid = concept_id(key)
+            col_tf, col_cnt = tf.getcol(pos), cnt.getcol(pos).toarray().ravel()
+            rows = col_tf.indices
+            chs = sorted({chapter_of[ids_i] for ids_i in (chunks[r].chunk_id for r in rows)
+                          if ids_i in chapter_of})
+            G.add_node(cid, kind="concept", label=st.surface[key], key=key,
+                       weight=float(scores[j]), document_frequency=int(df[j]),
+                       count=int(col_cnt.sum()), proper_name=key in st.proper,
+                       variants="|".join(st.variants.get(key, ())),
+                       chapters=",".join(map(str, chs)), rank=pos)
+            for r, w in zip(rows, col_tf.data, strict=True):
+                G.add_edge(chunks[r].chunk_id, cid, kind="mention", kinds="mention",
+                           weight=float(w), count=int(col_cnt[r]))
+                present[r].add(pos)
+        # concept co-occurrence in the same or nearby chunks
+        co: dict[tuple[int, int], float] = {}
+        for i in range(len(chunks)):
+            for d in range(0, cooccurrence_window + 1):
+                if i + d >= len(chunks):
+                    break
+                w = 1.0 / (1 + d)
+                for a in present[i]:
+                    for b in present[i + d]:
+                        if a != b and (d > 0 or a < b):
+                            key2 = (min(a, b), max(a, b))
+                            co[key2] = co.get(key2, 0.0) + w
+        co = _strongest_pairs(co, min_cooccurrence, k_cooccurrence)
+        top_co = max(co.values(), default=1.0)
+        for (a, b), w in sorted(co.items()):
+            G.add_edge(concept_id(st.phrases[cols[a]]), concept_id(st.phrases[cols[b]]),
+                       kind="cooccurrence", kinds="cooccurrence", weight=w / top_co,
+                       strength=float(w))
+    prog.check_cancelled()
+
+    # chunk -> next chunk in time
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        G.add_edge(a.chunk_id, b.chunk_id, kind="next", kinds="next", weight=_NEXT_WEIGHT,
+                   from_chunk=a.chunk_id, to_chunk=b.chunk_id,
+                   gap_seconds=float(b.start_time - a.end_time))
+    # chunk - chunk similarity
+    if emb_chunks is None and st is not None and len(st.phrases):
+        emb_chunks = normalize_rows(st.tfidf.toarray())  # type: ignore[attr-defined]
+    if similarity_threshold is None:
+        similarity_threshold = 0.3 if emb_name != "tfidf" else 0.1
+    if emb_chunks is not None and len(chunks) > 1:
+        for (i, j), s in sorted(_similar_pairs(emb_chunks, k_similar,
+                                               similarity_threshold).items()):
+            u, v = chunks[i].chunk_id, chunks[j].chunk_id
+            if G.has_edge(u, v):
+                e = G.edges[u, v]
+                e["kinds"] = e["kinds"] + "|similar"
+                e["similarity"] = s
+                e["weight"] = max(float(e["weight"]), s)
+            else:
+                G.add_edge(u, v, kind="similar", kinds="similar", weight=s, similarity=s)
+    prog.update(70, step="Building graph: communities and centralities")
+    prog.check_cancelled()
+    _add_communities(G, seed, resolution)
+    _add_centralities(G, seed, betweenness_k, betweenness_exact_max)
+    prog.update(100, step="Building graph: done")
+    return G

@@ -1,0 +1,790 @@
+"""Questions about a transcript: clarifying, cloze, wh- and relation questions, plus user hooks.
+
+No model and no NLTK data: answer spans are found with patterns (years, dates,
+counts, capitalised names) and a clause is turned into a question by moving its
+auxiliary ("was", "had", ...) or a past-tense verb ("began" -> "did ... begin").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .._progress import Progress, ensure_progress
+from ._keyphrases import is_content_word, phrase_stats
+from ._sentences import ends_sentence, split_sentences
+from ._types import Chapter, Chunk, Question
+
+_UNITS = "one two three four five six seven eight nine".split()
+_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_TENS_RE, _UNITS_RE, _TEENS_RE = ("|".join(x) for x in (_TENS, _UNITS, _TEENS))
+_NUM_WORD = (rf"(?:(?:{_TENS_RE})(?:-(?:{_UNITS_RE}))?|{_TEENS_RE}|{'|'.join(_UNITS[1:])}"
+             r"|hundred|thousand|a dozen|dozens|hundreds|thousands)")
+_YEAR_SPELLED = (
+    r"(?:eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)"
+    rf"[ -](?:hundred(?: and [a-z-]+)?|(?:{_TENS_RE})(?:-(?:{_UNITS_RE}))?|{_TEENS_RE}"
+    rf"|oh[ -](?:{_UNITS_RE}))"
+)
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|"
+          r"December)")
+_ORDINAL = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
+            r"twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|"
+            r"nineteenth|twentieth|twenty-first)")
+_TIME_RE = re.compile(
+    rf"\b(?:{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?(?:,? \d{{4}})?|\d{{1,2}} {_MONTH}(?:,? \d{{4}})?"
+    rf"|{_MONTH},? \d{{4}}|(?:1[0-9]|20)\d\d(?!\d|,\d)|{_YEAR_SPELLED}"
+    rf"|the (?:early |late |middle of the )?{_ORDINAL} century)\b",
+    re.IGNORECASE,
+)
+_TIME_PREP = re.compile(
+    r"(?:\b(?:in|during|by|since|until|till|around|about|circa|before|after|from|of|on|"
+    r"at)(?: the year| about| around)?\s+)$", re.IGNORECASE)
+_COUNT_RE = re.compile(
+    rf"\b((?:\d[\d,]*(?:\.\d+)?|{_NUM_WORD})(?: or (?:\d[\d,]*|{_NUM_WORD}))?)"
+    r" ((?:[a-z]+-)?[a-z]+s)\b", re.IGNORECASE)
+_NAME_RE = re.compile(r"\b[A-Z][a-z]+(?:[- ](?:of |de |van |von )?[A-Z][a-z]+)*\b")
+_PLACE_PREP = re.compile(r"\b(?:in|at|near|from|to)\s+$")
+
+AUX = frozenset("was were is are has have had will would can could may might should must "
+                "did does do shall".split())
+_IRREGULAR = {
+    "began": "begin", "brought": "bring", "built": "build", "bought": "buy", "came": "come",
+    "caught": "catch", "chose": "choose", "did": "do", "drew": "draw", "drove": "drive",
+    "fell": "fall", "felt": "feel", "found": "find", "fought": "fight", "gave": "give",
+    "got": "get", "grew": "grow", "had": "have", "held": "hold", "kept": "keep",
+    "knew": "know", "led": "lead", "left": "leave", "lost": "lose", "made": "make",
+    "meant": "mean", "met": "meet", "paid": "pay", "ran": "run", "rode": "ride", "rose": "rise",
+    "said": "say", "sat": "sit", "saw": "see", "sent": "send", "set": "set", "shot": "shoot",
+    "sold": "sell", "spent": "spend", "spoke": "speak", "stood": "stand", "stole": "steal",
+    "swore": "swear", "taught": "teach", "thought": "think", "threw": "throw", "told": "tell",
+    "took": "take", "understood": "understand", "went": "go", "won": "win", "wrote": "write",
+    "became": "become", "broke": "break", "forgot": "forget", "hit": "hit", "put": "put",
+    "read": "read", "saw fit": "see fit", "struck": "strike", "wore": "wear", "woke": "wake",
+}
+_NOT_VERB_ED = frozenset("bed red need seed speed feed shed hundred indeed creed breed greed "
+                         "deed weed sacred kindred naked wicked ragged rugged".split())
+_LEADING = frozenset("and but so then yet or now also still thus".split())
+_CLAUSE_START_BAD = frozenset(
+    "which who whom whose that when where while if because although though as since unless "
+    "whether for to than what how why".split())
+_SUBORDINATE = frozenset("for although though while when because the".split())
+_THING_NAMES = frozenset("Ages Age Era Period Century War Empire Church Bank Company Corporation "
+                         "University College River Mountains Street Society League Association "
+                         "Assn Council Committee Government Party Department Bible Times "
+                         "Exhibition Report Act Court".split())
+_DETERMINERS = frozenset("the a an this that these those his her their its our my your some "
+                         "many several".split())
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence of a chunk: ``text`` is ``chunk.text[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+    complete: bool  # starts like a sentence and ends with final punctuation
+
+
+def sentence_spans(text: str, max_words: int = 80) -> list[Span]:
+    """Sentences of ``text`` with character offsets (exact substrings of ``text``)."""
+    toks = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    out: list[Span] = []
+    for s in split_sentences(text, max_words=max_words):
+        a, b = toks[s.start_word][0], toks[s.end_word - 1][1]
+        body = text[a:b]
+        first = body.lstrip("\"'“‘(`")[:1]
+        complete = bool(first) and (first.isupper() or first.isdigit()) and bool(
+            re.search(r"[.!?][\"'”’)]*$", body))
+        out.append(Span(body, a, b, complete))
+    return out
+
+
+def lemma(verb: str) -> str | None:
+    """Base form of a past-tense verb ("began" -> "begin", "printed" -> "print"), or None."""
+    w = verb.lower()
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    if not w.endswith("ed") or len(w) < 5 or w in _NOT_VERB_ED or not w.isalpha():
+        return None
+    if w.endswith("ied"):
+        return w[:-3] + "y"
+    base = w[:-2]
+    if len(base) > 2 and base[-1] == base[-2] and base[-1] not in "lsfz":
+        return base[:-1]  # stopped -> stop
+    if base.endswith(("c", "v", "z", "u", "at", "iz", "is", "ag", "eg", "g")) and not \
+            base.endswith(("eat", "oat", "ng")):
+        return base + "e"  # produced, engraved, created, used
+    if re.search(r"[^aeiou][uo][dkst]$", base) and len(base) <= 7:
+        return base + "e"  # concluded, invoked, closed
+    if base.endswith(("l", "r")) and len(base) > 2 and base[-2] not in "aeiour":
+        return base + "e"  # settled
+    return base
+
+
+def _words(s: str) -> list[str]:
+    return s.split()
+
+
+def _tidy(s: str) -> str:
+    s = re.sub(r"\s+([,;:.!?])", r"\1", " ".join(s.split()))
+    return s.strip(" ,;:-")
+
+
+def _lower_first(s: str, keep_case: bool) -> str:
+    if keep_case or not s or s.split()[0] == "I":
+        return s
+    return s[0].lower() + s[1:]
+
+
+def clause_around(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Character range of the clause (between , ; : ( ) and sentence edges) holding a span."""
+    a = max((m.end() for m in re.finditer(r"[,;:()\"“”]|\s--\s", sentence[:start])), default=0)
+    m = re.search(r"[,;:()\"“”]|\s--\s|[.!?]\s*$", sentence[end:])
+    b = end + m.start() if m else len(sentence)
+    return a, b
+
+
+def _verb_index(tokens: list[str]) -> int | None:
+    for i, t in enumerate(tokens[:10]):
+        low = t.lower()
+        if low in AUX or low in _IRREGULAR or (lemma(low) is not None and t.islower()):
+            return i
+        if not re.fullmatch(r"[A-Za-z][A-Za-z'-]*", t):
+            return None
+    return None
+
+
+def _split_subject(clause: str) -> tuple[list[str], int, list[str]] | None:
+    """(subject tokens, verb index, all tokens) when the clause reads subject + verb + rest."""
+    toks = _words(clause)
+    while toks and toks[0].lower() in _LEADING:
+        toks = toks[1:]
+    if not toks or toks[0].lower() in _CLAUSE_START_BAD:
+        return None
+    v = _verb_index(toks)
+    if not v:  # None or 0: no subject before the verb
+        return None
+    subj = toks[:v]
+    head = subj[0]
+    if not (head[0].isupper() or head.lower() in _DETERMINERS or head.lower() in
+            {"he", "she", "they", "it", "we", "i"}):
+        return None
+    return subj, v, toks
+
+
+def invert(clause: str, wh: str, names: frozenset[str] = frozenset()) -> str | None:
+    """Turn a declarative clause into a wh-question: "X was Y" -> "<wh> was X Y?",
+    "X began Y" -> "<wh> did X begin Y?"; None when the clause has no clear subject/verb."""
+    parsed = _split_subject(clause)
+    if parsed is None:
+        return None
+    subj, v, toks = parsed
+    verb, rest = toks[v], toks[v + 1:]
+    subject = _lower_first(" ".join(subj), subj[0] in names or is_content_word(subj[0]))
+    low = verb.lower()
+    if low in AUX:
+        body = [low, subject, *rest]
+    else:
+        base = lemma(low)
+        if base is None:
+            return None
+        body = ["did", subject, base, *rest]
+    q = _tidy(" ".join(body))
+    return f"{wh} {q}?" if q else None
+
+
+_PREPS = frozenset("of in on at by for with from to into during near about than as".split())
+_DANGLING = _PREPS | _DETERMINERS | frozenset("and or but not only also very".split())
+
+
+def well_formed(question: str) -> bool:
+    """Cheap checks that removing the answer left no broken grammar behind."""
+    toks = re.findall(r"[A-Za-z'-]+|[^\sA-Za-z]", question)
+    words = [t.lower() for t in toks if t[0].isalpha()]
+    if len(words) < 5 or words[-1] in _DANGLING:
+        return False
+    for a, b in zip(words, words[1:], strict=False):
+        if a in _PREPS and (b in AUX or b in _PREPS - {"about"}):
+            return False
+    return not re.search(r"\b[A-Z]\.?[A-Z]?\?$|\.\s*\?$", question)
+
+
+def time_spans(sentence: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _TIME_RE.finditer(sentence)]
+
+
+def count_spans(sentence: str) -> list[tuple[int, int, str]]:
+    """(start, end, noun) of "fifteen or twenty years"-like counts; the span is the number."""
+    out = []
+    for m in _COUNT_RE.finditer(sentence):
+        num = m.group(1)
+        if num.lower() in {"one"} or _TIME_RE.fullmatch(num):
+            continue
+        out.append((m.start(1), m.end(1), m.group(2)))
+    return out
+
+
+def name_spans(sentence: str, weak: frozenset[str]) -> list[tuple[int, int]]:
+    """Capitalised names not at the sentence start (nor single weak/function words)."""
+    out = []
+    for m in _NAME_RE.finditer(sentence):
+        start, words = m.start(), m.group(0).split()
+        while words and words[0].lower() in weak and len(words) > 1:
+            start += len(words[0]) + 1
+            words = words[1:]
+        if start == 0 or sentence[:m.start()].rstrip().endswith((".", "!", "?", "\"", "“")):
+            continue
+        if len(words) == 1 and (words[0].lower() in weak or re.fullmatch(_MONTH, words[0])
+                                or not is_content_word(words[0])):
+            continue
+        if out and re.fullmatch(r",? and ", sentence[out[-1][1]:start]):
+            start = out.pop()[0]  # "Sweynheim and Pannartz" is one answer
+        out.append((start, m.end()))
+    return out
+
+
+def when_question(sentence: str, start: int, end: int) -> str | None:
+    """Question about the time expression ``sentence[start:end]``."""
+    a, b = clause_around(sentence, start, end)
+    prep = _TIME_PREP.search(sentence[a:start])
+    cut = a + prep.start() if prep else start
+    clause = sentence[a:cut] + " " + sentence[end:b]
+    return invert(_tidy(clause), "When")
+
+
+def how_many_question(sentence: str, start: int, end: int, noun: str) -> str | None:
+    """Question about a count ("fifteen or twenty years" -> "How many years ...?")."""
+    a, b = clause_around(sentence, start, end)
+    before = sentence[a:start]
+    m = re.search(r"(?:\b(?:in|during|for|of|by|with|about|over|after|within)\s+)?"
+                  r"(?:(?:the|a|an|some|about|nearly|almost|over|only|just|next|last|first)\s+)*$",
+                  before, re.IGNORECASE)
+    cut = a + (m.start() if m else len(before))
+    after = sentence[end:b].lstrip()
+    after = after[len(noun):] if after.lower().startswith(noun.lower()) else after
+    if not sentence[a:cut].strip():  # the count is the subject
+        return None
+    return invert(_tidy(sentence[a:cut] + " " + after), f"How many {noun.lower()}")
+
+
+def who_question(sentence: str, start: int, end: int) -> str | None:
+    """"X began printing ..." -> "Who began printing ...?" when the name is the subject."""
+    a, b = clause_around(sentence, start, end)
+    lead = sentence[a:start]
+    lead = re.sub(r"\b(?:In|On|By|During|After|Before)\s+\S+(?:\s+\S+){0,3}$", "",
+                  lead.strip()) if _TIME_RE.search(lead) else lead
+    if _words(lead) and not all(w.lower() in _LEADING or w.lower() in _SUBORDINATE
+                                 for w in _words(lead)):
+        return None
+    toks = _words(sentence[end:b])
+    if not toks:
+        return None
+    low = toks[0].lower()
+    if not (low in AUX or lemma(low) is not None or
+            (re.fullmatch(r"[a-z]+s", toks[0]) and not low.endswith("ss"))):
+        return None
+    if low in {"is", "are", "was", "were"} and len(toks) < 3:
+        return None
+    name = sentence[start:end].split()
+    wh = "What" if name[-1] in _THING_NAMES or (lead.strip().lower().endswith("the")
+                                                 and not name[-1].endswith(("s", "ese"))) else "Who"
+    return f"{wh} {_tidy(' '.join(toks))}?"
+
+
+def where_question(sentence: str, start: int, end: int) -> str | None:
+    """"X began printing near Rome" -> "Where did X begin printing?" (answer: the place)."""
+    a, b = clause_around(sentence, start, end)
+    prep = _PLACE_PREP.search(sentence[a:start])
+    if prep is None:
+        return None
+    if sentence[end:b].strip():  # the place should close its clause
+        return None
+    clause = sentence[a:a + prep.start()]
+    lead = re.match(r"\s*(?:In|On|By|During)\s+(?:the year\s+)?", clause)
+    if lead and _TIME_RE.match(clause[lead.end():]):
+        clause = clause[lead.end() + _TIME_RE.match(clause[lead.end():]).end():]
+    return invert(_tidy(clause), "Where")
+
+
+# --------------------------------------------------------------------------- generation
+
+class QuestionGeneratorError(ValueError):
+    """A user-supplied generator returned something that is not a valid question."""
+
+
+_OPTIONS = {
+    "builtin": True,  # run the built-in generators
+    "clarifying": True,
+    "cloze": True,
+    "wh": True,
+    "relation": True,
+    "cloze_per_chunk": 4,
+    "phrases_per_chunk": 8,
+    "min_sentence_words": 6,
+    "max_sentence_words": 45,
+    "max_relations": None,  # default: max(3, number of chunks // 2)
+    "near_duplicate": 0.7,  # token Jaccard at or above which two questions are duplicates
+}
+_EVENT_HEADS = ("tion", "sion", "ment", "ance", "ence")
+_EVENT_WORDS = frozenset("war battle meeting session election discovery birth death trip "
+                         "visit game match conference revolution flood fire crisis move "
+                         "change growth fall rise".split())
+_WEAK_NAMES = frozenset(w.title() for w in _LEADING | _CLAUSE_START_BAD | _DETERMINERS | AUX) | {
+    "I", "He", "She", "It", "We", "They", "There", "Here", "Mr", "Mrs", "Dr", "Now", "Then"}
+
+
+def normalize(text: str) -> str:
+    """Lower case, letters and digits only, single spaces (for duplicate checks)."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+_TEMPLATE_WORDS = frozenset(
+    "when did the events involving and take place how are related in this passage what who "
+    "where is was were a an of to many much".split())
+
+
+def question_words(text: str) -> set[str]:
+    """Words of a question that tell it apart: normalised, without template/function words."""
+    words = set(normalize(text).split())
+    return (words - _TEMPLATE_WORDS) or words
+
+
+def contains_answer(question: str, answer: str | None) -> bool:
+    """True when the normalised answer occurs as whole words in the normalised question."""
+    if not answer:
+        return False
+    na = normalize(answer)
+    return bool(na) and f" {na} " in f" {normalize(question)} "
+
+
+@dataclass
+class _Phrase:
+    key: str
+    label: str
+    forms: tuple[str, ...]
+    score: float
+    proper: bool
+
+    def pattern(self) -> re.Pattern[str]:
+        return _phrase_re(self.label, self.forms)
+
+
+@lru_cache(maxsize=4096)
+def _phrase_re(label: str, forms: tuple[str, ...]) -> re.Pattern[str]:
+    """Whole-word, case-insensitive pattern for any written form of a phrase."""
+    alts = sorted({*forms, label}, key=len, reverse=True)
+    body = "|".join(r"\s+".join(map(re.escape, f.split())) for f in alts)
+    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
+
+
+def _chunk_phrases(chunks: Sequence[Chunk], per_chunk: int) -> list[list[_Phrase]]:
+    """Each chunk's best key phrases (TF-IDF × quality over all chunks), scores in 0..1."""
+    st = phrase_stats([c.text for c in chunks])
+    out: list[list[_Phrase]] = []
+    top = 0.0
+    for i in range(len(chunks)):
+        row = st.tfidf.getrow(i)  # type: ignore[attr-defined]
+        scores = row.data * st.quality[row.indices]
+        order = np.lexsort((row.indices, -scores))[: 3 * per_chunk]
+        picked: list[_Phrase] = []
+        for j in order:
+            key = st.phrases[row.indices[j]]
+            if any(f" {key} " in f" {p.key} " or f" {p.key} " in f" {key} " for p in picked):
+                continue
+            picked.append(_Phrase(key, st.surface[key], st.variants.get(key, ()),
+                                  float(scores[j]), key in st.proper))
+            top = max(top, float(scores[j]))
+            if len(picked) >= per_chunk:
+                break
+        out.append(picked)
+    for picked in out:
+        for p in picked:
+            p.score = p.score / top if top else 0.0
+    return out
+
+
+def _with_article(p: _Phrase) -> str:
+    return p.label if p.proper else f"the {p.label}"
+
+
+def _bare(p: _Phrase) -> str:
+    return p.label
+
+
+def _event_phrase(text: str, p: _Phrase) -> str | None:
+    """"invention" -> "the invention of movable metal letters" as the text has it."""
+    m = re.search(rf"\b((?:[A-Za-z-]+\s+)?){re.escape(p.label)}\s+of\s+((?:the\s+)?)", text,
+                  re.IGNORECASE)
+    if m is None:
+        return None
+    words = []
+    for tok in text[m.end():].split()[:4]:
+        bare = tok.rstrip(",.;:!?)\"'”")
+        if not is_content_word(bare) and bare.lower() not in {"and"}:
+            break
+        words.append(bare)
+        if bare != tok:
+            break
+    while words and not is_content_word(words[-1]):
+        words.pop()
+    if not words:
+        return None
+    adj = m.group(1).strip()
+    pre = f"{adj} " if adj and is_content_word(adj) and adj[0].isupper() else ""
+    return f"the {pre}{p.label} of {m.group(2)}{' '.join(words)}"
+
+
+def _is_event(p: _Phrase) -> bool:
+    head = p.key.split(" of ")[0].split()[-1] if " of " in p.key else p.key.split()[-1]
+    return not p.proper and (head in _EVENT_WORDS or head.endswith(_EVENT_HEADS)) and len(
+        head) > 4
+
+
+def _clarifying(chunk: Chunk, phrases: list[_Phrase]) -> Question | None:
+    """"When did <what the passage is about> take place?" for a chunk without time markers."""
+    if not chunk.temporal_info.requires_user_clarification or not phrases:
+        return None
+    first = phrases[0]
+    q = None
+    for p in phrases[:5]:
+        if _is_event(p) and " of " not in p.key:
+            event = _event_phrase(chunk.text, p)
+            if event:
+                q = f"When did {event} take place?"
+                break
+        if _is_event(p) and " of " in p.key:
+            q = f"When did the {p.label} take place?"
+            break
+    if q is None:
+        multi = [p for p in phrases[1:4] if len(p.key.split()) > 1 or p.proper]
+        second = multi[0] if multi else next(iter(phrases[1:2]), None)
+        what = _bare(first) + (f" and {_bare(second)}" if second else "")
+        q = f"When did the events involving {what} take place?"
+    return _question(q, "clarifying", None, chunk, 0.45 + 0.25 * first.score)
+
+
+def contains_words(text: str, phrase: str) -> bool:
+    return f" {normalize(phrase)} " in f" {normalize(text)} "
+
+
+def _question(text: str, qtype: str, answer: str | None, chunk: Chunk, score: float) -> Question:
+    return Question(text=text, type=qtype, answer=answer, chunk_id=chunk.chunk_id,
+                    start_time=float(chunk.start_time), end_time=float(chunk.end_time),
+                    score=round(float(score), 6), source="builtin")
+
+
+def _clip_cloze(sentence: str, start: int, end: int, max_words: int) -> str:
+    """The sentence, or the comma-clauses around the blank when it is longer than max_words."""
+    if len(sentence.split()) <= max_words:
+        return sentence
+    cuts = [0, *(m.end() for m in re.finditer(r"[,;:]\s", sentence)), len(sentence)]
+    lo = max(c for c in cuts if c <= start)
+    hi = min(c for c in cuts if c >= end)
+    while len(sentence[lo:hi].split()) < 12:
+        lower = [c for c in cuts if c < lo]
+        higher = [c for c in cuts if c > hi]
+        if not lower and not higher:
+            break
+        if higher:
+            hi = higher[0]
+        if len(sentence[lo:hi].split()) < 12 and lower:
+            lo = lower[-1]
+    part = sentence[lo:hi].strip().rstrip(",;:")
+    return ("… " if lo > 0 else "") + part + (" …" if hi < len(sentence) else "")
+
+
+def _cloze(chunk: Chunk, sentences: list[Span], phrases: list[_Phrase], per_chunk: int,
+           max_words: int) -> list[Question]:
+    out: list[tuple[float, Question]] = []
+    for s in sentences:
+        best = None
+        for p in phrases:
+            m = p.pattern().search(s.text)
+            if m and (best is None or p.score > best[0].score):
+                best = (p, m)
+        if best is None:
+            continue
+        p, m = best
+        blanked = p.pattern().sub("_____", s.text)
+        q = _clip_cloze(blanked, m.start(), m.start() + 5, max_words)
+        n = len(s.text.split())
+        length_q = 1.0 if 8 <= n <= 30 else 0.8
+        out.append((p.score, _question(q, "cloze", m.group(0), chunk,
+                                       0.35 + 0.45 * p.score * length_q)))
+    out.sort(key=lambda x: -x[0])
+    return [q for _, q in out[:per_chunk]]
+
+
+def _wh(chunk: Chunk, sentences: list[Span], max_words: int) -> list[Question]:
+    out: list[Question] = []
+    weak = frozenset(w.lower() for w in _WEAK_NAMES)
+    for s in sentences:
+        text = s.text
+        if len(text.split()) > max_words + 20:
+            continue
+        cands: list[tuple[str, str | None, str]] = []  # (type, question, answer)
+        for a, b in time_spans(text):
+            cands.append(("when", when_question(text, a, b), text[a:b]))
+        for a, b, noun in count_spans(text):
+            cands.append(("how_many", how_many_question(text, a, b, noun), text[a:b]))
+        for a, b in name_spans(text, weak):
+            q = who_question(text, a, b)
+            cands.append(("what" if q and q.startswith("What ") else "who", q, text[a:b]))
+            cands.append(("where", where_question(text, a, b), text[a:b]))
+        for qtype, q, ans in cands:
+            if q and well_formed(q) and not contains_answer(q, ans):
+                base = {"when": 0.8, "how_many": 0.7, "who": 0.75, "what": 0.7,
+                        "where": 0.7}[qtype]
+                length_q = 1.0 if len(q.split()) <= 25 else 0.85
+                out.append(_question(q, qtype, ans, chunk, base * length_q))
+    return out
+
+
+def _relations(chunks: Sequence[Chunk], sentences: list[list[Span]],
+               phrases: list[list[_Phrase]], graph, limit: int,
+               max_words: int) -> list[Question]:
+    """"How are X and Y related in this passage?" for co-occurring concepts; answer: the
+    sentence naming both."""
+    pairs: list[tuple[float, _Phrase, _Phrase]] = []
+    if graph is not None:
+        nodes = graph.nodes
+        def as_phrase(n: str) -> _Phrase:
+            d = nodes[n]
+            forms = tuple(f for f in str(d.get("variants", "")).split("|") if f)
+            return _Phrase(str(d.get("key", n)), str(d.get("label", n)), forms,
+                           float(d.get("weight", 0.0)), bool(d.get("proper_name", False)))
+        for u, v, d in graph.edges(data=True):
+            if d.get("kind") == "cooccurrence":
+                a, b = sorted((u, v))
+                pairs.append((float(d.get("weight", 0.0)), as_phrase(a), as_phrase(b)))
+    else:
+        seen: dict[tuple[str, str], tuple[float, _Phrase, _Phrase]] = {}
+        for ps in phrases:
+            for i, a in enumerate(ps[:5]):
+                for b in ps[i + 1:5]:
+                    k = tuple(sorted((a.key, b.key)))
+                    w = a.score * b.score + seen.get(k, (0.0,))[0]
+                    seen[k] = (w, a, b)
+        pairs = list(seen.values())
+    pairs.sort(key=lambda x: (-x[0], x[1].key, x[2].key))
+    top = max((w for w, _, _ in pairs), default=1.0) or 1.0
+    out: list[Question] = []
+    used: dict[str, int] = {}
+    answered: set[str] = set()
+    for w, a, b in pairs:
+        if len(out) >= limit:
+            break
+        if f" {a.key} " in f" {b.key} " or f" {b.key} " in f" {a.key} ":
+            continue
+        if used.get(a.key, 0) >= 2 or used.get(b.key, 0) >= 2:
+            continue
+        pa, pb = a.pattern(), b.pattern()
+        hit = next(((c, s) for c, ss in zip(chunks, sentences, strict=True) for s in ss
+                    if len(s.text.split()) <= max_words and pa.search(s.text)
+                    and pb.search(s.text)), None)
+        if hit is None or hit[1].text in answered:
+            continue  # one relation question per linking sentence
+        c, s = hit
+        answered.add(s.text)
+        q = f"How are {_bare(a)} and {_bare(b)} related in this passage?"
+        out.append(_question(q, "relation", s.text, c, 0.4 + 0.3 * w / top))
+        used[a.key] = used.get(a.key, 0) + 1
+        used[b.key] = used.get(b.key, 0) + 1
+    return out
+
+
+def _owned_sentences(chunks: Sequence[Chunk], min_words: int) -> list[list[Span]]:
+    """Complete sentences of each chunk; a sentence repeated by chunk overlap goes to the
+    first chunk that holds it whole. A chunk's first sentence counts only when the word
+    before the chunk (known from earlier chunks) ends a sentence."""
+    seen: set[str] = set()
+    word_at: dict[int, str] = {}
+    out: list[list[Span]] = []
+    for ci, c in enumerate(chunks):
+        tokens = c.text.split()
+        mine = []
+        spans = sentence_spans(c.text)
+        for si, s in enumerate(spans):
+            key = normalize(s.text)
+            last = ci == len(chunks) - 1 and si == len(spans) - 1 and s.text[:1].isupper()
+            ok = s.complete or last
+            if si == 0 and c.start_word_index > 0 and s.start == 0:
+                before = word_at.get(c.start_word_index - 1)
+                ok = ok and before is not None and ends_sentence(before)
+            if not ok or key in seen or len(s.text.split()) < min_words:
+                continue
+            seen.add(key)
+            mine.append(s)
+        if len(tokens) == c.word_count:
+            word_at.update(zip(range(c.start_word_index, c.end_word_index), tokens,
+                               strict=True))
+        out.append(mine)
+    return out
+
+
+def _generator_name(gen: Callable) -> str:
+    return str(getattr(gen, "__name__", None) or type(gen).__name__)
+
+
+def _from_user(gen: Callable, items: Any, by_id: dict[str, Chunk]) -> list[Question]:
+    """Validate what a user generator returned and turn it into Questions."""
+    name = _generator_name(gen)
+    if items is None or isinstance(items, (str, bytes, dict, Question)):
+        raise QuestionGeneratorError(
+            f"generator {name!r} must return an iterable of Question objects or dicts, got "
+            f"{type(items).__name__}")
+    fields = {f.name for f in dataclasses.fields(Question)}
+    out: list[Question] = []
+    for i, item in enumerate(items):
+        where = f"generator {name!r}, item {i}"
+        if isinstance(item, Question):
+            d = item.to_dict()
+        elif isinstance(item, dict):
+            unknown = set(item) - fields
+            if unknown:
+                raise QuestionGeneratorError(f"{where}: unknown field(s) {sorted(unknown)}; "
+                                             f"expected some of {sorted(fields)}")
+            d = dict(item)
+        else:
+            raise QuestionGeneratorError(f"{where}: expected a Question or dict, got "
+                                         f"{type(item).__name__}")
+        text = d.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise QuestionGeneratorError(f"{where}: 'text' must be a non-empty string")
+        cid = d.get("chunk_id")
+        if cid is not None and cid not in by_id:
+            raise QuestionGeneratorError(f"{where}: unknown chunk_id {cid!r}")
+        score = d.get("score", 0.5)
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(
+                score):
+            raise QuestionGeneratorError(f"{where}: 'score' must be a finite number, got "
+                                         f"{score!r}")
+        answer = d.get("answer")
+        if answer is not None and not isinstance(answer, str):
+            raise QuestionGeneratorError(f"{where}: 'answer' must be a string or None")
+        qtype = d.get("type", "custom")
+        if not isinstance(qtype, str) or not qtype:
+            raise QuestionGeneratorError(f"{where}: 'type' must be a non-empty string")
+        chunk = by_id.get(cid) if cid is not None else None
+        start = d.get("start_time", chunk.start_time if chunk else None)
+        end = d.get("end_time", chunk.end_time if chunk else None)
+        out.append(Question(text=text.strip(), type=qtype, answer=answer, chunk_id=cid,
+                            start_time=start, end_time=end, score=float(score), source=name))
+    return out
+
+
+def deduplicate(questions: Sequence[Question], near: float = 0.7) -> list[Question]:
+    """Best first; drop a question equal to a kept one after normalising, or sharing at least
+    ``near`` of its distinctive words (Jaccard over :func:`question_words`) with a kept
+    question of the same type; keep one cloze per answer."""
+    ranked = sorted(questions, key=lambda q: (-q.score, q.start_time or 0.0, q.text))
+    kept: list[Question] = []
+    sets: list[set[str]] = []
+    index: dict[tuple[str, str], list[int]] = {}  # (type, word) -> kept questions with it
+    texts: set[str] = set()
+    answers: set[str] = set()
+    for q in ranked:
+        n = normalize(q.text)
+        answer = normalize(q.answer) if q.type == "cloze" and q.answer else None
+        if not n or n in texts or (answer is not None and answer in answers):
+            continue  # equal text, or a second cloze with the same answer
+        words = question_words(n)
+        shared: dict[int, int] = {}
+        for w in words:
+            for k in index.get((q.type, w), ()):
+                shared[k] = shared.get(k, 0) + 1
+        if any(c / (len(words) + len(sets[k]) - c) >= near for k, c in shared.items()):
+            continue
+        for w in words:
+            index.setdefault((q.type, w), []).append(len(kept))
+        kept.append(q)
+        sets.append(words)
+        texts.add(n)
+        if answer is not None:
+            answers.add(answer)
+    return kept
+
+
+def _valid(q: Question, by_id: dict[str, Chunk]) -> bool:
+    """Built-in rule: the answer is in the source chunk and not in the question."""
+    if q.answer is None:
+        return True
+    chunk = by_id.get(q.chunk_id or "")
+    text = " ".join(chunk.text.split()).lower() if chunk else ""
+    return " ".join(q.answer.split()).lower() in text and not contains_answer(q.text, q.answer)
+
+
+def generate_questions(
+    chunks: Sequence[Chunk],
+    chapters: Sequence[Chapter] | None = None,
+    graph: Any = None,
+    *,
+    max_questions: int | None = None,
+    generators: Sequence[Callable] | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> list[Question]:
+    """Questions about ``chunks``, best first (by score, then time).
+
+    Built in, without any model: ``clarifying`` ("When did the invention of printing take
+    place?") for chunks whose time is unknown; ``cloze`` (a key phrase blanked as
+    "_____"); ``when``/``how_many``/``who``/``where`` from years, dates, counts and
+    names in a sentence; ``relation`` for concepts that co-occur (graph edges when a
+    ``graph`` from :func:`build_graph` is given, else the chunks' key phrases).
+
+    ``generators``: callables ``(chunks, chapters, graph) -> iterable of Question or
+    dict``; their questions (``source`` = the callable's name) are validated, merged,
+    de-duplicated and ranked with the built-in ones. Options (keyword): see ``_OPTIONS``
+    (e.g. ``cloze=False``, ``cloze_per_chunk=2``, ``builtin=False``).
+    """
+    unknown = set(options) - set(_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+    opt = {**_OPTIONS, **options}
+    if max_questions is not None and max_questions < 0:
+        raise ValueError(f"max_questions must be non-negative, got {max_questions}")
+    gens = list(generators or [])
+    for g in gens:
+        if not callable(g):
+            raise TypeError(f"generators must be callables, got {type(g).__name__}")
+    prog = ensure_progress(progress)
+    prog.update(0, step="Generating questions")
+    chunks = sorted(chunks, key=lambda c: (c.start_time, c.chunk_index))
+    by_id = {c.chunk_id: c for c in chunks}
+    found: list[Question] = []
+    if opt["builtin"] and chunks:
+        phrases = _chunk_phrases(chunks, int(opt["phrases_per_chunk"]))
+        sentences = _owned_sentences(chunks, int(opt["min_sentence_words"]))
+        max_words = int(opt["max_sentence_words"])
+        for i, c in enumerate(chunks):
+            prog.check_cancelled()
+            if opt["clarifying"]:
+                q = _clarifying(c, phrases[i])
+                if q is not None:
+                    found.append(q)
+            if opt["cloze"]:
+                found += _cloze(c, sentences[i], phrases[i], int(opt["cloze_per_chunk"]),
+                                max_words)
+            if opt["wh"]:
+                found += _wh(c, sentences[i], max_words)
+            prog.update(i + 1, len(chunks) + 1)
+        if opt["relation"]:
+            limit = opt["max_relations"]
+            limit = max(3, len(chunks) // 2) if limit is None else int(limit)
+            found += _relations(chunks, sentences, phrases, graph, limit, max_words + 20)
+        found = [q for q in found if _valid(q, by_id)]
+    for g in gens:
+        prog.check_cancelled()
+        found += _from_user(g, g(chunks, chapters, graph), by_id)
+    out = deduplicate(found, float(opt["near_duplicate"]))
+    prog.update(100, step="Generating questions: done")
+    return out if max_questions is None else out[:max_questions]

@@ -1,0 +1,66 @@
+"""SRT and WebVTT export of a timed transcript.
+
+Cues are cut from the word timings, not the (up to 30 s) recogniser segments: a cue
+ends at a sentence end, at a pause, or when it would pass ``max_chars`` or
+``max_seconds``, so subtitles stay readable.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._types import Transcript, Word
+
+
+def _cues(
+    words: tuple[Word, ...], max_chars: int = 84, max_seconds: float = 7.0, pause: float = 0.8
+) -> list[tuple[float, float, str]]:
+    cues: list[tuple[float, float, str]] = []
+    cur: list[Word] = []
+
+    def flush() -> None:
+        if cur:
+            cues.append((cur[0].start, cur[-1].end, " ".join(w.text for w in cur)))
+            cur.clear()
+
+    for w in words:
+        if cur:
+            length = sum(len(x.text) + 1 for x in cur) + len(w.text)
+            if (
+                length > max_chars
+                or w.end - cur[0].start > max_seconds
+                or w.start - cur[-1].end >= pause
+            ):
+                flush()
+        cur.append(w)
+        if w.text.endswith((".", "?", "!")):
+            flush()
+    flush()
+    return cues
+
+
+def _stamp(seconds: float, sep: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_srt(transcript: Transcript) -> str:
+    """SubRip text: numbered cues with ``HH:MM:SS,mmm`` times."""
+    blocks = [
+        f"{i}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{text}\n"
+        for i, (a, b, text) in enumerate(_cues(transcript.words), start=1)
+    ]
+    return "\n".join(blocks)
+
+
+def to_vtt(transcript: Transcript) -> str:
+    """WebVTT text: a ``WEBVTT`` header and cues with ``HH:MM:SS.mmm`` times."""
+    blocks = [
+        f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{text}\n"
+        for a, b, text in _cues(transcript.words)
+    ]
+    return "WEBVTT\n\n" + "\n".join(blocks)

@@ -1,0 +1,342 @@
+"""Time expressions in text: years, decades, dates, centuries/eras, ages, life stages, relatives.
+
+Rule-based and deterministic. Handles spoken-style text (numbers spelled out, as
+ASR and LJ Speech produce: "fourteen fifty-five", "the fifteenth century") and
+tokenised text ("January , 1946"). False positives are avoided by context: a bare
+four-digit number is a year only with a time cue before it ("in", "since", a month)
+or nothing count-like after it ("1500 copies" is not a year); "May"/"March" are
+months only next to a day, a year or a time preposition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ._types import TemporalInfo, TemporalMarker
+
+# ------------------------------------------------------------------ number words
+
+_UNITS = "zero one two three four five six seven eight nine".split()
+_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ORD_UNITS = "first second third fourth fifth sixth seventh eighth ninth".split()
+_ORD_TEENS = ("tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth "
+              "eighteenth nineteenth").split()
+_ORD_TENS = {"twentieth": 20, "thirtieth": 30}
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december"]
+_MONTH_ABBR = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
+               "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12}
+_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+
+
+def _alt(words: list[str]) -> str:
+    return "|".join(sorted(words, key=len, reverse=True))
+
+
+_UNIT_RE = _alt(_UNITS[1:])
+_NUM99 = rf"(?:(?:{_alt(_TENS)})(?:[- ](?:{_UNIT_RE}))?|{_alt(_TEENS)}|{_UNIT_RE})"
+_NUM = rf"(?:\d{{1,3}}|{_NUM99})"
+_ORDINAL = (rf"(?:(?:twenty|thirty)[- ](?:{_alt(_ORD_UNITS)})|{_alt(list(_ORD_TENS))}|"
+            rf"{_alt(_ORD_TEENS)}|{_alt(_ORD_UNITS)}|\d{{1,2}}(?:st|nd|rd|th))")
+
+
+def words_to_int(text: str) -> int | None:
+    """Value of a number in digits or words up to 99 ("fifty-five" → 55), else None."""
+    t = text.lower().replace("-", " ").split()
+    if len(t) == 1 and t[0].isdigit():
+        return int(t[0])
+    total = 0
+    for w in t:
+        if w in _UNITS:
+            total += _UNITS.index(w)
+        elif w in _TEENS:
+            total += 10 + _TEENS.index(w)
+        elif w in _TENS:
+            total += 20 + 10 * _TENS.index(w)
+        else:
+            return None
+    return total if t else None
+
+
+def ordinal_to_int(text: str) -> int | None:
+    """Value of an ordinal ("fifteenth", "15th", "twenty-first") or None."""
+    t = text.lower().replace("-", " ").split()
+    if len(t) == 1 and re.fullmatch(r"\d+(st|nd|rd|th)", t[0]):
+        return int(t[0][:-2])
+    total = 0
+    for w in t:
+        if w in _ORD_UNITS:
+            total += 1 + _ORD_UNITS.index(w)
+        elif w in _ORD_TEENS:
+            total += 10 + _ORD_TEENS.index(w)
+        elif w in _ORD_TENS:
+            total += _ORD_TENS[w]
+        elif w in ("twenty", "thirty"):
+            total += 20 if w == "twenty" else 30
+        else:
+            return None
+    return total or None
+
+
+def _spelled_year(text: str) -> int | None:
+    """ "fourteen fifty-five" → 1455, "eighteen hundred" → 1800, "nineteen oh five" → 1905."""
+    m = _SPELLED_YEAR_RE.fullmatch(text.lower())
+    if not m:
+        return None
+    hi = words_to_int(m["hi"])
+    lo_text = m["lo"]
+    if lo_text.startswith("hundred"):
+        rest = lo_text[len("hundred"):].replace("and", "").strip()
+        lo = words_to_int(rest) if rest else 0
+    elif lo_text.startswith(("oh ", "o ")):
+        lo = words_to_int(lo_text.split(" ", 1)[1])
+    else:
+        lo = words_to_int(lo_text)
+    if hi is None or lo is None:
+        return None
+    return hi * 100 + lo
+
+
+# ------------------------------------------------------------------ patterns
+
+_SPELLED_YEAR_RE = re.compile(
+    rf"(?P<hi>{_alt(_TEENS[1:])}|twenty) "
+    rf"(?P<lo>hundred(?: and {_NUM99})?|o h? ?(?:{_UNIT_RE})|oh (?:{_UNIT_RE})|"
+    rf"(?:{_alt(_TENS)})(?:[- ](?:{_UNIT_RE}))?|{_alt(_TEENS)})",
+    re.I)
+_B = r"(?<![\w'’-])"  # word start
+_E = r"(?![\w-])"  # word end
+_MONTH_RE = (rf"(?:{_alt([m.capitalize() for m in _MONTHS])}|"
+             rf"(?:{_alt([a.capitalize() for a in _MONTH_ABBR])})\.?)")
+_DAY = r"(?:[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR4 = r"(?:1[0-9]\d\d|20\d\d)"
+_SEP = r"\s*,?\s*"
+_UNIT_NOUNS = ("second minute hour day night week weekend month year decade century "
+               "morning afternoon evening summer winter spring fall autumn season semester").split()
+_UNIT_RE_T = rf"(?:{_alt(_UNIT_NOUNS)})"
+_UNITS_PL = rf"(?:{_alt([u + 's' for u in _UNIT_NOUNS if u != 'century'] + ['centuries'])})"
+_COUNT = rf"(?:{_NUM}|a|an|a few|a couple of|several|many|some)"
+_PRONOUN = r"(?:I|he|she|we|they|you|it)"
+
+# Words after a four-digit number that show it counts something (so it is not a year).
+_COUNT_FOLLOW_OK = frozenset(
+    "and or to the a in on at by was were is are when while with through until as after "
+    "before saw had has have he she it they we i his her their its which that who elections "
+    "election census edition season campaign olympics act war model".split())
+_COUNT_NOUNS = frozenset("men people copies feet miles pounds dollars points words pages".split())
+_YEAR_CUES = re.compile(
+    r"(?:\b(?:in|of|since|from|to|until|till|by|during|before|after|about|around|circa|"
+    r"c\.|early|late|mid|year|years|spring|summer|autumn|fall|winter|and|or|between|"
+    r"through|than|nor)|[,(–-])\s*$", re.I)
+_NOT_YEAR_BEFORE = re.compile(
+    r"(?:[$£€#]\s*|\b(?:pages?|p\.|pp\.|nos?\.|numbers?|sections?|chapters?|chap\.|"
+    r"figures?|figs?\.|tables?|rooms?|route|highway|volumes?|vol\.|items?|parts?|lines?|"
+    r"code|model|flight|box|rules?|articles?|paragraphs?|exhibit|sec\.)"
+    r"(?:\s*\d+\s*[-–,]|\s*\d+\s*,?\s*(?:and|to))?\s*)$", re.I)
+
+
+def _pattern(kind: str, regex: str, flags: int = re.I):
+    return kind, re.compile(regex, flags)
+
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    _pattern("date", rf"{_B}(?P<y>{_YEAR4})-(?P<m>[01]\d)-(?P<d>[0-3]\d){_E}"),
+    _pattern("date", rf"{_B}(?P<mon>{_MONTH_RE})\s+(?P<d>{_DAY}){_SEP}(?P<y>{_YEAR4}){_E}", 0),
+    _pattern("date", rf"{_B}(?P<d>{_DAY})\s+(?:of\s+)?(?P<mon>{_MONTH_RE}){_SEP}"
+                     rf"(?P<y>{_YEAR4}){_E}", 0),
+    _pattern("date", rf"{_B}(?P<mon>{_MONTH_RE}){_SEP}(?P<y>{_YEAR4}){_E}", 0),
+    _pattern("date", rf"{_B}(?P<mon>{_MONTH_RE})\s+(?P<d>{_DAY}){_E}(?!\s*(?:%|percent))", 0),
+    _pattern("date", rf"{_B}(?:the\s+)?(?P<d>{_DAY})\s+of\s+(?P<mon>{_MONTH_RE}){_E}", 0),
+    _pattern("date", rf"\b(?:[Ii]n|[Ss]ince|[Uu]ntil|[Dd]uring|early|late|mid|last|next|this|"
+                     rf"of|by)\s+(?P<span>(?P<mon>{_MONTH_RE})){_E}", 0),
+    _pattern("decade", rf"{_B}(?:the\s+)?(?:mid-|early\s+|late\s+)?(?P<y>1[0-9]\d0|20[0-9]0)"
+                       rf"\s?'?s{_E}"),
+    _pattern("decade", rf"(?:{_B}the\s+(?:mid-|early\s+|late\s+)?)?['’](?P<yy>\d0)\s?s{_E}"),
+    _pattern("decade", rf"{_B}the\s+(?:mid-|early\s+|late\s+)?(?:nineteen[- ]|eighteen[- ])?"
+                       rf"(?P<w>twenties|thirties|forties|fifties|sixties|seventies|eighties|"
+                       rf"nineties){_E}"),
+    _pattern("era", rf"{_B}(?:the\s+)?(?:(?:early|late|mid|middle\s+of\s+the)\s*-?\s*)?"
+                    rf"(?P<o>{_ORDINAL})(?:\s+and\s+{_ORDINAL})?[- ]centur(?:y|ies){_E}"),
+    _pattern("era", rf"{_B}(?:the\s+)?(?:early\s+|late\s+|high\s+)?(?:Middle|Dark)\s+Ages{_E}"
+                    rf"|{_B}the\s+(?:Renaissance|Reformation|Enlightenment|Stone\s+Age|"
+                    rf"Bronze\s+Age|Iron\s+Age|Industrial\s+Revolution|Great\s+Depression|"
+                    rf"Depression|(?:Victorian|Elizabethan|Napoleonic|Edwardian)\s+era){_E}", 0),
+    _pattern("age", rf"{_B}(?:when|since|before|after|until)\s+{_PRONOUN}\s+(?:was|were|am|is|"
+                    rf"turned|turn|reached)\s+(?:about\s+|only\s+|just\s+)?(?P<n>{_NUM})"
+                    rf"(?:\s+years?\s+old)?{_E}(?!\s+(?:feet|foot|inches|miles|pounds|percent))"),
+    _pattern("age", rf"{_B}(?:turned|turns|turning)\s+(?P<n>{_NUM}){_E}"
+                    rf"(?!\s+(?:feet|foot|inches|miles|pounds|percent|degrees|times))"),
+    _pattern("age", rf"{_B}at\s+(?:the\s+)?age\s+(?:of\s+)?(?P<n>{_NUM}){_E}"),
+    _pattern("age", rf"{_B}(?:aged|age)\s+(?P<n>{_NUM}){_E}"),
+    _pattern("age", rf"{_B}(?P<n>{_NUM})[- ]years?[- ]old{_E}"),
+    _pattern("age", rf"{_B}in\s+(?:his|her|my|their|our|your)\s+(?:early\s+|late\s+|mid-)?"
+                    rf"(?P<w>teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|"
+                    rf"nineties){_E}"),
+    # News style "John Pezza, 69, of Providence": a capitalised name, then the age.
+    _pattern("age", r"\b[A-Z][a-z]+\s?,\s(?P<span>(?P<n>[1-9]\d?))(?=\s?,)", 0),
+    _pattern("life_stage",
+             rf"{_B}(?:in|during|after|before|through|since)\s+(?:my\s+|his\s+|her\s+|the\s+)?"
+             rf"(?:college|high\s+school|grade\s+school|elementary\s+school|middle\s+school|"
+             rf"junior\s+high|kindergarten|graduate\s+school|grad\s+school|university|"
+             rf"childhood|infancy|adolescence|youth|boyhood|girlhood|teens|retirement|"
+             rf"the\s+war|the\s+army|the\s+navy|the\s+service|graduation|"
+             rf"(?:early|later|last|final|declining|old)\s+years|old\s+age){_E}"),
+    _pattern("life_stage", rf"{_B}as\s+(?:a|an)\s+(?:young\s+|little\s+|small\s+)?(?:child|kid|"
+                           rf"boy|girl|teenager|teen|baby|toddler|student|youngster|adult|"
+                           rf"young\s+(?:man|woman))\b"),
+    _pattern("life_stage", rf"{_B}when\s+{_PRONOUN}\s+(?:was|were)\s+(?:a\s+)?(?:young|little|"
+                           rf"small|child|kid|boy|girl|teenager|baby|student){_E}"),
+    _pattern("life_stage", rf"{_B}(?:post|pre)-?war{_E}|{_B}(?:early\s+)?childhood{_E}"),
+    _pattern("relative", rf"{_B}(?:{_COUNT})(?:\s+or\s+{_NUM})?\s+(?:{_UNITS_PL}|{_UNIT_RE_T})"
+                         rf"\s+(?:later|ago|earlier|before|after|afterwards?|hence|previously)"
+                         rf"{_E}"),
+    _pattern("relative", rf"{_B}the\s+(?:next|following|previous|preceding|past|last|coming|"
+                         rf"first)\s+(?:{_COUNT})(?:\s+or\s+{_NUM})?\s+{_UNITS_PL}{_E}"),
+    _pattern("relative", rf"{_B}the\s+(?:next|following|previous|preceding)\s+{_UNIT_RE_T}"
+                         rf"{_E}"),
+    _pattern("relative", rf"(?<!the\s)(?<!The\s){_B}(?:last|next|this|coming)\s+"
+                         rf"(?:{_UNIT_RE_T}|{_alt([w.capitalize() for w in _WEEKDAYS])}|"
+                         rf"{_alt([w for w in _WEEKDAYS])})(?!\s+(?:of|'s))\b"),
+    _pattern("relative", rf"{_B}(?:yesterday|today|tomorrow|tonight)(?:\s+(?:morning|afternoon|"
+                         rf"evening|night))?{_E}|{_B}the\s+other\s+day{_E}|"
+                         rf"{_B}the\s+day\s+(?:before|after)(?:\s+(?:yesterday|tomorrow))?{_E}|"
+                         rf"{_B}in\s+recent\s+{_UNITS_PL}{_E}"),
+    _pattern("relative", rf"{_B}(?:{_alt([w.capitalize() for w in _WEEKDAYS])})(?:\s+(?:morning|"
+                         rf"afternoon|evening|night))?{_E}", 0),
+]
+_SPELLED_YEAR_IN_TEXT = re.compile(rf"{_B}{_SPELLED_YEAR_RE.pattern}{_E}", re.I)
+_YEAR_IN_TEXT = re.compile(rf"{_B}(?:['’](?P<yy>\d\d)|(?P<y>{_YEAR4}))(?![\w,.]\d|-\d|\s?'?s\b|%)")
+_SHORT_YEAR_CUE = re.compile(r"\b(?:in|of|since|from|until|by|class\s+of|summer\s+of|"
+                             r"spring\s+of|fall\s+of|winter\s+of)\s*$", re.I)
+
+_CONF = {"date": 0.95, "decade": 0.9, "era": 0.9, "age": 0.85, "life_stage": 0.75,
+         "relative": 0.75, "year": 0.85}
+
+
+# ------------------------------------------------------------------ normalizers
+
+
+def _month_number(name: str) -> int:
+    key = name.lower().rstrip(".")
+    return _MONTHS.index(key) + 1 if key in _MONTHS else _MONTH_ABBR[key[:4] if key == "sept"
+                                                                      else key[:3]]
+
+
+def _norm_date(m: re.Match[str]) -> str | None:
+    g = m.groupdict()
+    mon = int(g["m"]) if g.get("m") else _month_number(g["mon"])
+    day = int(re.sub(r"\D", "", g["d"])) if g.get("d") else None
+    if not 1 <= mon <= 12 or (day is not None and not 1 <= day <= 31):
+        return None
+    if g.get("y"):
+        return f"{g['y']}-{mon:02d}" + (f"-{day:02d}" if day else "")
+    return f"--{mon:02d}" + (f"-{day:02d}" if day else "")
+
+
+_DECADE_WORDS = {w: 20 + 10 * i for i, w in enumerate(
+    "twenties thirties forties fifties sixties seventies eighties nineties".split())}
+
+
+def _norm_decade(m: re.Match[str]) -> str | None:
+    g = m.groupdict()
+    if g.get("y"):
+        return f"{g['y']}s"
+    if g.get("yy"):
+        return f"19{g['yy']}s"
+    century = "18" if "eighteen" in m.group(0).lower() else "19"
+    return f"{century}{_DECADE_WORDS[g['w'].lower()]}s"
+
+
+def _norm_era(m: re.Match[str]) -> str | None:
+    o = m.groupdict().get("o")
+    if not o:
+        return re.sub(r"\s+", " ", m.group(0)).removeprefix("the ").removeprefix("The ")
+    n = ordinal_to_int(o)
+    if n is None:
+        return None
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix} century"
+
+
+def _norm_age(m: re.Match[str]) -> str | None:
+    g = m.groupdict()
+    if g.get("w"):
+        return f"age:{_DECADE_WORDS.get(g['w'].lower(), 10 if g['w'] == 'teens' else 0)}s"
+    n = words_to_int(g["n"])
+    return f"age:{n}" if n is not None and 0 < n < 120 else None
+
+
+def _norm_stage(m: re.Match[str]) -> str | None:
+    words = re.sub(r"[^a-z ]", " ", m.group(0).lower()).split()
+    drop = {"in", "during", "through", "since", "my", "his", "her", "the",
+            "as", "a", "an", "when", "i", "he", "she", "we", "they", "you", "it", "was", "were"}
+    return "life_stage:" + "_".join(w for w in words if w not in drop)
+
+
+_NORMALIZERS: dict[str, Callable[[re.Match[str]], str | None]] = {
+    "date": _norm_date, "decade": _norm_decade, "era": _norm_era, "age": _norm_age,
+    "life_stage": _norm_stage, "relative": lambda m: None,
+}
+
+
+# ------------------------------------------------------------------ detection
+
+
+def _year_markers(text: str) -> list[TemporalMarker]:
+    out = []
+    for m in _YEAR_IN_TEXT.finditer(text):
+        before = text[max(0, m.start() - 30):m.start()]
+        after = text[m.end():m.end() + 30]
+        if _NOT_YEAR_BEFORE.search(before):
+            continue
+        if m["yy"]:  # '85: only after a strong cue ("in '85")
+            if _SHORT_YEAR_CUE.search(before):
+                out.append(TemporalMarker(m.group(0), "year", m.start(), m.end(),
+                                          f"19{m['yy']}", 0.7))
+            continue
+        nxt = re.match(r"\s*([A-Za-z]+)", after)
+        count_like = nxt is not None and nxt.group(1).islower() \
+            and nxt.group(1) not in _COUNT_FOLLOW_OK
+        cued = bool(_YEAR_CUES.search(before))
+        plural = count_like and (nxt.group(1).endswith("s") or nxt.group(1) in _COUNT_NOUNS)
+        if plural or (count_like and not re.search(r"\b(?:in|since|year)\s*$", before, re.I)):
+            continue
+        conf = 0.9 if cued else 0.7
+        out.append(TemporalMarker(m.group(0), "year", m.start(), m.end(), m["y"], conf))
+    for m in _SPELLED_YEAR_IN_TEXT.finditer(text):
+        y = _spelled_year(m.group(0))
+        after = text[m.end():m.end() + 20]
+        if y is None or re.match(r"\s*(?:-|years?|feet|foot|miles|pounds|dollars|percent|"
+                                 r"men|people|times)\b", after, re.I):
+            continue
+        cued = bool(re.search(r"\b(?:in|of|year|since|about|around|until|by)\s*$",
+                              text[:m.start()], re.I))
+        out.append(TemporalMarker(m.group(0), "year", m.start(), m.end(), str(y),
+                                  0.85 if cued else 0.65))
+    return out
+
+
+def find_temporal_markers(text: str) -> list[TemporalMarker]:
+    """All time expressions in ``text``, in order, without overlaps (longest span wins)."""
+    found = _year_markers(text)
+    for kind, rx in _PATTERNS:
+        for m in rx.finditer(text):
+            norm = _NORMALIZERS[kind](m)
+            if norm is None and kind not in ("relative",):
+                continue
+            g = "span" if "span" in rx.groupindex else 0
+            found.append(TemporalMarker(m.group(g), kind, m.start(g), m.end(g), norm,
+                                        _CONF[kind]))
+    found.sort(key=lambda t: (-(t.end_char - t.start_char), t.start_char))
+    kept: list[TemporalMarker] = []
+    for t in found:
+        if all(t.end_char <= k.start_char or t.start_char >= k.end_char for k in kept):
+            kept.append(t)
+    return sorted(kept, key=lambda t: t.start_char)
+
+
+def temporal_info(text: str) -> TemporalInfo:
+    """The markers of ``text`` as a :class:`TemporalInfo` (clarification needed when none)."""
+    return TemporalInfo(tuple(find_temporal_markers(text)))

@@ -1,0 +1,452 @@
+"""Stage 2: speech to a timed transcript with WhisperX (batched Whisper + pyannote VAD).
+
+Why our own batch loop around WhisperX's parts: WhisperX's ``transcribe`` gives
+segment-level text only, reports progress but cannot be stopped, and computing word
+times afterwards would run the encoder a second time. Here each batch of VAD
+segments is encoded once; the same encoder output feeds both decoding and Whisper's
+cross-attention word alignment, and progress/cancellation happen between batches.
+
+When a local wav2vec2 model is given (``align_model=``) WhisperX's forced alignment
+replaces the Whisper word times. Words it cannot time (numbers are a known case)
+are interpolated from their neighbours and marked ``interpolated``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._models import resolve_whisper_model
+from .._progress import Progress, ensure_progress
+from ._types import ModelInfo, Segment, Transcript, Word
+from ._upload import file_sha256
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+N_SAMPLES = 30 * SAMPLE_RATE  # Whisper's window
+METHOD_WHISPER = "whisper-word-timestamps"
+METHOD_WAV2VEC2 = "wav2vec2-align"
+
+
+@dataclass
+class AsrEngine:
+    """A loaded WhisperX pipeline and what identifies it; shared by all tasks of a process."""
+
+    pipeline: Any  # whisperx.asr.FasterWhisperPipeline
+    info: ModelInfo
+    lock: threading.Lock
+
+    @property
+    def whisper(self) -> Any:
+        return self.pipeline.model
+
+
+_engines: dict[tuple[str, str, str, int], AsrEngine] = {}
+_engines_lock = threading.Lock()
+_aligners: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def _import_whisperx() -> Any:
+    # whisperx pulls torch, pyannote and torchcodec; the latter warns at import that no
+    # system FFmpeg exists. We decode with PyAV, so that warning is noise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import whisperx
+
+    _quiet_logs()
+    return whisperx
+
+
+def _quiet_logs() -> None:
+    # Libraries that set their own INFO level on child loggers (a parent's level does
+    # not override that): keep their chatter ("Lightning automatically upgraded your
+    # checkpoint", "Performing voice activity detection") out of notebooks and logs.
+    for name in ("whisperx", "whisperx.vads.pyannote", "whisperx.asr", "pyannote",
+                 "lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning",
+                 "lightning.pytorch.utilities.migration.utils",
+                 "pytorch_lightning.utilities.migration.utils", "speechbrain"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def default_threads() -> int:
+    """CPU threads per engine: ``$OMP_NUM_THREADS`` when set (Dask workers set 1), else all."""
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        n = 0
+    return n if n > 0 else os.cpu_count() or 1
+
+
+def load_engine(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    device: str = "cpu",
+    compute_type: str = "int8",
+    threads: int | None = None,
+) -> AsrEngine:
+    """Load (once per process) the WhisperX pipeline for a model, device and compute type.
+
+    Importing WhisperX costs ~15 s and loading a model seconds more, so every later
+    call with the same key returns the same engine.
+    """
+    resolved = resolve_whisper_model(model)
+    threads = threads or default_threads()
+    key = (str(resolved.path), device, compute_type, threads)
+    with _engines_lock:
+        if key in _engines:
+            return _engines[key]
+        whisperx = _import_whisperx()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline = whisperx.load_model(
+                str(resolved.path),
+                device=device,
+                compute_type=compute_type,
+                language="en" if resolved.name.endswith(".en") else None,
+                vad_method="pyannote",
+                local_files_only=True,
+                threads=threads,
+            )
+        _quiet_logs()  # loading may have configured more of them
+        info = ModelInfo(
+            name=resolved.name,
+            path=str(resolved.path),
+            weights_sha256=resolved.weights_sha256,
+            device=device,
+            compute_type=compute_type,
+        )
+        engine = AsrEngine(pipeline, info, threading.Lock())
+        _engines[key] = engine
+        return engine
+
+
+def _voice_segments(engine: AsrEngine, audio: np.ndarray, chunk_size: float) -> list[Any]:
+    """Speech regions from WhisperX's pyannote VAD, merged to at most ``chunk_size`` s."""
+    p = engine.pipeline
+    vad = p.vad_model
+    waveform = vad.preprocess_audio(audio)
+    scores = vad({"waveform": waveform, "sample_rate": SAMPLE_RATE})
+    return vad.merge_chunks(
+        scores, chunk_size, onset=p._vad_params["vad_onset"], offset=p._vad_params["vad_offset"]
+    )
+
+
+def _decode_batch(
+    engine: AsrEngine, tokenizer: Any, pieces: list[np.ndarray], word_times: bool
+) -> list[dict[str, Any]]:
+    """Encode a batch once; decode it and (optionally) align words on the same encoder output."""
+    from whisperx.audio import log_mel_spectrogram
+
+    model = engine.whisper
+    opts = engine.pipeline.options
+    n_mels = model.feat_kwargs.get("feature_size") or 80
+    feats = np.stack(
+        [
+            log_mel_spectrogram(a, n_mels=n_mels, padding=N_SAMPLES - a.shape[0]).numpy()
+            for a in pieces
+        ]
+    )
+    encoder_output = model.encode(feats)
+    prompt = model.get_prompt(
+        tokenizer, [], without_timestamps=True, prefix=opts.prefix, hotwords=opts.hotwords
+    )
+    results = model.model.generate(
+        encoder_output,
+        [prompt] * len(pieces),
+        beam_size=opts.beam_size,
+        patience=opts.patience,
+        length_penalty=opts.length_penalty,
+        max_length=model.max_length,
+        suppress_blank=opts.suppress_blank,
+        suppress_tokens=opts.suppress_tokens,
+        no_repeat_ngram_size=opts.no_repeat_ngram_size,
+        repetition_penalty=opts.repetition_penalty,
+        return_scores=True,
+        return_no_speech_prob=True,
+    )
+    tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
+    out: list[dict[str, Any]] = []
+    for r, toks in zip(results, tokens, strict=True):
+        seq_len = len(r.sequences_ids[0])
+        avg_logprob = r.scores[0] * (seq_len**opts.length_penalty) / (seq_len + 1)
+        out.append(
+            {
+                "text": tokenizer.decode(toks),
+                "tokens": toks,
+                "avg_logprob": float(avg_logprob),
+                "no_speech_prob": float(r.no_speech_prob),
+                "words": [],
+            }
+        )
+    if word_times:
+        frames = [
+            min(math.ceil(a.shape[0] / SAMPLE_RATE * model.frames_per_second), 3000)
+            for a in pieces
+        ]
+        alignments = model.find_alignment(tokenizer, tokens, encoder_output, frames)
+        for o, alignment in zip(out, alignments, strict=True):
+            o["words"] = [
+                {
+                    "word": a["word"],
+                    "start": float(a["start"]),
+                    "end": float(a["end"]),
+                    "probability": float(a["probability"]),
+                }
+                for a in alignment
+                if a["word"].strip()
+            ]
+    return out
+
+
+def _merge_punctuation(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Attach stand-alone punctuation tokens to the word before (or after) them."""
+    merged: list[dict[str, Any]] = []
+    pending_prefix = ""
+    for w in words:
+        text = w["word"].strip()
+        if text and all(not c.isalnum() for c in text):
+            if merged and text[0] not in "\"'“¿([{":
+                merged[-1]["word"] += text
+                merged[-1]["end"] = max(merged[-1]["end"], w["end"])
+            else:
+                pending_prefix += text
+            continue
+        w = dict(w, word=pending_prefix + text)
+        pending_prefix = ""
+        merged.append(w)
+    return merged
+
+
+def interpolate_missing_times(
+    words: list[dict[str, Any]], start: float, end: float
+) -> list[dict[str, Any]]:
+    """Fill words without ``start``/``end`` from their timed neighbours and mark them.
+
+    Untimed runs are spread evenly between the previous word's end and the next
+    word's start (or the segment edges); times are made non-decreasing.
+    """
+    out = [dict(w) for w in words]
+    i = 0
+    n = len(out)
+    while i < n:
+        if out[i].get("start") is not None and out[i].get("end") is not None:
+            out[i].setdefault("interpolated", False)
+            i += 1
+            continue
+        j = i
+        while j < n and (out[j].get("start") is None or out[j].get("end") is None):
+            j += 1
+        left = out[i - 1]["end"] if i > 0 else start
+        right = out[j]["start"] if j < n else end
+        right = max(right, left)
+        step = (right - left) / (j - i)
+        for k in range(i, j):
+            out[k]["start"] = left + (k - i) * step
+            out[k]["end"] = left + (k - i + 1) * step
+            out[k]["interpolated"] = True
+        i = j
+    last = start
+    for w in out:
+        w["start"] = min(max(w["start"], last), end)
+        w["end"] = min(max(w["end"], w["start"]), end)
+        last = w["start"]
+    return out
+
+
+def _load_aligner(language: str, align_model: str, device: str) -> tuple[Any, Any]:
+    key = (language, align_model, device)
+    with _engines_lock:
+        if key not in _aligners:
+            whisperx = _import_whisperx()
+            _aligners[key] = whisperx.load_align_model(
+                language_code=language, device=device, model_name=align_model,
+                model_cache_only=True,
+            )
+        return _aligners[key]
+
+
+def _wav2vec2_words(
+    raw_segments: list[dict[str, Any]], audio: np.ndarray, language: str, align_model: str,
+    device: str,
+) -> list[list[dict[str, Any]]]:
+    whisperx = _import_whisperx()
+    model, metadata = _load_aligner(language, align_model, device)
+    aligned = whisperx.align(
+        [{"text": s["text"], "start": s["start"], "end": s["end"]} for s in raw_segments],
+        model, metadata, audio, device, return_char_alignments=False,
+    )
+    # whisperx.align may split segments at sentence ends; regroup words by time.
+    words = [w for s in aligned["segments"] for w in s.get("words", [])]
+    grouped: list[list[dict[str, Any]]] = [[] for _ in raw_segments]
+    k = 0
+    for w in words:
+        while k + 1 < len(raw_segments) and w.get("start") is not None and (
+            w["start"] >= raw_segments[k + 1]["start"]
+        ):
+            k += 1
+        grouped[k].append(
+            {"word": w["word"], "start": w.get("start"), "end": w.get("end"),
+             "probability": w.get("score")}
+        )
+    return grouped
+
+
+def transcribe(
+    audio: str | os.PathLike[str] | np.ndarray,
+    model: str | os.PathLike[str] | None = None,
+    *,
+    device: str = "cpu",
+    compute_type: str = "int8",
+    batch_size: int = 8,
+    language: str | None = None,
+    align_model: str | None = None,
+    vad_chunk_seconds: float = 30.0,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> Transcript:
+    """Transcribe audio (a file path or 16 kHz float32 samples) to a timed Transcript.
+
+    ``model``: None for the bundled ``tiny.en``, another Whisper size name available
+    offline, or a CTranslate2 model folder. ``align_model``: a local wav2vec2 model
+    (folder or cached name) for WhisperX forced alignment; without it, or when it cannot
+    be loaded offline (recorded in ``metadata["word_timing_fallback"]``), word times
+    come from Whisper's cross-attention on the same encoder pass. ``progress`` receives
+    one update per batch of VAD segments and may cancel between batches.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not 1 <= vad_chunk_seconds <= 30:
+        raise ValueError(f"vad_chunk_seconds must be in [1, 30], got {vad_chunk_seconds}")
+    progress = ensure_progress(progress)
+    audio_sha = None
+    if isinstance(audio, np.ndarray):
+        samples = np.asarray(audio, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"audio samples must be 1-D (mono 16 kHz), got shape {samples.shape}")
+    else:
+        from ._audio import load_audio
+
+        path = Path(audio)
+        if not path.is_file():
+            raise FileNotFoundError(f"audio file not found: {path}")
+        progress.update(0, step="Decoding audio")
+        samples = load_audio(path)
+        audio_sha = file_sha256(path)
+    duration = samples.shape[0] / SAMPLE_RATE
+    progress.update(1, step="Loading model")
+    engine = load_engine(model, device=device, compute_type=compute_type, threads=threads)
+    progress.check_cancelled()
+
+    t0 = time.perf_counter()
+    with engine.lock:
+        progress.update(3, step="Detecting speech")
+        vad = _voice_segments(engine, samples, vad_chunk_seconds) if duration > 0 else []
+        progress.check_cancelled()
+        tokenizer, language = _tokenizer(engine, samples, language)
+        raw: list[dict[str, Any]] = []
+        total = len(vad)
+        for b in range(0, total, batch_size):
+            batch = vad[b : b + batch_size]
+            pieces = [
+                samples[int(s["start"] * SAMPLE_RATE) : int(s["end"] * SAMPLE_RATE)] for s in batch
+            ]
+            decoded = _decode_batch(engine, tokenizer, pieces, word_times=True)
+            for seg, d in zip(batch, decoded, strict=True):
+                offset = round(seg["start"], 3)
+                for w in d["words"]:
+                    w["start"] += offset
+                    w["end"] += offset
+                raw.append(dict(d, start=offset, end=round(seg["end"], 3)))
+            done = min(b + batch_size, total)
+            progress.update(5 + 90 * done / total, step=f"Transcribing segment {done}/{total}")
+            progress.check_cancelled()
+
+    method = METHOD_WHISPER
+    metadata: dict[str, Any] = {"batch_size": batch_size, "vad_segments": len(raw)}
+    if align_model is not None and raw:
+        progress.update(95, step="Aligning words (wav2vec2)")
+        try:
+            grouped = _wav2vec2_words(raw, samples, language, align_model, device)
+        except Exception as exc:  # no usable local model: keep Whisper's own word times
+            reason = f"{type(exc).__name__}: {exc}".strip()[:500]
+            log.warning("wav2vec2 alignment with %r unavailable, using Whisper word times: %s",
+                        align_model, reason)
+            metadata["word_timing_fallback"] = {"requested": align_model, "reason": reason}
+        else:
+            for seg, ws in zip(raw, grouped, strict=True):
+                seg["words"] = ws
+            method = METHOD_WAV2VEC2
+    transcript = _build_transcript(raw, duration)
+    elapsed = time.perf_counter() - t0
+    progress.update(100, step="Transcription done")
+    return Transcript(
+        text=transcript[0],
+        segments=transcript[1],
+        words=transcript[2],
+        language=language,
+        confidence=_confidence(transcript[2], raw),
+        model=engine.info,
+        word_timing_method=method,
+        processing_time_seconds=elapsed,
+        audio_duration_seconds=duration,
+        audio_sha256=audio_sha,
+        metadata=metadata,
+    )
+
+
+def _tokenizer(engine: AsrEngine, samples: np.ndarray, language: str | None) -> tuple[Any, str]:
+    from faster_whisper.tokenizer import Tokenizer
+
+    p = engine.pipeline
+    if p.tokenizer is not None and language in (None, p.tokenizer.language_code):
+        return p.tokenizer, p.tokenizer.language_code
+    if language is None:
+        language = p.detect_language(samples) if samples.size else "en"
+    model = engine.whisper
+    tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                    language=language)
+    return tok, language
+
+
+def _build_transcript(
+    raw: list[dict[str, Any]], duration: float
+) -> tuple[str, tuple[Segment, ...], tuple[Word, ...]]:
+    words: list[Word] = []
+    segments: list[Segment] = []
+    for seg in raw:
+        ws = _merge_punctuation(seg["words"]) if seg["words"] else []
+        if not ws and seg["text"].strip():
+            ws = [{"word": t, "start": None, "end": None, "probability": None}
+                  for t in seg["text"].split()]
+        ws = interpolate_missing_times(ws, seg["start"], min(seg["end"], duration))
+        first = len(words)
+        for w in ws:
+            words.append(
+                Word(w["word"].strip(), round(w["start"], 3), round(w["end"], 3),
+                     w.get("probability"), bool(w.get("interpolated")))
+            )
+        segments.append(
+            Segment(len(segments), seg["start"], seg["end"], seg["text"].strip(), first,
+                    len(words), seg.get("avg_logprob"), seg.get("no_speech_prob"))
+        )
+    text = " ".join(s.text for s in segments)
+    return text, tuple(segments), tuple(words)
+
+
+def _confidence(words: tuple[Word, ...], raw: list[dict[str, Any]]) -> float:
+    probs = [w.probability for w in words if w.probability is not None]
+    if probs:
+        return float(np.mean(probs))
+    if raw:
+        return float(np.exp(np.mean([s["avg_logprob"] for s in raw])))
+    return 0.0

@@ -1,0 +1,354 @@
+"""Result records of the stages: plain dataclasses that round-trip through JSON.
+
+Every record has ``to_dict()`` and ``from_dict()``; nothing here is pickled.
+Field names follow the first design's records (``text_content`` is ``text`` here,
+``raw_text`` is ``Transcript.text``) so its clients can map them one to one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time span in seconds."""
+
+    text: str
+    start: float
+    end: float
+    probability: float | None = None
+    interpolated: bool = False  # time filled in from neighbours, not measured
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Word:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech as the recogniser returned it; ``words`` index into Transcript.words."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    word_start: int  # index of its first word in Transcript.words
+    word_end: int  # one past its last word
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Segment:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model produced a result: a name and a hash of its weights file."""
+
+    name: str
+    path: str | None = None
+    weights_sha256: str | None = None
+    device: str | None = None
+    compute_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelInfo:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A timed transcript: text, segments and every word with start/end times."""
+
+    text: str
+    segments: tuple[Segment, ...]
+    words: tuple[Word, ...]
+    language: str
+    confidence: float  # mean word probability, 0..1
+    model: ModelInfo
+    word_timing_method: str  # "wav2vec2-align", "whisper-word-timestamps" or "text"
+    processing_time_seconds: float = 0.0
+    audio_duration_seconds: float = 0.0
+    audio_sha256: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def real_time_factor(self) -> float | None:
+        """Processing time divided by audio duration (below 1 is faster than real time)."""
+        if not self.audio_duration_seconds:
+            return None
+        return self.processing_time_seconds / self.audio_duration_seconds
+
+    @classmethod
+    def from_text(cls, text: str, *, seconds_per_word: float = 0.4) -> Transcript:
+        """Build an untimed transcript from plain text (times are synthetic, evenly spaced)."""
+        tokens = text.split()
+        words = tuple(
+            Word(w, i * seconds_per_word, (i + 1) * seconds_per_word, None, True)
+            for i, w in enumerate(tokens)
+        )
+        end = len(tokens) * seconds_per_word
+        seg = Segment(0, 0.0, end, " ".join(tokens), 0, len(tokens))
+        return cls(
+            text=" ".join(tokens),
+            segments=(seg,) if tokens else (),
+            words=words,
+            language="en",
+            confidence=1.0,
+            model=ModelInfo(name="text"),
+            word_timing_method="text",
+            audio_duration_seconds=end,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _to_dict(self)
+        d["real_time_factor"] = self.real_time_factor
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Transcript:
+        d = dict(d)
+        d.pop("real_time_factor", None)
+        d["segments"] = tuple(Segment.from_dict(s) for s in d["segments"])
+        d["words"] = tuple(Word.from_dict(w) for w in d["words"])
+        d["model"] = ModelInfo.from_dict(d["model"])
+        return cls(**d)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """Serialise to JSON; also write it to ``path`` when one is given."""
+        s = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        if path is not None:
+            Path(path).write_text(s, encoding="utf-8")
+        return s
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> Transcript:
+        """Load from a JSON string or a path to a JSON file."""
+        text = source
+        if isinstance(source, Path) or not str(source).lstrip().startswith("{"):
+            text = Path(source).read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(text))
+
+    def words_df(self):  # -> pandas.DataFrame
+        """One row per word: text, start, end, probability, interpolated, segment."""
+        import pandas as pd
+
+        seg_of = [0] * len(self.words)
+        for s in self.segments:
+            for i in range(s.word_start, s.word_end):
+                seg_of[i] = s.id
+        df = pd.DataFrame([w.to_dict() for w in self.words],
+                          columns=["text", "start", "end", "probability", "interpolated"])
+        df["segment"] = seg_of
+        return df
+
+    def segments_df(self):  # -> pandas.DataFrame
+        """One row per segment."""
+        import pandas as pd
+
+        cols = [f.name for f in dataclasses.fields(Segment)]
+        return pd.DataFrame([s.to_dict() for s in self.segments], columns=cols)
+
+    def to_srt(self) -> str:
+        from ._subtitles import to_srt
+
+        return to_srt(self)
+
+    def to_vtt(self) -> str:
+        from ._subtitles import to_vtt
+
+        return to_vtt(self)
+
+    def to_txt(self) -> str:
+        return "\n".join(s.text.strip() for s in self.segments) + "\n"
+
+
+@dataclass(frozen=True)
+class TemporalMarker:
+    """A time expression found in a text span."""
+
+    text: str  # the matched text as it stands
+    kind: str  # "year", "decade", "date", "age", "life_stage", "relative", "era"
+    start_char: int  # span in the chunk text
+    end_char: int
+    normalized: str | None  # e.g. "1985", "1980s", "1985-03-04", "age:12"
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TemporalMarker:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class TemporalInfo:
+    """Time expressions of a chunk; the first design's three fields plus all markers."""
+
+    markers: tuple[TemporalMarker, ...] = ()
+
+    @property
+    def temporal_marker(self) -> str | None:
+        """The most confident marker's normalized value (or text), as the first design had it."""
+        if not self.markers:
+            return None
+        best = max(self.markers, key=lambda m: m.confidence)
+        return best.normalized or best.text
+
+    @property
+    def temporal_confidence(self) -> float:
+        return max((m.confidence for m in self.markers), default=0.0)
+
+    @property
+    def requires_user_clarification(self) -> bool:
+        return not self.markers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "temporal_marker": self.temporal_marker,
+            "temporal_confidence": self.temporal_confidence,
+            "requires_user_clarification": self.requires_user_clarification,
+            "markers": [m.to_dict() for m in self.markers],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TemporalInfo:
+        return cls(tuple(TemporalMarker.from_dict(m) for m in d.get("markers", ())))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A stretch of the transcript: words [start_word_index, end_word_index)."""
+
+    chunk_index: int
+    text: str
+    start_word_index: int
+    end_word_index: int  # one past the last word
+    start_time: float
+    end_time: float
+    boundary_score: float | None = None  # similarity drop that closed it (None: end of text)
+    temporal_info: TemporalInfo = field(default_factory=TemporalInfo)
+
+    @property
+    def word_count(self) -> int:
+        return self.end_word_index - self.start_word_index
+
+    @property
+    def character_count(self) -> int:
+        return len(self.text)
+
+    @property
+    def chunk_id(self) -> str:
+        return f"chunk-{self.chunk_index:04d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chunk_id": self.chunk_id,
+            "chunk_index": self.chunk_index,
+            "text": self.text,
+            "word_count": self.word_count,
+            "character_count": self.character_count,
+            "start_word_index": self.start_word_index,
+            "end_word_index": self.end_word_index,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "boundary_score": self.boundary_score,
+            "temporal_info": self.temporal_info.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        return cls(
+            chunk_index=d["chunk_index"],
+            text=d["text"],
+            start_word_index=d["start_word_index"],
+            end_word_index=d["end_word_index"],
+            start_time=d["start_time"],
+            end_time=d["end_time"],
+            boundary_score=d.get("boundary_score"),
+            temporal_info=TemporalInfo.from_dict(d.get("temporal_info", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A topical section of a transcript."""
+
+    chapter_index: int
+    title: str
+    summary: str
+    start_time: float
+    end_time: float
+    start_sentence: int
+    end_sentence: int  # one past the last sentence
+    chunk_ids: tuple[str, ...] = ()
+    key_phrases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chapter:
+        d = dict(d)
+        d["chunk_ids"] = tuple(d.get("chunk_ids", ()))
+        d["key_phrases"] = tuple(d.get("key_phrases", ()))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A generated question about the transcript."""
+
+    text: str
+    type: str  # "clarifying", "cloze", "when", "how_many", "who", "where", "relation", ...
+    answer: str | None
+    chunk_id: str | None
+    start_time: float | None
+    end_time: float | None
+    score: float
+    source: str = "builtin"  # which generator produced it
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Question:
+        return cls(**d)
+
+
+def dump_records(records: list[Any], path: str | Path | None = None) -> str:
+    """Serialise a list of records to JSON (and write it when ``path`` is given)."""
+    s = json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=1)
+    if path is not None:
+        Path(path).write_text(s, encoding="utf-8")
+    return s
+
+
+def load_records(cls: type[T], source: str | Path) -> list[T]:
+    """Load a list of ``cls`` records from a JSON string or file."""
+    text = str(source)
+    if isinstance(source, Path) or not text.lstrip().startswith("["):
+        text = Path(source).read_text(encoding="utf-8")
+    return [cls.from_dict(d) for d in json.loads(text)]  # type: ignore[attr-defined]

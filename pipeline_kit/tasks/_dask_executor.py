@@ -1,0 +1,152 @@
+"""``executor="dask"``: run importable sync tasks on a ``dask.distributed`` cluster.
+
+Same contract as ``executor="process"``: the task is an importable callable
+reference plus JSON arguments, and its result comes back as JSON data, so any
+worker of any cluster can run it. Module-level caches (the Whisper engine, the
+embedder) live on in each worker process, so a worker loads a model once.
+
+- Progress is pushed, not polled: the worker logs throttled ``(percent, step)``
+  events on one topic (``Worker.log_event``); the manager's client subscribes once
+  and routes each event to its task's reporter.
+- Cancel: the manager cancels the future (enough while it is queued) and tells
+  every worker the task id (``Client.run``); a running task stops at its next
+  progress call, which checks a set in its own process (no round trip per call).
+- Worker loss: a cluster the manager starts itself is created with
+  ``distributed.scheduler.allowed-failures = 0``, so a killed worker fails the
+  task with ``KilledWorker`` (retriable with a RetryPolicy) instead of Dask quietly
+  re-running it. A cluster you bring keeps its own setting.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.tasks._remote_progress import RemoteProgress
+
+TOPIC = "pipeline-kit-progress"
+_cancelled: set[str] = set()  # worker side: ids of tasks told to stop
+
+
+def _mark_cancelled(task_id: str) -> None:
+    """Runs on every worker (``Client.run``)."""
+    _cancelled.add(task_id)
+
+
+class _WorkerProgress(RemoteProgress):
+    """Worker-side progress: throttled events to the manager, local cancel check."""
+
+    def __init__(self, task_id: str, interval: float) -> None:
+        from distributed import get_worker
+
+        super().__init__(interval)
+        self._worker, self._id = get_worker(), task_id
+
+    def _send(self, percent: float | None, step: str | None) -> None:
+        self._worker.log_event(TOPIC, {"id": self._id, "p": percent, "s": step})
+
+    def _is_cancelled(self) -> bool:
+        return self._id in _cancelled
+
+
+def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:
+    """What runs on the worker: import ``ref``, call it, return JSON data."""
+    from pipeline_kit.tasks._callables import (
+        decode_args,
+        resolve_ref,
+        to_result_data,
+        wants_progress,
+    )
+
+    try:
+        fn = resolve_ref(ref)
+        args, kwargs = decode_args(args_json)
+        if wants_progress(fn):
+            kwargs = {**kwargs, "progress": _WorkerProgress(task_id, interval)}
+        return to_result_data(fn(*args, **kwargs))
+    finally:
+        _cancelled.discard(task_id)
+
+
+class DaskBridge:
+    """Manager side of one client: submits tasks and routes their progress events."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._reporters: dict[str, Any] = {}
+        client.subscribe_topic(TOPIC, self._on_event)
+
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        msg = event[1]
+        rep = self._reporters.get(msg.get("id"))
+        if rep is not None:
+            try:
+                rep.update(msg.get("p"), step=msg.get("s"))
+            except TaskCancelled:
+                pass  # the waiting thread sees the stop and cancels the work
+
+    def run(self, ref: str, args_json: str, progress: Any, interval: float, task_id: str) -> Any:
+        """Run one task on the cluster and block until it ends (call from a thread).
+
+        Raises the task's own error, ``KilledWorker`` when its worker died, or
+        ``progress.stop`` (cancel, timeout) after telling the workers to stop.
+        """
+        self._reporters[task_id] = progress
+        woken = threading.Event()
+        try:
+            fut = self.client.submit(dask_task, ref, args_json, task_id, interval,
+                                     key=f"pipeline-kit-{task_id}", pure=False)
+            fut.add_done_callback(lambda _f: woken.set())
+            progress.on_stop(woken.set)
+            woken.wait()
+            if progress.stop is not None:
+                if not fut.done():
+                    self.client.run(_mark_cancelled, task_id)
+                    fut.cancel()
+                raise progress.stop
+            return fut.result()
+        finally:
+            self._reporters.pop(task_id, None)
+
+
+_bridges: weakref.WeakKeyDictionary[Any, DaskBridge] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def bridge_for(client: Any) -> DaskBridge:
+    """The one :class:`DaskBridge` of ``client`` (shared by managers using it)."""
+    with _lock:
+        bridge = _bridges.get(client)
+        if bridge is None:
+            bridge = _bridges[client] = DaskBridge(client)
+        return bridge
+
+
+def connect(spec: Any) -> tuple[Any, list[Any]]:
+    """A client for ``spec`` and the objects the caller must close.
+
+    ``spec``: a ``distributed.Client`` (used as is, not closed by us), a scheduler
+    address such as ``"tcp://10.0.0.5:8786"``, or ``"local"`` for a LocalCluster of
+    worker processes on this machine.
+    """
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError as e:
+        raise ImportError("executor='dask' needs the 'dask' extra: "
+                          "pip install 'pipeline_kit[dask]'") from e
+    if isinstance(spec, Client):
+        return spec, []
+    if not isinstance(spec, str):
+        raise TypeError(f"dask_client must be a distributed.Client, an address or 'local', "
+                        f"got {type(spec).__name__}")
+    if spec == "local":
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = LocalCluster(processes=True, threads_per_worker=1,
+                                   dashboard_address=None)
+        client = Client(cluster)
+        return client, [client, cluster]
+    client = Client(spec)
+    return client, [client]

@@ -1,0 +1,103 @@
+"""The progress object a running task calls: cheap, thread-safe, throttled.
+
+``update`` only stores numbers and compares a clock; at most one message per
+``interval`` crosses to the manager's loop (plus one trailing flush so the last
+value before a quiet spell is not lost). Cancellation and timeouts arrive as a
+``stop`` exception that the next ``update``/``check_cancelled`` raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from pipeline_kit._progress import TaskCancelled, to_percent
+
+
+class TaskProgress:
+    """:class:`~pipeline_kit._progress.Progress` for one task attempt.
+
+    ``flush`` is called (on the manager's loop) with this reporter when values
+    should be published; ``post(fn, *args)`` runs ``fn`` on that loop from any thread.
+    ``task_id`` lets a task name itself, e.g. as a parent.
+    """
+
+    __slots__ = (
+        "task_id", "percent", "step", "stop", "_loop", "_send", "_flush", "_interval",
+        "_last", "_scheduled", "_on_stop",
+    )
+
+    def __init__(
+        self,
+        task_id: str,
+        loop: asyncio.AbstractEventLoop,
+        flush: Callable[[TaskProgress], None],
+        interval: float = 0.25,
+        post: Callable[..., None] | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.percent: float | None = None
+        self.step: str | None = None
+        self.stop: BaseException | None = None
+        self._loop, self._flush, self._interval = loop, flush, interval
+        self._send = post if post is not None else loop.call_soon_threadsafe
+        self._last = 0.0
+        self._scheduled = False
+        self._on_stop: list[Callable[[], None]] = []
+
+    def update(
+        self, value: float | None = None, total: float | None = None, *, step: str | None = None
+    ) -> None:
+        """Record progress (percent, or done/total) and/or the current step name."""
+        if self.stop is not None:
+            raise self.stop
+        if value is not None:
+            self.percent = to_percent(value, total)
+        if step is not None:
+            self.step = step
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            if not self._scheduled:  # one trailing flush per interval, never more
+                self._scheduled = True
+                self._post(self._interval - (now - self._last))
+            return
+        self._last = now
+        self._post(0.0)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`TaskCancelled` (or the timeout's stop signal) if asked to stop."""
+        if self.stop is not None:
+            raise self.stop
+
+    # -- manager side (called on the manager's loop) -------------------------------
+
+    def _post(self, delay: float) -> None:
+        try:
+            self._send(self._emit, delay)
+        except RuntimeError:  # loop closed: the manager is gone, nobody listens
+            pass
+
+    def _emit(self, delay: float) -> None:
+        if delay > 0:
+            self._loop.call_later(delay, self._emit, 0.0)
+            return
+        self._scheduled = False
+        self._last = time.monotonic()
+        self._flush(self)
+
+    def request_stop(self, exc: BaseException) -> None:
+        """Ask the task to stop: its next progress call raises ``exc``."""
+        if self.stop is None:
+            self.stop = exc
+            for hook in self._on_stop:
+                hook()
+
+    def on_stop(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` (on the manager's loop) when a stop is requested."""
+        self._on_stop.append(hook)
+        if self.stop is not None:
+            hook()
+
+
+__all__ = ["TaskProgress", "TaskCancelled"]
