@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from ._batch import run_batch
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
-from ._pipeline import PipelineResult, run_pipeline, run_pipeline_async, runs, start_pipeline
+from ._params import Param
+from ._pipeline import (
+    PipelineResult,
+    run_pipeline,
+    run_pipeline_async,
+    runs,
+    stage_parameters,
+    start_pipeline,
+)
 from ._progress import NullProgress, Progress, TaskCancelled
+from ._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
 from .stages._chapters import analyze_chapters
 from .stages._chunking import create_semantic_chunks
 from .stages._graph import build_graph
@@ -42,19 +51,41 @@ from .tasks import (
 
 __version__ = "0.1.0"
 
+register_stage = REGISTRY.register
+
+
+def stage_names() -> list[str]:
+    """Registered stage names in run order (built-ins and plug-ins)."""
+    return REGISTRY.names()
+
+
+def __getattr__(name: str) -> object:
+    # The display front end loads on first use: ipywidgets stays out of `import pipeline_kit`.
+    if name in ("show", "progress_mode"):
+        from . import _display
+
+        return getattr(_display, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AudioLibrary",
     "AudioRecord",
     "Chapter",
     "Chunk",
+    "Codec",
     "ModelInfo",
     "ModelNotAvailableError",
     "NullProgress",
+    "Param",
     "PipelineResult",
     "Progress",
     "Question",
     "RetryPolicy",
+    "RunParams",
     "Segment",
+    "StageCall",
+    "StageSpec",
     "TaskCancelled",
     "TaskHandle",
     "TaskInfo",
@@ -74,6 +105,8 @@ __all__ = [
     "import_audio",
     "plot_sweep",
     "process_upload",
+    "progress_mode",
+    "register_stage",
     "resolve_embedding_model",
     "resolve_whisper_model",
     "run_batch",
@@ -81,6 +114,9 @@ __all__ = [
     "run_pipeline_async",
     "runs",
     "segment_sentences",
+    "show",
+    "stage_names",
+    "stage_parameters",
     "start_pipeline",
     "sweep",
     "temporal_info",

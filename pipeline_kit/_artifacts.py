@@ -1,7 +1,8 @@
 """Content-addressed JSON artifacts of pipeline stages (never pickle).
 
 An artifact lives at ``<home>/artifacts/<stage>/<key>.json``. The key is a sha256
-of the stage name, the stage's code version (sha256 of its module sources), its
+of the stage name, the stage's code version (sha256 of the modules its registry
+entry names as its sources), its
 parameters and the keys of its inputs, so any change upstream changes every key
 downstream. Files are written atomically (temp file + ``os.replace``): a killed
 process leaves either the whole artifact or none.
@@ -17,33 +18,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-_STAGES_DIR = Path(__file__).resolve().parent / "stages"
-
-# Module files whose source defines each stage's behaviour.
-STAGE_SOURCES: dict[str, tuple[str, ...]] = {
-    "upload": ("_upload.py", "_audio.py"),
-    "transcription": ("_transcription.py", "_audio.py", "_types.py"),
-    "chunking": ("_chunking.py", "_embeddings.py", "_sentences.py", "_temporal.py", "_types.py"),
-    "chapters": ("_chapters.py", "_segmentation.py", "_keyphrases.py", "_embeddings.py",
-                 "_sentences.py", "_types.py"),
-    "graph": ("_graph.py", "_graph_query.py", "_keyphrases.py", "_embeddings.py", "_types.py"),
-    "questions": ("_questions.py", "_keyphrases.py", "_sentences.py", "_types.py"),
-}
-
 
 @functools.cache
-def code_version(stage: str) -> str:
-    """sha256 of the source files of ``stage`` (cached per process)."""
+def code_version(sources: tuple[str, ...]) -> str:
+    """sha256 of the source files of the modules ``sources`` (cached per process)."""
+    from pipeline_kit._registry import source_file
+
     h = hashlib.sha256()
-    for name in STAGE_SOURCES[stage]:
-        h.update(name.encode())
-        h.update((_STAGES_DIR / name).read_bytes())
+    for module in sources:
+        h.update(module.encode())
+        h.update(source_file(module).read_bytes())
     return h.hexdigest()
 
 
-def stage_key(stage: str, params: dict[str, Any], inputs: list[str]) -> str:
-    """The cache key of one stage run."""
-    doc = {"stage": stage, "code": code_version(stage), "params": params, "inputs": inputs}
+def stage_key(stage: str, code: str, params: dict[str, Any], inputs: list[str]) -> str:
+    """The cache key of one stage run: its name, code version, parameters and inputs."""
+    doc = {"stage": stage, "code": code, "params": params, "inputs": inputs}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -79,6 +79,22 @@ def execute_notebook(notebook: str, output: str, parameters: dict[str, Any], cwd
     return run_summary(Path(parameters["output_dir"]))
 
 
+def notebook_stage_params(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """Stage parameters as ``notebook`` takes them: those it declares by name, the rest
+    in its ``stage_params`` dict; ValueError when it can take neither."""
+    if not params:
+        return {}
+    import papermill
+
+    declared = set(papermill.inspect_notebook(str(notebook)))
+    named = {k: v for k, v in params.items() if k in declared}
+    rest = {k: v for k, v in params.items() if k not in declared}
+    if rest and "stage_params" not in declared:
+        raise ValueError(f"notebook {notebook.name} takes no parameter {', '.join(sorted(rest))}"
+                         " (and no stage_params)")
+    return {**named, **({"stage_params": rest} if rest else {})}
+
+
 def run_summary(out_dir: Path) -> dict[str, Any]:
     """Counts and identity of the run saved in ``out_dir`` (from run.json and results)."""
     rec = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
@@ -108,10 +124,7 @@ def run_batch(
     notebook: str | os.PathLike[str] | None = None,
     parameters: dict[str, Any] | None = None,
     stages: list[str] | None = None,
-    chunk_size: int = 150,
-    overlap: int = 25,
-    chunking_method: str = "embedding",
-    model: str | None = None,
+    **params: Any,
 ):  # -> pandas.DataFrame
     """Process every file; write ``<out_dir>/<name>/`` per file and ``summary.csv``/``.json``.
 
@@ -119,13 +132,15 @@ def run_batch(
     task store and artifact cache shared by the runs (default ``<out_dir>/home``), so
     a file processed before is not transcribed again. ``notebook``: another
     parameterized notebook (it gets ``audio_path``, ``output_dir``, ``home`` and the
-    pipeline parameters it declares); ``parameters`` override notebook parameters.
+    stage parameters given in ``params``); ``parameters`` override notebook parameters.
+    ``params``: stage parameters by name (``chunk_size=200``), checked before any work.
     Returns the summary table; a failed file is a row with its error, and the others
     still run.
     """
     import pandas as pd
 
-    from pipeline_kit._pipeline import resolve_stages, start_pipeline, validate_params
+    from pipeline_kit._pipeline import prepare_run, start_pipeline
+    from pipeline_kit._registry import RunParams
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
@@ -133,10 +148,11 @@ def run_batch(
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     files = collect_audio(audio)
     names = output_names(files)
-    stage_list = resolve_stages(stages) if stages else None
-    validate_params(files[0], chunk_size, overlap, chunking_method, {})  # fail before work
     out = Path(out_dir).resolve()
     home_path = Path(home).resolve() if home else out / "home"
+    checked = prepare_run(files[0], stages, out, home_path, "thread", None, RunParams(params),
+                          hash_audio=False)  # every argument checked before any work
+    stage_list = checked.stages if stages else None
     home_path.mkdir(parents=True, exist_ok=True)
     nb = Path(notebook).resolve() if notebook else NOTEBOOK
     if mode == "notebook" and not nb.is_file():
@@ -158,19 +174,15 @@ def run_batch(
             run_dir.mkdir(parents=True, exist_ok=True)
             meta = {"batch": str(out), "audio": str(f.resolve()), "name": name}
             if mode == "notebook":
-                params = {"audio_path": str(f.resolve()), "output_dir": str(run_dir),
-                          "home": str(home_path), "stages": stage_list,
-                          "chunk_size": chunk_size, "overlap": overlap,
-                          "chunking_method": chunking_method, "model": model,
-                          **(parameters or {})}
-                h = mgr.submit(execute_notebook, str(nb), str(run_dir / nb.name), params,
+                nb_params = {"audio_path": str(f.resolve()), "output_dir": str(run_dir),
+                             "home": str(home_path), "stages": stage_list,
+                             **notebook_stage_params(nb, params), **(parameters or {})}
+                h = mgr.submit(execute_notebook, str(nb), str(run_dir / nb.name), nb_params,
                                str(nb.parent), task_type=TaskType.PIPELINE, metadata=meta,
                                executor=executor)
             else:
                 h = start_pipeline(f, stage_list, manager=mgr, metadata=meta, out_dir=run_dir,
-                                   home=home_path, chunk_size=chunk_size, overlap=overlap,
-                                   chunking_method=chunking_method, model=model,
-                                   executor=executor)
+                                   home=home_path, executor=executor, **params)
             handles.append((f, name, run_dir, h))
         rows = []
         for f, name, run_dir, h in handles:

@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline_kit._pipeline import CHUNKING_METHODS
-
 
 class _UsageError(Exception):
     pass
@@ -25,13 +23,43 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _pipeline_options(p: argparse.ArgumentParser) -> None:
-    """The pipeline's parameters, shared by ``run`` and ``batch``."""
-    p.add_argument("--stages", nargs="+", help="stages to run (needed ones are added)")
-    p.add_argument("--chunk-size", type=int, default=150)
-    p.add_argument("--overlap", type=int, default=25)
-    p.add_argument("--method", default="embedding", help=f"one of {', '.join(CHUNKING_METHODS)}")
-    p.add_argument("--model", default=None, help="Whisper model (default: bundled tiny.en)")
+    """The pipeline's parameters, shared by ``run`` and ``batch``: one flag per declared
+    stage parameter (see :mod:`pipeline_kit._registry`), defaults left to the registry."""
+    from pipeline_kit._registry import REGISTRY
+
+    p.add_argument("--stages", nargs="+",
+                   help=f"stages to run (needed ones are added): {', '.join(REGISTRY.names())}")
+    for spec in REGISTRY.specs():
+        if not spec.params:
+            continue
+        group = p.add_argument_group(f"{spec.name} parameters")
+        for param in spec.params:
+            group.add_argument(param.flag, *param.flags, dest=param.name,
+                               type=_flag_type(param), default=argparse.SUPPRESS,
+                               metavar=param.kind.__name__.upper(),
+                               help=f"{param.help}; {param.describe()} "
+                                    f"(default: {param.default})")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _flag_type(param: Any) -> Any:
+    """argparse type of a parameter: its kind, and "None" for an optional one."""
+    def convert(text: str) -> Any:
+        if param.optional and text == "None":
+            return None
+        if param.kind is bool:
+            return text.lower() in ("1", "true", "yes")
+        return param.kind(text)
+
+    convert.__name__ = param.kind.__name__  # argparse names it in "invalid int value"
+    return convert
+
+
+def _stage_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The stage parameters given on the command line (the others keep their defaults)."""
+    from pipeline_kit._registry import REGISTRY
+
+    return {p.name: getattr(args, p.name) for p in REGISTRY.params() if hasattr(args, p.name)}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,19 +128,18 @@ def _manager(args: argparse.Namespace, **kwargs: Any):
 
 def _run(args: argparse.Namespace) -> int:
     from pipeline_kit._display import show
-    from pipeline_kit._pipeline import resolve_stages, run_pipeline
+    from pipeline_kit._pipeline import prepare_run, run_pipeline
 
-    stages = None
-    if args.stages:
-        stages = [s for item in args.stages for s in item.split(",")]
-        resolve_stages(stages)  # fail before creating a manager
+    stages = [s for item in args.stages for s in item.split(",")] if args.stages else None
+    # every argument checked before a store is opened or any work starts
+    prepare_run(args.audio, stages, args.out, args.home, "thread", None, _stage_params(args),
+                hash_audio=False)
     mgr = _manager(args)
     try:
         if not args.quiet:
             show(mgr, mode="text", stream=sys.stderr)
         result = run_pipeline(args.audio, stages, mgr, out_dir=args.out, home=args.home,
-                              chunk_size=args.chunk_size, overlap=args.overlap,
-                              chunking_method=args.method, model=args.model)
+                              **_stage_params(args))
     finally:
         mgr.close()
     rec = result.run_record
@@ -148,8 +175,7 @@ def _batch(args: argparse.Namespace) -> int:
             show(mgr, mode="text", stream=sys.stderr)
         df = run_batch(audio, args.out, mode=args.mode, jobs=args.jobs, manager=mgr,
                        home=home, notebook=notebooks[0] if notebooks else None,
-                       parameters=parameters, stages=stages, chunk_size=args.chunk_size,
-                       overlap=args.overlap, chunking_method=args.method, model=args.model)
+                       parameters=parameters, stages=stages, **_stage_params(args))
     finally:
         mgr.close()
     cols = ["name", "status", "seconds", "words", "chunks", "chapters", "questions", "error"]

@@ -1,10 +1,12 @@
-"""Run the whole pipeline: upload → transcription → chunking → {graph, chapters} → questions.
+"""Run the registered stages on one audio file as tasks, cached by input.
 
-Every stage is one task of its :class:`~pipeline_kit.tasks.TaskType` under a parent
-``PIPELINE`` task; every stage result is a JSON artifact under ``<home>/artifacts``
-(see :mod:`pipeline_kit._artifacts`), so a re-run reuses what is unchanged and a run
-that failed or was killed continues from the first stage without an artifact.
-Every run leaves a run record (``run.json`` and the store's ``runs`` collection).
+Every stage (see :mod:`pipeline_kit._registry`) is one task under a parent
+``PIPELINE`` task, scheduled from the dependency graph (stages whose inputs are
+ready run concurrently). Every stage result is a JSON artifact under
+``<home>/artifacts`` (see :mod:`pipeline_kit._artifacts`), so a re-run reuses what
+is unchanged and a run that failed or was killed continues from the first stage
+without an artifact. Every run leaves a run record (``run.json`` and the store's
+``runs`` collection) whose outcome matches its PIPELINE task.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pipeline_kit._artifacts import ArtifactCache, atomic_write_text, code_version, stage_key
-from pipeline_kit._progress import Progress
-from pipeline_kit.stages._types import Chapter, Chunk, Question, Transcript, dump_records
+from pipeline_kit._progress import Progress, to_percent
+from pipeline_kit._registry import REGISTRY, RunParams, StageCall, StageSpec
 from pipeline_kit.stages._upload import file_sha256
-from pipeline_kit.tasks import TaskHandle, TaskManager, TaskType, current_manager
+from pipeline_kit.tasks import TaskHandle, TaskManager, TaskType, current_manager, current_task_id
 from pipeline_kit.tasks._store import (
     STORE_ENV,
     STORE_FILENAME,
@@ -36,175 +37,41 @@ from pipeline_kit.tasks._store import (
     pipeline_home,
 )
 
-STAGES: tuple[str, ...] = ("upload", "transcription", "chunking", "graph", "chapters", "questions")
-ALIASES: dict[str, str] = {
-    "upload_processing": "upload",
-    "audio_upload_processing": "upload",
-    "semantic_chunking": "chunking",
-    "graph_generation": "graph",
-    "chapter_analysis": "chapters",
-    "question_generation": "questions",
-}
-DEPENDS: dict[str, tuple[str, ...]] = {
-    "upload": (),
-    "transcription": ("upload",),
-    "chunking": ("transcription",),
-    "graph": ("chunking",),
-    "chapters": ("chunking",),
-    "questions": ("chunking", "chapters", "graph"),
-}
-TASK_TYPES: dict[str, TaskType] = {
-    "upload": TaskType.AUDIO_UPLOAD_PROCESSING,
-    "transcription": TaskType.TRANSCRIPTION,
-    "chunking": TaskType.SEMANTIC_CHUNKING,
-    "graph": TaskType.GRAPH_GENERATION,
-    "chapters": TaskType.CHAPTER_ANALYSIS,
-    "questions": TaskType.QUESTION_GENERATION,
-}
-WEIGHTS: dict[str, float] = {
-    "upload": 2, "transcription": 70, "chunking": 10, "graph": 6, "chapters": 6, "questions": 6,
-}
-CHUNKING_METHODS = ("embedding", "tfidf", "fixed")
 # Where stage tasks run: manager threads, or Dask workers sharing the pipeline home.
 EXECUTORS = ("thread", "dask")
-# Extra keyword parameters: name -> (stage it belongs to, default).
-EXTRA_PARAMS: dict[str, tuple[str, Any]] = {
-    "batch_size": ("transcription", 8),
-    "language": ("transcription", None),
-    "min_sentences": ("chapters", 4),
-    "top_concepts": ("graph", 40),
-    "max_questions": ("questions", None),
-}
 VERSIONED_PACKAGES = (
     "pipeline_kit", "whisperx", "faster-whisper", "sentence-transformers", "scikit-learn",
     "networkx", "torch",
 )
-# Test hook: "chunking=30" sleeps 30 s (cancellable) before computing that stage.
-_DELAY_ENV = "PIPELINE_KIT_TEST_STAGE_DELAY"
 
-
-# ----------------------------------------------------------------------------- validation
 
 def resolve_stages(stages: str | Iterable[str] | None) -> list[str]:
     """Canonical stage names in run order, with every stage a chosen one needs."""
-    if stages is None:
-        return list(STAGES)
-    names = stages.split(",") if isinstance(stages, str) else list(stages)
-    chosen: set[str] = set()
-    bad = []
-    for raw in names:
-        name = str(raw).strip().lower()
-        if not name:
-            continue
-        canon = ALIASES.get(name, name)
-        if canon not in STAGES:
-            bad.append(str(raw))
-        else:
-            chosen.add(canon)
-    if bad or not chosen:
-        allowed = ", ".join([*STAGES, *ALIASES])
-        what = f"unknown stage name(s): {', '.join(map(repr, bad))}" if bad else "no stages given"
-        raise ValueError(f"{what}; allowed: {allowed}")
-    todo = list(chosen)
-    while todo:
-        for dep in DEPENDS[todo.pop()]:
-            if dep not in chosen:
-                chosen.add(dep)
-                todo.append(dep)
-    return [s for s in STAGES if s in chosen]
+    return REGISTRY.resolve(stages)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+# ----------------------------------------------------------------------------- cache keys
+
+def key_params(spec: StageSpec, params: RunParams) -> dict[str, Any]:
+    """What changes ``spec``'s result besides its inputs: its parameters and identities."""
+    own = params.for_stage(spec.name)
+    if spec.identity is not None:
+        own.update(spec.identity(own))
+    return own
 
 
-def validate_params(
-    audio: str | os.PathLike[str], chunk_size: Any, overlap: Any, chunking_method: Any,
-    params: dict[str, Any],
-) -> dict[str, Any]:
-    """All parameters of a run, checked; ValueError naming the allowed values otherwise."""
-    path = Path(audio)
-    if not path.is_file():
-        raise ValueError(f"audio file not found: {path}")
-    _check_int("chunk_size", chunk_size, 1)
-    _check_int("overlap", overlap, 0)
-    if overlap >= chunk_size:
-        raise ValueError(f"overlap must be >= 0 and < chunk_size ({chunk_size}), got {overlap}")
-    if chunking_method not in CHUNKING_METHODS:
-        raise ValueError(f"unknown chunking_method {chunking_method!r}; allowed: "
-                         f"{', '.join(CHUNKING_METHODS)}")
-    unknown = sorted(set(params) - set(EXTRA_PARAMS))
-    if unknown:
-        raise ValueError(f"unknown parameter(s): {', '.join(unknown)}; allowed: chunk_size, "
-                         f"overlap, chunking_method, model, {', '.join(EXTRA_PARAMS)}")
-    out = {k: params.get(k, default) for k, (_, default) in EXTRA_PARAMS.items()}
-    _check_int("batch_size", out["batch_size"], 1)
-    _check_int("min_sentences", out["min_sentences"], 1)
-    _check_int("top_concepts", out["top_concepts"], 1)
-    if out["max_questions"] is not None:
-        _check_int("max_questions", out["max_questions"], 1)
-    out.update(chunk_size=chunk_size, overlap=overlap, chunking_method=chunking_method)
-    return out
-
-
-@cache
-def model_identity(model: str | None) -> dict[str, Any]:
-    """Name and weights hash of the Whisper model ``model`` resolves to (no loading)."""
-    from pipeline_kit._models import resolve_whisper_model
-
-    resolved = resolve_whisper_model(model)
-    return {"name": resolved.name, "weights_sha256": resolved.weights_sha256}
-
-
-@cache
-def embedder_identity() -> dict[str, Any] | None:
-    """Name and weights hash of the default sentence embedder (None when not installed)."""
-    from pipeline_kit._models import ModelNotAvailableError, resolve_embedding_model
-
-    try:
-        resolved = resolve_embedding_model(None)
-        return {"name": resolved.name, "weights_sha256": resolved.weights_sha256}
-    except ModelNotAvailableError:
-        return None
-
-
-def stage_params(stage: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters that change ``stage``'s result (part of its cache key)."""
-    out = _stage_params(stage, params)
-    # Chunking ("embedding" method), chapters and graph may use the default embedder.
-    if (stage == "chunking" and params["chunking_method"] == "embedding") or stage in (
-            "chapters", "graph"):
-        out["embedder"] = embedder_identity()
-    return out
-
-
-def _stage_params(stage: str, params: dict[str, Any]) -> dict[str, Any]:
-    if stage == "transcription":
-        return {"model": params["model_identity"], "batch_size": params["batch_size"],
-                "language": params["language"]}
-    if stage == "chunking":
-        return {k: params[k] for k in ("chunk_size", "overlap", "chunking_method")}
-    if stage == "chapters":
-        return {"min_sentences": params["min_sentences"]}
-    if stage == "graph":
-        return {"top_concepts": params["top_concepts"]}
-    if stage == "questions":
-        return {"max_questions": params["max_questions"]}
-    return {}
-
-
-def stage_keys(stages: list[str], audio_sha256: str, params: dict[str, Any]) -> dict[str, str]:
+def stage_keys(stages: list[str], audio_sha256: str, params: RunParams) -> dict[str, str]:
     """Cache key of every stage (each includes the keys of its inputs)."""
     keys: dict[str, str] = {}
-    for stage in STAGES:
-        inputs = [keys[d] for d in DEPENDS[stage] if d in keys]
-        if stage in ("upload", "transcription"):
+    for spec in REGISTRY.specs():  # registration order: dependencies first
+        if spec.name not in stages:
+            continue
+        inputs = [keys[d] for d in spec.depends]
+        if spec.reads_audio:
             inputs.append(audio_sha256)
-        if stage in stages:
-            keys[stage] = stage_key(stage, stage_params(stage, params), inputs)
-    return {s: keys[s] for s in stages}
+        keys[spec.name] = stage_key(spec.name, code_version(spec.sources),
+                                    key_params(spec, params), inputs)
+    return keys
 
 
 # ----------------------------------------------------------------------------- progress
@@ -214,7 +81,7 @@ class _Aggregator:
 
     def __init__(self, parent: Progress | None, stages: list[str]) -> None:
         self.parent = parent
-        self.weights = {s: WEIGHTS[s] for s in stages}
+        self.weights = {s: REGISTRY.get(s).weight for s in stages}
         self.done = dict.fromkeys(stages, 0.0)
         self.lock = threading.Lock()
 
@@ -236,12 +103,9 @@ class _Forward:
 
     def update(self, value: float | None = None, total: float | None = None, *,
                step: str | None = None) -> None:
-        from pipeline_kit._progress import to_percent
-
-        pct = to_percent(value, total)
         if self.own is not None:
-            self.own.update(pct, step=step)
-        self.agg.set(self.stage, pct, step)
+            self.own.update(value, total, step=step)
+        self.agg.set(self.stage, to_percent(value, total), step)
 
     def check_cancelled(self) -> None:
         if self.own is not None:
@@ -265,131 +129,43 @@ class StageOutput:
                 "seconds": self.seconds}
 
 
-def _encode(stage: str, value: Any) -> Any:
-    if stage == "graph":
-        from pipeline_kit.stages._graph_query import to_node_link_json
-
-        return json.loads(to_node_link_json(value))
-    if stage in ("upload", "transcription"):
-        return value.to_dict()
-    return [r.to_dict() for r in value]
-
-
-def _decode(stage: str, data: Any) -> Any:
-    if stage == "upload":
-        from pipeline_kit.stages._upload import AudioRecord
-
-        return AudioRecord.from_dict(data)
-    if stage == "transcription":
-        return Transcript.from_dict(data)
-    if stage == "graph":
-        from pipeline_kit.stages._graph_query import from_node_link_json
-
-        return from_node_link_json(json.dumps(data))
-    cls = {"chunking": Chunk, "chapters": Chapter, "questions": Question}[stage]
-    return [cls.from_dict(d) for d in data]
-
-
-def _test_delay(stage: str, progress: Progress) -> None:
-    spec = os.environ.get(_DELAY_ENV, "")
-    for item in filter(None, spec.split(",")):
-        name, _, seconds = item.partition("=")
-        if name.strip() == stage:
-            end = time.monotonic() + float(seconds)
-            while time.monotonic() < end:
-                progress.check_cancelled()
-                time.sleep(0.05)
-
-
-def _compute(stage: str, inputs: dict[str, Any], params: dict[str, Any], home: str,
-             progress: Progress) -> Any:
-    if stage == "upload":
-        from pipeline_kit.stages._upload import AudioLibrary
-
-        library = AudioLibrary(Path(home) / "audio")
-        stored = _library_record(library, inputs["audio"])
-        return stored or library.import_audio(inputs["audio"], progress=progress)
-    if stage == "transcription":
-        from pipeline_kit.stages._transcription import transcribe
-
-        return transcribe(inputs["audio"], params["model"], batch_size=params["batch_size"],
-                          language=params["language"], progress=progress)
-    if stage == "chunking":
-        from pipeline_kit.stages._chunking import create_semantic_chunks
-
-        return create_semantic_chunks(inputs["transcription"], params["chunk_size"],
-                                      params["overlap"], method=params["chunking_method"],
-                                      progress=progress)
-    if stage == "chapters":
-        from pipeline_kit.stages._chapters import analyze_chapters
-
-        return analyze_chapters(inputs["chunking"], min_sentences=params["min_sentences"],
-                                progress=progress)
-    if stage == "graph":
-        from pipeline_kit.stages._graph import build_graph
-
-        return build_graph(inputs["chunking"], top_concepts=params["top_concepts"],
-                           progress=progress)
-    from pipeline_kit.stages._questions import generate_questions
-
-    return generate_questions(inputs["chunking"], inputs["chapters"], inputs["graph"],
-                              max_questions=params["max_questions"], progress=progress)
-
-
-def _library_record(library: Any, audio: str) -> Any:
-    """The record of ``audio`` when it already is a completed file of ``library`` (no copy).
-
-    Audio uploaded through the HTTP API lives in the library already; importing it
-    again would store a second copy under another id.
-    """
-    from pipeline_kit.stages._upload import UploadError
-
-    path = Path(audio).resolve()
-    if path.parent.parent != library.root.resolve():
-        return None
-    try:
-        record = library.get(path.parent.name)
-    except UploadError:
-        return None
-    ok = record.upload_status == "completed" and record.audio_file == path.name
-    return record if ok else None
-
-
-def run_stage(stage: str, key: str, home: str, inputs: dict[str, Any], params: dict[str, Any],
-              aggregator: _Aggregator, progress: Progress | None = None) -> StageOutput:
+def run_stage(stage: str, key: str, home: str, audio: str, inputs: dict[str, Any],
+              params: dict[str, Any], aggregator: _Aggregator,
+              progress: Progress | None = None) -> StageOutput:
     """One stage as a task: load its artifact, or compute and store it."""
+    spec = REGISTRY.get(stage)
     fwd = _Forward(progress, aggregator, stage)
     cache_ = ArtifactCache(home)
     t0 = time.perf_counter()
     data = cache_.load(stage, key)
     if data is not None:
-        value = _decode(stage, data)
+        value = spec.codec.decode(data)
         fwd.update(100, step="cached")
         return StageOutput(stage, key, value, True, time.perf_counter() - t0)
     fwd.update(0, step="running")
-    _test_delay(stage, fwd)
-    value = _compute(stage, inputs, params, home, fwd)
-    cache_.save(stage, key, _encode(stage, value))
+    value = spec.run(StageCall(audio=audio, inputs=inputs, params=params, home=Path(home),
+                               progress=fwd))
+    cache_.save(stage, key, spec.codec.encode(value))
     fwd.update(100, step="done")
     return StageOutput(stage, key, value, False, time.perf_counter() - t0)
 
 
 def run_stage_remote(stage: str, key: str, home: str, audio: str, input_keys: dict[str, str],
                      params: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
-    """:func:`run_stage` for another process or machine (``executor="dask"``).
+    """:func:`run_stage` for a Dask worker: JSON arguments, inputs read from the cache.
 
-    Arguments and result are JSON: inputs are read from, and the result written to,
-    the artifact cache under ``home``, which workers must share with the caller.
+    The worker loads each input from its artifact under ``home``, which workers must
+    share with the caller.
     """
     cache_ = ArtifactCache(home)
-    inputs: dict[str, Any] = {"audio": audio}
+    inputs: dict[str, Any] = {}
     for dep, dep_key in input_keys.items():
         data = cache_.load(dep, dep_key)
         if data is None:
             raise FileNotFoundError(f"{stage}: no {dep} artifact {dep_key} under {home} "
                                     "(do the workers share the pipeline home?)")
-        inputs[dep] = _decode(dep, data)
-    return run_stage(stage, key, home, inputs, params, _Aggregator(None, [stage]),
+        inputs[dep] = REGISTRY.get(dep).codec.decode(data)
+    return run_stage(stage, key, home, audio, inputs, params, _Aggregator(None, [stage]),
                      progress).to_dict()
 
 
@@ -407,54 +183,75 @@ def package_versions() -> dict[str, str | None]:
 
 @dataclass
 class PipelineResult:
-    """Results of one run; stages that did not run are None."""
+    """Results of one run, by stage; each stage's ``result_attr`` reads its result
+    (``result.transcript``, ``result.chunks``, ...); stages that did not run are None."""
 
     run_id: str
     run_record: dict[str, Any]
     out_dir: Path | None = None
-    transcript: Transcript | None = None
-    chunks: list[Chunk] | None = None
-    graph: Any = None
-    chapters: list[Chapter] | None = None
-    questions: list[Question] | None = None
-    audio: Any = field(default=None, repr=False)
+    values: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            for spec in REGISTRY.specs():
+                if spec.result_attr == name:
+                    return self.values.get(spec.name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getitem__(self, stage: str) -> Any:
+        """The result of ``stage`` (its canonical name), or None when it did not run."""
+        return self.values.get(REGISTRY.get(stage).name)
 
     def to_dict(self) -> dict[str, Any]:
         return self.run_record
 
     def save(self, out_dir: str | os.PathLike[str]) -> Path:
-        """Write run.json and every result that exists into ``out_dir``."""
+        """Write every result that exists, then ``run.json``, into ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        for stage, value in self.values.items():
+            spec = REGISTRY.get(stage)
+            if spec.export_json:
+                atomic_write_text(out / f"{spec.result_attr}.json",
+                                  json.dumps(spec.codec.encode(value), ensure_ascii=False,
+                                             indent=1))
+            if spec.export is not None:
+                spec.export(value, out)
         atomic_write_text(out / "run.json", json.dumps(self.run_record, indent=1, default=str))
-        if self.transcript is not None:
-            atomic_write_text(out / "transcript.json", self.transcript.to_json())
-            atomic_write_text(out / "transcript.srt", self.transcript.to_srt())
-            atomic_write_text(out / "transcript.vtt", self.transcript.to_vtt())
-            atomic_write_text(out / "transcript.txt", self.transcript.to_txt())
-        if self.chunks is not None:
-            atomic_write_text(out / "chunks.json", dump_records(self.chunks))
-        if self.graph is not None:
-            from pipeline_kit.stages._graph_query import to_graphml
-
-            to_graphml(self.graph, out / "graph.graphml")
-        if self.chapters is not None:
-            atomic_write_text(out / "chapters.json", dump_records(self.chapters))
-        if self.questions is not None:
-            atomic_write_text(out / "questions.json", dump_records(self.questions))
         return out
-
-
-_RESULT_ATTR = {"upload": "audio", "transcription": "transcript", "chunking": "chunks",
-                "graph": "graph", "chapters": "chapters", "questions": "questions"}
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _new_record(audio: str, stages: list[str], home: str, params: RunParams, executor: str,
+                run_id: str, out_dir: str, audio_sha256: str, keys: dict[str, str]
+                ) -> dict[str, Any]:
+    model = (REGISTRY.get("transcription").identity(params.for_stage("transcription"))["model"]
+             if "transcription" in stages else None)  # type: ignore[misc]
+    return {
+        "run_id": run_id,
+        "task_id": current_task_id(),
+        "started_at": _now(),
+        "inputs": [{"path": str(Path(audio).resolve()), "sha256": audio_sha256}],
+        "stages": stages,
+        "parameters": {**params.to_dict(), "executor": executor},
+        "model": model,
+        "versions": package_versions(),
+        "code_versions": {s: code_version(REGISTRY.get(s).sources) for s in stages},
+        "artifact_keys": keys,
+        "stage_seconds": {},
+        "stage_tasks": {},
+        "cache_hits": [],
+        "outcome": "running",
+        "home": home,
+        "out_dir": out_dir,
+    }
+
+
 async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[str, Any],
-                        run_id: str, out_dir: str, audio_sha256: str,
+                        run_id: str, out_dir: str, audio_sha256: str, executor: str = "thread",
                         progress: Progress | None = None) -> PipelineResult:
     """The parent PIPELINE task: submits and awaits one task per stage.
 
@@ -464,38 +261,25 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
     manager = current_manager()
     if manager is None:
         raise RuntimeError("pipeline_task must run as a task of a TaskManager")
-    keys = stage_keys(stages, audio_sha256, params)
+    run_params = RunParams(params)
+    keys = stage_keys(stages, audio_sha256, run_params)
     agg = _Aggregator(progress, stages)
-    record: dict[str, Any] = {
-        "run_id": run_id,
-        "started_at": _now(),
-        "inputs": [{"path": str(Path(audio).resolve()), "sha256": audio_sha256}],
-        "stages": stages,
-        "parameters": {k: v for k, v in params.items() if k != "model_identity"},
-        "model": params["model_identity"],
-        "versions": package_versions(),
-        "code_versions": {s: code_version(s) for s in stages},
-        "artifact_keys": keys,
-        "stage_seconds": {},
-        "stage_tasks": {},
-        "cache_hits": [],
-        "outcome": "running",
-        "home": home,
-        "out_dir": out_dir,
-    }
-    values: dict[str, Any] = {"audio": audio}
+    record = _new_record(audio, stages, home, run_params, executor, run_id, out_dir,
+                         audio_sha256, keys)
+    values: dict[str, Any] = {}
+    reads = {"audio": audio}
 
     async def run(stage: str) -> None:
+        spec = REGISTRY.get(stage)
         meta = {"run_id": run_id, "stage": stage, "key": keys[stage]}
-        if params.get("executor") == "dask":
-            out = await _run_stage_dask(manager, stage, keys, home,
-                                        values.get("audio_path", audio), params, agg, meta,
-                                        record)
+        own = run_params.for_stage(stage)
+        if executor == "dask":
+            out = await _run_stage_dask(manager, spec, keys, home, reads["audio"], own, agg,
+                                        meta, record)
         else:
-            inputs = {"audio": values.get("audio_path", audio),
-                      **{d: values[d] for d in DEPENDS[stage]}}
-            handle = manager.submit(run_stage, stage, keys[stage], home, inputs, params, agg,
-                                    task_type=TASK_TYPES[stage], metadata=meta)
+            inputs = {d: values[d] for d in spec.depends}
+            handle = manager.submit(run_stage, stage, keys[stage], home, reads["audio"], inputs,
+                                    own, agg, task_type=spec.task_type, metadata=meta)
             record["stage_tasks"][stage] = handle.task_id
             out = await handle
         values[stage] = out.value
@@ -503,43 +287,34 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
         if out.cache_hit:
             hits = {*record["cache_hits"], stage}
             record["cache_hits"] = [s for s in stages if s in hits]  # run order
-        if stage == "upload":
-            from pipeline_kit.stages._upload import AudioLibrary
-
-            p = AudioLibrary(Path(home) / "audio").audio_path(out.value.audio_id)
-            if p.is_file():
-                values["audio_path"] = str(p)
+        if spec.audio_path is not None:
+            reads["audio"] = spec.audio_path(out.value, Path(home)) or reads["audio"]
 
     result = PipelineResult(run_id=run_id, run_record=record, out_dir=Path(out_dir))
     try:
-        for stage in ("upload", "transcription", "chunking"):
-            if stage in stages:
-                await run(stage)
-        await asyncio.gather(*(run(s) for s in ("graph", "chapters") if s in stages))
-        if "questions" in stages:
-            await run("questions")
+        for wave in REGISTRY.waves(stages):
+            await asyncio.gather(*(run(s) for s in wave))
+        result.values = {s: values[s] for s in stages}
+        record.update(outcome="completed", finished_at=_now())
+        await asyncio.to_thread(_save_record, manager, result, True)
     except BaseException as e:
         record.update(outcome="cancelled" if isinstance(e, asyncio.CancelledError) else "failed",
                       error=f"{type(e).__name__}: {e}", finished_at=_now())
         await asyncio.to_thread(_save_record, manager, result)
         raise
-    for stage in stages:
-        setattr(result, _RESULT_ATTR[stage], values[stage])
-    record.update(outcome="completed", finished_at=_now())
-    await asyncio.to_thread(_save_record, manager, result, True)
     if progress is not None:
         progress.update(100, step="done")
     return result
 
 
-async def _run_stage_dask(manager: TaskManager, stage: str, keys: dict[str, str], home: str,
+async def _run_stage_dask(manager: TaskManager, spec: StageSpec, keys: dict[str, str], home: str,
                           audio: str, params: dict[str, Any], agg: _Aggregator,
                           meta: dict[str, Any], record: dict[str, Any]) -> StageOutput:
     """One stage on a Dask worker; its progress feeds the parent through the manager."""
-    input_keys = {d: keys[d] for d in DEPENDS[stage]}
+    stage = spec.name
+    input_keys = {d: keys[d] for d in spec.depends}
     handle = manager.submit(run_stage_remote, stage, keys[stage], home, audio, input_keys,
-                            params, task_type=TASK_TYPES[stage], metadata=meta,
-                            executor="dask")
+                            params, task_type=spec.task_type, metadata=meta, executor="dask")
     record["stage_tasks"][stage] = handle.task_id
 
     def forward(info: Any) -> None:
@@ -552,49 +327,106 @@ async def _run_stage_dask(manager: TaskManager, stage: str, keys: dict[str, str]
     finally:
         unsubscribe()
     data = await asyncio.to_thread(ArtifactCache(home).load, stage, keys[stage])
-    value = await asyncio.to_thread(_decode, stage, data)
+    value = await asyncio.to_thread(spec.codec.decode, data)
     return StageOutput(stage, keys[stage], value, summary["cache_hit"], summary["seconds"])
 
 
 def _save_record(manager: TaskManager, result: PipelineResult, full: bool = False) -> None:
-    manager.put_document("runs", result.run_id, result.run_record)
+    """Results (``full``) and the run record; a failed write fails the run, truthfully."""
+    record = result.run_record
     if full:
-        result.save(result.out_dir)
+        try:
+            result.save(result.out_dir or ".")
+        except BaseException as e:
+            record.update(outcome="failed", error=f"{type(e).__name__}: {e}")
+            _save_record(manager, result)
+            raise
     else:
-        Path(result.out_dir).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(result.out_dir) / "run.json",
-                          json.dumps(result.run_record, indent=1, default=str))
+        try:
+            Path(result.out_dir or ".").mkdir(parents=True, exist_ok=True)
+            atomic_write_text(Path(result.out_dir or ".") / "run.json",
+                              json.dumps(record, indent=1, default=str))
+        except OSError:
+            pass  # the store's copy below still tells the outcome
+    manager.put_document("runs", result.run_id, record)
 
 
 # ----------------------------------------------------------------------------- entry points
 
-def _prepare(audio: Any, stages: Any, out_dir: Any, home: Any, chunk_size: Any, overlap: Any,
-             chunking_method: Any, model: Any, params: dict[str, Any], executor: Any = "thread",
-             manager: TaskManager | None = None) -> tuple:
+@dataclass(frozen=True)
+class _Prepared:
+    """A run checked and ready to submit: every argument of :func:`pipeline_task`."""
+
+    audio: str
+    stages: list[str]
+    home: str
+    params: dict[str, Any]
+    run_id: str
+    out_dir: str
+    audio_sha256: str
+    executor: str
+
+    def args(self) -> tuple[Any, ...]:
+        return (self.audio, self.stages, self.home, self.params, self.run_id, self.out_dir,
+                self.audio_sha256, self.executor)
+
+
+def check_folder(path: Path, what: str) -> Path:
+    """``path`` as a folder we can write: it is one, or can be made in a writable parent."""
+    p = path.expanduser().resolve()
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{what} {p} exists and is not a folder")
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {p} cannot be written ({probe} is not a writable folder)")
+    return p
+
+
+def check_audio(audio: str | os.PathLike[str]) -> Path:
+    """``audio`` as an existing regular file, or ValueError naming the path."""
+    path = Path(audio).expanduser()
+    if not path.exists():
+        raise ValueError(f"audio file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"audio path is not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"audio file cannot be read: {path}")
+    return path.resolve()
+
+
+def prepare_run(audio: Any, stages: Any, out_dir: Any, home: Any, executor: Any,
+                manager: TaskManager | None, params: dict[str, Any] | RunParams,
+                hash_audio: bool = True) -> _Prepared:
+    """Check everything a run needs before any work starts (ValueError names what is wrong).
+
+    ``hash_audio=False`` only checks (the audio's sha256 is then left empty).
+    """
     names = resolve_stages(stages)
-    checked = validate_params(audio, chunk_size, overlap, chunking_method, params)
+    run_params = params if isinstance(params, RunParams) else RunParams(params)
+    path = check_audio(audio)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
     if executor == "dask" and (manager is None or not manager.has_dask):
         raise ValueError("executor='dask' needs manager=TaskManager(dask_client=...)")
-    checked["executor"] = executor
-    home_path = Path(home) if home is not None else pipeline_home()
-    checked["model"] = None if model is None else str(model)
-    checked["model_identity"] = (model_identity(checked["model"]) if "transcription" in names
-                                 else None)
+    home_path = check_folder(Path(home) if home is not None else pipeline_home(), "home")
+    if "transcription" in names:  # fail at once when the model is not available offline
+        key_params(REGISTRY.get("transcription"), run_params)
     run_id = uuid.uuid4().hex[:16]
-    out = Path(out_dir) if out_dir is not None else home_path / "runs" / run_id
-    audio_path = str(Path(audio).resolve())
-    return (audio_path, names, str(home_path.resolve()), checked, run_id,
-            str(out.resolve()), file_sha256(audio_path))
+    out = check_folder(Path(out_dir) if out_dir is not None else home_path / "runs" / run_id,
+                       "output folder")
+    return _Prepared(str(path), names, str(home_path), run_params.to_dict(), run_id, str(out),
+                     file_sha256(path) if hash_audio else "", executor)
 
 
-def _submit(manager: TaskManager, args: tuple, metadata: dict[str, Any] | None = None):
-    """Submit the PIPELINE task for ``_prepare``'s ``args``; its metadata names the run."""
-    audio, stages, _, params, run_id, _, audio_sha256 = args
-    meta = {**(metadata or {}), "run_id": run_id, "audio": audio, "stages": stages,
-            "artifact_keys": stage_keys(stages, audio_sha256, params)}
-    return manager.submit(pipeline_task, *args, task_type=TaskType.PIPELINE, metadata=meta)
+def _submit(manager: TaskManager, run: _Prepared, metadata: dict[str, Any] | None = None
+            ) -> TaskHandle:
+    """Submit the PIPELINE task of ``run``; its metadata names the run and its cache keys."""
+    keys = stage_keys(run.stages, run.audio_sha256, RunParams(run.params))
+    meta = {**(metadata or {}), "run_id": run.run_id, "audio": run.audio, "stages": run.stages,
+            "artifact_keys": keys}
+    return manager.submit(pipeline_task, *run.args(), task_type=TaskType.PIPELINE, metadata=meta)
 
 
 def run_pipeline(
@@ -604,16 +436,14 @@ def run_pipeline(
     *,
     out_dir: str | os.PathLike[str] | None = None,
     home: str | os.PathLike[str] | None = None,
-    chunk_size: int = 150,
-    overlap: int = 25,
-    chunking_method: str = "embedding",
-    model: str | None = None,
     executor: str = "thread",
     **params: Any,
 ) -> PipelineResult:
     """Run the pipeline on one audio file and block until it finishes.
 
     ``stages``: canonical names or the seed's aliases (needed stages are added).
+    ``params``: any stage parameter by name (``chunk_size=200``, ``model="small"``;
+    see ``pk.stage_parameters()``), each checked against its bounds before work starts.
     Without ``manager`` one is created on ``<home>/tasks.sqlite3`` and closed after.
     ``executor="dask"`` runs the stages on the workers of ``manager``'s Dask client
     (they must see the same ``home`` folder).
@@ -626,12 +456,11 @@ def run_pipeline(
     else:
         raise RuntimeError("run_pipeline() would block the running event loop; "
                            "use `await run_pipeline_async(...)` instead")
-    args = _prepare(audio, stages, out_dir, home, chunk_size, overlap, chunking_method,
-                    model, params, executor, manager)
+    run = prepare_run(audio, stages, out_dir, home, executor, manager, params)
     own = manager is None
     mgr = manager or TaskManager(store=_store_target(home))
     try:
-        return _submit(mgr, args).result()
+        return _submit(mgr, run).result()
     finally:
         if own:
             mgr.close()
@@ -644,20 +473,15 @@ async def run_pipeline_async(
     *,
     out_dir: str | os.PathLike[str] | None = None,
     home: str | os.PathLike[str] | None = None,
-    chunk_size: int = 150,
-    overlap: int = 25,
-    chunking_method: str = "embedding",
-    model: str | None = None,
     executor: str = "thread",
     **params: Any,
 ) -> PipelineResult:
     """Like :func:`run_pipeline`, awaiting inside the caller's running loop."""
-    args = _prepare(audio, stages, out_dir, home, chunk_size, overlap, chunking_method,
-                    model, params, executor, manager)
+    run = prepare_run(audio, stages, out_dir, home, executor, manager, params)
     own = manager is None
     mgr = manager or TaskManager(store=_store_target(home))
     try:
-        return await _submit(mgr, args)
+        return await _submit(mgr, run)
     finally:
         if own:
             await asyncio.to_thread(mgr.close)
@@ -671,10 +495,6 @@ def start_pipeline(
     metadata: dict[str, Any] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     home: str | os.PathLike[str] | None = None,
-    chunk_size: int = 150,
-    overlap: int = 25,
-    chunking_method: str = "embedding",
-    model: str | None = None,
     executor: str = "thread",
     **params: Any,
 ) -> TaskHandle:
@@ -685,9 +505,8 @@ def start_pipeline(
     ``artifact_keys`` (the cache key of every stage). Raises ValueError like
     :func:`run_pipeline` before anything is submitted.
     """
-    args = _prepare(audio, stages, out_dir, home, chunk_size, overlap, chunking_method,
-                    model, params, executor, manager)
-    return _submit(manager, args, metadata)
+    run = prepare_run(audio, stages, out_dir, home, executor, manager, params)
+    return _submit(manager, run, metadata)
 
 
 def _store_target(home: str | os.PathLike[str] | None) -> Path | None:
@@ -696,30 +515,62 @@ def _store_target(home: str | os.PathLike[str] | None) -> Path | None:
     return Path(home) / STORE_FILENAME if home is not None else None
 
 
+RUN_COLUMNS = ["run_id", "started_at", "finished_at", "outcome", "stages", "cache_hits",
+               "stage_seconds", "parameters", "inputs", "model", "versions", "out_dir", "error"]
+
+
 def runs(home: str | os.PathLike[str] | None = None, *,
          store: str | os.PathLike[str] | None = None):  # -> pandas.DataFrame
     """Run records, oldest first: from ``store`` (a path or database URL) if given, else
-    ``<home>/tasks.sqlite3``, else ``$PIPELINE_KIT_STORE`` or the default home's file."""
+    ``<home>/tasks.sqlite3``, else ``$PIPELINE_KIT_STORE`` or the default home's file.
+
+    A record still marked running whose PIPELINE task has ended (its process was
+    killed, and recovery marked the task) shows that task's outcome (``interrupted``
+    when recovery ended it).
+    """
     import pandas as pd
 
-    cols = ["run_id", "started_at", "finished_at", "outcome", "stages", "cache_hits",
-            "stage_seconds", "parameters", "inputs", "model", "versions", "out_dir", "error"]
     target = store if store is not None else _store_target(home)
     if target is None:
         target = os.environ.get(STORE_ENV) or default_store_path()
     if "://" not in str(target) and not Path(target).exists():
-        return pd.DataFrame(columns=cols)  # no store file yet: no runs (and none created)
+        return pd.DataFrame(columns=RUN_COLUMNS)  # no store file yet: no runs (none created)
     opened = open_store(target)
     try:
-        docs = opened.list_documents("runs")
+        docs = [_reconciled(d, opened) for d in opened.list_documents("runs")]
     finally:
         opened.close()
-    rows = [{c: d.get(c) for c in cols} for d in docs]
+    rows = [{c: d.get(c) for c in RUN_COLUMNS} for d in docs]
     rows.sort(key=lambda r: r["started_at"] or "")
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _reconciled(doc: dict[str, Any], store: Any) -> dict[str, Any]:
+    """``doc`` with its outcome taken from its PIPELINE task when the record is stale."""
+    task_id = doc.get("task_id")
+    if doc.get("outcome") != "running" or not task_id:
+        return doc
+    info = store.get(task_id)
+    if info is None or not info.is_terminal:
+        return doc
+    error = info.error_message or ""
+    outcome = "interrupted" if "interrupt" in error.lower() else info.status.value
+    return {**doc, "outcome": outcome, "error": doc.get("error") or error or None,
+            "finished_at": doc.get("finished_at") or (info.completed_at.isoformat()
+                                                      if info.completed_at else None)}
+
+
+def stage_parameters():  # -> pandas.DataFrame
+    """Every stage parameter: its stage, type, default, bounds and meaning."""
+    import pandas as pd
+
+    rows = [{"parameter": p.name, "stage": s.name, "type": p.kind.__name__,
+             "default": p.default, "allowed": p.describe(), "help": p.help}
+            for s in REGISTRY.specs() for p in s.params]
+    return pd.DataFrame(rows)
 
 
 __all__ = [
-    "ALIASES", "CHUNKING_METHODS", "STAGES", "PipelineResult", "StageOutput", "resolve_stages",
-    "run_pipeline", "run_pipeline_async", "runs", "start_pipeline", "validate_params",
+    "PipelineResult", "StageOutput", "resolve_stages", "run_pipeline", "run_pipeline_async",
+    "runs", "stage_parameters", "start_pipeline",
 ]

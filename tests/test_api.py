@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pk_test_slow_stage import slow_stage_env
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
@@ -59,9 +60,8 @@ def server(tmp_path_factory) -> Server:
     home = tmp_path_factory.mktemp("api-home")
     log = home.parent / "server.log"
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PIPELINE_KIT_API_TOKEN": "",
-           # chunking waits 2 s (cancellable) so a run can be cancelled mid-way
-           "PIPELINE_KIT_TEST_STAGE_DELAY": "chunking=2"}
+    # chunking waits 2 s (cancellable) so a run can be cancelled mid-way
+    env = {**slow_stage_env("chunking=2"), "HF_HUB_OFFLINE": "1", "PIPELINE_KIT_API_TOKEN": ""}
     cmd = [sys.executable, "-m", "pipeline_kit._cli", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--home", str(home), "--token", TOKEN,
            "--max-chunk-mb", str(CHUNK_LIMIT / 1024 / 1024), "--log-level", "warning"]
@@ -258,7 +258,7 @@ def test_process_polls_to_completion_with_the_seed_status_shape(api, sample, pro
                                    "questions"]
     # the first run has no measurements yet: the documented defaults × 26.7 s of audio
     assert processed["estimated_duration_minutes"] > 0
-    assert set(processed["estimate_basis"].values()) == {"default: measured on the bundled sample"}
+    assert set(processed["estimate_basis"].values()) == {"default: declared by the stage"}
     seen = processed["seen"]
     last = seen[-1]
     assert STATUS_KEYS <= set(last), set(last)

@@ -72,7 +72,6 @@ def test_run_and_listing_on_a_shared_store(store_target, tmp_path, capsys):
 
 
 def test_cancel_reaches_a_run_in_another_process(tmp_path, capsys):
-    import os
     import subprocess
     import sys
     import time
@@ -80,7 +79,9 @@ def test_cancel_reaches_a_run_in_another_process(tmp_path, capsys):
     from pipeline_kit.tasks import SQLiteTaskStore
 
     home = tmp_path / "home"
-    env = {**os.environ, "PIPELINE_KIT_TEST_STAGE_DELAY": "chunking=120"}
+    from pk_test_slow_stage import slow_stage_env
+
+    env = slow_stage_env("chunking=120")
     child = subprocess.Popen(
         [sys.executable, "-m", "pipeline_kit._cli", "run", str(WAV), "--out", str(tmp_path / "o"),
          "--home", str(home), "--method", "tfidf", "--quiet"],

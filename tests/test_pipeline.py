@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,9 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from pk_test_slow_stage import slow_stage_env
 from wavdata import write_scaled_wav
 
-from pipeline_kit._pipeline import STAGES, run_pipeline, run_pipeline_async, runs
+from pipeline_kit import stage_names
+from pipeline_kit._pipeline import run_pipeline, run_pipeline_async, runs
 from pipeline_kit.stages._graph_query import to_node_link_json
 from pipeline_kit.stages._upload import file_sha256
 from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
@@ -78,7 +79,7 @@ def test_full_pipeline_results_are_consistent(first, home):
     assert rec["model"]["name"] and rec["model"]["weights_sha256"]
     assert {"pipeline_kit", "whisperx", "faster-whisper", "sentence-transformers",
             "scikit-learn", "networkx", "torch"} <= set(rec["versions"])
-    assert set(rec["stage_seconds"]) == set(STAGES)
+    assert set(rec["stage_seconds"]) == set(stage_names())
     assert rec["cache_hits"] == []
     for stage, key in rec["artifact_keys"].items():
         assert (home / "artifacts" / stage / f"{key}.json").is_file()
@@ -113,7 +114,7 @@ def test_unchanged_rerun_is_all_cache_hits(first, home, manager):
     again = run_pipeline(WAV, manager=manager, home=home, out_dir=home / "out2",
                          chunking_method="tfidf")
     assert again.run_id != first.run_id
-    assert again.run_record["cache_hits"] == list(STAGES)
+    assert again.run_record["cache_hits"] == stage_names()
     _same(first, again)
     for task_id in again.run_record["stage_tasks"].values():
         info = manager.get_task_status(task_id)
@@ -161,7 +162,7 @@ def test_sync_api_refuses_a_running_loop_and_async_api_works(first, home, manage
                                         chunking_method="tfidf")
 
     r = asyncio.run(main())
-    assert r.run_record["cache_hits"] == list(STAGES)
+    assert r.run_record["cache_hits"] == stage_names()
     _same(first, r)
 
 
@@ -174,7 +175,7 @@ run_pipeline(sys.argv[1], home=sys.argv[2], chunking_method="tfidf")
 
 def test_killed_run_continues_from_first_missing_artifact(first, tmp_path):
     home = tmp_path / "home"
-    env = {**os.environ, "PIPELINE_KIT_TEST_STAGE_DELAY": "chunking=120"}
+    env = slow_stage_env("chunking=120")
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(WAV), str(home)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

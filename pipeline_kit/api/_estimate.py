@@ -2,7 +2,7 @@
 
 Each stage's speed is the median ratio ``stage_seconds / audio duration`` over the
 newest run records in the store that computed the stage (cache hits are not
-measurements). Stages without such a run use :data:`DEFAULT_SECONDS_PER_AUDIO_SECOND`;
+measurements). Stages without such a run use their registry entry's declared speed;
 stages whose artifact already exists count as 0 (the run will reuse it).
 """
 
@@ -15,15 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_kit._artifacts import ArtifactCache
+from pipeline_kit._registry import REGISTRY
 
-# Seconds of work per second of audio, measured with `run_pipeline` on the bundled
-# sample (austen_sample.wav, 26.7 s; Whisper tiny.en, embedding chunking) in a fresh
-# process on 2 CPU cores, model loading included: upload 0.07 s, transcription 7.2 s,
-# chunking 0.49 s, graph 0.03 s, chapters 0.18 s, questions 0.005 s.
-DEFAULT_SECONDS_PER_AUDIO_SECOND: dict[str, float] = {
-    "upload": 0.003, "transcription": 0.27, "chunking": 0.018, "graph": 0.0015,
-    "chapters": 0.0066, "questions": 0.0002,
-}
 MAX_RUNS = 20  # newest measurements per stage that count
 
 
@@ -62,7 +55,7 @@ def measured_speeds(records: Iterable[dict[str, Any]],
                     audio_seconds: Callable[[dict[str, Any]], float | None],
                     max_runs: int = MAX_RUNS) -> dict[str, list[float]]:
     """Per stage, seconds per audio second of the newest runs that computed it."""
-    out: dict[str, list[float]] = {s: [] for s in DEFAULT_SECONDS_PER_AUDIO_SECOND}
+    out: dict[str, list[float]] = {s: [] for s in REGISTRY.names()}
     newest = sorted(records, key=lambda r: str(r.get("started_at") or ""), reverse=True)
     for rec in newest:
         timed = rec.get("stage_seconds") or {}
@@ -96,7 +89,7 @@ def estimate(duration_seconds: float | None, stages: Iterable[str], cached: Iter
             ratio = statistics.median(measured)
             basis[stage] = f"measured: median of {len(measured)} earlier run(s)"
         else:
-            ratio = DEFAULT_SECONDS_PER_AUDIO_SECOND.get(stage, 0.0)
-            basis[stage] = "default: measured on the bundled sample"
+            ratio = REGISTRY.get(stage).seconds_per_audio_second
+            basis[stage] = "default: declared by the stage"
         per_stage[stage] = round(ratio * duration, 3)
     return Estimate(round(sum(per_stage.values()), 3), per_stage, basis)

@@ -213,13 +213,11 @@ def process_audio(
     if record.upload_status != "completed":
         raise HTTPException(409, f"audio {audio_id} is not ready ({record.upload_status}): "
                             "complete its upload first")
-    params = req.model_dump(exclude={"stages", "chunk_size", "overlap", "chunking_method",
-                                     "model"})
+    params = req.model_dump(exclude={"stages"})
     try:
         handle = start_pipeline(
             app.library.audio_path(audio_id), req.stages, manager=app.manager,
-            metadata={"audio_id": audio_id}, home=app.settings.home, chunk_size=req.chunk_size,
-            overlap=req.overlap, chunking_method=req.chunking_method, model=req.model, **params)
+            metadata={"audio_id": audio_id}, home=app.settings.home, **params)
     except (ValueError, ModelNotAvailableError) as e:
         raise HTTPException(422, str(e)) from None
     meta = handle.info.metadata if handle.info is not None else {}

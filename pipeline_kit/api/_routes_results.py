@@ -1,4 +1,4 @@
-"""Result routes: an audio item's transcript, chunks, chapters, questions and graph.
+"""Result routes: an audio item's transcript, and every registered stage's result.
 
 Each answers the newest run's artifact (or the run named by ``run_id``); 404 until
 the stage has produced one.
@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
+from pipeline_kit._registry import REGISTRY
 from pipeline_kit.api._deps import AppState, state
 from pipeline_kit.api._results import find_result
 from pipeline_kit.api._schemas import ID_PATTERN, ErrorBody
@@ -70,9 +71,20 @@ def _records(stage: str, field: str, what: str):
     return route
 
 
-for _stage, _field, _what in (("chunking", "chunks", "semantic chunks"),
-                              ("chapters", "chapters", "chapters"),
-                              ("questions", "questions", "questions"),
-                              ("graph", "graph", "concept graph (node-link JSON)")):
-    router.add_api_route(f"/audio/{{audio_id}}/{_field}", _records(_stage, _field, _what),
-                         methods=["GET"], response_model=dict[str, Any], responses=ERRORS)
+def add_stage_routes(target: APIRouter) -> None:
+    """``GET /audio/{id}/<result_attr>`` for every registered stage with a route."""
+    for spec in REGISTRY.specs():
+        if spec.route:
+            what = spec.description or spec.name
+            target.add_api_route(f"/audio/{{audio_id}}/{spec.result_attr}",
+                                 _records(spec.name, spec.result_attr, what), methods=["GET"],
+                                 response_model=dict[str, Any], responses=ERRORS)
+
+
+def results_router() -> APIRouter:
+    """The transcript route and one route per stage registered now (built per app, so a
+    stage registered after this module was imported has its route too)."""
+    out = APIRouter()
+    out.include_router(router)
+    add_stage_routes(out)
+    return out

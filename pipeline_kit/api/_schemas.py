@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
 
-from pipeline_kit._pipeline import ALIASES, CHUNKING_METHODS, STAGES
+from pipeline_kit._params import Param
+from pipeline_kit._registry import REGISTRY
 from pipeline_kit.stages._upload import MAX_CHUNKS
 from pipeline_kit.tasks import TaskInfo, TaskStatus
 
@@ -19,8 +20,7 @@ ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]
 ResourceId = Annotated[str, Field(pattern=ID_PATTERN)]
-StageName = Literal[STAGES + tuple(ALIASES)]  # type: ignore[valid-type]
-ChunkingMethod = Literal[CHUNKING_METHODS]  # type: ignore[valid-type]
+StageName = Literal[tuple(REGISTRY.names()) + tuple(REGISTRY.aliases())]  # type: ignore[valid-type]
 # Whisper models by name only: a path would let clients load any local folder.
 WhisperModel = Literal["tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium",
                        "medium.en", "large-v1", "large-v2", "large-v3"]
@@ -114,24 +114,28 @@ class AudioOut(BaseModel):
 
 # ----------------------------------------------------------------------------- processing
 
-class ProcessRequest(_Strict):
-    """``POST /audio/{audio_id}/process``: which stages (needed ones are added) and settings."""
+def _param_field(p: Param) -> tuple[Any, Any]:
+    """A pydantic field for a declared stage parameter: its type, bounds and help."""
+    kind: Any = Literal[p.choices] if p.choices else p.kind  # type: ignore[valid-type]
+    if p.name == "model":  # by name only: a path would let clients load any local folder
+        kind = WhisperModel
+    annotation = kind | None if p.optional else kind
+    bounds = {"ge": p.minimum, "le": p.maximum} if p.kind in (int, float) else {}
+    if p.pattern is not None:
+        bounds["pattern"] = f"^(?:{p.pattern})$"
+    return annotation, Field(p.default, description=p.help, **bounds)
 
-    stages: list[StageName] | None = Field(  # type: ignore[valid-type]
-        None, max_length=len(STAGES) + len(ALIASES),
-        description="stage names or the seed's aliases; default: all stages")
-    chunk_size: int = Field(150, ge=1, le=100_000, description="words per chunk")
-    overlap: int = Field(25, ge=0, le=100_000, description="words shared by neighbours "
-                         "(< chunk_size)")
-    chunking_method: ChunkingMethod = "embedding"  # type: ignore[valid-type]
-    model: WhisperModel | None = Field(None, description="Whisper model (default tiny.en); "
-                                       "others must be in the local Hugging Face cache")
-    batch_size: int = Field(8, ge=1, le=64)
-    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$",
-                                 description="ISO 639 code; default: detected")
-    min_sentences: int = Field(4, ge=1, le=10_000, description="minimum chapter length")
-    top_concepts: int = Field(40, ge=1, le=10_000, description="concepts in the graph")
-    max_questions: int | None = Field(None, ge=1, le=10_000)
+
+ProcessRequest = create_model(  # type: ignore[call-overload]
+    "ProcessRequest",
+    __base__=_Strict,
+    __doc__="``POST /audio/{audio_id}/process``: which stages (needed ones are added) and "
+            "any stage parameter (declared by the stage registry).",
+    stages=(list[StageName] | None, Field(  # type: ignore[valid-type]
+        None, max_length=len(REGISTRY.names()) + len(REGISTRY.aliases()),
+        description="stage names or the seed's aliases; default: all stages")),
+    **{p.name: _param_field(p) for p in REGISTRY.params()},
+)
 
 
 class ProcessStarted(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._params import Param, check_int
 from .._progress import Progress, ensure_progress
 from ._embeddings import Embedder
 from ._keyphrases import key_phrases
@@ -94,14 +95,15 @@ def _title(phrases: Sequence[str], index: int, parts: int) -> str:
     return title[0].upper() + title[1:]
 
 
+MIN_SENTENCES = Param("min_sentences", int, 4, "fewest sentences in a chapter",
+                      minimum=1, maximum=10_000)
+
+
 def _check_chapter_args(min_sentences: Any, min_seconds: Any, summary_sentences: Any,
                         title_phrases: Any) -> None:
-    for name, value in (("summary_sentences", summary_sentences),
-                        ("title_phrases", title_phrases)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    if isinstance(min_sentences, bool) or not isinstance(min_sentences, int) or min_sentences < 1:
-        raise ValueError(f"min_sentences must be an integer >= 1, got {min_sentences!r}")
+    check_int("summary_sentences", summary_sentences, 1)
+    check_int("title_phrases", title_phrases, 1)
+    MIN_SENTENCES.check(min_sentences)
     if min_seconds is not None and (isinstance(min_seconds, bool)
                                     or not isinstance(min_seconds, (int, float))
                                     or not min_seconds >= 0):
@@ -111,7 +113,7 @@ def _check_chapter_args(min_sentences: Any, min_seconds: Any, summary_sentences:
 def analyze_chapters(
     transcript_or_chunks: Transcript | str | Sequence[Chunk],
     *,
-    min_sentences: int = 4,
+    min_sentences: int = MIN_SENTENCES.default,
     min_seconds: float | None = None,
     target_count: int | None = None,
     embedder: Embedder | str | None = None,

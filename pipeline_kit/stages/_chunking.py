@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .._params import Param, check_int
 from .._progress import Progress, ScaledProgress, ensure_progress
 from ._embeddings import Embedder, TfidfEmbedder, get_embedder
 from ._sentences import Sentence, as_transcript, split_sentences
@@ -85,27 +86,27 @@ class Prepared:
 # ---------------------------------------------------------------- validation
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
-    return int(value)
+CHUNK_SIZE = Param("chunk_size", int, 150, "target chunk length in words",
+                   minimum=1, maximum=10_000)
+OVERLAP = Param("overlap", int, 25, "words shared by consecutive chunks (< chunk_size)",
+                minimum=0, maximum=9_999)
+CHUNKING_METHOD = Param("chunking_method", str, "embedding",
+                        "where chunks break: MiniLM topic shifts, TF-IDF shifts, or fixed size",
+                        choices=METHODS, flags=("--method",))
 
 
 def validate_sizes(chunk_size: Any, overlap: Any) -> tuple[int, int]:
-    """Check ``chunk_size >= 1`` and ``0 <= overlap < chunk_size``; return them as ints."""
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
-    overlap = _check_int("overlap", overlap, 0)
+    """Check both against their declarations and ``overlap < chunk_size``; return ints."""
+    chunk_size = CHUNK_SIZE.check(chunk_size)
+    overlap = OVERLAP.check(overlap)
     if overlap >= chunk_size:
         raise ValueError(f"overlap must be smaller than chunk_size ({chunk_size}), got {overlap}")
     return chunk_size, overlap
 
 
-def _check_method(method: Any) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return method
+def check_sizes(params: dict[str, Any]) -> None:
+    """The cross-parameter rule of a run's chunking parameters."""
+    validate_sizes(params["chunk_size"], params["overlap"])
 
 
 def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -185,11 +186,11 @@ def prepare(
     ``"tfidf"`` uses TF-IDF/LSA fitted on this transcript (``embedder`` is used only
     when it is a :class:`TfidfEmbedder`); ``"fixed"`` embeds nothing (fixed-size baseline).
     """
-    method = _check_method(method)
-    window = _check_int("window", window, 1)
-    smoothing = _check_int("smoothing", smoothing, 1)
+    method = CHUNKING_METHOD.check(method)
+    window = check_int("window", window, 1)
+    smoothing = check_int("smoothing", smoothing, 1)
     if max_sentence_words is not None:
-        max_sentence_words = _check_int("max_sentence_words", max_sentence_words, 1)
+        max_sentence_words = check_int("max_sentence_words", max_sentence_words, 1)
     if not (isinstance(pause_seconds, (int, float)) and pause_seconds > 0):
         raise ValueError(f"pause_seconds must be a positive number, got {pause_seconds!r}")
     prog = ensure_progress(progress)
@@ -296,8 +297,8 @@ def auto_threshold(prep: Prepared, threshold_z: float = 1.0) -> float:
 
 def chunk_prepared(
     prepared: Prepared,
-    chunk_size: int = 150,
-    overlap: int = 25,
+    chunk_size: int = CHUNK_SIZE.default,
+    overlap: int = OVERLAP.default,
     *,
     threshold: float | None = None,
     threshold_z: float = 1.0,
@@ -315,7 +316,7 @@ def chunk_prepared(
     chunk_size, overlap = validate_sizes(chunk_size, overlap)
     if min_words is None:
         min_words = max(1, min(overlap, chunk_size - overlap))
-    min_words = _check_int("min_words", min_words, 1)
+    min_words = check_int("min_words", min_words, 1)
     if min_words > chunk_size - overlap:
         raise ValueError(f"min_words must be at most chunk_size - overlap "
                          f"({chunk_size - overlap}), got {min_words}")
@@ -369,9 +370,9 @@ def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
 
 def create_semantic_chunks(
     transcript: Transcript | str,
-    chunk_size: int = 150,
-    overlap: int = 25,
-    method: str = "embedding",
+    chunk_size: int = CHUNK_SIZE.default,
+    overlap: int = OVERLAP.default,
+    method: str = CHUNKING_METHOD.default,
     embedder: Embedder | str | None = None,
     progress: Progress | None = None,
     **options: Any,
@@ -384,8 +385,8 @@ def create_semantic_chunks(
     ``threshold``, ``threshold_z``, ``min_words``, ``with_temporal`` (see
     :func:`chunk_prepared`). Deterministic for a given input and embedder.
     """
-    validate_sizes(chunk_size, overlap)
-    _check_method(method)
+    chunk_size, overlap = validate_sizes(chunk_size, overlap)
+    method = CHUNKING_METHOD.check(method)
     prep_opts, chunk_opts = _split_options(options)
     first = second = None
     if progress is not None:

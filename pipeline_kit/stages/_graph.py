@@ -21,12 +21,15 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 
+from .._params import Param
 from .._progress import Progress, ensure_progress
 from ._embeddings import Embedder, get_embedder, normalize_rows
 from ._keyphrases import PhraseStats, phrase_stats
 from ._types import Chapter, Chunk
 
 CONCEPT_PREFIX = "concept:"
+TOP_CONCEPTS = Param("top_concepts", int, 40, "concepts kept in the graph",
+                     minimum=1, maximum=10_000)
 _NEXT_WEIGHT = 0.5
 
 _EMB_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
@@ -193,7 +196,7 @@ def build_graph(
     *,
     chapters: Sequence[Chapter] | None = None,
     embedder: Embedder | str | None = None,
-    top_concepts: int = 40,
+    top_concepts: int = TOP_CONCEPTS.default,
     use_embeddings: bool | None = None,
     chunk_embeddings: np.ndarray | None = None,
     mmr_diversity: float = 0.3,
@@ -227,8 +230,7 @@ def build_graph(
     strongest pairs of one of its two concepts. Betweenness is exact up to
     ``betweenness_exact_max`` nodes and sampled from ``betweenness_k`` sources above.
     """
-    if top_concepts < 1:
-        raise ValueError(f"top_concepts must be at least 1, got {top_concepts}")
+    top_concepts = TOP_CONCEPTS.check(top_concepts)
     if not 0.0 <= mmr_diversity <= 1.0:
         raise ValueError(f"mmr_diversity must be in [0, 1], got {mmr_diversity}")
     if k_similar < 0 or cooccurrence_window < 0:

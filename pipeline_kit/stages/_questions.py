@@ -17,10 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from .._params import Param
 from .._progress import Progress, ensure_progress
 from ._keyphrases import is_content_word, phrase_stats
 from ._sentences import ends_sentence, split_sentences
 from ._types import Chapter, Chunk, Question
+
+MAX_QUESTIONS = Param("max_questions", int, None, "most questions kept (None: all)",
+                      minimum=0, maximum=100_000, optional=True)
 
 _UNITS = "one two three four five six seven eight nine".split()
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
@@ -750,8 +754,7 @@ def generate_questions(
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
     opt = {**_OPTIONS, **options}
-    if max_questions is not None and max_questions < 0:
-        raise ValueError(f"max_questions must be non-negative, got {max_questions}")
+    max_questions = MAX_QUESTIONS.check(max_questions)
     gens = list(generators or [])
     for g in gens:
         if not callable(g):
