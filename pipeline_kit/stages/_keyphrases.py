@@ -100,7 +100,7 @@ class PhraseStats:
 
     @property
     def document_frequency(self) -> np.ndarray:
-        return np.asarray((self.counts > 0).sum(axis=0)).ravel()  # type: ignore[operator]
+        return np.asarray((self.counts > 0).sum(axis=0)).ravel()  # type: ignore[attr-defined]
 
 
 def _is_content(tok: str) -> bool:
@@ -251,13 +251,13 @@ def phrase_stats(
     docs: list[list[str]] = []
     for text in texts:
         doc = []
-        for key, surface, initial in candidates(text, max_words=hi):
+        for key, form, initial in candidates(text, max_words=hi):
             if len([w for w in key.split() if w != "of"]) < lo:
                 continue
             doc.append(key)
-            written[key][surface] += 1
+            written[key][form] += 1
             if not initial:
-                inside[key][surface] += 1
+                inside[key][form] += 1
         docs.append(doc)
     surface: dict[str, str] = {}
     proper: set[str] = set()

@@ -239,7 +239,7 @@ def count_spans(sentence: str) -> list[tuple[int, int, str]]:
 
 def name_spans(sentence: str, weak: frozenset[str]) -> list[tuple[int, int]]:
     """Capitalised names not at the sentence start (nor single weak/function words)."""
-    out = []
+    out: list[tuple[int, int]] = []
     for m in _NAME_RE.finditer(sentence):
         start, words = m.start(), m.group(0).split()
         while words and words[0].lower() in weak and len(words) > 1:
@@ -314,8 +314,9 @@ def where_question(sentence: str, start: int, end: int) -> str | None:
         return None
     clause = sentence[a:a + prep.start()]
     lead = re.match(r"\s*(?:In|On|By|During)\s+(?:the year\s+)?", clause)
-    if lead and _TIME_RE.match(clause[lead.end():]):
-        clause = clause[lead.end() + _TIME_RE.match(clause[lead.end():]).end():]
+    when = _TIME_RE.match(clause[lead.end():]) if lead else None
+    if lead and when:
+        clause = clause[lead.end() + when.end():]
     return invert(_tidy(clause), "Where")
 
 
@@ -575,8 +576,9 @@ def _relations(chunks: Sequence[Chunk], sentences: list[list[Span]],
         for ps in phrases:
             for i, a in enumerate(ps[:5]):
                 for b in ps[i + 1:5]:
-                    k = tuple(sorted((a.key, b.key)))
-                    w = a.score * b.score + seen.get(k, (0.0,))[0]
+                    lo, hi = sorted((a.key, b.key))
+                    k = (lo, hi)
+                    w = a.score * b.score + (seen[k][0] if k in seen else 0.0)
                     seen[k] = (w, a, b)
         pairs = list(seen.values())
     pairs.sort(key=lambda x: (-x[0], x[1].key, x[2].key))
