@@ -194,7 +194,8 @@ def run_batch(
                 summary = h.result()
                 row.update(summary if mode == "notebook" else run_summary(run_dir))
                 row["status"] = TaskStatus.COMPLETED.value
-                row["seconds"] = round(mgr.get_task_status(h.task_id).duration or 0.0, 3)
+                done = mgr.get_task_status(h.task_id)
+                row["seconds"] = round(done.duration or 0.0, 3) if done else None
             except BaseException as e:  # noqa: BLE001 - one failed file is one row
                 info = mgr.get_task_status(h.task_id)
                 row["status"] = info.status.value if info else TaskStatus.FAILED.value

@@ -136,6 +136,23 @@ def _run_transcription(call: StageCall) -> Transcript:
                       language=p["language"], progress=call.progress)
 
 
+def _transcript_summary(t: Transcript) -> dict[str, Any]:
+    out: dict[str, Any] = {"words": len(t.words), "segments": len(t.segments),
+                           "audio_seconds": t.audio_duration_seconds,
+                           "model": t.model.to_dict(), "engine": dict(t.metadata or {})}
+    if not t.words:
+        out["note"] = "no speech detected: later stages have nothing to work on"
+    return out
+
+
+def _count(name: str) -> Any:
+    return lambda value: {name: len(value)}
+
+
+def _graph_summary(g: Any) -> dict[str, Any]:
+    return {"nodes": g.number_of_nodes(), "edges": g.number_of_edges()}
+
+
 def _export_transcript(t: Transcript, out: Path) -> None:
     atomic_write_text(out / "transcript.srt", t.to_srt())
     atomic_write_text(out / "transcript.vtt", t.to_vtt())
@@ -200,6 +217,7 @@ register(StageSpec(
     result_attr="transcript", weight=70, seconds_per_audio_second=0.27,
     depends=("upload",), params=(MODEL, BATCH_SIZE, LANGUAGE), reads_audio=True,
     identity=lambda p: {"model": model_identity(p["model"])}, export=_export_transcript,
+    summary=_transcript_summary,
     route=False, description="WhisperX transcript with word times"))
 register(StageSpec(
     name="chunking", task_type=TaskType.SEMANTIC_CHUNKING, run=_run_chunking,
@@ -208,7 +226,7 @@ register(StageSpec(
              _S + "_types"),
     result_attr="chunks", weight=10, seconds_per_audio_second=0.018, depends=("transcription",),
     params=(CHUNK_SIZE, OVERLAP, CHUNKING_METHOD), aliases=("semantic_chunking",),
-    identity=_chunking_identity, check=check_sizes,
+    identity=_chunking_identity, check=check_sizes, summary=_count("chunks"),
     description="overlapping chunks with word/time ranges and temporal markers"))
 register(StageSpec(
     name="graph", task_type=TaskType.GRAPH_GENERATION, run=_run_graph, codec=_graph_codec(),
@@ -216,7 +234,7 @@ register(StageSpec(
              _S + "_types"),
     result_attr="graph", weight=6, seconds_per_audio_second=0.0015, depends=("chunking",),
     params=(TOP_CONCEPTS,), aliases=("graph_generation",), identity=_with_embedder,
-    export=_export_graph, description="concept graph (networkx)"))
+    export=_export_graph, summary=_graph_summary, description="concept graph (networkx)"))
 register(StageSpec(
     name="chapters", task_type=TaskType.CHAPTER_ANALYSIS, run=_run_chapters,
     codec=records_codec(Chapter),
@@ -224,6 +242,7 @@ register(StageSpec(
              _S + "_sentences", _S + "_types"),
     result_attr="chapters", weight=6, seconds_per_audio_second=0.0066, depends=("chunking",),
     params=(MIN_SENTENCES,), aliases=("chapter_analysis",), identity=_with_embedder,
+    summary=_count("chapters"),
     description="titled, summarised chapters with time ranges"))
 register(StageSpec(
     name="questions", task_type=TaskType.QUESTION_GENERATION, run=_run_questions,
@@ -231,4 +250,5 @@ register(StageSpec(
     sources=(_S + "_questions", _S + "_keyphrases", _S + "_sentences", _S + "_types"),
     result_attr="questions", weight=6, seconds_per_audio_second=0.0002,
     depends=("chunking", "chapters", "graph"), params=(MAX_QUESTIONS,),
-    aliases=("question_generation",), description="comprehension and clarifying questions"))
+    aliases=("question_generation",), summary=_count("questions"),
+    description="comprehension and clarifying questions"))

@@ -228,8 +228,8 @@ def _now() -> str:
 def _new_record(audio: str, stages: list[str], home: str, params: RunParams, executor: str,
                 run_id: str, out_dir: str, audio_sha256: str, keys: dict[str, str]
                 ) -> dict[str, Any]:
-    model = (REGISTRY.get("transcription").identity(params.for_stage("transcription"))["model"]
-             if "transcription" in stages else None)  # type: ignore[misc]
+    model = (key_params(REGISTRY.get("transcription"), params).get("model")
+             if "transcription" in stages else None)
     return {
         "run_id": run_id,
         "task_id": current_task_id(),
@@ -243,6 +243,7 @@ def _new_record(audio: str, stages: list[str], home: str, params: RunParams, exe
         "artifact_keys": keys,
         "stage_seconds": {},
         "stage_tasks": {},
+        "stage_summaries": {},
         "cache_hits": [],
         "outcome": "running",
         "home": home,
@@ -284,6 +285,8 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
             out = await handle
         values[stage] = out.value
         record["stage_seconds"][stage] = round(out.seconds, 4)
+        if spec.summary is not None:
+            record["stage_summaries"][stage] = spec.summary(out.value)
         if out.cache_hit:
             hits = {*record["cache_hits"], stage}
             record["cache_hits"] = [s for s in stages if s in hits]  # run order

@@ -62,7 +62,8 @@ class StageSpec:
     key (a model name → its weights' hash). ``check`` is a rule across parameters.
     ``export`` writes extra files into a run's output folder. ``audio_path`` gives, from
     this stage's result, the audio file later stages read (the upload's stored copy).
-    ``route=False`` leaves it out of the generic API result routes. ``seconds_per_audio_second``
+    ``route=False`` leaves it out of the generic API result routes. ``summary`` says
+    what the run record keeps of the result (counts, engine settings, notes). ``seconds_per_audio_second``
     is the estimate used before any run of the stage was measured.
     """
 
@@ -83,6 +84,7 @@ class StageSpec:
     export: Callable[[Any, Path], None] | None = None
     export_json: bool = True
     audio_path: Callable[[Any, Path], str | None] | None = None
+    summary: Callable[[Any], dict[str, Any]] | None = None
     route: bool = True
     description: str = ""
 
@@ -274,7 +276,7 @@ class RunParams(Mapping[str, Any]):
     and values outside their bounds raise ValueError naming the allowed ones.
     """
 
-    values: dict[str, Any]
+    _values: dict[str, Any]
 
     def __init__(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         given = {**(values or {}), **kwargs}
@@ -287,23 +289,23 @@ class RunParams(Mapping[str, Any]):
         for spec in REGISTRY.specs():
             if spec.check is not None:
                 spec.check(checked)
-        self.values = checked
+        self._values = checked
 
     def __getitem__(self, name: str) -> Any:
-        return self.values[name]
+        return self._values[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self._values)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._values)
 
     def for_stage(self, name: str) -> dict[str, Any]:
         """The parameters stage ``name`` declares, with their values."""
-        return {p.name: self.values[p.name] for p in REGISTRY.get(name).params}
+        return {p.name: self._values[p.name] for p in REGISTRY.get(name).params}
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.values)
+        return dict(self._values)
 
     def __repr__(self) -> str:
-        return f"RunParams({', '.join(f'{k}={v!r}' for k, v in self.values.items())})"
+        return f"RunParams({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"

@@ -74,6 +74,11 @@ def test_toy_stage_runs_caches_and_reruns_alone(toy, home, tmp_path):
     saved = json.loads((tmp_path / "a" / "word_stats.json").read_text())
     assert saved == r.word_stats
     assert r.run_record["parameters"]["min_word_length"] == 4
+    summaries = r.run_record["stage_summaries"]
+    assert summaries["chunking"] == {"chunks": len(r.chunks)}
+    assert summaries["transcription"]["words"] == len(r.transcript.words) > 0
+    assert summaries["transcription"]["model"]["name"] == r.transcript.model.name
+    assert "note" not in summaries["transcription"]
 
     again = pk.run_pipeline(WAV, ["word_stats"], home=home, out_dir=tmp_path / "b",
                             chunking_method="tfidf")

@@ -116,11 +116,11 @@ class AudioOut(BaseModel):
 
 def _param_field(p: Param) -> tuple[Any, Any]:
     """A pydantic field for a declared stage parameter: its type, bounds and help."""
-    kind: Any = Literal[p.choices] if p.choices else p.kind  # type: ignore[valid-type]
+    kind: Any = Literal[p.choices] if p.choices else p.kind
     if p.name == "model":  # by name only: a path would let clients load any local folder
         kind = WhisperModel
     annotation = kind | None if p.optional else kind
-    bounds = {"ge": p.minimum, "le": p.maximum} if p.kind in (int, float) else {}
+    bounds: dict[str, Any] = {"ge": p.minimum, "le": p.maximum} if p.kind in (int, float) else {}
     if p.pattern is not None:
         bounds["pattern"] = f"^(?:{p.pattern})$"
     return annotation, Field(p.default, description=p.help, **bounds)
