@@ -114,3 +114,34 @@ def test_cancel_reaches_a_run_in_another_process(tmp_path, capsys):
     assert store.get(chunking.task_id).status.value == "cancelled"
     assert main(["cancel", parent[0].task_id, "--home", str(home)]) == 2  # already finished
     assert "already finished" in capsys.readouterr().err
+
+
+def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
+    """Each refusal names the problem and leaves no store, artifact or output behind."""
+    import time
+
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a folder")
+    home = tmp_path / "home"
+    cases = [
+        (["--out", str(a_file)], f"output folder {a_file} exists and is not a folder"),
+        (["--out", str(tmp_path / "o"), "--chunk-size", "1000000000"],
+         "chunk_size must be an integer from 1 to 10000, got 1000000000"),
+        (["--out", str(tmp_path / "o"), "--overlap", "150"],
+         "overlap must be smaller than chunk_size (150), got 150"),
+        (["--out", str(tmp_path / "o"), "--method", "magic"], "unknown chunking_method 'magic'"),
+        (["--out", str(tmp_path / "o"), "--stages", "nope"], "unknown stage name(s): 'nope'"),
+    ]
+    for extra, message in cases:
+        t0 = time.monotonic()
+        rc = main(["run", str(WAV), "--home", str(home), *extra])
+        err = capsys.readouterr().err
+        assert rc == 1 and message in err, (extra, err)
+        assert time.monotonic() - t0 < 2, extra  # refused at once, not after a run
+    missing = tmp_path / "missing.wav"
+    assert main(["run", str(missing), "--out", str(tmp_path / "o"), "--home", str(home)]) == 1
+    assert f"audio file not found: {missing}" in capsys.readouterr().err
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "o"), "--home", str(home)]) == 1
+    assert "audio path is not a file" in capsys.readouterr().err
+    assert not home.exists() and not (tmp_path / "o").exists()
+    assert a_file.read_text() == "not a folder"

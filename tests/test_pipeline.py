@@ -195,6 +195,10 @@ def test_killed_run_continues_from_first_missing_artifact(first, tmp_path):
     r = run_pipeline(WAV, home=home, chunking_method="tfidf")
     assert r.run_record["cache_hits"] == ["upload", "transcription"]
     _same(first, r)
+    # the killed run's record was left "running"; its task was marked by recovery
+    outcomes = runs(home).set_index("run_id")["outcome"]
+    assert sorted(outcomes) == ["completed", "interrupted"]
+    assert outcomes[r.run_id] == "completed"
 
 
 _TWO_AT_ONCE = r"""
