@@ -294,6 +294,8 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
             reads["audio"] = spec.audio_path(out.value, Path(home)) or reads["audio"]
 
     result = PipelineResult(run_id=run_id, run_record=record, out_dir=Path(out_dir))
+    # stored at once, so a killed run leaves a record that runs() can report
+    await asyncio.to_thread(_save_record, manager, result)
     try:
         for wave in REGISTRY.waves(stages):
             await asyncio.gather(*(run(s) for s in wave))
