@@ -63,8 +63,9 @@ class StageSpec:
     ``export`` writes extra files into a run's output folder. ``audio_path`` gives, from
     this stage's result, the audio file later stages read (the upload's stored copy).
     ``route=False`` leaves it out of the generic API result routes. ``summary`` says
-    what the run record keeps of the result (counts, engine settings, notes). ``seconds_per_audio_second``
-    is the estimate used before any run of the stage was measured.
+    what the run record keeps of the result (counts, engine settings, notes).
+    ``seconds_per_audio_second`` is the estimate used before any run of the stage was
+    measured.
     """
 
     name: str
