@@ -20,6 +20,7 @@ from pipeline_kit.stages._upload import (
     SizeLimitError,
     UnknownAudioError,
     UnknownUploadError,
+    UploadBusyError,
     UploadError,
     UploadExistsError,
 )
@@ -30,6 +31,7 @@ _UPLOAD_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnknownAudioError, 404),
     (UploadExistsError, 409),
     (DuplicateChunkError, 409),
+    (UploadBusyError, 409),
     (IncompleteUploadError, 409),
     (SizeLimitError, 413),
 )

@@ -260,7 +260,7 @@ class UploadSummary:
     received_chunks: int
     received_bytes: int
     created_at: str | None
-    last_activity: str  # ISO time of the newest chunk (or of the folder)
+    last_activity: str  # ISO time of the newest chunk or manifest write
     last_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -1006,7 +1006,10 @@ class AudioLibrary:
             m = None  # started but never announced (a crash), or unreadable
         by_index = self._chunk_files(upload_id)
         stats = [p.stat() for ps in by_index.values() for p in ps]
-        latest = max([folder.stat().st_mtime, *(s.st_mtime for s in stats)])
+        # Not the folder's own mtime: recover() touches it when it drops the byte counter.
+        manifest_file = folder / "manifest.json"
+        base = manifest_file if manifest_file.exists() else folder
+        latest = max([base.stat().st_mtime, *(s.st_mtime for s in stats)])
         return UploadSummary(
             upload_id=upload_id, filename=m.filename if m else None,
             expected_chunks=m.expected_chunks if m else None,
