@@ -11,7 +11,7 @@ body on the event loop and hands storing and hashing to a worker thread.
 from __future__ import annotations
 
 import tempfile
-from typing import Annotated
+from typing import Annotated, BinaryIO, cast
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -174,8 +174,8 @@ async def put_chunk(
         if size == 0:
             raise HTTPException(422, f"chunk {index} is empty: send its bytes as the body")
         spool.seek(0)
-        receipt = await run_in_threadpool(app.library.receive_chunk, upload_id, index, spool,
-                                          want, replace=replace)
+        receipt = await run_in_threadpool(app.library.receive_chunk, upload_id, index,
+                                          cast(BinaryIO, spool), want, replace=replace)
     missing = await run_in_threadpool(app.library.missing_chunks, upload_id)
     if receipt.duplicate or receipt.replaced:
         response.status_code = 200

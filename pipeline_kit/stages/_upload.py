@@ -408,7 +408,8 @@ def concat_files(
             stop.set()
     for i, (want, got) in enumerate(zip(chunk_sha256 or (), parts, strict=False)):
         if want and got != want:
-            raise ChunkChecksumError(f"chunk {i}: sha256 is {got}, expected {want}", i, want, got)
+            raise ChunkChecksumError(f"chunk {i}: sha256 is {got}, expected {want}", i, want,
+                                     got or "")
     return (digest if hash_whole else None), size
 
 
@@ -936,7 +937,7 @@ class AudioLibrary:
         progress = ensure_progress(progress)
         staged = temp_path(self._staging(), "import", _extension(src.name))
         try:
-            digest = None
+            digest: str | None = None
             if link:
                 try:
                     os.link(src, staged)
@@ -945,7 +946,9 @@ class AudioLibrary:
                 else:
                     digest = file_sha256(staged)
             if digest is None:
-                digest, _ = concat_files([src], staged, progress=progress)
+                hashed, _ = concat_files([src], staged, progress=progress)
+                assert hashed is not None  # hash_whole=True (the default) always hashes
+                digest = hashed
             progress.update(step="Probing audio")
             info = _probe_as(staged, src.name, None, verify_audio)
             if audio_id is None:
