@@ -751,3 +751,40 @@ def test_recover_removes_only_files_of_dead_writers(lib, wav_bytes, intact) -> N
     live.unlink()
     new_legacy.unlink()
     intact()
+
+
+def test_a_chunk_arriving_while_its_upload_is_deleted_is_refused_cleanly(lib) -> None:
+    """The sender is mid-body when the upload goes: UnknownUploadError, nothing re-created."""
+    import threading
+
+    lib.start_upload("u1", expected_chunks=2, filename="a.wav")
+    halfway, go_on = threading.Event(), threading.Event()
+
+    class SlowBody(io.RawIOBase):
+        def __init__(self) -> None:
+            self.sent = 0
+
+        def read(self, n: int = -1) -> bytes:
+            if self.sent == 1:
+                halfway.set()
+                assert go_on.wait(30)
+            self.sent += 1
+            return b"x" * 1000 if self.sent <= 2 else b""
+
+    errors: list[Exception] = []
+
+    def send_chunk() -> None:
+        try:
+            lib.receive_chunk("u1", 0, SlowBody())
+        except Exception as e:  # noqa: BLE001 - the test inspects it
+            errors.append(e)
+
+    sender = threading.Thread(target=send_chunk)
+    sender.start()
+    assert halfway.wait(30)
+    lib.delete_upload("u1")
+    go_on.set()
+    sender.join(30)
+    assert len(errors) == 1 and isinstance(errors[0], UnknownUploadError), errors
+    assert "deleted or processed while chunk 0 was arriving" in str(errors[0])
+    assert not lib.upload_dir("u1").exists()

@@ -695,6 +695,11 @@ class AudioLibrary:
                     f"(send it again with replace=true to replace it)", index)
             self._replace_chunk(manifest, index, tmp, size)
             return ChunkReceipt(upload_id, index, size, digest, replaced=True)
+        except FileNotFoundError:
+            if self.upload_dir(upload_id).is_dir():
+                raise
+            raise UnknownUploadError(f"upload {upload_id}: deleted or processed while chunk "
+                                     f"{index} was arriving") from None
         finally:
             tmp.unlink(missing_ok=True)
 
