@@ -24,6 +24,10 @@ def test_run_writes_results_and_the_other_commands_work(tmp_path, capsys):
                  "transcript.txt", "chunks.json", "graph.graphml", "chapters.json",
                  "questions.json"):
         assert (out / name).is_file(), name
+    umask = os.umask(0o022)
+    os.umask(umask)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()}
+    assert set(modes.values()) == {oct(0o666 & ~umask)}, modes  # one mode, as umask says
     record = json.loads((out / "run.json").read_text())
     assert record["outcome"] == "completed" and record["parameters"]["chunk_size"] == 80
     assert "completed" in captured.out

@@ -94,13 +94,15 @@ def _leaf_routes(routes: list[Any]) -> Iterator[Any]:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Methods of every route of this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in _leaf_routes(request.app.router.routes):
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Methods of every route of the path template that matched first, as the schema lists
+    them (Starlette names only the first route's)."""
+    matching = [r for r in _leaf_routes(request.app.router.routes)
+                if r.matches(request.scope)[0] != Match.NONE]
+    if not matching:
+        return []
+    template = getattr(matching[0], "path", None)
+    return sorted({m for r in matching if getattr(r, "path", None) == template
+                   for m in getattr(r, "methods", None) or ()})
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Any:
