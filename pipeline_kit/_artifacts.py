@@ -14,9 +14,12 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from pipeline_kit._fs import atomic_write_text, sweep_temps
+
+__all__ = ["ArtifactCache", "atomic_write_text", "code_version", "stage_key"]
 
 
 @functools.cache
@@ -35,21 +38,6 @@ def stage_key(stage: str, code: str, params: dict[str, Any], inputs: list[str]) 
     """The cache key of one stage run: its name, code version, parameters and inputs."""
     doc = {"stage": stage, "code": code, "params": params, "inputs": inputs}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file, or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ArtifactCache:
@@ -73,3 +61,11 @@ class ArtifactCache:
         p = self.path(stage, key)
         atomic_write_text(p, json.dumps(data, ensure_ascii=False))
         return p
+
+    def recover(self) -> list[Path]:
+        """Remove temp files of writers killed mid-write (see ``_fs.sweep_temps``)."""
+        removed: list[Path] = []
+        if self.root.is_dir():
+            for folder in self.root.iterdir():
+                removed += sweep_temps(folder, legacy=lambda name: name.endswith(".tmp"))
+        return removed

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pipeline_kit._artifacts import atomic_write_text
+from pipeline_kit._fs import atomic_write_text
 from pipeline_kit._params import Param
 from pipeline_kit._registry import Codec, StageCall, StageSpec, register
 from pipeline_kit.stages._chapters import MIN_SENTENCES
@@ -205,7 +205,7 @@ def _run_questions(call: StageCall) -> list[Question]:
 # 0.49 s, graph 0.03 s, chapters 0.18 s, questions 0.005 s.
 register(StageSpec(
     name="upload", task_type=TaskType.AUDIO_UPLOAD_PROCESSING, run=_run_upload,
-    codec=_upload_record_codec(), sources=(_S + "_upload", _S + "_audio"),
+    codec=_upload_record_codec(), sources=(_S + "_upload", _S + "_audio", "pipeline_kit._fs"),
     result_attr="audio", weight=2, seconds_per_audio_second=0.003,
     aliases=("upload_processing", "audio_upload_processing"), reads_audio=True,
     export_json=False, route=False, audio_path=_library_audio,

@@ -6,8 +6,10 @@ Exit status 0 on success; otherwise non-zero with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,15 +102,30 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds to wait for the owning process to cancel it (default 15)")
     add("tasks", "list tasks")
     add("runs", "list pipeline runs")
-    sv = add("serve", "serve the HTTP API (needs the optional extra 'api')")
+    _serve_options(add("serve", "serve the HTTP API (needs the optional extra 'api')"))
+    _uploads_options(sub.add_parser("uploads", help="list unfinished uploads; remove "
+                                    "abandoned ones and crash leftovers"))
+    return p
+
+
+def _serve_options(sv: argparse.ArgumentParser) -> None:
+    """Options of ``serve``; the token never has to appear on the command line."""
     sv.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--token-file", default=None, metavar="PATH",
+                    help="require 'Authorization: Bearer TOKEN', TOKEN read from this file "
+                         "(default: $PIPELINE_KIT_API_TOKEN)")
     sv.add_argument("--token", default=None,
-                    help="require 'Authorization: Bearer TOKEN' (default $PIPELINE_KIT_API_TOKEN)")
+                    help="the token itself (discouraged: other users see it in 'ps')")
     sv.add_argument("--max-chunk-mb", type=float, default=16, help="largest chunk upload")
     sv.add_argument("--max-upload-mb", type=float, default=4096, help="largest whole upload")
     sv.add_argument("--log-level", default="info")
-    return p
+
+
+def _uploads_options(up: argparse.ArgumentParser) -> None:
+    up.add_argument("--home", help="data folder (default $PIPELINE_KIT_HOME or ./data)")
+    up.add_argument("--prune", type=float, default=None, metavar="DAYS",
+                    help="delete uploads without a new chunk for DAYS days (0: all idle ones)")
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -207,10 +224,58 @@ def _serve(args: argparse.Namespace) -> int:
         raise _UsageError(str(e)) from None
     from pipeline_kit.api import ApiLimits, serve
 
+    token = _serve_token(args)
     mb = 1024 * 1024
     limits = ApiLimits(max_chunk_bytes=int(args.max_chunk_mb * mb),
                        max_upload_bytes=int(args.max_upload_mb * mb))
-    serve(args.host, args.port, args.home, args.token, limits, args.log_level, _store(args))
+    serve(args.host, args.port, args.home, token, limits, args.log_level, _store(args))
+    return 0
+
+
+def _serve_token(args: argparse.Namespace) -> str | None:
+    """--token-file's content, else --token (warning: ``ps`` shows it), else None (the env var)."""
+    if args.token is not None and args.token_file is not None:
+        raise _UsageError("give --token-file or --token, not both")
+    if args.token is not None:
+        print("pipeline-kit: warning: --token shows the token to every user of this machine "
+              "(ps, /proc); use $PIPELINE_KIT_API_TOKEN or --token-file PATH", file=sys.stderr)
+        return args.token
+    if args.token_file is None:
+        return None
+    path = Path(args.token_file)
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise _UsageError(f"--token-file {path}: cannot read it ({e.__class__.__name__}: "
+                          f"{e.strerror if isinstance(e, OSError) else e})") from None
+    if not token:
+        raise _UsageError(f"--token-file {path} is empty")
+    return token
+
+
+def _uploads(args: argparse.Namespace) -> int:
+    """List unfinished uploads; with --prune DAYS delete the idle ones first."""
+    from pipeline_kit.stages._upload import AudioLibrary, default_root
+
+    if args.prune is not None and not args.prune >= 0:
+        raise _UsageError(f"--prune DAYS must be >= 0, got {args.prune:g}")
+    library = AudioLibrary(Path(args.home) / "audio" if args.home else default_root())
+    removed = library.recover()
+    if removed:
+        print(f"removed {len(removed)} temporary file(s) of dead processes", file=sys.stderr)
+    if args.prune is not None:
+        pruned = library.prune_uploads(args.prune)
+        print(f"pruned {len(pruned)} upload(s) idle for more than {args.prune:g} days"
+              + (f": {', '.join(pruned)}" if pruned else ""))
+    uploads = library.list_uploads()
+    if not uploads:
+        print("no uploads")
+        return 0
+    print(f"{'upload_id':<34} {'chunks':>11} {'bytes':>12}  {'last_activity':<25} filename")
+    for u in uploads:
+        chunks = f"{u.received_chunks}/{u.expected_chunks if u.expected_chunks else '?'}"
+        print(f"{u.upload_id:<34} {chunks:>11} {u.received_bytes:>12}  {u.last_activity:<25} "
+              f"{u.filename or '(no manifest)'}")
     return 0
 
 
@@ -241,6 +306,43 @@ def _cancel(mgr: Any, task_id: str, wait: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit status 0, 1 (failure), 2 (usage) or 130 (interrupted)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here when the output was small
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``pipeline-kit tasks | head``): stop quietly, status 0.
+
+    stdout is pointed at /dev/null so Python's final flush cannot complain.
+    Another broken pipe (stdout still has its reader) is a failure, reported as one.
+    """
+    if not _stdout_reader_gone():
+        print("pipeline-kit: error: BrokenPipeError: a pipe closed", file=sys.stderr)
+        return 1
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe without a reader (poll says POLLERR), or we cannot tell."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or no real stdout
+        return True
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "run":
@@ -249,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "batch":
             return _batch(args)
+        if args.command == "uploads":
+            return _uploads(args)
         if args.command == "runs":
             from pipeline_kit._pipeline import runs
 
@@ -289,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pipeline-kit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # main() tells a closed stdout from other pipes
     except Exception as e:  # noqa: BLE001 - a CLI reports every failure in one line
         msg = " ".join(str(e).split()) or type(e).__name__
         print(f"pipeline-kit: error: {type(e).__name__}: {msg}", file=sys.stderr)

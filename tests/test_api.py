@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_server import Server, free_port, start_server
 from pk_test_slow_stage import slow_stage_env
 
 pytest.importorskip("fastapi")
@@ -37,56 +37,17 @@ STATUS_KEYS = {"task_id", "status", "progress_percentage", "started_at", "comple
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A running ``pipeline-kit serve`` process."""
-
-    def __init__(self, home: Path, port: int, proc: subprocess.Popen, log: Path) -> None:
-        self.home, self.port, self.proc, self.log = home, port, proc, log
-        self.url = f"http://127.0.0.1:{port}"
-
-    def client(self, token: str | None = TOKEN) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
     home = tmp_path_factory.mktemp("api-home")
-    log = home.parent / "server.log"
-    port = _free_port()
-    # chunking waits 2 s (cancellable) so a run can be cancelled mid-way
-    env = {**slow_stage_env("chunking=2"), "HF_HUB_OFFLINE": "1", "PIPELINE_KIT_API_TOKEN": ""}
-    cmd = [sys.executable, "-m", "pipeline_kit._cli", "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--home", str(home), "--token", TOKEN,
-           "--max-chunk-mb", str(CHUNK_LIMIT / 1024 / 1024), "--log-level", "warning"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-    srv = Server(home, port, proc, log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{srv.url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+    # The token comes from the environment, as recommended (--token shows it in ps).
+    # chunking waits 2 s (cancellable) so a run can be cancelled mid-way.
+    srv = start_server(home, "--max-chunk-mb", str(CHUNK_LIMIT / 1024 / 1024), token=TOKEN,
+                       env=slow_stage_env("chunking=2"),
+                       log=home.parent / "server.log")
     yield srv
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    text = log.read_text(errors="replace")
+    srv.stop()
+    text = srv.log_text()
     assert "Traceback" not in text, text[-4000:]
 
 
@@ -214,7 +175,7 @@ def test_open_address_without_token_logs_a_warning(tmp_path, monkeypatch):
     env = {**os.environ, "PIPELINE_KIT_API_TOKEN": ""}
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline_kit._cli", "serve", "--host", "192.0.2.1", "--port",
-         str(_free_port()), "--home", str(tmp_path), "--log-level", "warning"],
+         str(free_port()), "--home", str(tmp_path), "--log-level", "warning"],
         env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
     out = proc.stdout + proc.stderr
     assert "without a token" in out and "PIPELINE_KIT_API_TOKEN" in out, out
@@ -449,6 +410,40 @@ def test_oversized_and_corrupt_chunks_are_refused_and_nothing_is_lost(api, serve
     assert api.get(f"/audio/uploads/{state['upload_id']}").json()["last_error"]
 
 
+def test_conflicting_chunk_replaced_on_request_and_abandoned_upload_deleted(api, server):
+    data = SMALL_WAV.read_bytes()
+    parts = [data[:40_000], data[40_000:80_000]]
+    r = api.post("/audio/uploads", json={"expected_chunks": 3, "filename": "gone.wav",
+                                         "audio_id": "abandoned"})
+    assert r.status_code == 201, r.text
+    uid = r.json()["upload_id"]
+    url = f"/audio/uploads/{uid}/chunks/0"
+    assert api.put(url, content=parts[0]).status_code == 201
+    r = api.put(url, content=parts[1])
+    assert r.status_code == 409 and "replace=true" in r.json()["detail"]
+    chunk_file = server.home / "audio" / "uploads" / uid / "chunks" / "0.part"
+    assert chunk_file.read_bytes() == parts[0]  # the stored copy is kept
+    r = api.put(url, content=parts[1], params={"replace": "true"})
+    assert r.status_code == 200 and r.json()["replaced"] is True, r.text
+    assert r.json()["sha256"] == hashlib.sha256(parts[1]).hexdigest()
+    assert chunk_file.read_bytes() == parts[1]
+    doc = api.get("/openapi.json").json()["paths"]["/audio/uploads/{upload_id}/chunks/{index}"]
+    assert "replace" in {p["name"] for p in doc["put"]["parameters"]}
+    assert "replace=true" in doc["put"]["description"]
+
+    assert api.get("/audio/abandoned").json()["upload_status"] == "receiving"
+    r = api.options(f"/audio/uploads/{uid}")  # both methods of the path, as in the schema
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET"
+    r = api.delete(f"/audio/uploads/{uid}")
+    assert r.status_code == 204, r.text
+    assert not (server.home / "audio" / "uploads" / uid).exists()
+    assert api.get(f"/audio/uploads/{uid}").status_code == 404
+    assert api.get("/audio/abandoned").status_code == 404  # its placeholder record went too
+    r = api.delete(f"/audio/uploads/{uid}")
+    assert r.status_code == 404 and "not started" in r.json()["detail"]
+    assert api.delete("/audio/uploads/..bad").status_code == 422
+
+
 def test_unknown_stages_and_bad_parameters_start_nothing(api, sample):
     before = api.get("/tasks").json()["total"]
     url = f"/audio/{sample['audio_id']}/process"
@@ -505,7 +500,7 @@ def test_schemathesis_finds_no_server_error(server, sample, processed, tmp_path)
     elapsed = time.monotonic() - t0
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
-    assert "Selected: 17/17" in out and "5xx" not in out.split("SUMMARY")[-1], out[-3000:]
+    assert "Selected: 18/18" in out and "5xx" not in out.split("SUMMARY")[-1], out[-3000:]
     assert elapsed < 120, elapsed
     print("schemathesis:", " ".join(out.split("Test cases:")[-1].split()[:12]),
           f"in {elapsed:.0f} s")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from pipeline_kit._cli import main
@@ -20,6 +24,10 @@ def test_run_writes_results_and_the_other_commands_work(tmp_path, capsys):
                  "transcript.txt", "chunks.json", "graph.graphml", "chapters.json",
                  "questions.json"):
         assert (out / name).is_file(), name
+    umask = os.umask(0o022)
+    os.umask(umask)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()}
+    assert set(modes.values()) == {oct(0o666 & ~umask)}, modes  # one mode, as umask says
     record = json.loads((out / "run.json").read_text())
     assert record["outcome"] == "completed" and record["parameters"]["chunk_size"] == 80
     assert "completed" in captured.out
@@ -145,3 +153,77 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
     assert "audio path is not a file" in capsys.readouterr().err
     assert not home.exists() and not (tmp_path / "o").exists()
     assert a_file.read_text() == "not a folder"
+
+
+def _run_into_closed_pipe(argv: list[str]) -> subprocess.CompletedProcess:
+    """``pipeline-kit ARGV`` with stdout a real pipe whose reader has already gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` after its line: every write now fails with EPIPE
+    try:
+        return subprocess.run([sys.executable, "-m", "pipeline_kit._cli", *argv],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+
+
+def test_printing_commands_exit_0_when_their_reader_goes(tmp_path):
+    from pipeline_kit.stages._upload import AudioLibrary
+    from pipeline_kit.tasks import TaskManager
+
+    home = tmp_path / "home"
+    mgr = TaskManager(store=home / "tasks.sqlite3")
+    try:
+        handle = mgr.submit(sum, [1, 2], task_type="demo")
+        assert handle.result(30) == 3
+        task_id = handle.task_id
+    finally:
+        mgr.close()
+    AudioLibrary(home / "audio").start_upload("u1", expected_chunks=2, filename="a.wav")
+    for argv in (["tasks"], ["runs"], ["uploads"], ["status", task_id]):
+        done = _run_into_closed_pipe([*argv, "--home", str(home)])
+        assert (done.returncode, done.stderr) == (0, ""), argv
+    # The same commands into an open pipe print what they should (so they did write).
+    listing = subprocess.run([sys.executable, "-m", "pipeline_kit._cli", "tasks", "--home",
+                              str(home)], capture_output=True, text=True, timeout=120)
+    assert task_id in listing.stdout and listing.returncode == 0
+    shell = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m "
+                            f"pipeline_kit._cli tasks --home {home} | head -1"],
+                           capture_output=True, text=True, timeout=120)
+    assert (shell.returncode, shell.stderr) == (0, "") and "task_id" in shell.stdout
+
+
+def test_uploads_lists_prunes_and_removes_crash_leftovers(tmp_path, capsys):
+    from pipeline_kit.stages._upload import AudioLibrary
+
+    home = tmp_path / "home"
+    lib = AudioLibrary(home / "audio")
+    for uid in ("old", "new"):
+        lib.start_upload(uid, expected_chunks=2, filename=f"{uid}.wav")
+        lib.receive_chunk(uid, 0, b"x" * 1000)
+    week_ago = time.time() - 7 * 86400
+    for p in [lib.upload_dir("old"), *lib.upload_dir("old").rglob("*")]:
+        os.utime(p, (week_ago, week_ago))
+    chunks = lib.upload_dir("new") / "chunks"
+    script = ("import sys; from pathlib import Path; from pipeline_kit._fs import temp_path, "
+              "create_new; p = temp_path(Path(sys.argv[1]), '1'); create_new(p).write(b'y'); "
+              "print(p)")  # a writer that dies with its temp file
+    dead = Path(subprocess.run([sys.executable, "-c", script, str(chunks)], check=True,
+                               capture_output=True, text=True).stdout.strip())
+    assert dead.is_file()
+
+    assert main(["uploads", "--home", str(home)]) == 0
+    out = capsys.readouterr()
+    assert "removed 1 temporary file(s) of dead processes" in out.err and not dead.exists()
+    lines = out.out.splitlines()
+    assert lines[0].startswith("upload_id") and [ln.split()[0] for ln in lines[1:]] == [
+        "old", "new"]
+    assert "1/2" in lines[1] and "1000" in lines[1] and "old.wav" in lines[1]
+    assert main(["uploads", "--home", str(home), "--prune", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "pruned 1 upload(s) idle for more than 3 days: old" in out
+    assert not lib.upload_dir("old").exists() and lib.missing_chunks("new") == [1]
+    assert main(["uploads", "--home", str(home), "--prune", "-1"]) == 2
+    assert "--prune DAYS must be >= 0" in capsys.readouterr().err
+    lib.delete_upload("new")
+    assert main(["uploads", "--home", str(home)]) == 0
+    assert capsys.readouterr().out.strip() == "no uploads"

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from pipeline_kit._ids import InvalidIdError, id_from_name, is_valid_id, validate_id
 from pipeline_kit._progress import TaskCancelled
-from pipeline_kit.stages import upload as up
+from pipeline_kit.stages import _upload as up
 from pipeline_kit.stages._upload import (
     AudioLibrary,
     AudioRecord,
@@ -557,5 +557,234 @@ def test_concat_files_matches_join(tmp_path_factory, parts, buffer_size) -> None
         concat_files(paths, d / "out")
     if parts[0]:
         with pytest.raises(ChunkChecksumError, match="chunk 0"):
-            concat_files(paths, d / "out2", chunk_sha256=[sha(b"x")] + [None] * (len(parts) - 1))
+            concat_files(paths, d / "out2",
+                         chunk_sha256=[sha(parts[0] + b"!")] + [None] * (len(parts) - 1))
     os.remove(d / "out")
+
+
+# ----------------------------------------------------------------------------- file system
+
+
+def test_every_file_written_gets_the_umask_mode(tmp_path, wav_bytes, sample_dir) -> None:
+    """Chunks, manifests, records, audio, artifacts and GraphML: all 0o666 & ~umask."""
+    import networkx as nx
+
+    from pipeline_kit._artifacts import ArtifactCache, atomic_write_text
+    from pipeline_kit.stages._graph_query import to_graphml
+
+    old = os.umask(0o027)
+    try:
+        lib = AudioLibrary(tmp_path / "audio")
+        send(lib, "u1", wav_bytes, 3)
+        lib.process_upload("u1", keep_chunks=True)
+        lib.import_audio(sample_dir / "sense_and_sensibility_01_austen_64kb-0870.wav", "imp")
+        ArtifactCache(tmp_path / "home").save("chunking", "k1", {"a": 1})
+        atomic_write_text(tmp_path / "out" / "run.json", "{}")
+        to_graphml(nx.path_graph(3), tmp_path / "out" / "graph.graphml")
+    finally:
+        os.umask(old)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) >= 10
+    modes = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in files}
+    assert set(modes.values()) == {oct(0o640)}, modes
+
+
+def test_a_conflicting_chunk_is_replaced_only_when_asked(lib, wav_bytes, intact) -> None:
+    chunks = send(lib, "u1", wav_bytes, 4, skip=(3,))
+    other = chunks[1][::-1]
+    with pytest.raises(DuplicateChunkError, match="replace=true"):
+        lib.receive_chunk("u1", 1, other)
+    assert lib.chunk_path("u1", 1).read_bytes() == chunks[1]
+    receipt = lib.receive_chunk("u1", 1, other, replace=True)
+    assert receipt.replaced and not receipt.duplicate and receipt.sha256 == sha(other)
+    assert lib.chunk_path("u1", 1).read_bytes() == other
+    assert lib.receive_chunk("u1", 1, other, replace=True).duplicate  # same bytes: a no-op
+    lib.receive_chunk("u1", 1, chunks[1], replace=True)
+    lib.receive_chunk("u1", 3, chunks[3])
+    lib.process_upload("u1")
+    assert lib.audio_path("u1").read_bytes() == wav_bytes
+    intact()
+
+
+def test_a_replacement_past_the_limit_is_refused(lib) -> None:
+    lib.start_upload("big", expected_chunks=2, filename="a.wav", max_bytes=1000)
+    lib.receive_chunk("big", 0, b"a" * 500)
+    lib.receive_chunk("big", 1, b"b" * 500)
+    with pytest.raises(SizeLimitError, match="chunk 1 takes the upload past"):
+        lib.receive_chunk("big", 1, b"c" * 501, replace=True)
+    assert lib.chunk_path("big", 1).read_bytes() == b"b" * 500
+    lib.receive_chunk("big", 1, b"c" * 400, replace=True)  # smaller: frees 100 bytes
+    lib.receive_chunk("big", 0, b"d" * 600, replace=True)  # uses them
+    with pytest.raises(SizeLimitError):
+        lib.receive_chunk("big", 0, b"e" * 601, replace=True)
+    assert [lib.chunk_path("big", i).read_bytes() for i in (0, 1)] == [b"d" * 600, b"c" * 400]
+
+
+def test_parallel_chunks_never_pass_the_limit(lib) -> None:
+    """Chunk writers racing in threads: the limit holds exactly, also after recover()."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lib.start_upload("race", expected_chunks=12, filename="a.wav", max_bytes=1000)
+
+    def put(i: int) -> bool:
+        try:
+            lib.receive_chunk("race", i, bytes([i]) * 150)
+            return True
+        except SizeLimitError:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        accepted = sum(pool.map(put, range(10)))
+    stored = sum(lib.chunk_path("race", i).stat().st_size for i in lib.received_chunks("race"))
+    assert accepted == 6 and stored == 900
+    lib.recover()  # drops the size counter: it is recounted from the chunk files
+    lib.receive_chunk("race", 10, b"x" * 100)  # exactly at the limit
+    with pytest.raises(SizeLimitError, match="1000 bytes in other chunks"):
+        lib.receive_chunk("race", 11, b"y")
+
+
+class Blocker:
+    """A Progress that holds processing at its first update until released."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def update(self, value=None, total=None, *, step=None) -> None:
+        self.started.set()
+        assert self.release.wait(30)
+
+    def check_cancelled(self) -> None:
+        pass
+
+
+def test_replace_and_delete_wait_for_processing(lib, wav_bytes) -> None:
+    """While an upload is processed its chunks are in use: replacing or deleting is refused."""
+    import threading
+
+    chunks = send(lib, "u1", wav_bytes, 3)
+    blocker = Blocker()
+    result: list[AudioRecord] = []
+    worker = threading.Thread(target=lambda: result.append(
+        lib.process_upload("u1", progress=blocker)))
+    worker.start()
+    try:
+        assert blocker.started.wait(30)
+        with pytest.raises(up.UploadBusyError, match="being processed"):
+            lib.receive_chunk("u1", 0, chunks[0][::-1], replace=True)
+        with pytest.raises(up.UploadBusyError, match="being processed"):
+            lib.delete_upload("u1")
+        assert lib.chunk_path("u1", 0).read_bytes() == chunks[0]
+    finally:
+        blocker.release.set()
+        worker.join(30)
+    assert result and lib.audio_path("u1").read_bytes() == wav_bytes
+
+
+def test_delete_upload_removes_chunks_and_placeholder_record(lib, wav_bytes, intact) -> None:
+    send(lib, "u1", wav_bytes, 3, skip=(1,))
+    send(lib, "u2", wav_bytes, 2, audio_id="keep")  # more audio for a completed id
+    lib.delete_upload("u1")
+    assert not lib.upload_dir("u1").exists()
+    with pytest.raises(up.UnknownAudioError):
+        lib.get("u1")  # the "receiving" placeholder went with it
+    with pytest.raises(UnknownUploadError, match="not started"):
+        lib.delete_upload("u1")
+    lib.delete_upload("u2")
+    assert lib.get("keep").upload_status == "completed"
+    assert lib.list_uploads() == []
+    intact()
+
+
+def test_list_and_prune_uploads_by_last_activity(lib, wav_bytes, intact) -> None:
+    send(lib, "old", wav_bytes, 3, skip=(2,))
+    send(lib, "new", wav_bytes, 2, skip=(0,))
+    week_ago = os.path.getmtime(lib.upload_dir("old")) - 7 * 86400
+    for p in [lib.upload_dir("old"), *lib.upload_dir("old").rglob("*")]:
+        os.utime(p, (week_ago, week_ago))
+    lib.recover()  # what a server start does: it must not make old uploads look active
+    listed = lib.list_uploads()
+    assert [(u.upload_id, u.expected_chunks, u.received_chunks) for u in listed] == [
+        ("old", 3, 2), ("new", 2, 1)]
+    assert listed[0].received_bytes == sum(len(c) for c in split(wav_bytes, 3)[:2])
+    assert listed[0].filename == "talk.wav" and listed[0].last_activity < listed[1].last_activity
+    with pytest.raises(UploadError, match="older_than_days must be a number >= 0"):
+        lib.prune_uploads(-1)
+    assert lib.prune_uploads(8) == []
+    assert lib.prune_uploads(6) == ["old"]
+    assert [u.upload_id for u in lib.list_uploads()] == ["new"]
+    assert lib.missing_chunks("new") == [0]
+    intact()
+
+
+def test_recover_removes_only_files_of_dead_writers(lib, wav_bytes, intact) -> None:
+    """A real process writes temp files and exits; its files go, a live writer's stay."""
+    import subprocess
+    import sys
+
+    send(lib, "u1", wav_bytes, 3, skip=(2,))
+    chunks_dir = lib.upload_dir("u1") / "chunks"
+    staging = lib.root / ".staging"
+    staging.mkdir(exist_ok=True)
+    script = ("import sys; from pathlib import Path; from pipeline_kit._fs import temp_path, "
+              "create_new\nfor d, base, ext in ((sys.argv[1], '2', '.tmp'), "
+              "(sys.argv[2], 'u1', '.wav'), (sys.argv[3], 'record.json', '.tmp')):\n"
+              "    p = temp_path(Path(d), base, ext)\n    create_new(p).write(b'x' * 1000)\n"
+              "    print(p)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(chunks_dir), str(staging),
+                          str(lib.root / "keep")], capture_output=True, text=True, check=True)
+    dead = [Path(line) for line in out.stdout.split()]
+    assert len(dead) == 3 and all(p.is_file() for p in dead)
+    from pipeline_kit._fs import create_new, temp_path
+
+    live = temp_path(chunks_dir, "2")
+    create_new(live).close()
+    old_legacy, new_legacy = chunks_dir / ".2.abcd1234.tmp", staging / ".u1.0123abcd.wav"
+    for p in (old_legacy, new_legacy):
+        p.write_bytes(b"y")
+    os.utime(old_legacy, (1, 1))
+    removed = lib.recover()
+    assert sorted(removed) == sorted([*dead, old_legacy])
+    assert live.is_file() and new_legacy.is_file()
+    assert lib.received_chunks("u1") == [0, 1]
+    live.unlink()
+    new_legacy.unlink()
+    intact()
+
+
+def test_a_chunk_arriving_while_its_upload_is_deleted_is_refused_cleanly(lib) -> None:
+    """The sender is mid-body when the upload goes: UnknownUploadError, nothing re-created."""
+    import threading
+
+    lib.start_upload("u1", expected_chunks=2, filename="a.wav")
+    halfway, go_on = threading.Event(), threading.Event()
+
+    class SlowBody(io.RawIOBase):
+        def __init__(self) -> None:
+            self.sent = 0
+
+        def read(self, n: int = -1) -> bytes:
+            if self.sent == 1:
+                halfway.set()
+                assert go_on.wait(30)
+            self.sent += 1
+            return b"x" * 1000 if self.sent <= 2 else b""
+
+    errors: list[Exception] = []
+
+    def send_chunk() -> None:
+        try:
+            lib.receive_chunk("u1", 0, SlowBody())
+        except Exception as e:  # noqa: BLE001 - the test inspects it
+            errors.append(e)
+
+    sender = threading.Thread(target=send_chunk)
+    sender.start()
+    assert halfway.wait(30)
+    lib.delete_upload("u1")
+    go_on.set()
+    sender.join(30)
+    assert len(errors) == 1 and isinstance(errors[0], UnknownUploadError), errors
+    assert "deleted or processed while chunk 0 was arriving" in str(errors[0])
+    assert not lib.upload_dir("u1").exists()

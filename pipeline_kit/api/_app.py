@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 
+from pipeline_kit._artifacts import ArtifactCache
 from pipeline_kit.api import _errors as errors
 from pipeline_kit.api._auth import require_token
 from pipeline_kit.api._config import ApiLimits, ApiSettings, resolve_token
@@ -24,6 +26,7 @@ from pipeline_kit.stages._upload import AudioLibrary
 from pipeline_kit.tasks import TaskManager
 from pipeline_kit.tasks._store import STORE_FILENAME, pipeline_home
 
+log = logging.getLogger("pipeline_kit.api")
 DESCRIPTION = """Upload audio in chunks, run the pipeline on it as tracked tasks, poll their
 status and fetch the results. Send `Authorization: Bearer <token>` when the server
 has a token. Every refusal is a 4xx whose `detail` says what is wrong."""
@@ -34,6 +37,14 @@ def _version() -> str:
         return importlib.metadata.version("pipeline_kit")
     except importlib.metadata.PackageNotFoundError:
         return "0"
+
+
+def _recover(library: AudioLibrary, artifacts: ArtifactCache) -> None:
+    """Remove the staging and temp files a crashed server (or any dead writer) left."""
+    removed = library.recover() + artifacts.recover()
+    if removed:
+        log.warning("removed %d temporary file(s) left by dead processes, e.g. %s",
+                    len(removed), removed[0])
 
 
 def create_app(
@@ -60,6 +71,7 @@ def create_app(
         manager = await asyncio.to_thread(TaskManager, store=store)
         library = AudioLibrary(settings.audio_root, max_bytes=settings.limits.max_upload_bytes,
                                hash_uploads=True)
+        await asyncio.to_thread(_recover, library, ArtifactCache(settings.home))
         app.state.api = AppState(settings, manager, library)
         try:
             yield

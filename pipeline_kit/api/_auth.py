@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 bearer = HTTPBearer(auto_error=False, description="the server's token "
-                    "(--token or $PIPELINE_KIT_API_TOKEN)")
+                    "($PIPELINE_KIT_API_TOKEN or --token-file)")
 
 
 def require_token(

@@ -7,11 +7,15 @@ string plus the individual ``errors``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from pipeline_kit._ids import shorten_repr
 from pipeline_kit.stages._upload import (
@@ -20,6 +24,7 @@ from pipeline_kit.stages._upload import (
     SizeLimitError,
     UnknownAudioError,
     UnknownUploadError,
+    UploadBusyError,
     UploadError,
     UploadExistsError,
 )
@@ -30,6 +35,7 @@ _UPLOAD_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnknownAudioError, 404),
     (UploadExistsError, 409),
     (DuplicateChunkError, 409),
+    (UploadBusyError, 409),
     (IncompleteUploadError, 409),
     (SizeLimitError, 413),
 )
@@ -77,7 +83,42 @@ async def _on_upload_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=upload_status(exc))
 
 
+def _leaf_routes(routes: list[Any]) -> Iterator[Any]:
+    """The routes themselves, also those of included routers (included without a prefix)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _leaf_routes(inner.routes)
+        else:
+            yield route
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Methods of every route of the path template that matched first, as the schema lists
+    them (Starlette names only the first route's)."""
+    matching = [r for r in _leaf_routes(request.app.router.routes)
+                if r.matches(request.scope)[0] != Match.NONE]
+    if not matching:
+        return []
+    template = getattr(matching[0], "path", None)
+    return sorted({m for r in matching if getattr(r, "path", None) == template
+                   for m in getattr(r, "methods", None) or ()})
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Any:
+    """Starlette's answer, but a 405's ``Allow`` lists the methods of all routes of the path."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            exc = StarletteHTTPException(405, exc.detail,
+                                         headers={**(exc.headers or {}),
+                                                  "Allow": ", ".join(allowed)})
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(UploadError, _on_upload_error)

@@ -2,7 +2,8 @@
 
 ``POST /audio/uploads`` → ``PUT /audio/uploads/{id}/chunks/{index}`` (any order)
 → ``POST /audio/uploads/{id}/complete`` (an AUDIO_UPLOAD_PROCESSING task) →
-``POST /audio/{audio_id}/process`` (a PIPELINE task). Handlers are plain functions
+``POST /audio/{audio_id}/process`` (a PIPELINE task); ``DELETE /audio/uploads/{id}``
+drops an abandoned upload. Handlers are plain functions
 (FastAPI runs them in worker threads) except the chunk upload, which streams its
 body on the event loop and hands storing and hashing to a worker thread.
 """
@@ -10,7 +11,7 @@ body on the event loop and hands storing and hashing to a worker thread.
 from __future__ import annotations
 
 import tempfile
-from typing import Annotated
+from typing import Annotated, BinaryIO, cast
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -116,10 +117,28 @@ def get_upload(upload_id: UploadId, app: AppState = Depends(state)) -> UploadSta
     return _upload_state(app, app.library.manifest(upload_id))
 
 
+@router.delete("/audio/uploads/{upload_id}", status_code=204,
+               responses={204: {"description": "the upload's chunks and manifest are gone"},
+                          **_errors(404, 409, 422)})
+def delete_upload(upload_id: UploadId, app: AppState = Depends(state)) -> Response:
+    """Delete an abandoned upload: its chunks, manifest and "receiving" audio record.
+
+    Completed audio is kept. 409 while the upload is being processed (retry once
+    its task ended); 404 when it was never started, or already processed or deleted.
+    """
+    app.library.delete_upload(upload_id)
+    return Response(status_code=204)
+
+
 @router.put("/audio/uploads/{upload_id}/chunks/{index}", status_code=201,
             response_model=ChunkReceived, openapi_extra=BINARY_BODY,
             responses={200: {"model": ChunkReceived, "description": "this chunk was already "
-                             "stored with the same content"}, **_errors(404, 409, 413, 422)})
+                             "stored with the same content, or replaced it (replace=true)"},
+                       409: {"model": ErrorBody, "description": "this chunk was already "
+                             "stored with different content (the stored copy is kept; send "
+                             "again with replace=true to replace it), or replace=true while "
+                             "the upload is being processed"},
+                       **_errors(404, 413, 422)})
 async def put_chunk(
     request: Request,
     response: Response,
@@ -130,9 +149,18 @@ async def put_chunk(
                                  description="SHA-256 of this chunk")] = None,  # type: ignore
     x_chunk_sha256: Annotated[str, Header(pattern=SHA256_PATTERN,
                                           description="SHA-256 of this chunk")] = None,  # type: ignore
+    replace: Annotated[bool, Query(description="replace a stored copy of this chunk that "
+                                   "has different content (else that is a 409)")] = False,
     app: AppState = Depends(state),
 ) -> ChunkReceived:
-    """Store one chunk (raw body bytes); the checksum, when given, is checked first."""
+    """Store one chunk (raw body bytes); the checksum, when given, is checked first.
+
+    Sending a stored chunk again with the same bytes is a no-op (200,
+    ``duplicate``). Different bytes are refused with 409 and the stored copy is
+    kept, unless ``replace=true``: then they replace it (200, ``replaced``), for
+    a client that knows its first copy was wrong. Replacing is refused (409)
+    while the upload is being processed.
+    """
     if sha256 and x_chunk_sha256 and sha256.lower() != x_chunk_sha256.lower():
         raise HTTPException(422, "the sha256 query parameter and the X-Chunk-SHA256 header "
                             "differ")
@@ -146,14 +174,14 @@ async def put_chunk(
         if size == 0:
             raise HTTPException(422, f"chunk {index} is empty: send its bytes as the body")
         spool.seek(0)
-        receipt = await run_in_threadpool(app.library.receive_chunk, upload_id, index, spool,
-                                          want)
+        receipt = await run_in_threadpool(app.library.receive_chunk, upload_id, index,
+                                          cast(BinaryIO, spool), want, replace=replace)
     missing = await run_in_threadpool(app.library.missing_chunks, upload_id)
-    if receipt.duplicate:
+    if receipt.duplicate or receipt.replaced:
         response.status_code = 200
     return ChunkReceived(upload_id=upload_id, index=receipt.index, size=receipt.size,
                          sha256=receipt.sha256, duplicate=receipt.duplicate,
-                         missing_chunks=missing)
+                         replaced=receipt.replaced, missing_chunks=missing)
 
 
 @router.post("/audio/uploads/{upload_id}/complete", status_code=202,

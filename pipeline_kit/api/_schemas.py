@@ -73,13 +73,15 @@ class UploadState(BaseModel):
 
 
 class ChunkReceived(BaseModel):
-    """One stored chunk; ``duplicate`` when the same content was already there."""
+    """One stored chunk; ``duplicate`` when the same content was already there,
+    ``replaced`` when it replaced different content (``replace=true``)."""
 
     upload_id: str
     index: int
     size: int
     sha256: str
     duplicate: bool
+    replaced: bool = False
     missing_chunks: list[int]
 
 

@@ -26,7 +26,7 @@ def open_warning(host: str, token: str | None) -> str | None:
     if token or is_loopback(host):
         return None
     return (f"serving on {host} without a token: anyone who can reach this address can "
-            f"upload audio and start work; pass --token or set ${TOKEN_ENV}")
+            f"upload audio and start work; set ${TOKEN_ENV} or pass --token-file")
 
 
 def serve(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from .._fs import atomic_writer
 from ._graph import CONCEPT_PREFIX
 
 _SCALARS = (str, int, float, bool)
@@ -37,7 +38,8 @@ def check_attributes(G: nx.Graph) -> None:
 def to_graphml(G: nx.Graph, path: str | Path) -> Path:
     """Write GraphML (readable by Gephi, yEd, Cytoscape); returns the path."""
     check_attributes(G)
-    nx.write_graphml(G, str(path), named_key_ids=True)
+    with atomic_writer(Path(path)) as f:
+        nx.write_graphml(G, f, named_key_ids=True)
     return Path(path)
 
 

@@ -4,9 +4,11 @@ Layout under the library root (default ``$PIPELINE_KIT_HOME/audio``, home ``./da
 
     uploads/<upload_id>/manifest.json        what the client announced (start_upload)
     uploads/<upload_id>/chunks/<index>.part  received chunks, each written atomically
+    uploads/<upload_id>/received.bytes       their total size (a cache for the size check)
     <audio_id>/audio-<sha256 or random[:16]>.<ext>  the assembled, probed audio file
     <audio_id>/record.json                   its AudioRecord
     .staging/                                temporary files before they are renamed in place
+                                             (named after their writer: see ``_fs.temp_path``)
     .locks/                                  lock files serialising work per upload / audio id
 
 Flow: :meth:`AudioLibrary.start_upload` → :meth:`~AudioLibrary.receive_chunk` (any
@@ -20,8 +22,11 @@ plain file instead. Ids starting with ``.`` and the audio id ``uploads`` are
 reserved for the library's own folders.
 
 Re-sending a chunk with the same content is a no-op; with different content it
-raises :class:`DuplicateChunkError` and keeps the first copy (delete the upload
-and start again to replace it). Every error is an :class:`UploadError`.
+raises :class:`DuplicateChunkError` and keeps the first copy, unless the caller
+asks to replace it. A crash leaves at most temporary files of a dead process,
+which :meth:`~AudioLibrary.recover` removes; :meth:`~AudioLibrary.delete_upload`
+and :meth:`~AudioLibrary.prune_uploads` remove abandoned uploads. Every error
+is an :class:`UploadError`.
 """
 
 from __future__ import annotations
@@ -34,15 +39,24 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PureWindowsPath
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
+from .._fs import (
+    atomic_write_bytes,
+    create_new,
+    file_lock,
+    fsync_dir,
+    publish_no_clobber,
+    sweep_temps,
+    temp_path,
+    write_all,
+)
 from .._ids import InvalidIdError, id_from_name, new_id, shorten_repr, validate_id
 from .._progress import Progress, TaskCancelled, ensure_progress
 from ._audio import (
@@ -58,10 +72,12 @@ from ._audio import (
 
 __all__ = [
     "STAGE", "DEFAULT_MAX_BYTES", "AudioLibrary", "AudioRecord", "UploadManifest",
-    "ChunkReceipt", "RecordStore", "JsonRecordStore", "concat_files", "default_library",
+    "ChunkReceipt", "UploadSummary", "RecordStore", "JsonRecordStore", "concat_files",
+    "default_library",
     "start_upload", "receive_chunk", "process_upload", "missing_chunks", "import_audio",
     "UploadError", "InvalidUploadIdError", "UnknownUploadError", "UploadExistsError",
-    "ChunkIndexError", "ChunkChecksumError", "DuplicateChunkError", "IncompleteUploadError",
+    "ChunkIndexError", "ChunkChecksumError", "DuplicateChunkError", "UploadBusyError",
+    "IncompleteUploadError",
     "ChecksumMismatchError", "SizeLimitError", "SizeMismatchError", "UnknownAudioError",
     "AudioError", "EmptyAudioError", "ZeroLengthAudioError", "NotAudioError",
     "CorruptAudioError",
@@ -70,6 +86,7 @@ __all__ = [
 STAGE = "AUDIO_UPLOAD_PROCESSING"
 DEFAULT_MAX_BYTES = 4 * 1024**3  # 4 GiB per upload
 MAX_CHUNKS = 10_000
+RECEIVED_BYTES_FILE = "received.bytes"  # per upload: bytes in its chunks (a size-check cache)
 COPY_BUFFER_BYTES = 8 * 1024 * 1024
 _CHUNK_RE = re.compile(r"(\d{1,9})\.part")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
@@ -113,6 +130,10 @@ class DuplicateChunkError(UploadError):
     def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
         self.index = index
+
+
+class UploadBusyError(UploadError):
+    """The upload is being processed (or deleted) by another thread or process; try later."""
 
 
 class IncompleteUploadError(UploadError):
@@ -222,6 +243,28 @@ class ChunkReceipt:
     size: int
     sha256: str
     duplicate: bool = False
+    replaced: bool = False
+
+
+@dataclass(frozen=True)
+class UploadSummary:
+    """One unprocessed upload as :meth:`AudioLibrary.list_uploads` sees it.
+
+    ``filename``, ``expected_chunks`` and ``created_at`` are None when the
+    manifest is missing (a start interrupted by a crash).
+    """
+
+    upload_id: str
+    filename: str | None
+    expected_chunks: int | None
+    received_chunks: int
+    received_bytes: int
+    created_at: str | None
+    last_activity: str  # ISO time of the newest chunk or manifest write
+    last_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @runtime_checkable
@@ -266,53 +309,6 @@ class JsonRecordStore:
 # ----------------------------------------------------------------------------- file helpers
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # e.g. Windows: directories cannot be opened
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _publish_no_clobber(tmp: Path, final: Path) -> bool:
-    """Move ``tmp`` to ``final`` unless ``final`` exists; True when it was moved."""
-    try:
-        os.link(tmp, final)  # atomic create-if-absent
-    except FileExistsError:
-        return False
-    except OSError as e:  # no hard links here: fall back to check-then-rename
-        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-            raise
-        if final.exists():
-            return False
-        os.replace(tmp, final)
-        return True
-    os.unlink(tmp)
-    return True
-
-
 def file_sha256(path: str | Path, buffer_size: int = COPY_BUFFER_BYTES) -> str:
     """SHA-256 of a file, read in large blocks."""
     h = hashlib.sha256()
@@ -321,29 +317,6 @@ def file_sha256(path: str | Path, buffer_size: int = COPY_BUFFER_BYTES) -> str:
         while n := f.readinto(buf):
             h.update(memoryview(buf)[:n])
     return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (no-op where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _write_all(out: BinaryIO, view: memoryview) -> None:
-    while view:
-        written = out.write(view)
-        view = view[written:]
 
 
 def _hash_sources(
@@ -382,7 +355,7 @@ def _copy_into(src: BinaryIO, out: BinaryIO, buffer_size: int) -> int:
                 raise
     buf = bytearray(buffer_size)
     while n := src.readinto(buf):  # type: ignore[attr-defined]
-        _write_all(out, memoryview(buf)[:n])
+        write_all(out, memoryview(buf)[:n])
         copied += n
     return copied
 
@@ -417,7 +390,7 @@ def concat_files(
         hashed = (pool.submit(_hash_sources, sources, chunk_sha256, buffer_size, stop)
                   if hashing else None)
         try:
-            with open(dest, "xb", buffering=0) as out:
+            with create_new(Path(dest)) as out:
                 for i, src in enumerate(sources):
                     with open(src, "rb", buffering=0) as f:
                         expected = os.fstat(f.fileno()).st_size
@@ -435,7 +408,8 @@ def concat_files(
             stop.set()
     for i, (want, got) in enumerate(zip(chunk_sha256 or (), parts, strict=False)):
         if want and got != want:
-            raise ChunkChecksumError(f"chunk {i}: sha256 is {got}, expected {want}", i, want, got)
+            raise ChunkChecksumError(f"chunk {i}: sha256 is {got}, expected {want}", i, want,
+                                     got or "")
     return (digest if hash_whole else None), size
 
 
@@ -537,9 +511,15 @@ class AudioLibrary:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _lock(self, kind: str, value: str) -> contextlib.AbstractContextManager[None]:
-        """Serialise work on one upload or audio id across threads and processes."""
-        return _file_lock(self.root / ".locks" / f"{kind}-{value}.lock")
+    def _lock(
+        self, kind: str, value: str, *, blocking: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
+        """Serialise work on one upload or audio id across threads and processes.
+
+        Kinds: "upload" (processing, deleting, replacing chunks), "chunks" (the
+        received-bytes counter) and "audio" (installing a file).
+        """
+        return file_lock(self.root / ".locks" / f"{kind}-{value}.lock", blocking=blocking)
 
     # -- records
 
@@ -664,13 +644,18 @@ class AudioLibrary:
         index: int,
         data: bytes | bytearray | memoryview | BinaryIO,
         sha256: str | None = None,
+        *,
+        replace: bool = False,
     ) -> ChunkReceipt:
         """Store chunk ``index`` atomically (temp file, fsync, no-clobber link).
 
         ``data`` is bytes or a binary file object (read in blocks). The chunk is
         checked against ``sha256`` and the manifest's ``chunk_sha256`` before it
         becomes visible. The same content again is a no-op (``duplicate=True``);
-        other content for a stored index raises :class:`DuplicateChunkError`.
+        other content for a stored index raises :class:`DuplicateChunkError`,
+        unless ``replace`` is True: then it replaces the stored copy
+        (``replaced=True``), or raises :class:`UploadBusyError` while the upload
+        is being processed. The size check costs O(1) however many chunks are stored.
         """
         manifest = self.manifest(upload_id)
         n = manifest.expected_chunks
@@ -681,39 +666,102 @@ class AudioLibrary:
         wanted = [_check_sha(sha256, f"sha256 of chunk {index}")] if sha256 is not None else []
         if manifest.chunk_sha256:
             wanted.append(manifest.chunk_sha256[index])
-        others = sum(p.stat().st_size for i, ps in self._chunk_files(upload_id).items()
-                     for p in ps if i != index)
-        allowed = manifest.max_bytes - others
         chunks = self.upload_dir(upload_id) / "chunks"
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{index}.", suffix=".tmp", dir=chunks)
-        tmp = Path(tmp_name)
+        final = chunks / f"{index}.part"
+        # A first bound for streaming; the exact check runs under the lock below.
+        allowed = manifest.max_bytes - self._received_bytes(upload_id) + _size_or_zero(final)
+        tmp = temp_path(chunks, str(index))
         try:
-            with os.fdopen(fd, "wb") as out:
+            with create_new(tmp) as out:
                 digest, size = _write_limited(out, data, allowed)
-                out.flush()
                 os.fsync(out.fileno())
             if size > allowed:
-                raise SizeLimitError(
-                    f"upload {upload_id}: chunk {index} takes the upload past its limit of "
-                    f"{manifest.max_bytes} bytes ({others} bytes in other chunks)")
+                raise self._past_limit(manifest, index, allowed)
             for want in wanted:
                 if digest != want:
                     raise ChunkChecksumError(
                         f"upload {upload_id}: chunk {index} sha256 is {digest}, expected {want}",
                         index, want, digest)
-            final = chunks / f"{index}.part"
-            if _publish_no_clobber(tmp, final):
-                _fsync_dir(chunks)
-                return ChunkReceipt(upload_id, index, size, digest)
+            with self._lock("chunks", upload_id):
+                if self._publish_chunk(manifest, index, tmp, size):
+                    return ChunkReceipt(upload_id, index, size, digest)
             stored = file_sha256(final)
             if stored == digest:
                 return ChunkReceipt(upload_id, index, size, digest, duplicate=True)
-            raise DuplicateChunkError(
-                f"upload {upload_id}: chunk {index} was already received with different "
-                f"content (stored sha256 {stored}, new {digest}); the stored copy is kept",
-                index)
+            if not replace:
+                raise DuplicateChunkError(
+                    f"upload {upload_id}: chunk {index} was already received with different "
+                    f"content (stored sha256 {stored}, new {digest}); the stored copy is kept "
+                    f"(send it again with replace=true to replace it)", index)
+            self._replace_chunk(manifest, index, tmp, size)
+            return ChunkReceipt(upload_id, index, size, digest, replaced=True)
+        except FileNotFoundError:
+            if self.upload_dir(upload_id).is_dir():
+                raise
+            raise UnknownUploadError(f"upload {upload_id}: deleted or processed while chunk "
+                                     f"{index} was arriving") from None
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _publish_chunk(self, manifest: UploadManifest, index: int, tmp: Path, size: int) -> bool:
+        """Link ``tmp`` as chunk ``index`` if that index is free and the limit allows it.
+
+        Call with the upload's "chunks" lock held; True when published.
+        """
+        final = self.chunk_path(manifest.upload_id, index)
+        if final.exists():
+            return False
+        total = self._received_bytes(manifest.upload_id)
+        if total + size > manifest.max_bytes:
+            raise self._past_limit(manifest, index, manifest.max_bytes - total)
+        if not publish_no_clobber(tmp, final):
+            return False
+        fsync_dir(final.parent)
+        self._set_received_bytes(manifest.upload_id, total + size)
+        return True
+
+    def _replace_chunk(self, manifest: UploadManifest, index: int, tmp: Path, size: int) -> None:
+        """Rename ``tmp`` over stored chunk ``index``; never while the upload is processed."""
+        upload_id = manifest.upload_id
+        try:
+            with self._lock("upload", upload_id, blocking=False), \
+                    self._lock("chunks", upload_id):
+                final = self.chunk_path(upload_id, index)
+                total = self._received_bytes(upload_id) - _size_or_zero(final)
+                if total + size > manifest.max_bytes:
+                    raise self._past_limit(manifest, index, manifest.max_bytes - total)
+                os.replace(tmp, final)
+                fsync_dir(final.parent)
+                self._set_received_bytes(upload_id, total + size)
+        except BlockingIOError:
+            raise UploadBusyError(
+                f"upload {upload_id}: being processed; chunk {index} cannot be replaced "
+                f"now") from None
+
+    @staticmethod
+    def _past_limit(manifest: UploadManifest, index: int, allowed: int) -> SizeLimitError:
+        others = manifest.max_bytes - allowed
+        return SizeLimitError(
+            f"upload {manifest.upload_id}: chunk {index} takes the upload past its limit of "
+            f"{manifest.max_bytes} bytes ({others} bytes in other chunks)")
+
+    def _received_bytes(self, upload_id: str) -> int:
+        """Bytes in the stored chunks: a counter file kept by receive_chunk (O(1)).
+
+        Missing or unreadable (a new upload, or one :meth:`recover` reset), it
+        is recounted from the chunk files once.
+        """
+        path = self.upload_dir(upload_id) / RECEIVED_BYTES_FILE
+        try:
+            return int(path.read_text(encoding="ascii"))
+        except (FileNotFoundError, ValueError):
+            return sum(_size_or_zero(p) for ps in self._chunk_files(upload_id).values()
+                       for p in ps)
+
+    def _set_received_bytes(self, upload_id: str, total: int) -> None:
+        # Not fsynced: after a crash recover() drops it and it is recounted.
+        path = self.upload_dir(upload_id) / RECEIVED_BYTES_FILE
+        atomic_write_bytes(path, str(total).encode("ascii"), durable=False)
 
     def check_chunks(self, upload_id: str) -> list[Path]:
         """The chunk files in index order, or :class:`IncompleteUploadError` naming the problems."""
@@ -802,7 +850,7 @@ class AudioLibrary:
                 raise
             aid = _check_id(audio_id or manifest.audio_id or upload_id, "audio id")
             progress.update(0, step="Checking chunks")
-            staged = self._staging() / f".{upload_id}.{new_id()}{_extension(manifest.filename)}"
+            staged = temp_path(self._staging(), upload_id, _extension(manifest.filename))
             try:
                 digest, size = self.assemble(upload_id, staged, progress=progress)
                 progress.update(step="Probing audio")
@@ -855,7 +903,7 @@ class AudioLibrary:
             previous = self.records.load(audio_id)
             name = f"audio-{(digest or new_id())[:16]}{_extension(filename)}"
             os.replace(staged, folder / name)  # a new name: the old file is untouched
-            _fsync_dir(folder)
+            fsync_dir(folder)
             now = _now()
             record = AudioRecord(
                 audio_id=audio_id, filename=filename, upload_status="completed",
@@ -892,9 +940,9 @@ class AudioLibrary:
         if audio_id is not None:
             _check_id(audio_id, "audio id")
         progress = ensure_progress(progress)
-        staged = self._staging() / f".import.{new_id()}{_extension(src.name)}"
+        staged = temp_path(self._staging(), "import", _extension(src.name))
         try:
-            digest = None
+            digest: str | None = None
             if link:
                 try:
                     os.link(src, staged)
@@ -903,7 +951,9 @@ class AudioLibrary:
                 else:
                     digest = file_sha256(staged)
             if digest is None:
-                digest, _ = concat_files([src], staged, progress=progress)
+                hashed, _ = concat_files([src], staged, progress=progress)
+                assert hashed is not None  # hash_whole=True (the default) always hashes
+                digest = hashed
             progress.update(step="Probing audio")
             info = _probe_as(staged, src.name, None, verify_audio)
             if audio_id is None:
@@ -922,8 +972,104 @@ class AudioLibrary:
         return record
 
     def delete_upload(self, upload_id: str) -> None:
-        """Remove an upload's manifest and chunks (its audio record is kept)."""
-        shutil.rmtree(self.upload_dir(upload_id), ignore_errors=True)
+        """Remove an abandoned upload: its manifest, chunks and placeholder record.
+
+        A completed audio record is kept. Raises :class:`UnknownUploadError` when
+        there is no such upload and :class:`UploadBusyError` while it is being
+        processed (its chunks are then in use).
+        """
+        folder = self.upload_dir(upload_id)
+        try:
+            with self._lock("upload", upload_id, blocking=False), \
+                    self._lock("chunks", upload_id):
+                if not folder.is_dir():
+                    raise UnknownUploadError(f"upload {upload_id}: not started (or already "
+                                             f"processed or deleted)")
+                with contextlib.suppress(UnknownUploadError):
+                    manifest = self.manifest(upload_id)
+                    record = self.records.load(manifest.audio_id or upload_id)
+                    if (record is not None and record.upload_id == upload_id
+                            and record.upload_status != "completed"):
+                        self.records.delete(record.audio_id)
+                shutil.rmtree(folder, ignore_errors=True)
+        except BlockingIOError:
+            raise UploadBusyError(f"upload {upload_id}: being processed; delete it once that "
+                                  f"ends") from None
+
+    def list_uploads(self) -> list[UploadSummary]:
+        """Every upload not yet processed (or kept), oldest activity first."""
+        found = []
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.root / "uploads") as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                    with contextlib.suppress(InvalidUploadIdError, FileNotFoundError):
+                        found.append(self._summary(entry.name))
+        return sorted(found, key=lambda u: u.last_activity)
+
+    def _summary(self, upload_id: str) -> UploadSummary:
+        folder = self.upload_dir(upload_id)
+        try:
+            m: UploadManifest | None = self.manifest(upload_id)
+        except (UnknownUploadError, ValueError):
+            m = None  # started but never announced (a crash), or unreadable
+        by_index = self._chunk_files(upload_id)
+        stats = [p.stat() for ps in by_index.values() for p in ps]
+        # Not the folder's own mtime: recover() touches it when it drops the byte counter.
+        manifest_file = folder / "manifest.json"
+        base = manifest_file if manifest_file.exists() else folder
+        latest = max([base.stat().st_mtime, *(s.st_mtime for s in stats)])
+        return UploadSummary(
+            upload_id=upload_id, filename=m.filename if m else None,
+            expected_chunks=m.expected_chunks if m else None,
+            received_chunks=len(by_index),
+            received_bytes=sum(s.st_size for s in stats),
+            created_at=m.created_at if m else None,
+            last_activity=datetime.fromtimestamp(latest, UTC).isoformat(timespec="seconds"),
+            last_error=m.last_error if m else None)
+
+    def prune_uploads(self, older_than_days: float) -> list[str]:
+        """Delete the uploads without activity for ``older_than_days``; their ids.
+
+        Uploads being processed are skipped (they are active).
+        """
+        if isinstance(older_than_days, bool) or not isinstance(older_than_days, int | float) \
+                or not older_than_days >= 0:
+            raise UploadError(f"older_than_days must be a number >= 0, got "
+                              f"{shorten_repr(older_than_days)}")
+        cutoff = datetime.now(UTC).timestamp() - older_than_days * 86400
+        removed = []
+        for u in self.list_uploads():
+            if datetime.fromisoformat(u.last_activity).timestamp() >= cutoff:
+                continue
+            with contextlib.suppress(UploadBusyError, UnknownUploadError):
+                self.delete_upload(u.upload_id)
+                removed.append(u.upload_id)
+        return removed
+
+    def recover(self) -> list[Path]:
+        """Remove what crashed writers left behind; the paths removed.
+
+        Staging files, chunk temp files and half-written JSON of processes that
+        are no longer alive go (files of live processes stay, so this is safe
+        while a server runs); temp files of older versions, which name no
+        writer, go after a day. The received-bytes counters are dropped and
+        recounted on next use, as a crash may have left one behind its chunks.
+        Run at start-up by the API server and ``pipeline-kit uploads``.
+        """
+        removed = sweep_temps(self.root / ".staging", legacy=lambda name: True)
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.root / "uploads") as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False):
+                    folder = Path(entry.path)
+                    removed += sweep_temps(folder, legacy=_is_tmp)
+                    removed += sweep_temps(folder / "chunks", legacy=_is_tmp)
+                    (folder / RECEIVED_BYTES_FILE).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.root) as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".") \
+                        and entry.name != "uploads":
+                    removed += sweep_temps(Path(entry.path), legacy=_is_tmp)
+        return removed
 
 
 def _write_limited(
@@ -934,7 +1080,7 @@ def _write_limited(
     if isinstance(data, bytes | bytearray | memoryview):
         view = memoryview(data).cast("B")[: max(limit, 0) + 1]
         h.update(view)
-        _write_all(out, view)
+        write_all(out, view)
         return h.hexdigest(), len(view)
     size = 0
     while size <= limit:
@@ -942,9 +1088,20 @@ def _write_limited(
         if not block:
             break
         h.update(block)
-        _write_all(out, memoryview(block))
+        write_all(out, memoryview(block))
         size += len(block)
     return h.hexdigest(), size
+
+
+def _is_tmp(name: str) -> bool:
+    return name.endswith(".tmp")
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _probe_as(staged: Path, filename: str, upload_id: str | None, verify: bool) -> AudioInfo:

@@ -1,0 +1,203 @@
+"""File-system primitives shared by the audio library and the artifact cache.
+
+Every file is created with ``0o666`` minus the umask (as ``open`` does), never
+``mkstemp``'s private ``0o600``, so all result files get the same permissions.
+Temporary and staging files are named ``.<base>.<owner>.<random><suffix>``, the
+owner being ``<host hash>-<pid>`` of the writing process: after a crash
+:func:`sweep_temps` can tell the files of dead writers (removed) from those a
+live process is still writing (kept).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+FILE_MODE = 0o666  # the umask is applied by the kernel, as for open(path, "w")
+# .<base>.<8 hex host hash>-<pid>.<12 hex random><optional extension>
+_TEMP_RE = re.compile(r"\.(?P<base>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>\d{1,10})\."
+                      r"[0-9a-f]{12}(?:\.[A-Za-z0-9]{1,8})?")
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def owner_tag() -> str:
+    """``<host hash>-<pid>`` of this process (read per call: a forked child has its own pid)."""
+    return f"{_host_tag()}-{os.getpid()}"
+
+
+def temp_path(folder: Path, base: str, suffix: str = ".tmp") -> Path:
+    """A fresh hidden name in ``folder`` that records this process as the file's owner."""
+    return folder / f".{base}.{owner_tag()}.{secrets.token_hex(6)}{suffix}"
+
+
+def create_new(path: Path) -> BinaryIO:
+    """Open a new file for binary writing, mode 0o666 & ~umask; ``FileExistsError`` if it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                 FILE_MODE)
+    return os.fdopen(fd, "wb", buffering=0)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or link in ``path`` durable (no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # e.g. Windows: directories cannot be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_all(out: BinaryIO, view: memoryview) -> None:
+    """Write all of ``view`` (raw files may write less than asked)."""
+    while view:
+        written = out.write(view)
+        view = view[written:]
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` when the block ends without an error.
+
+    Readers see the old file or the whole new one: a temporary file in the same
+    folder is written, fsynced (unless ``durable`` is False) and renamed over
+    ``path``. A killed writer leaves at most that temporary file, which
+    :func:`sweep_temps` removes later; an error removes it at once.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path.parent, path.name)
+    try:
+        with create_new(tmp) as f:
+            yield f
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` with :func:`atomic_writer`."""
+    with atomic_writer(path, durable=durable) as f:
+        write_all(f, memoryview(data))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def publish_no_clobber(tmp: Path, final: Path) -> bool:
+    """Move ``tmp`` to ``final`` unless ``final`` exists; True when it was moved."""
+    try:
+        os.link(tmp, final)  # atomic create-if-absent
+    except FileExistsError:
+        return False
+    except OSError as e:  # no hard links here: fall back to check-then-rename
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        if final.exists():
+            return False
+        os.replace(tmp, final)
+        return True
+    os.unlink(tmp)
+    return True
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (no-op where fcntl is missing).
+
+    With ``blocking=False`` a lock held elsewhere raises ``BlockingIOError`` at once.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def temp_owner(name: str) -> tuple[str, int] | None:
+    """``(host hash, pid)`` recorded in a name made by :func:`temp_path`, else None."""
+    m = _TEMP_RE.fullmatch(name)
+    return (m.group("host"), int(m.group("pid"))) if m else None
+
+
+def owner_alive(host: str, pid: int) -> bool:
+    """False only when the owner certainly ended: it ran on this host and its pid is gone.
+
+    A reused pid, or an owner on another host sharing the folder, counts as
+    alive: keeping a stale file is harmless, removing a live one is not.
+    """
+    if host != _host_tag():
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, under another user
+        return True
+    return True
+
+
+def sweep_temps(
+    folder: Path, *, legacy: Callable[[str], bool] = lambda name: False,
+    legacy_age: float = 86400.0,
+) -> list[Path]:
+    """Remove the temporary files in ``folder`` whose writer is dead; returns them.
+
+    Files named by :func:`temp_path` go when their owner is not alive. Other
+    hidden files for which ``legacy(name)`` holds (older temp names, which
+    record no owner) go once unmodified for ``legacy_age`` seconds.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(folder) as it:
+        for entry in it:
+            if not entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            owner = temp_owner(entry.name)
+            if owner is not None:
+                stale = not owner_alive(*owner)
+            else:
+                stale = legacy(entry.name) and _age(entry, now) > legacy_age
+            if stale:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _age(entry: os.DirEntry[str], now: float) -> float:
+    try:
+        return now - entry.stat(follow_symlinks=False).st_mtime
+    except FileNotFoundError:
+        return 0.0
