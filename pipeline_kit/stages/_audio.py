@@ -202,8 +202,9 @@ def probe_audio(path: str | Path, *, verify: bool = True) -> AudioInfo:
         num_samples: int | None = None
         if verify:
             num_samples = _decode_count(path, container, stream, rate)
-            duration: float | None = num_samples / rate
-            _check_shortfall(path, codec, header_seconds, duration)
+            decoded = num_samples / rate
+            _check_shortfall(path, codec, header_seconds, decoded)
+            duration: float | None = decoded
         else:
             _check_has_packets(path, container, stream)
             duration = header_seconds

@@ -145,10 +145,9 @@ class Transcript:
     @classmethod
     def from_json(cls, source: str | Path) -> Transcript:
         """Load from a JSON string or a path to a JSON file."""
-        text = source
-        if isinstance(source, Path) or not str(source).lstrip().startswith("{"):
-            text = Path(source).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
+        if isinstance(source, str) and source.lstrip().startswith("{"):
+            return cls.from_dict(json.loads(source))
+        return cls.from_dict(json.loads(Path(source).read_text(encoding="utf-8")))
 
     def words_df(self):  # -> pandas.DataFrame
         """One row per word: text, start, end, probability, interpolated, segment."""
