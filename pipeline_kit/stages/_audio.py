@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
+    from av.audio.stream import AudioStream
+    from av.container import InputContainer
 
 DEFAULT_SAMPLE_RATE = 16000
 
@@ -151,7 +153,7 @@ def _riff_problem(path: Path, size: int) -> str | None:
     return None
 
 
-def _header_seconds(stream: Any, container: Any) -> float | None:
+def _header_seconds(stream: AudioStream, container: InputContainer) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
@@ -202,8 +204,9 @@ def probe_audio(path: str | Path, *, verify: bool = True) -> AudioInfo:
         num_samples: int | None = None
         if verify:
             num_samples = _decode_count(path, container, stream, rate)
-            duration: float | None = num_samples / rate
-            _check_shortfall(path, codec, header_seconds, duration)
+            decoded = num_samples / rate
+            _check_shortfall(path, codec, header_seconds, decoded)
+            duration: float | None = decoded
         else:
             _check_has_packets(path, container, stream)
             duration = header_seconds
@@ -214,7 +217,7 @@ def probe_audio(path: str | Path, *, verify: bool = True) -> AudioInfo:
     )
 
 
-def _decode_count(path: Path, container: Any, stream: Any, rate: int) -> int:
+def _decode_count(path: Path, container: InputContainer, stream: AudioStream, rate: int) -> int:
     import av
 
     samples = 0
@@ -229,7 +232,7 @@ def _decode_count(path: Path, container: Any, stream: Any, rate: int) -> int:
     return samples
 
 
-def _check_has_packets(path: Path, container: Any, stream: Any) -> None:
+def _check_has_packets(path: Path, container: InputContainer, stream: AudioStream) -> None:
     import av
 
     try:

@@ -11,7 +11,6 @@ where the next one starts, so pauses between chapters belong to the earlier one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from .._progress import Progress, ensure_progress
 from ._embeddings import Embedder
 from ._keyphrases import key_phrases
 from ._segmentation import (
+    Vectors,
     best_partition,
     check_options,
     embed_sentences,
@@ -66,7 +66,8 @@ def transcript_from_chunks(chunks: Sequence[Chunk]) -> tuple[Transcript, int]:
     return transcript, first
 
 
-def _resolve(source: Any) -> tuple[Transcript, int, list[Chunk]]:
+def _resolve(source: object) -> tuple[Transcript, int, list[Chunk]]:
+    """The transcript, first word index and chunks behind what the caller passed, or TypeError."""
     if isinstance(source, (Transcript, str)):
         return as_transcript(source), 0, []
     if isinstance(source, Sequence) and source and all(isinstance(c, Chunk) for c in source):
@@ -76,7 +77,7 @@ def _resolve(source: Any) -> tuple[Transcript, int, list[Chunk]]:
                     f"{type(source).__name__}")
 
 
-def _central(vectors: Any, count: int) -> list[int]:
+def _central(vectors: Vectors, count: int) -> list[int]:
     """Indices (in order) of the ``count`` rows most similar on average to the others."""
     n = vectors.shape[0]
     if n <= count:
@@ -99,8 +100,8 @@ MIN_SENTENCES = Param("min_sentences", int, 4, "fewest sentences in a chapter",
                       minimum=1, maximum=10_000)
 
 
-def _check_chapter_args(min_sentences: Any, min_seconds: Any, summary_sentences: Any,
-                        title_phrases: Any) -> None:
+def _check_chapter_args(min_sentences: object, min_seconds: object, summary_sentences: object,
+                        title_phrases: object) -> None:
     check_int("summary_sentences", summary_sentences, 1)
     check_int("title_phrases", title_phrases, 1)
     MIN_SENTENCES.check(min_sentences)
@@ -167,7 +168,7 @@ def analyze_chapters(
     return chapters
 
 
-def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Any,
+def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Vectors,
            chunks: list[Chunk], offset: int, summary_sentences: int,
            title_phrases: int) -> list[Chapter]:
     bodies = [" ".join(s.text for s in sentences[a:b]) for a, b in bounds]

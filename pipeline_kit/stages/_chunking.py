@@ -95,13 +95,13 @@ CHUNKING_METHOD = Param("chunking_method", str, "embedding",
                         choices=METHODS, flags=("--method",))
 
 
-def validate_sizes(chunk_size: Any, overlap: Any) -> tuple[int, int]:
+def validate_sizes(chunk_size: object, overlap: object) -> tuple[int, int]:
     """Check both against their declarations and ``overlap < chunk_size``; return ints."""
-    chunk_size = CHUNK_SIZE.check(chunk_size)
-    overlap = OVERLAP.check(overlap)
-    if overlap >= chunk_size:
-        raise ValueError(f"overlap must be smaller than chunk_size ({chunk_size}), got {overlap}")
-    return chunk_size, overlap
+    size: int = CHUNK_SIZE.check(chunk_size)
+    over: int = OVERLAP.check(overlap)
+    if over >= size:
+        raise ValueError(f"overlap must be smaller than chunk_size ({size}), got {over}")
+    return size, over
 
 
 def check_sizes(params: dict[str, Any]) -> None:

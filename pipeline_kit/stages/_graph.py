@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -26,6 +28,9 @@ from .._progress import Progress, ensure_progress
 from ._embeddings import Embedder, get_embedder, normalize_rows
 from ._keyphrases import PhraseStats, phrase_stats
 from ._types import Chapter, Chunk
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 CONCEPT_PREFIX = "concept:"
 TOP_CONCEPTS = Param("top_concepts", int, 40, "concepts kept in the graph",
@@ -76,6 +81,20 @@ def _chapter_of(chunks: Sequence[Chunk], chapters: Sequence[Chapter] | None) -> 
     return out
 
 
+def _sparse(matrix: object) -> sparse.csr_matrix:
+    """A ``PhraseStats`` matrix (typed ``object`` there) as the scipy sparse matrix it is."""
+    from scipy import sparse  # late, as in _keyphrases: `import pipeline_kit` stays light
+
+    if not sparse.issparse(matrix):
+        raise TypeError(f"expected a scipy sparse matrix, got {type(matrix).__name__}")
+    return matrix
+
+
+def _phrase_scores(st: PhraseStats) -> np.ndarray:
+    """Per phrase column: TF-IDF summed over the chunks, times the phrase's quality."""
+    return np.asarray(_sparse(st.tfidf).sum(axis=0)).ravel() * st.quality
+
+
 def _select_concepts(
     st: PhraseStats,
     top: int,
@@ -85,7 +104,7 @@ def _select_concepts(
     pool_idx: np.ndarray,
 ) -> list[int]:
     """Column indices of the chosen concepts: by score, or by MMR when embeddings are given."""
-    scores = np.asarray(st.tfidf.sum(axis=0)).ravel() * st.quality  # type: ignore[attr-defined]
+    scores = _phrase_scores(st)
     pool = list(pool_idx)
     if phrase_emb is None or doc_emb is None or not pool:
         return pool[:top]
@@ -108,9 +127,9 @@ def _select_concepts(
 
 def _candidate_pool(st: PhraseStats, size: int) -> np.ndarray:
     """Best-scoring phrase columns, dropping a phrase found only inside a longer one."""
-    scores = np.asarray(st.tfidf.sum(axis=0)).ravel() * st.quality  # type: ignore[attr-defined]
+    scores = _phrase_scores(st)
     df = st.document_frequency
-    total = np.asarray(st.counts.sum(axis=0)).ravel()  # type: ignore[attr-defined]
+    total = np.asarray(_sparse(st.counts).sum(axis=0)).ravel()
     order = np.lexsort((np.arange(len(scores)), -scores))
     chosen: list[int] = []
     for j in order:
@@ -191,6 +210,166 @@ def _add_communities(G: nx.Graph, seed: int, resolution: float) -> None:
     G.graph["n_communities"] = len(comms)
 
 
+@dataclass(frozen=True)
+class _Embedded:
+    """Unit-length embeddings of the chunks and the candidate phrases, and the text's mean.
+
+    ``name`` is what the graph records as its embedder: ``"tfidf"`` when none was used.
+    """
+
+    chunks: np.ndarray | None = None
+    phrases: np.ndarray | None = None
+    doc: np.ndarray | None = None
+    name: str = "tfidf"
+
+
+def _check_arguments(chunks: Sequence[Chunk], top_concepts: int, mmr_diversity: float,
+                     k_similar: int, cooccurrence_window: int) -> int:
+    """Refuse bad settings and duplicate chunk ids before any work; the checked ``top_concepts``."""
+    top_concepts = TOP_CONCEPTS.check(top_concepts)
+    if not 0.0 <= mmr_diversity <= 1.0:
+        raise ValueError(f"mmr_diversity must be in [0, 1], got {mmr_diversity}")
+    if k_similar < 0 or cooccurrence_window < 0:
+        raise ValueError("k_similar and cooccurrence_window must be non-negative")
+    ids = [c.chunk_id for c in chunks]
+    if len(set(ids)) != len(ids):
+        raise ValueError("chunk ids must be unique")
+    return top_concepts
+
+
+def _embed(st: PhraseStats, pool: np.ndarray, texts: list[str],
+           embedder: Embedder | str | None,
+           chunk_embeddings: np.ndarray | None) -> _Embedded:
+    """Embed the chunks (or take ``chunk_embeddings``) and the pool's phrases.
+
+    The phrases only count when they live in the chunks' space (same width): MMR
+    compares them with the mean chunk, so given embeddings from another model leave
+    concept selection to TF-IDF.
+    """
+    phrases = [st.surface[st.phrases[j]] for j in pool]
+    if chunk_embeddings is not None:
+        chunk_emb = normalize_rows(np.asarray(chunk_embeddings))
+        if chunk_emb.shape[0] != len(texts):
+            raise ValueError(f"chunk_embeddings has {chunk_emb.shape[0]} rows for "
+                             f"{len(texts)} chunks")
+        phrase_emb = encode_cached(get_embedder(embedder), phrases) if phrases else None
+        name = "given"
+    else:
+        model = get_embedder(embedder)
+        both = encode_cached(model, texts + phrases)  # one batch
+        chunk_emb, phrase_emb = both[: len(texts)], both[len(texts):]
+        name = str(getattr(model, "name", "embedder"))
+    if phrase_emb is None or phrase_emb.shape[1] != chunk_emb.shape[1]:
+        return _Embedded(chunk_emb, None, None, name)
+    doc_emb = normalize_rows(chunk_emb.mean(axis=0, keepdims=True))[0]
+    return _Embedded(chunk_emb, phrase_emb, doc_emb, name)
+
+
+def _add_chunk_nodes(G: nx.Graph, chunks: Sequence[Chunk]) -> None:
+    """One ``kind="chunk"`` node per chunk, carrying its text, position and times."""
+    for c in chunks:
+        G.add_node(c.chunk_id, kind="chunk", label=c.chunk_id, text=c.text,
+                   chunk_index=c.chunk_index, start_time=float(c.start_time),
+                   end_time=float(c.end_time), start_word_index=c.start_word_index,
+                   end_word_index=c.end_word_index)
+
+
+def _attach_chapters(G: nx.Graph, chunks: Sequence[Chunk],
+                     chapters: Sequence[Chapter] | None) -> dict[str, int]:
+    """Give each chunk node its ``chapter`` (when chapters are given); chunk_id -> chapter."""
+    chapter_of = _chapter_of(chunks, chapters)
+    for c in chunks:
+        if c.chunk_id in chapter_of:
+            G.nodes[c.chunk_id]["chapter"] = int(chapter_of[c.chunk_id])
+    G.graph["has_chapters"] = bool(chapter_of)
+    return chapter_of
+
+
+def _add_concepts(G: nx.Graph, st: PhraseStats, cols: list[int], chunks: Sequence[Chunk],
+                  chapter_of: dict[str, int]) -> list[set[int]]:
+    """Concept nodes for the chosen ``cols`` and their ``mention`` edges to chunks.
+
+    Returns, per chunk, the positions (in ``cols``) of the concepts it mentions.
+    """
+    scores = _phrase_scores(st)
+    df = st.document_frequency
+    tf = _sparse(st.tfidf)[:, cols].tocsc()
+    cnt = _sparse(st.counts)[:, cols].tocsc()
+    present: list[set[int]] = [set() for _ in chunks]
+    for pos, j in enumerate(cols):
+        key = st.phrases[j]
+        cid = concept_id(key)
+        col_tf, col_cnt = tf.getcol(pos), cnt.getcol(pos).toarray().ravel()
+        rows = col_tf.indices
+        chs = sorted({chapter_of[ids_i] for ids_i in (chunks[r].chunk_id for r in rows)
+                      if ids_i in chapter_of})
+        G.add_node(cid, kind="concept", label=st.surface[key], key=key,
+                   weight=float(scores[j]), document_frequency=int(df[j]),
+                   count=int(col_cnt.sum()), proper_name=key in st.proper,
+                   variants="|".join(st.variants.get(key, ())),
+                   chapters=",".join(map(str, chs)), rank=pos)
+        for r, w in zip(rows, col_tf.data, strict=True):
+            G.add_edge(chunks[r].chunk_id, cid, kind="mention", kinds="mention",
+                       weight=float(w), count=int(col_cnt[r]))
+            present[r].add(pos)
+    return present
+
+
+def _cooccurrence(present: list[set[int]], window: int) -> dict[tuple[int, int], float]:
+    """(a, b) with a < b -> summed weight: 1 in the same chunk, 1/(1+d) chunks d apart."""
+    co: dict[tuple[int, int], float] = {}
+    for i in range(len(present)):
+        for d in range(0, window + 1):
+            if i + d >= len(present):
+                break
+            w = 1.0 / (1 + d)
+            for a in present[i]:
+                for b in present[i + d]:
+                    if a != b and (d > 0 or a < b):
+                        pair = (min(a, b), max(a, b))
+                        co[pair] = co.get(pair, 0.0) + w
+    return co
+
+
+def _add_cooccurrence_edges(G: nx.Graph, st: PhraseStats, cols: list[int],
+                            co: dict[tuple[int, int], float]) -> None:
+    """``cooccurrence`` edges between concepts, weighted relative to the strongest pair."""
+    top_co = max(co.values(), default=1.0)
+    for (a, b), w in sorted(co.items()):
+        G.add_edge(concept_id(st.phrases[cols[a]]), concept_id(st.phrases[cols[b]]),
+                   kind="cooccurrence", kinds="cooccurrence", weight=w / top_co,
+                   strength=float(w))
+
+
+def _add_next_edges(G: nx.Graph, chunks: Sequence[Chunk]) -> None:
+    """``next`` edges from each chunk to the one following it in time."""
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        G.add_edge(a.chunk_id, b.chunk_id, kind="next", kinds="next", weight=_NEXT_WEIGHT,
+                   from_chunk=a.chunk_id, to_chunk=b.chunk_id,
+                   gap_seconds=float(b.start_time - a.end_time))
+
+
+def _similarity_space(emb: _Embedded, st: PhraseStats | None) -> np.ndarray | None:
+    """Rows compared for chunk similarity: the embeddings, else the TF-IDF phrase rows."""
+    if emb.chunks is None and st is not None and len(st.phrases):
+        return normalize_rows(_sparse(st.tfidf).toarray())
+    return emb.chunks
+
+
+def _add_similarity_edges(G: nx.Graph, chunks: Sequence[Chunk], rows: np.ndarray, k: int,
+                          threshold: float) -> None:
+    """``similar`` edges between nearest chunks; a ``next`` edge there gains ``|similar``."""
+    for (i, j), s in sorted(_similar_pairs(rows, k, threshold).items()):
+        u, v = chunks[i].chunk_id, chunks[j].chunk_id
+        if G.has_edge(u, v):
+            e = G.edges[u, v]
+            e["kinds"] = e["kinds"] + "|similar"
+            e["similarity"] = s
+            e["weight"] = max(float(e["weight"]), s)
+        else:
+            G.add_edge(u, v, kind="similar", kinds="similar", weight=s, similarity=s)
+
+
 def build_graph(
     chunks: Sequence[Chunk],
     *,
@@ -230,14 +409,8 @@ def build_graph(
     strongest pairs of one of its two concepts. Betweenness is exact up to
     ``betweenness_exact_max`` nodes and sampled from ``betweenness_k`` sources above.
     """
-    top_concepts = TOP_CONCEPTS.check(top_concepts)
-    if not 0.0 <= mmr_diversity <= 1.0:
-        raise ValueError(f"mmr_diversity must be in [0, 1], got {mmr_diversity}")
-    if k_similar < 0 or cooccurrence_window < 0:
-        raise ValueError("k_similar and cooccurrence_window must be non-negative")
-    ids = [c.chunk_id for c in chunks]
-    if len(set(ids)) != len(ids):
-        raise ValueError("chunk ids must be unique")
+    top_concepts = _check_arguments(chunks, top_concepts, mmr_diversity, k_similar,
+                                    cooccurrence_window)
     prog = ensure_progress(progress)
     prog.update(0, step="Building graph: key phrases")
     chunks = sorted(chunks, key=lambda c: (c.start_time, c.chunk_index))
@@ -248,107 +421,32 @@ def build_graph(
     prog.check_cancelled()
 
     pool = _candidate_pool(st, 3 * top_concepts) if st is not None else np.zeros(0, int)
-    emb_chunks = phrase_emb = doc_emb = None
-    emb_name = "tfidf"
-    if use_embeddings and texts:
+    emb = _Embedded()
+    if use_embeddings and st is not None:
         prog.update(15, step="Building graph: embeddings")
-        model = get_embedder(embedder) if chunk_embeddings is None or len(pool) else None
-        phrases = [st.surface[st.phrases[j]] for j in pool]  # type: ignore[union-attr]
-        if chunk_embeddings is not None:
-            emb_chunks = normalize_rows(np.asarray(chunk_embeddings))
-            if emb_chunks.shape[0] != len(texts):
-                raise ValueError(f"chunk_embeddings has {emb_chunks.shape[0]} rows for "
-                                 f"{len(texts)} chunks")
-            phrase_emb = encode_cached(model, phrases) if model and phrases else None
-            emb_name = "given"
-        else:
-            both = encode_cached(model, texts + phrases)  # one batch
-            emb_chunks, phrase_emb = both[: len(texts)], both[len(texts):]
-            emb_name = str(getattr(model, "name", "embedder"))
-        if phrase_emb is not None and phrase_emb.shape[1] == emb_chunks.shape[1]:
-            doc_emb = normalize_rows(emb_chunks.mean(axis=0, keepdims=True))[0]
-        else:
-            phrase_emb = None
+        emb = _embed(st, pool, texts, embedder, chunk_embeddings)
     prog.check_cancelled()
-    cols = _select_concepts(st, top_concepts, mmr_diversity, phrase_emb, doc_emb, pool) \
+    cols = _select_concepts(st, top_concepts, mmr_diversity, emb.phrases, emb.doc, pool) \
         if st is not None else []
 
     prog.update(40, step="Building graph: nodes and edges")
-    G = nx.Graph(name="pipeline_kit concept graph", embedder=emb_name, seed=seed,
+    G = nx.Graph(name="pipeline_kit concept graph", embedder=emb.name, seed=seed,
                  n_chunks=len(chunks))
-    chapter_of = _chapter_of(chunks, chapters)
-    for c in chunks:
-        attrs = dict(kind="chunk", label=c.chunk_id, text=c.text, chunk_index=c.chunk_index,
-                     start_time=float(c.start_time), end_time=float(c.end_time),
-                     start_word_index=c.start_word_index, end_word_index=c.end_word_index)
-        if c.chunk_id in chapter_of:
-            attrs["chapter"] = int(chapter_of[c.chunk_id])
-        G.add_node(c.chunk_id, **attrs)
-    G.graph["has_chapters"] = bool(chapter_of)
-
+    _add_chunk_nodes(G, chunks)
+    chapter_of = _attach_chapters(G, chunks, chapters)
     if st is not None and cols:
-        scores = np.asarray(st.tfidf.sum(axis=0)).ravel() * st.quality  # type: ignore
-        df = st.document_frequency
-        tf = st.tfidf[:, cols].tocsc()  # type: ignore[attr-defined]
-        cnt = st.counts[:, cols].tocsc()  # type: ignore[attr-defined]
-        present: list[set[int]] = [set() for _ in chunks]
-        for pos, j in enumerate(cols):
-            key = st.phrases[j]
-            cid = concept_id(key)
-            col_tf, col_cnt = tf.getcol(pos), cnt.getcol(pos).toarray().ravel()
-            rows = col_tf.indices
-            chs = sorted({chapter_of[ids_i] for ids_i in (chunks[r].chunk_id for r in rows)
-                          if ids_i in chapter_of})
-            G.add_node(cid, kind="concept", label=st.surface[key], key=key,
-                       weight=float(scores[j]), document_frequency=int(df[j]),
-                       count=int(col_cnt.sum()), proper_name=key in st.proper,
-                       variants="|".join(st.variants.get(key, ())),
-                       chapters=",".join(map(str, chs)), rank=pos)
-            for r, w in zip(rows, col_tf.data, strict=True):
-                G.add_edge(chunks[r].chunk_id, cid, kind="mention", kinds="mention",
-                           weight=float(w), count=int(col_cnt[r]))
-                present[r].add(pos)
-        # concept co-occurrence in the same or nearby chunks
-        co: dict[tuple[int, int], float] = {}
-        for i in range(len(chunks)):
-            for d in range(0, cooccurrence_window + 1):
-                if i + d >= len(chunks):
-                    break
-                w = 1.0 / (1 + d)
-                for a in present[i]:
-                    for b in present[i + d]:
-                        if a != b and (d > 0 or a < b):
-                            key2 = (min(a, b), max(a, b))
-                            co[key2] = co.get(key2, 0.0) + w
-        co = _strongest_pairs(co, min_cooccurrence, k_cooccurrence)
-        top_co = max(co.values(), default=1.0)
-        for (a, b), w in sorted(co.items()):
-            G.add_edge(concept_id(st.phrases[cols[a]]), concept_id(st.phrases[cols[b]]),
-                       kind="cooccurrence", kinds="cooccurrence", weight=w / top_co,
-                       strength=float(w))
+        present = _add_concepts(G, st, cols, chunks, chapter_of)
+        co = _strongest_pairs(_cooccurrence(present, cooccurrence_window), min_cooccurrence,
+                              k_cooccurrence)
+        _add_cooccurrence_edges(G, st, cols, co)
     prog.check_cancelled()
 
-    # chunk -> next chunk in time
-    for a, b in zip(chunks, chunks[1:], strict=False):
-        G.add_edge(a.chunk_id, b.chunk_id, kind="next", kinds="next", weight=_NEXT_WEIGHT,
-                   from_chunk=a.chunk_id, to_chunk=b.chunk_id,
-                   gap_seconds=float(b.start_time - a.end_time))
-    # chunk - chunk similarity
-    if emb_chunks is None and st is not None and len(st.phrases):
-        emb_chunks = normalize_rows(st.tfidf.toarray())  # type: ignore[attr-defined]
+    _add_next_edges(G, chunks)
+    rows = _similarity_space(emb, st)
     if similarity_threshold is None:
-        similarity_threshold = 0.3 if emb_name != "tfidf" else 0.1
-    if emb_chunks is not None and len(chunks) > 1:
-        for (i, j), s in sorted(_similar_pairs(emb_chunks, k_similar,
-                                               similarity_threshold).items()):
-            u, v = chunks[i].chunk_id, chunks[j].chunk_id
-            if G.has_edge(u, v):
-                e = G.edges[u, v]
-                e["kinds"] = e["kinds"] + "|similar"
-                e["similarity"] = s
-                e["weight"] = max(float(e["weight"]), s)
-            else:
-                G.add_edge(u, v, kind="similar", kinds="similar", weight=s, similarity=s)
+        similarity_threshold = 0.3 if emb.name != "tfidf" else 0.1
+    if rows is not None and len(chunks) > 1:
+        _add_similarity_edges(G, chunks, rows, k_similar, similarity_threshold)
     prog.update(70, step="Building graph: communities and centralities")
     prog.check_cancelled()
     _add_communities(G, seed, resolution)

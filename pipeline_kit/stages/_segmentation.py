@@ -24,11 +24,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from ._embeddings import Embedder, get_embedder
+
+if TYPE_CHECKING:
+    from scipy.sparse import spmatrix
+
+# Rows of sentence vectors: embeddings (dense) or TF-IDF (scipy sparse), both L2-normalised.
+Vectors: TypeAlias = "np.ndarray | spmatrix"
 
 METHODS = ("hybrid", "lexical", "semantic")
 DEFAULT_OPTIONS: dict[str, float] = {
@@ -40,7 +46,7 @@ DEFAULT_OPTIONS: dict[str, float] = {
 _TOKEN_RE = re.compile(r"[a-z][a-z'-]*[a-z]")
 
 
-def check_options(method: str, min_length: Any, target_count: Any,
+def check_options(method: str, min_length: object, target_count: object,
                   options: dict[str, Any]) -> dict[str, float]:
     """Validate the arguments of :func:`segment_sentences`; return the full option set."""
     if method not in METHODS:
@@ -81,7 +87,7 @@ def content_terms(text: str) -> list[str]:
     return [_stem(w) for w in _TOKEN_RE.findall(text.lower()) if w not in ENGLISH_STOP_WORDS]
 
 
-def lexical_vectors(sentences: Sequence[str]):  # -> scipy.sparse matrix, rows L2-normalised
+def lexical_vectors(sentences: Sequence[str]) -> spmatrix:  # rows L2-normalised
     """TF-IDF rows (sublinear tf) of stemmed content words, fitted on these sentences."""
     from scipy.sparse import csr_matrix
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -93,7 +99,7 @@ def lexical_vectors(sentences: Sequence[str]):  # -> scipy.sparse matrix, rows L
         return csr_matrix((len(sentences), 1), dtype=np.float64)
 
 
-def cosine_matrix(x: Any) -> np.ndarray:
+def cosine_matrix(x: Vectors) -> np.ndarray:
     """Dense ``x xᵀ`` of row-normalised vectors (dense or sparse)."""
     s = x @ x.T
     return np.asarray(s.toarray() if hasattr(s, "toarray") else s, dtype=np.float64)

@@ -89,10 +89,10 @@ def boundary_prf(ref_boundaries: Iterable[int], hyp_boundaries: Iterable[int],
             used_h.add(h)
             used_r.add(r)
     hits = len(used_h)
-    p = hits / len(hyp) if hyp else 1.0
-    r = hits / len(ref) if ref else 1.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return p, r, f
+    precision = hits / len(hyp) if hyp else 1.0
+    recall = hits / len(ref) if ref else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
 
 
 def segmentation_scores(ref_boundaries: Sequence[int], hyp_boundaries: Sequence[int], n: int,

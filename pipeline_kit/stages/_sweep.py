@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,12 +28,15 @@ from ._embeddings import Embedder
 from ._segmetrics import segmentation_scores
 from ._types import Chunk, Transcript
 
+V = TypeVar("V", int, str)
+
 METRIC_COLUMNS = ("n_chunks", "words_mean", "words_min", "words_max", "words_std",
                   "coherence", "boundary_similarity", "sentence_end_share")
 GOLD_COLUMNS = ("precision", "recall", "f1", "pk", "windowdiff")
 
 
-def _as_list(name: str, value: Any) -> list[Any]:
+def _as_list(name: str, value: V | Iterable[V]) -> list[V]:
+    """One value or several, as a non-empty list."""
     values = [value] if isinstance(value, (int, str)) else list(value)
     if not values:
         raise ValueError(f"{name} must not be empty, got {value!r}")

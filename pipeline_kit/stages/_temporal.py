@@ -297,10 +297,10 @@ def _year_markers(text: str) -> list[TemporalMarker]:
                                           f"19{m['yy']}", 0.7))
             continue
         nxt = re.match(r"\s*([A-Za-z]+)", after)
-        count_like = nxt is not None and nxt.group(1).islower() \
-            and nxt.group(1) not in _COUNT_FOLLOW_OK
+        word = nxt.group(1) if nxt is not None else ""  # "" is not lower-case: not count-like
+        count_like = word.islower() and word not in _COUNT_FOLLOW_OK
         cued = bool(_YEAR_CUES.search(before))
-        plural = count_like and (nxt.group(1).endswith("s") or nxt.group(1) in _COUNT_NOUNS)
+        plural = count_like and (word.endswith("s") or word in _COUNT_NOUNS)
         if plural or (count_like and not re.search(r"\b(?:in|since|year)\s*$", before, re.I)):
             continue
         conf = 0.9 if cued else 0.7

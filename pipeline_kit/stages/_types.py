@@ -9,14 +9,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
-def _to_dict(obj: Any) -> dict[str, Any]:
+class _Dumpable(Protocol):
+    """A record that serialises itself (every record here)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class _Loadable(Protocol):
+    """A record class that builds itself from its ``to_dict()`` (every record here)."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self: ...
+
+
+T = TypeVar("T", bound=_Loadable)
+
+
+def _to_dict(obj: DataclassInstance) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
@@ -145,10 +163,9 @@ class Transcript:
     @classmethod
     def from_json(cls, source: str | Path) -> Transcript:
         """Load from a JSON string or a path to a JSON file."""
-        text = source
-        if isinstance(source, Path) or not str(source).lstrip().startswith("{"):
-            text = Path(source).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
+        if isinstance(source, str) and source.lstrip().startswith("{"):
+            return cls.from_dict(json.loads(source))
+        return cls.from_dict(json.loads(Path(source).read_text(encoding="utf-8")))
 
     def words_df(self):  # -> pandas.DataFrame
         """One row per word: text, start, end, probability, interpolated, segment."""
@@ -338,7 +355,7 @@ class Question:
         return cls(**d)
 
 
-def dump_records(records: list[Any], path: str | Path | None = None) -> str:
+def dump_records(records: Sequence[_Dumpable], path: str | Path | None = None) -> str:
     """Serialise a list of records to JSON (and write it when ``path`` is given)."""
     s = json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=1)
     if path is not None:
@@ -351,4 +368,4 @@ def load_records(cls: type[T], source: str | Path) -> list[T]:
     text = str(source)
     if isinstance(source, Path) or not text.lstrip().startswith("["):
         text = Path(source).read_text(encoding="utf-8")
-    return [cls.from_dict(d) for d in json.loads(text)]  # type: ignore[attr-defined]
+    return [cls.from_dict(d) for d in json.loads(text)]
