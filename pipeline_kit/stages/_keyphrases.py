@@ -13,6 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -91,8 +92,8 @@ class PhraseStats:
     """Candidate phrases of a set of texts, with counts, TF-IDF and quality factors."""
 
     phrases: tuple[str, ...]  # phrase keys (see phrase_key), column order of the matrices
-    counts: object  # scipy.sparse csr (texts × phrases) raw counts
-    tfidf: object  # scipy.sparse csr (texts × phrases), rows L2-normalised
+    counts: Any  # scipy.sparse csr (texts × phrases) raw counts (scipy has no type stubs)
+    tfidf: Any  # scipy.sparse csr (texts × phrases), rows L2-normalised
     quality: np.ndarray  # per phrase multiplicative preference (multiword, proper name)
     surface: dict[str, str]  # lower-case phrase -> how it is best written ("Gutenberg Bible")
     proper: frozenset[str]  # phrases written capitalised mid-sentence
@@ -100,7 +101,7 @@ class PhraseStats:
 
     @property
     def document_frequency(self) -> np.ndarray:
-        return np.asarray((self.counts > 0).sum(axis=0)).ravel()  # type: ignore[attr-defined]
+        return np.asarray((self.counts > 0).sum(axis=0)).ravel()
 
 
 def _is_content(tok: str) -> bool:
@@ -319,7 +320,7 @@ def key_phrases(
     st = phrase_stats(texts, ngram_range, min_df)
     out: list[list[tuple[str, float]]] = []
     for i in range(len(texts)):
-        row = st.tfidf.getrow(i)  # type: ignore[attr-defined]
+        row = st.tfidf.getrow(i)
         scores = row.data * st.quality[row.indices]
         order = np.lexsort((row.indices, -scores))
         ranked = [(st.surface[st.phrases[row.indices[j]]], float(scores[j])) for j in order]
@@ -340,6 +341,6 @@ def document_key_phrases(
     st = stats if stats is not None else phrase_stats(texts, ngram_range, min_df)
     if not st.phrases:
         return []
-    scores = np.asarray(st.tfidf.sum(axis=0)).ravel() * st.quality  # type: ignore[attr-defined]
+    scores = np.asarray(st.tfidf.sum(axis=0)).ravel() * st.quality
     order = np.lexsort((np.arange(len(scores)), -scores))
     return _pick([(st.surface[st.phrases[j]], float(scores[j])) for j in order], top_n)
