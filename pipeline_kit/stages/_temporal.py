@@ -150,7 +150,8 @@ _EVENT_PLURALS = frozenset(
     "negotiations hearings results figures statistics accounts estimates forecasts budgets "
     "reforms cuts guidelines standards rules regulations amendments".split())
 _STRONG_YEAR_CUE = re.compile(r"\b(?:in|since|during|until|year)\s*$", re.I)
-_DETERMINER_BEFORE = re.compile(r"\b(?:the|this|that|its|their|our|his|her|whose)\s*$", re.I)
+_DETERMINER_BEFORE = re.compile(r"(?:\b(?:the|this|that|its|their|our|his|her|whose)|['’]s)"
+                                r"(?:\s+(?:first|last|next|new|own|same|whole))?\s*$", re.I)
 _NOT_YEAR_BEFORE = re.compile(
     r"(?:[$£€#]\s*|\b(?:pages?|p\.|pp\.|nos?\.|numbers?|sections?|chapters?|chap\.|"
     r"figures?|figs?\.|tables?|rooms?|route|highway|volumes?|vol\.|items?|parts?|lines?|"
@@ -220,7 +221,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                            rf"school\s+days){_E}"),
     _pattern("life_stage", rf"{_B}(?:(?:when|while)\s+{_PRONOUN}\s+(?:was|were)|while|"
                            rf"{_PRONOUN}\s+(?:was|were)(?:\s+still)?)\s+"
-                           rf"(?:in|at)\s+(?:the\s+)?(?:{_SCHOOL}){_E}"),
+                           rf"(?:in|at)\s+(?:the\s+)?(?:{_SCHOOL}|army|navy|service|"
+                           rf"military){_E}"),
     _pattern("life_stage", rf"{_B}as\s+(?:a|an)\s+(?:young\s+|little\s+|small\s+)?(?:child|kid|"
                            rf"boy|girl|teenager|teen|baby|toddler|student|youngster|adult|"
                            rf"young\s+(?:man|woman))\b"),
@@ -241,8 +243,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                          rf"(?:\s+or\s+{_NUM})?\s+(?:{_UNITS_PL}|{_UNIT_RE_T}){_E}"),
     _pattern("relative", rf"{_B}in\s+(?:{_COUNT})\s+(?:{_UNITS_PL}|{_UNIT_RE_T})['’]?\s+time"
                          rf"{_E}"),
-    _pattern("relative", rf"{_B}in\s+the\s+(?:coming\s+{_UNITS_PL}|{_UNITS_PL}\s+(?:ahead|to\s+"
-                         rf"come))|{_B}(?:at|by|before|until|from)\s+the\s+(?:end|start|"
+    _pattern("relative", rf"{_B}the\s+{_UNIT_RE_T}\s+(?:following|after|before){_E}"),
+    _pattern("relative", rf"{_B}in\s+(?:the\s+)?(?:coming\s+{_UNITS_PL}|{_UNITS_PL}\s+"
+                         rf"(?:ahead|to\s+come))|{_B}(?:at|by|before|until|from)\s+the\s+(?:end|start|"
                          rf"beginning|middle|turn)\s+of\s+(?:the|this|next|last)\s+"
                          rf"{_UNIT_RE_T}{_E}"),
     _pattern("relative", rf"(?<!the\s)(?<!The\s){_B}(?:last|next|this|coming)\s+"
@@ -351,9 +354,11 @@ def _counts_something(before: str, after: str, cued: bool) -> bool:
     nxt = re.match(r"\s*([a-z]+)(?:\s+([a-z]+))?", after)
     if nxt is None or nxt.group(1) in _COUNT_FOLLOW_OK:
         return False
-    if _countish(nxt.group(1)) or (nxt.group(2) and _countish(nxt.group(2))):
+    determined = bool(_DETERMINER_BEFORE.search(before))
+    # "1500 printed copies" counts; "their 1961 tax assessments" is a year before a compound.
+    if _countish(nxt.group(1)) or (not determined and nxt.group(2) and _countish(nxt.group(2))):
         return not _STRONG_YEAR_CUE.search(before)
-    return not (cued or _DETERMINER_BEFORE.search(before))
+    return not (cued or determined)
 
 
 def _year_markers(text: str) -> list[TemporalMarker]:
