@@ -27,7 +27,8 @@ from pipeline_kit.stages._temporal import find_temporal_markers
 from pipeline_kit.stages._types import Chunk, Question
 
 BLANK = "_____"
-WH = ("When", "Who", "Whom", "Where", "What", "Which", "How many", "How much")
+WH = ("When", "Since when", "Until when", "Who", "Whom", "Where", "What", "Which", "How many",
+      "How much")
 _DANGLING = frozenset("of in on at by for with from to into the a an and or but than as".split())
 _VERBISH = re.compile(r"\b(?:did|do|does|was|were|is|are|has|have|had|will|would|can|could|"
                       r"may|might|must|should|shall|[a-z]+ed|[a-z]+s)\b")
@@ -66,7 +67,7 @@ def grammatical(q: Question) -> bool:
 def answer_type_ok(q: Question, context: str) -> bool:
     """The answer is the kind of thing its wh-word asks for."""
     a = (q.answer or "").strip()
-    if q.text.startswith("When"):
+    if q.text.startswith(("When", "Since when", "Until when")):
         return bool(find_temporal_markers(a)) or bool(re.fullmatch(r"\d{3,4}", a))
     if q.text.startswith("How many"):
         return bool(_NUMBER.match(a))

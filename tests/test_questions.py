@@ -20,8 +20,8 @@ from pipeline_kit.stages._questions import (
 from pipeline_kit.stages._types import Chunk, Question, TemporalInfo, TemporalMarker
 
 COMPREHENSION = {"cloze", "when", "how_many", "who", "what", "where", "relation"}
-WH_OF = {"when": "When ", "how_many": "How many ", "who": "Who ", "what": "What ",
-         "where": "Where "}
+WH_OF = {"when": ("When ", "Since when ", "Until when "), "how_many": ("How many ",),
+         "who": ("Who ",), "what": ("What ",), "where": ("Where ",)}
 KIND_OF = {"when": {"date"}, "how_many": {"number"}, "who": {"person"}, "where": {"place"},
            "what": {"thing", "phrase"}}
 

@@ -275,7 +275,10 @@ def when_question(sentence: str, start: int, end: int) -> str | None:
     prep = _TIME_PREP.search(sentence[a:start])
     cut = a + prep.start() if prep else start
     clause = sentence[a:cut] + " " + sentence[end:b]
-    return invert(_tidy(clause), "When")
+    word = prep.group(0).split()[0].lower() if prep else ""
+    # "Since 1917 the acts have extended ..." asks "Since when ...?", not "When ...?"
+    wh = {"since": "Since when", "until": "Until when", "till": "Until when"}.get(word, "When")
+    return invert(_tidy(clause), wh)
 
 
 _COUNT_TAIL_OK = frozenset("of in on at by for with from to into during near about than as "
@@ -287,6 +290,8 @@ def how_many_question(sentence: str, start: int, end: int, noun: str) -> str | N
     """Question about a count ("fifteen or twenty years" -> "How many years ...?")."""
     a, b = clause_around(sentence, start, end)
     before = sentence[a:start]
+    if re.search(r"\bby\s+(?:the\s+|some\s+|about\s+|nearly\s+)*$", before, re.IGNORECASE):
+        return None  # "greeted ... by 500 women": removing the agent breaks the passive
     m = re.search(r"(?:\b(?:in|during|for|of|by|with|about|over|after|within)\s+)?"
                   r"(?:(?:the|a|an|some|about|nearly|almost|over|only|just|next|last|first)\s+)*$",
                   before, re.IGNORECASE)
@@ -615,6 +620,26 @@ def _question(text: str, qtype: str, answer: str | None, chunk: Chunk, score: fl
 BLANK = "_____"
 
 
+_PRONOUNS = frozenset("i you he she it we they me him us them there here who".split())
+
+
+def _phrase_goes_on(text: str, end: int) -> bool:
+    """Whether the noun phrase continues after ``end`` ("ill-disposed young | man")."""
+    nxt = re.match(r"\s+([a-z][a-z-]*)\b", text[end:])
+    if nxt is None:
+        return False
+    w = nxt.group(1)
+    function = (_PREPS | AUX | _CLAUSE_LINKS | _DETERMINERS | _LEADING | _PRONOUNS
+                | {"not", "to", "be"})
+    return (w not in function and lemma(w) is None and w not in _IRREGULAR
+            and not w.endswith("ly"))
+
+
+def _cut_at_abbreviation(sentence: str) -> bool:
+    """A sentence that the splitter ended at a title or initial ("… and Sen.")."""
+    return bool(re.search(r"\b[A-Z][a-z]{0,3}\.$", sentence.strip()))
+
+
 def _cuts_name(text: str, start: int, end: int) -> bool:
     """Whether a span starts or ends inside a capitalised name ("the New _____")."""
     before = text[:start].split()[-1:] if start else []
@@ -657,8 +682,10 @@ def _cloze(chunk: Chunk, sentences: list[Span], phrases: list[_Phrase], per_chun
         if best is None:
             continue
         p, m = best
-        if not _noun_like(m.group(0)) or _cuts_name(s.text, m.start(), m.end()):
-            continue
+        if (not _noun_like(m.group(0)) or _cuts_name(s.text, m.start(), m.end())
+                or _phrase_goes_on(s.text, m.end()) or _cut_at_abbreviation(s.text)
+                or re.fullmatch(r"[A-Z][a-z]{0,2}", m.group(0))):
+            continue  # "an _____ man", "… and Sen.", "Afj": not a whole, real answer
         if len(p.pattern().findall(s.text)) > 1 or not re.search(r"[.!?][\"'”’)]*$", s.text):
             continue  # a second mention would give the answer away; a cut stem reads badly
         blanked = s.text[:m.start()] + BLANK + s.text[m.end():]
