@@ -231,3 +231,23 @@ def test_question_records_round_trip_and_old_json_loads(history_questions):
     old = {"text": "Who?", "type": "who", "answer": "X", "chunk_id": None, "start_time": None,
            "end_time": None, "score": 0.5, "source": "builtin"}
     assert Question.from_dict(old).context is None
+
+
+NORMANS = (
+    "In 1066, Duke William of Normandy conquered England. In the 10th century the Normans "
+    "adopted the Christian faith. Rollo swore fealty to King Charles of West Francia in 911. "
+    "The Normans built more than forty castles in Wales."
+)
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("When did Duke William of Normandy conquer England?", "1066"),  # after an opening phrase
+    ("When did the Normans adopt the Christian faith?", "the 10th century"),
+    ("When did Rollo swear fealty to King Charles of West Francia?", "911"),
+    ("How many castles did the Normans build in Wales?", "forty"),  # not "more th(an)"
+    ("Where did the Normans build more than forty castles?", "Wales"),
+])
+def test_squad_style_questions_on_written_history(question, answer):
+    qs = generate_questions(create_semantic_chunks(NORMANS, 200, 0, method="fixed"))
+    by_text = {q.text: q.answer for q in qs}
+    assert by_text.get(question) == answer, sorted(by_text)

@@ -45,7 +45,8 @@ _ORDINAL = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tent
 _TIME_RE = re.compile(
     rf"\b(?:{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?(?:,? \d{{4}})?|\d{{1,2}} {_MONTH}(?:,? \d{{4}})?"
     rf"|{_MONTH},? \d{{4}}|(?:1[0-9]|20)\d\d(?!\d|,\d)|{_YEAR_SPELLED}"
-    rf"|the (?:early |late |middle of the )?{_ORDINAL} century)\b",
+    rf"|the (?:early |late |middle of the )?(?:{_ORDINAL}|\d{{1,2}}(?:st|nd|rd|th)) century"
+    r"|(?<=\bin )[1-9]\d\d(?![\d,.]\d)(?!\s+[a-z]+s\b))\b",
     re.IGNORECASE,
 )
 _TIME_PREP = re.compile(
@@ -275,6 +276,11 @@ def when_question(sentence: str, start: int, end: int) -> str | None:
     prep = _TIME_PREP.search(sentence[a:start])
     cut = a + prep.start() if prep else start
     clause = sentence[a:cut] + " " + sentence[end:b]
+    if not clause.strip() and sentence[b:b + 1] == ",":
+        # "In 1066, Duke William conquered England": the time is an opening phrase, so the
+        # question is about the main clause after the comma
+        _, b2 = clause_around(sentence, b + 1, b + 1)
+        clause = sentence[b + 1:b2]
     word = prep.group(0).split()[0].lower() if prep else ""
     # "Since 1917 the acts have extended ..." asks "Since when ...?", not "When ...?"
     wh = {"since": "Since when", "until": "Until when", "till": "Until when"}.get(word, "When")
@@ -293,7 +299,8 @@ def how_many_question(sentence: str, start: int, end: int, noun: str) -> str | N
     if re.search(r"\bby\s+(?:the\s+|some\s+|about\s+|nearly\s+)*$", before, re.IGNORECASE):
         return None  # "greeted ... by 500 women": removing the agent breaks the passive
     m = re.search(r"(?:\b(?:in|during|for|of|by|with|about|over|after|within)\s+)?"
-                  r"(?:(?:the|a|an|some|about|nearly|almost|over|only|just|next|last|first)\s+)*$",
+                  r"(?:\b(?:the|a|an|some|about|nearly|almost|over|only|just|next|last|first|"
+                  r"more than|fewer than|less than|at least|up to)\s+)*$",
                   before, re.IGNORECASE)
     cut = a + (m.start() if m else len(before))
     after = sentence[end:b].lstrip()
@@ -372,6 +379,16 @@ def _opens_sentence(sentence: str, a: int) -> bool:
     return first in _INTRODUCERS and sentence[:a].count(",") <= 1
 
 
+def _clause_end(sentence: str, start: int, end: int) -> int:
+    """End of the clause a question about ``sentence[start:end]`` is built from: past an
+    opening phrase ("In 1066, ...") it is the end of the main clause."""
+    a, b = clause_around(sentence, start, end)
+    opening = re.fullmatch(r"\s*(?:\w+\s+){0,2}", sentence[a:start]) and not sentence[end:b].strip()
+    if opening and sentence[b:b + 1] == ",":
+        return clause_around(sentence, b + 1, b + 1)[1]
+    return b
+
+
 def _closes(sentence: str, b: int) -> bool:
     """Whether the clause ending at ``b`` is complete: the sentence ends there, or what
     follows is a new clause, not the rest of a list or an apposition."""
@@ -416,7 +433,9 @@ _TITLE_BEFORE = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Sir|Lord|Lady|King|Queen|Pope|Pre
                            r"Governor|Judge|Mayor|Rev|Father|Saint|St|General|Captain|"
                            r"Professor|Prince|Princess|Emperor)\.?\s+$")
 _PLACE_CUE = re.compile(r"\b(?:near|city of|town of|village of|province of|county of|state of|"
-                        r"kingdom of|capital of)\s+$", re.IGNORECASE)
+                        r"kingdom of|capital of|(?:born|died|lived|settled|buried|located|"
+                        r"situated|arrived|stationed|headquartered|raised)\s+(?:in|at|near))"
+                        r"\s+$", re.IGNORECASE)
 # A small gazetteer (continents, countries, states, large and historic cities): a "Where"
 # question needs evidence that its answer is a place, which a capital letter is not.
 _PLACES = frozenset("""
@@ -814,7 +833,7 @@ def _wh(chunk: Chunk, sentences: list[Span], max_words: int,
                 continue
             q, ans_start = asked
             ans = text[ans_start:span.end]
-            _, b = clause_around(text, span.start, span.end)
+            b = _clause_end(text, span.start, span.end)
             if (not well_formed(q) or contains_answer(q, ans) or _truncated(q)
                     or not _closes(text, b) or normalize(ans) in seen):
                 continue
