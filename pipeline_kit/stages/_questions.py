@@ -1,8 +1,14 @@
-"""Questions about a transcript: clarifying, cloze, wh- and relation questions, plus user hooks.
+"""Questions about a transcript: wh-, cloze and clarifying questions, plus user hooks.
 
-No model and no NLTK data: answer spans are found with patterns (years, dates,
-counts, capitalised names) and a clause is turned into a question by moving its
-auxiliary ("was", "had", ...) or a past-tense verb ("began" -> "did ... begin").
+Answer first, and no model: answer spans are picked by type with patterns (dates and
+years, counts, capitalised names judged place / person / thing, key noun phrases);
+the question is built from the one sentence holding the span, with the wh-word of its
+type (When, How many, Who, Where, What), by moving the clause's auxiliary ("was",
+"had", ...) or a past-tense verb ("began" -> "did ... begin"). Items whose stem is cut
+(a list tail, an open "both ..."), whose cloze has more than one blank, or whose answer
+is not a whole noun phrase are dropped; the rest are ranked by how much of the stem
+the source sentence holds. No question-answering model ships inside a PyPI wheel
+here, so that rule stands in for a model's answer check.
 """
 
 from __future__ import annotations
@@ -1032,11 +1038,14 @@ def generate_questions(
 ) -> list[Question]:
     """Questions about ``chunks``, best first (by score, then time).
 
-    Built in, without any model: ``clarifying`` ("When did the invention of printing take
-    place?") for chunks whose time is unknown; ``cloze`` (a key phrase blanked as
-    "_____"); ``when``/``how_many``/``who``/``where`` from years, dates, counts and
-    names in a sentence; ``relation`` for concepts that co-occur (graph edges when a
-    ``graph`` from :func:`build_graph` is given, else the chunks' key phrases).
+    Built in, without any model: ``when``/``how_many``/``who``/``where``/``what``
+    (answer first: a typed span of one sentence, asked with its wh-word; the sentence
+    is kept in ``Question.context``, the span's kind in ``answer_type``); ``cloze``
+    (one key phrase blanked as "_____", only in sentences with no wh-question);
+    ``clarifying`` ("When did the invention of movable metal letters take place?") only
+    for a chunk without time markers that names a specific event; ``relation`` ("How
+    are X and Y related?", graph edges when a ``graph`` is given) only with
+    ``relation=True``.
 
     ``generators``: callables ``(chunks, chapters, graph) -> iterable of Question or
     dict``; their questions (``source`` = the callable's name) are validated, merged,
@@ -1078,6 +1087,8 @@ def generate_questions(
             limit = max(3, len(chunks) // 2) if limit is None else int(limit)
             found += _relations(chunks, sentences, phrases, graph, limit, max_words + 20)
         found = [q for q in found if _valid(q, by_id)]
+        asked = {q.context for q in found if q.type in _QTYPE.values()}
+        found = [q for q in found if q.type != "cloze" or q.context not in asked]
     for g in gens:
         prog.check_cancelled()
         found += _from_user(g, g(chunks, chapters, graph), by_id)
