@@ -404,8 +404,16 @@ def _closes(sentence: str, b: int) -> bool:
     return bool(re.match(rf",\s+(?:{'|'.join(sorted(_CLAUSE_LINKS))})\b", rest, re.IGNORECASE))
 
 
+_SECOND_CLAUSE = re.compile(
+    r"\b(?:and|but|or)\s+(?:the|a|an|his|her|their|its|this|these|those|he|she|it|they|we|i)"
+    r"(?:\s+[\w-]+){0,3}?\s+(?:is|are|was|were|has|have|had|will|would|did)\b", re.IGNORECASE)
+
+
 def _truncated(stem: str) -> bool:
-    """A correlative left open ("both for their culture") or a stem that ends mid-phrase."""
+    """A correlative left open ("both for their culture"), or a second clause with its own
+    subject glued on ("What has fine letters and the letters are large?")."""
+    if _SECOND_CLAUSE.search(stem):
+        return True
     low = f" {stem.lower()} "
     return any(a in low and b not in low.split(a, 1)[1] for a, b in
                ((" both ", " and "), (" either ", " or "), (" neither ", " nor "),
