@@ -253,3 +253,21 @@ def test_squad_style_questions_on_written_history(question, answer):
     qs = generate_questions(create_semantic_chunks(NORMANS, 200, 0, method="fixed"))
     by_text = {q.text: q.answer for q in qs}
     assert by_text.get(question) == answer, sorted(by_text)
+
+
+@pytest.mark.parametrize(("sentence", "answer", "whole"), [
+    ("It is the subject of Chapter 4.", "Chapter", False),  # "Chapter 4" is one name
+    ("They met at the State Federation of Women 's Clubs.", "Clubs", False),
+    ("He was not an ill-disposed young man.", "ill-disposed young", False),
+    ("I 'm afraid there is no demand.", "afraid", False),
+    ("The printers set the letters by hand.", "letters", True),
+    ("He took land in Central Africa.", "Central Africa", True),
+])
+def test_cloze_answers_are_whole_noun_phrases(sentence, answer, whole):
+    from pipeline_kit.stages._questions import _cuts_name, _phrase_goes_on, _predicative
+
+    a = sentence.index(answer)
+    b = a + len(answer)
+    rejected = _cuts_name(sentence, a, b) or _phrase_goes_on(sentence, b) or _predicative(
+        sentence, a)
+    assert rejected is not whole

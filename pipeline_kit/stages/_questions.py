@@ -673,10 +673,28 @@ def _cut_at_abbreviation(sentence: str) -> bool:
     return bool(re.search(r"\b[A-Z][a-z]{0,3}\.$", sentence.strip()))
 
 
+_LINKING = frozenset("'m am is are was were be been being seem seems seemed look looks looked "
+                     "feel feels felt become became remain remained".split())
+
+
+def _predicative(text: str, start: int) -> bool:
+    """A one-word span after a linking verb ("I 'm afraid") is an adjective, not a thing."""
+    before = text[:start].split()[-1:]
+    return bool(before) and before[0].lower() in _LINKING and " " not in text[start:].split(
+        None, 1)[0]
+
+
 def _cuts_name(text: str, start: int, end: int) -> bool:
-    """Whether a span starts or ends inside a capitalised name ("the New _____")."""
-    before = text[:start].split()[-1:] if start else []
+    """Whether a span starts or ends inside a name ("the New _____", "Women 's _____",
+    "_____ 4")."""
+    before = text[:start].split()[-2:] if start else []
     after = text[end:].split()[:1]
+    if after and after[0][:1].isdigit():
+        return True
+    if len(before) == 2 and before[1] in {"'s", "’s"} and before[0][:1].isupper() \
+            and text[start].isupper():
+        return True
+    before = before[-1:]
     return bool((before and before[0][:1].isupper() and text[start].isupper()
                  and not re.search(r"[.!?]$", before[0]) and start > len(before[0]) + 1) or
                 (after and after[0][:1].isupper() and text[end - 1].isalpha()
@@ -717,8 +735,9 @@ def _cloze(chunk: Chunk, sentences: list[Span], phrases: list[_Phrase], per_chun
         p, m = best
         if (not _noun_like(m.group(0)) or _cuts_name(s.text, m.start(), m.end())
                 or _phrase_goes_on(s.text, m.end()) or _cut_at_abbreviation(s.text)
-                or re.fullmatch(r"[A-Z][a-z]{0,2}", m.group(0))):
-            continue  # "an _____ man", "… and Sen.", "Afj": not a whole, real answer
+                or re.fullmatch(r"[A-Za-z][a-z]{0,2}", m.group(0))
+                or _predicative(s.text, m.start())):
+            continue  # "an _____ man", "… and Sen.", "Afj", "40 lbs", "I 'm afraid"
         if len(p.pattern().findall(s.text)) > 1 or not re.search(r"[.!?][\"'”’)]*$", s.text):
             continue  # a second mention would give the answer away; a cut stem reads badly
         blanked = s.text[:m.start()] + BLANK + s.text[m.end():]
