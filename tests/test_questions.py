@@ -271,3 +271,16 @@ def test_cloze_answers_are_whole_noun_phrases(sentence, answer, whole):
     rejected = _cuts_name(sentence, a, b) or _phrase_goes_on(sentence, b) or _predicative(
         sentence, a)
     assert rejected is not whole
+
+
+def test_rule_judged_targets_on_real_text(shared_data, sample_dir):
+    """Issue 18 targets on LJ Speech, five Choi documents and the Austen sample (qeval.py)."""
+    from qeval import evaluate, sources
+
+    figures, rows = evaluate(sources(shared_data, sample_dir))
+    assert figures["items"] >= 100, figures
+    assert figures["grammatical"] >= 0.9, figures
+    assert figures["answerable_and_correct"] >= 0.9, figures
+    assert figures["multi_blank"] == 0, figures
+    kinds = {q.type for _, q, _ in rows}
+    assert {"when", "who", "what", "how_many", "where", "cloze"} <= kinds, kinds
