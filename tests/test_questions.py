@@ -262,6 +262,8 @@ def test_squad_style_questions_on_written_history(question, answer):
     ("I 'm afraid there is no demand.", "afraid", False),
     ("The printers set the letters by hand.", "letters", True),
     ("He took land in Central Africa.", "Central Africa", True),
+    ("Price Daniel 's act seemed certain.", "Daniel", False),  # a name cut at its start
+    ("The Middle Ages brought calligraphy to perfection.", "Middle Ages", True),
 ])
 def test_cloze_answers_are_whole_noun_phrases(sentence, answer, whole):
     from pipeline_kit.stages._questions import _cuts_name, _phrase_goes_on, _predicative
@@ -271,6 +273,16 @@ def test_cloze_answers_are_whole_noun_phrases(sentence, answer, whole):
     rejected = _cuts_name(sentence, a, b) or _phrase_goes_on(sentence, b) or _predicative(
         sentence, a)
     assert rejected is not whole
+
+
+@pytest.mark.parametrize(("phrase", "noun"), [
+    ("forms of printed letters", True), ("accelerated personal conflagration", True),
+    ("Therapy included digitalization", False), ("died away", False), ("pass away", False),
+])
+def test_answer_phrases_are_noun_phrases(phrase, noun):
+    from pipeline_kit.stages._questions import _noun_like
+
+    assert _noun_like(phrase) is noun
 
 
 def test_rule_judged_targets_on_real_text(shared_data, sample_dir):

@@ -696,7 +696,7 @@ def _cuts_name(text: str, start: int, end: int) -> bool:
         return True
     before = before[-1:]
     return bool((before and before[0][:1].isupper() and text[start].isupper()
-                 and not re.search(r"[.!?]$", before[0]) and start > len(before[0]) + 1) or
+                 and not re.search(r"[.!?]$", before[0]) and before[0] not in _WEAK_NAMES) or
                 (after and after[0][:1].isupper() and text[end - 1].isalpha()
                  and text[start].isupper()))
 
@@ -790,7 +790,9 @@ def answer_spans(sentence: str, weak: frozenset[str],
 def _noun_like(phrase: str) -> bool:
     """A key phrase that can be an answer noun phrase ("movable types", not "died away")."""
     words = phrase.lower().split()
-    return not (any(w in _IRREGULAR for w in words) or lemma(words[-1]) is not None
+    verb_inside = any(lemma(w) is not None and words[i - 1] not in _PREPS | _DETERMINERS | {"and"}
+                      for i, w in enumerate(words) if i)  # "therapy included digitalization"
+    return not (any(w in _IRREGULAR for w in words) or lemma(words[-1]) is not None or verb_inside
                 or words[-1].endswith("ly") or words[-1] in _PARTICLES
                 or not is_content_word(words[-1]))
 
