@@ -24,7 +24,7 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 def test_labelled_set_is_well_formed():
     rows = _rows()
-    assert len(rows) >= 150
+    assert len(rows) >= 230
     with_spans = sum(1 for r in rows if r["spans"])
     assert with_spans >= 30 and len(rows) - with_spans >= 100  # many with and without
     for r in rows:
@@ -46,8 +46,8 @@ def test_span_precision_and_recall_on_labelled_real_text():
         misses += [(r["source"], p) for p in pred if not any(_overlaps(p, g) for g in gold)]
     precision = tp_pred / n_pred
     recall = tp_gold / n_gold
-    assert precision >= 0.9, (precision, misses)
-    assert recall >= 0.8, recall
+    assert precision >= 0.95, (precision, misses)  # issue 18 targets
+    assert recall >= 0.85, recall
 
 
 @pytest.mark.parametrize(
@@ -72,9 +72,10 @@ def test_span_precision_and_recall_on_labelled_real_text():
         ("at age 12", "age", "age:12"),
         ("at the age of twelve", "age", "age:12"),
         ("John Pezza , 69 , of Providence", "age", "age:69"),
-        ("I met her in college", "life_stage", "life_stage:college"),
+        ("I met her when I was in college", "life_stage", "life_stage:college"),
         ("as a child I read", "life_stage", "life_stage:child"),
-        ("in high school", "life_stage", "life_stage:high_school"),
+        ("during high school", "life_stage", "life_stage:high_school"),
+        ("in his youth he travelled", "life_stage", "life_stage:youth"),
         ("after the war", "life_stage", "life_stage:after_war"),
         ("two years later", "relative", None),
         ("the next day", "relative", None),
@@ -101,6 +102,13 @@ def test_examples_from_the_issue(text, kind, normalized):
         "He walked 1200 feet and turned 90 degrees.",
         "Section 381 ( c ) applies.",
         "The forty-two line Bible has never been surpassed.",
+        # Life-stage words that name no time (issue 18): a modifier, a place, a field.
+        "We will tackle childhood obesity in every school district.",
+        "Early childhood education pays for itself many times over.",
+        "Students in college deserve lower interest rates on their loans.",
+        "Too many young people in high school never see a counsellor.",
+        "She hid the letters in Christmas wrapping paper.",
+        "The March on Washington drew a vast crowd.",
     ],
 )
 def test_no_false_positives(text):
@@ -122,3 +130,36 @@ def test_markers_do_not_overlap_and_are_ordered():
     assert [m.kind for m in ms] == ["date", "year", "relative", "relative"]
     for a, b in pairwise(ms):
         assert a.end_char <= b.start_char
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "marked"),
+    [
+        # The misses named in issue 18, in sentences written for this test.
+        ("Turnout after the elections of 2012 showed how divided the towns were.", "year", "2012"),
+        ("Volunteers knocked on every door before the November election.", "date", "November"),
+        ("Over the last few decades, wages have stalled for most families.", "relative",
+         "the last few decades"),
+        ("We will halve the waiting list within ten years.", "relative", "within ten years"),
+        ("Her party lost the 2012 presidential election by a wide margin.", "year", "2012"),
+        ("In 2012 voters chose a different path.", "year", "2012"),
+        ("Prices will keep rising in the coming years.", "relative", "in the coming years"),
+        ("Every child will read well by the end of this decade.", "relative",
+         "by the end of this decade"),
+        ("The mills closed decades ago.", "relative", "decades ago"),
+        ("Polls stay open until eight on Election Day.", "date", "Election Day"),
+        ("The shops were shut over Christmas and the roads were empty.", "date", "Christmas"),
+        ("The budget vote was moved to the May session.", "date", "May"),
+    ],
+)
+def test_issue_misses_are_found(text, kind, marked):
+    markers = find_temporal_markers(text)
+    assert [(m.kind, m.text) for m in markers] == [(kind, marked)], markers
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["He printed 1500 fine copies of the sermon.", "They hired 2000 new workers last spring."],
+)
+def test_a_count_before_a_plural_noun_is_not_a_year(text):
+    assert all(m.kind != "year" for m in find_temporal_markers(text))

@@ -119,6 +119,21 @@ _UNIT_RE_T = rf"(?:{_alt(_UNIT_NOUNS)})"
 _UNITS_PL = rf"(?:{_alt([u + 's' for u in _UNIT_NOUNS if u != 'century'] + ['centuries'])})"
 _COUNT = rf"(?:{_NUM}|a|an|a few|a couple of|several|many|some)"
 _PRONOUN = r"(?:I|he|she|we|they|you|it)"
+_POSS = r"(?:(?:my|his|her|their|our|your|the)\s+)"
+_SCHOOL = (r"college|high\s+school|grade\s+school|elementary\s+school|middle\s+school|"
+           r"junior\s+high|kindergarten|graduate\s+school|grad\s+school|university")
+_PERSONAL_STAGE = (r"(?:early\s+)?childhood|infancy|adolescence|youth|boyhood|girlhood|teens|"
+                   r"retirement|(?:early|later|last|final|declining|old)\s+years|old\s+age")
+# Nouns after a stage word that make it a modifier ("childhood obesity", "college tuition").
+_STAGE_AS_MODIFIER = ("obesity|education|poverty|hunger|vaccines?|diseases?|cancers?|tuition|"
+                      "loans?|debt|students?|graduates?|degrees?|campus(?:es)?|programs?|"
+                      "care|services?|development|teachers?|athletes?|sports?|costs?|fees?|"
+                      "enrollment|completion|access|funding|aid")
+_PLAIN_MONTHS = _alt([m.capitalize() for m in _MONTHS if m not in ("may", "march")])
+_MONTH_EVENT = ("elections?|primary|primaries|ballot|vote|poll|referendum|budget|"
+                "statement|meeting|conference|convention|summit|session|deadline|issue|report|"
+                "agreement|attacks?|crash|storm|floods?|offensive|uprising|revolution|"
+                "campaign|announcement|speech|decision|ruling|strike|figures|numbers|data")
 
 # Words after a four-digit number that show it counts something (so it is not a year).
 _COUNT_FOLLOW_OK = frozenset(
@@ -130,6 +145,13 @@ _YEAR_CUES = re.compile(
     r"(?:\b(?:in|of|since|from|to|until|till|by|during|before|after|about|around|circa|"
     r"c\.|early|late|mid|year|years|spring|summer|autumn|fall|winter|and|or|between|"
     r"through|than|nor)|[,(–-])\s*$", re.I)
+_EVENT_PLURALS = frozenset(
+    "olympics games talks midterms primaries caucuses riots protests floods attacks accords "
+    "negotiations hearings results figures statistics accounts estimates forecasts budgets "
+    "reforms cuts guidelines standards rules regulations amendments".split())
+_STRONG_YEAR_CUE = re.compile(r"\b(?:in|since|during|until|year)\s*$", re.I)
+_DETERMINER_BEFORE = re.compile(r"(?:\b(?:the|this|that|its|their|our|his|her|whose)|['’]s)"
+                                r"(?:\s+(?:first|last|next|new|own|same|whole))?\s*$", re.I)
 _NOT_YEAR_BEFORE = re.compile(
     r"(?:[$£€#]\s*|\b(?:pages?|p\.|pp\.|nos?\.|numbers?|sections?|chapters?|chap\.|"
     r"figures?|figs?\.|tables?|rooms?|route|highway|volumes?|vol\.|items?|parts?|lines?|"
@@ -151,6 +173,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     _pattern("date", rf"{_B}(?:the\s+)?(?P<d>{_DAY})\s+of\s+(?P<mon>{_MONTH_RE}){_E}", 0),
     _pattern("date", rf"\b(?:[Ii]n|[Ss]ince|[Uu]ntil|[Dd]uring|early|late|mid|last|next|this|"
                      rf"of|by)\s+(?P<span>(?P<mon>{_MONTH_RE})){_E}", 0),
+    # A month naming an event: "the November election"; May and March (also verbs and
+    # nouns) only before an event noun.
+    _pattern("date", rf"\b[Tt]he\s+(?P<span>(?P<mon>{_alt([m.capitalize() for m in _MONTHS])}))"
+                     rf"(?=\s+(?:[a-z]+\s+){{0,2}}(?:{_MONTH_EVENT})\b)", 0),
+    _pattern("date", rf"\b[Tt]he\s+(?P<span>(?P<mon>{_PLAIN_MONTHS}))(?=\s+[a-z])", 0),
+    _pattern("date", rf"{_B}(?P<hol>(?:Election|Inauguration|Independence|Memorial|Labor|"
+                     rf"Labour|Veterans|Armistice|Remembrance|Boxing|Christmas|New\s+Year's|"
+                     rf"Thanksgiving|Columbus|Presidents|Mother's|Father's|Valentine's)\s+Day|"
+                     rf"Christmas\s+Eve|New\s+Year's\s+Eve){_E}", 0),
+    # Bare feast names are often modifiers ("Christmas gift"): only after a time preposition.
+    _pattern("date", rf"\b(?:at|on|by|before|after|since|until|over|during|for)\s+"
+                     rf"(?P<span>(?P<hol>Christmas|Easter|Thanksgiving)){_E}"
+                     rf"(?!\s+[a-z]+(?<!and)(?<!or)\b)", 0),
     _pattern("decade", rf"{_B}(?:the\s+)?(?:mid-|early\s+|late\s+)?(?P<y>1[0-9]\d0|20[0-9]0)"
                        rf"\s?'?s{_E}"),
     _pattern("decade", rf"(?:{_B}the\s+(?:mid-|early\s+|late\s+)?)?['’](?P<yy>\d0)\s?s{_E}"),
@@ -176,26 +211,43 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                     rf"nineties){_E}"),
     # News style "John Pezza, 69, of Providence": a capitalised name, then the age.
     _pattern("age", r"\b[A-Z][a-z]+\s?,\s(?P<span>(?P<n>[1-9]\d?))(?=\s?,)", 0),
+    # A life stage is a time only in a temporal frame: "during college", "in his youth",
+    # "when she was in college"; "students in college" and "childhood obesity" are not.
     _pattern("life_stage",
-             rf"{_B}(?:in|during|after|before|through|since)\s+(?:my\s+|his\s+|her\s+|the\s+)?"
-             rf"(?:college|high\s+school|grade\s+school|elementary\s+school|middle\s+school|"
-             rf"junior\s+high|kindergarten|graduate\s+school|grad\s+school|university|"
-             rf"childhood|infancy|adolescence|youth|boyhood|girlhood|teens|retirement|"
-             rf"the\s+war|the\s+army|the\s+navy|the\s+service|graduation|"
-             rf"(?:early|later|last|final|declining|old)\s+years|old\s+age){_E}"),
+             rf"{_B}(?:during|after|before|through|throughout|since)\s+{_POSS}?"
+             rf"(?:{_SCHOOL}|{_PERSONAL_STAGE}|the\s+war|the\s+army|the\s+navy|the\s+service|"
+             rf"graduation){_E}(?!\s+(?:{_STAGE_AS_MODIFIER})\b)"),
+    _pattern("life_stage", rf"{_B}in\s+{_POSS}(?:{_PERSONAL_STAGE}|college\s+years|"
+                           rf"school\s+days){_E}"),
+    _pattern("life_stage", rf"{_B}(?:(?:when|while)\s+{_PRONOUN}\s+(?:was|were)|while|"
+                           rf"{_PRONOUN}\s+(?:was|were)(?:\s+still)?)\s+"
+                           rf"(?:in|at)\s+(?:the\s+)?(?:{_SCHOOL}|army|navy|service|"
+                           rf"military){_E}"),
     _pattern("life_stage", rf"{_B}as\s+(?:a|an)\s+(?:young\s+|little\s+|small\s+)?(?:child|kid|"
                            rf"boy|girl|teenager|teen|baby|toddler|student|youngster|adult|"
                            rf"young\s+(?:man|woman))\b"),
     _pattern("life_stage", rf"{_B}when\s+{_PRONOUN}\s+(?:was|were)\s+(?:a\s+)?(?:young|little|"
                            rf"small|child|kid|boy|girl|teenager|baby|student){_E}"),
-    _pattern("life_stage", rf"{_B}(?:post|pre)-?war{_E}|{_B}(?:early\s+)?childhood{_E}"),
+    _pattern("life_stage", rf"{_B}(?:post|pre)-?war{_E}"),
     _pattern("relative", rf"{_B}(?:{_COUNT})(?:\s+or\s+{_NUM})?\s+(?:{_UNITS_PL}|{_UNIT_RE_T})"
                          rf"\s+(?:later|ago|earlier|before|after|afterwards?|hence|previously)"
                          rf"{_E}"),
+    _pattern("relative", rf"{_B}(?:{_UNITS_PL})\s+(?:later|ago|earlier|afterwards?){_E}"),
     _pattern("relative", rf"{_B}the\s+(?:next|following|previous|preceding|past|last|coming|"
-                         rf"first)\s+(?:{_COUNT})(?:\s+or\s+{_NUM})?\s+{_UNITS_PL}{_E}"),
-    _pattern("relative", rf"{_B}the\s+(?:next|following|previous|preceding)\s+{_UNIT_RE_T}"
+                         rf"first)\s+(?:{_COUNT}|few|couple\s+of)(?:\s+or\s+{_NUM})?\s+"
+                         rf"{_UNITS_PL}{_E}"),
+    _pattern("relative", rf"{_B}the\s+(?:next|following|previous|preceding|past|last|coming)\s+"
+                         rf"{_UNIT_RE_T}{_E}"),
+    # Anchored spans: "within ten years", "in ten years' time", "in the coming decades".
+    _pattern("relative", rf"{_B}within\s+(?:the\s+next\s+)?(?:{_COUNT}|few)"
+                         rf"(?:\s+or\s+{_NUM})?\s+(?:{_UNITS_PL}|{_UNIT_RE_T}){_E}"),
+    _pattern("relative", rf"{_B}in\s+(?:{_COUNT})\s+(?:{_UNITS_PL}|{_UNIT_RE_T})['’]?\s+time"
                          rf"{_E}"),
+    _pattern("relative", rf"{_B}the\s+{_UNIT_RE_T}\s+(?:following|after|before){_E}"),
+    _pattern("relative", rf"{_B}in\s+(?:the\s+)?(?:coming\s+{_UNITS_PL}|{_UNITS_PL}\s+"
+                         rf"(?:ahead|to\s+come))|{_B}(?:at|by|before|until|from)\s+the\s+(?:end|start|"
+                         rf"beginning|middle|turn)\s+of\s+(?:the|this|next|last)\s+"
+                         rf"{_UNIT_RE_T}{_E}"),
     _pattern("relative", rf"(?<!the\s)(?<!The\s){_B}(?:last|next|this|coming)\s+"
                          rf"(?:{_UNIT_RE_T}|{_alt([w.capitalize() for w in _WEEKDAYS])}|"
                          rf"{_alt([w for w in _WEEKDAYS])})(?!\s+(?:of|'s))\b"),
@@ -226,6 +278,8 @@ def _month_number(name: str) -> int:
 
 def _norm_date(m: re.Match[str]) -> str | None:
     g = m.groupdict()
+    if g.get("hol"):
+        return "holiday:" + re.sub(r"\s+", " ", g["hol"])
     mon = int(g["m"]) if g.get("m") else _month_number(g["mon"])
     day = int(re.sub(r"\D", "", g["d"])) if g.get("d") else None
     if not 1 <= mon <= 12 or (day is not None and not 1 <= day <= 31):
@@ -284,6 +338,29 @@ _NORMALIZERS: dict[str, Callable[[re.Match[str]], str | None]] = {
 # ------------------------------------------------------------------ detection
 
 
+def _countish(word: str) -> bool:
+    """A plural or unit noun, as after a count ("copies", "feet"), not an event ("elections")."""
+    return word in _COUNT_NOUNS or (word.endswith("s") and not word.endswith(("ss", "us", "is"))
+                                    and word not in _COUNT_FOLLOW_OK and word not in _EVENT_PLURALS)
+
+
+def _counts_something(before: str, after: str, cued: bool) -> bool:
+    """Whether a four-digit number counts things ("1500 copies") rather than naming a year.
+
+    Judged by the next one or two lowercase words: a plural noun there means a count, unless
+    a strong time preposition comes first ("in 2012 voters chose"); any other lowercase word
+    ("2012 demonstrated", "the 2012 presidential election") needs a cue or a determiner.
+    """
+    nxt = re.match(r"\s*([a-z]+)(?:\s+([a-z]+))?", after)
+    if nxt is None or nxt.group(1) in _COUNT_FOLLOW_OK:
+        return False
+    determined = bool(_DETERMINER_BEFORE.search(before))
+    # "1500 printed copies" counts; "their 1961 tax assessments" is a year before a compound.
+    if _countish(nxt.group(1)) or (not determined and nxt.group(2) and _countish(nxt.group(2))):
+        return not _STRONG_YEAR_CUE.search(before)
+    return not (cued or determined)
+
+
 def _year_markers(text: str) -> list[TemporalMarker]:
     out = []
     for m in _YEAR_IN_TEXT.finditer(text):
@@ -296,12 +373,8 @@ def _year_markers(text: str) -> list[TemporalMarker]:
                 out.append(TemporalMarker(m.group(0), "year", m.start(), m.end(),
                                           f"19{m['yy']}", 0.7))
             continue
-        nxt = re.match(r"\s*([A-Za-z]+)", after)
-        word = nxt.group(1) if nxt is not None else ""  # "" is not lower-case: not count-like
-        count_like = word.islower() and word not in _COUNT_FOLLOW_OK
         cued = bool(_YEAR_CUES.search(before))
-        plural = count_like and (word.endswith("s") or word in _COUNT_NOUNS)
-        if plural or (count_like and not re.search(r"\b(?:in|since|year)\s*$", before, re.I)):
+        if _counts_something(before, after, cued):
             continue
         conf = 0.9 if cued else 0.7
         out.append(TemporalMarker(m.group(0), "year", m.start(), m.end(), m["y"], conf))

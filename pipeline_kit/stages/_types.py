@@ -346,6 +346,8 @@ class Question:
     end_time: float | None
     score: float
     source: str = "builtin"  # which generator produced it
+    context: str | None = None  # the source sentence the answer comes from
+    answer_type: str | None = None  # "person", "place", "date", "number", "thing", "phrase"
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

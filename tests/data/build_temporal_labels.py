@@ -4,7 +4,10 @@ Selection (independent of the detector): all 32 LJ Speech lines LJ001-0001..0032
 from the Choi dev set (Brown corpus text, every distinct sentence of all 200 files,
 sorted by file and line) a seeded random sample of 70 sentences, plus a seeded sample
 of 70 sentences that contain a digit or one of a broad list of time-ish words (so
-there are enough positives; the list is wider than what the detector handles).
+there are enough positives; the list is wider than what the detector handles), plus
+(added for issue 18) a seeded sample of 60 further sentences that contain a word of the
+kinds the issue found mishandled (life stages such as "childhood", "college", "school";
+elections, months, holidays; "decades", "within", "coming", "past"; or a four-digit number).
 
 Labels (``LABELS`` below) were written by reading each sentence, before the detector
 was run on it. Guidelines: a span is a reference to a point or period in time —
@@ -34,6 +37,9 @@ TIMEISH = re.compile(
     r"july|august|september|october|november|december|monday|tuesday|wednesday|thursday|"
     r"friday|saturday|sunday|spring|summer|autumn|winter|season|era|period|morning|night|"
     r"recent|recently|next|last|first|former|once|past|future)\b", re.I)
+TARGETED = re.compile(
+    r"\b(childhood|college|school|university|youth|election|elections|decades?|within|"
+    r"November|October|December|Christmas|Easter|coming|past|century|centuries|[12]\d\d\d)\b")
 
 
 def candidates() -> list[tuple[str, str]]:
@@ -56,7 +62,9 @@ def candidates() -> list[tuple[str, str]]:
     plain = rnd.sample(pool, 70)
     rest = [p for p in pool if p not in plain and TIMEISH.search(p[1])]
     timeish = random.Random(7).sample(rest, 70)
-    return out + plain + timeish
+    chosen = {src for src, _ in out + plain + timeish}
+    targeted = [p for p in pool if p[0] not in chosen and TARGETED.search(p[1])]
+    return out + plain + timeish + random.Random(18).sample(targeted, 60)
 
 
 def _spans(text: str, labels: list[tuple[str, str]]) -> list[dict]:
