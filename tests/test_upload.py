@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from pipeline_kit._ids import InvalidIdError, id_from_name, is_valid_id, validate_id
 from pipeline_kit._progress import TaskCancelled
-from pipeline_kit.stages import upload as up
+from pipeline_kit.stages import _upload as up
 from pipeline_kit.stages._upload import (
     AudioLibrary,
     AudioRecord,
