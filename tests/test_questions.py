@@ -6,6 +6,7 @@ import pytest
 from conftest import shared_path
 from textdata import LJ, choi_text, make_chunks
 
+from pipeline_kit.stages._chunking import create_semantic_chunks
 from pipeline_kit.stages._graph import build_graph
 from pipeline_kit.stages._questions import (
     QuestionGeneratorError,
@@ -135,10 +136,9 @@ def test_user_generators(lj_chunks):
         generate_questions(lj_chunks, generators=["not callable"])
 
 
-def test_with_chunker_if_available():
-    chunking = pytest.importorskip("pipeline_kit.stages._chunking")
+def test_on_the_chunkers_output():
     text = shared_path(LJ).read_text(encoding="utf-8")
-    chunks = chunking.create_semantic_chunks(text, chunk_size=120, overlap=20, method="tfidf")
+    chunks = create_semantic_chunks(text, chunk_size=120, overlap=20, method="tfidf")
     check_rules(generate_questions(chunks, graph=build_graph(chunks)), chunks)
 
 
