@@ -59,7 +59,7 @@ def test_full_pipeline_results_are_consistent(first, home):
     r = first
     t = r.transcript
     assert t.words and t.segments and t.text.strip()
-    assert t.audio_sha256 in (None, file_sha256(WAV))
+    assert t.audio_sha256 == file_sha256(WAV)
     n = len(t.words)
     assert r.chunks and r.chunks[0].start_word_index == 0 and r.chunks[-1].end_word_index == n
     for c in r.chunks:
