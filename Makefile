@@ -74,7 +74,19 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest
-	$(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks/
+	@$(MAKE) --no-print-directory test-notebooks
+
+# nbval on copies of the notebooks in a fresh temporary folder, so no earlier `out/`
+# (a stale cache, another notebook's files) is reused: there `../out` is new, `../data`
+# links to this checkout's data, and PIPELINE_KIT_HOME is a new folder too. The
+# notebooks run in order (01 writes the run that 02 and 03 read), never shuffled.
+test-notebooks: setup
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/pipeline_kit_nbval.XXXXXX") && trap 'rm -rf "$$tmp"' EXIT && \
+	  cp -r notebooks "$$tmp/notebooks" && ln -s "$(CURDIR)/data" "$$tmp/data" && \
+	  cd "$$tmp/notebooks" && echo ">> nbval in $$tmp" && \
+	  PIPELINE_KIT_HOME="$$tmp/home" $(CURDIR)/$(PY) -m pytest -c /dev/null --rootdir . \
+	    -p no:randomly -p no:cacheprovider --timeout 600 \
+	    --nbval-lax --nbval-sanitize-with sanitize.cfg *.ipynb
 
 bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt -c requirements/lock.txt 2>&1 | grep -v "^WARNING: Location" || true
