@@ -129,6 +129,31 @@ def test_chunk_size_change_reruns_only_downstream(first, home, manager):
     assert r.out_dir == home / "runs" / r.run_id and (r.out_dir / "run.json").is_file()
 
 
+# One parameter changed alone (the rest as in `first`): the stages run for it, then the
+# stages its result reaches and the cache hits expected of those (upload and transcription
+# depend only on the audio and the model). Batch size and language would re-transcribe,
+# which the transcription tests cover.
+ONE_CHANGE = [
+    ({"chunk_size": 60}, ["chunking"], ["upload", "transcription"]),
+    ({"overlap": 10}, ["chunking"], ["upload", "transcription"]),
+    ({"chunking_method": "fixed"}, ["chunking"], ["upload", "transcription"]),
+    ({"top_concepts": 12}, ["graph"], ["upload", "transcription", "chunking"]),
+    ({"min_sentences": 2}, ["chapters"], ["upload", "transcription", "chunking"]),
+    ({"max_questions": 3}, ["questions"], ["upload", "transcription", "chunking", "graph",
+                                           "chapters"]),
+]
+
+
+@pytest.mark.parametrize(("change", "stages", "hits"), ONE_CHANGE,
+                         ids=[next(iter(c)) for c, _, _ in ONE_CHANGE])
+def test_one_parameter_changed_alone_reruns_its_stage(first, home, manager, change, stages,
+                                                       hits):
+    params = {"chunking_method": "tfidf", **change}
+    r = run_pipeline(WAV, stages, manager, home=home, **params)
+    assert r.run_record["cache_hits"] == hits, r.run_record["stages"]
+    assert set(r.run_record["stages"]) - set(hits) >= set(stages)
+
+
 def test_alias_pulls_in_needed_stages(first, home, manager):
     r = run_pipeline(WAV, ["semantic_chunking"], manager, home=home, chunking_method="tfidf")
     assert r.run_record["stages"] == ["upload", "transcription", "chunking"]
