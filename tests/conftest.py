@@ -139,9 +139,14 @@ def store_target(request, tmp_path) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_task_fixtures():
-    """Reset the named events and call counts of ``task_fixtures`` before each test."""
+    """Reset the named events and call counts of ``task_fixtures`` before each test, and
+    after it (which also ends its task functions still blocked, see ``task_fixtures.block``)."""
     import sys
 
+    fx = sys.modules.get("task_fixtures")
+    if fx is not None:
+        fx.reset()
+    yield
     fx = sys.modules.get("task_fixtures")
     if fx is not None:
         fx.reset()
