@@ -15,28 +15,48 @@ CACHE_HOME := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
 PIPELINE_KIT_DEPS_ENV ?= $(CACHE_HOME)/pipeline_kit/deps-$(DEPS_HASH)
 DEPS_STAMP := $(PIPELINE_KIT_DEPS_ENV)/.installed
 VENV := .venv
-VENV_STAMP := $(VENV)/.installed-$(DEPS_HASH)
+VENV_STAMP := $(VENV)/.installed
+# What this checkout's venv was built from: the lock, pyproject.toml and the deps env.
+VENV_KEY := $(shell { echo $(DEPS_HASH) $(abspath $(PIPELINE_KIT_DEPS_ENV)); cat pyproject.toml; } | sha256sum | cut -c1-16)
 PY := $(VENV)/bin/python
 OUT ?= out
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup demo test lint bench lock clean-venv
+.PHONY: setup deps _deps-install _venv demo test test-notebooks lint bench lock clean-venv
 
-setup: $(VENV_STAMP)
+# Both stamps are decided by content, not file times: a fresh clone's files are all
+# newer than any stamp, which used to re-run `pip install -r lock.txt` + `pip check`
+# on every CI run.
+setup: deps
+	@test "$$(cat $(VENV_STAMP) 2>/dev/null)" = "$(VENV_KEY)" || $(MAKE) --no-print-directory _venv
 
-# The shared dependency environment: created and filled once per lock hash.
-$(DEPS_STAMP): $(DEPS_FILES)
-	@echo ">> installing dependencies into $(PIPELINE_KIT_DEPS_ENV) (first time: several minutes, ~9 GB)"
-	@test -x $(PIPELINE_KIT_DEPS_ENV)/bin/python || $(PYTHON) -m venv $(PIPELINE_KIT_DEPS_ENV)
-	$(PIPELINE_KIT_DEPS_ENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
-	$(PIPELINE_KIT_DEPS_ENV)/bin/python -m pip check
-	@touch $@
+# The shared dependency environment: filled once per lock hash. Its stamp holds the
+# lock's hash. (An empty stamp is from the time-stamp rule this replaced; in the
+# default environment, whose folder is named by the hash, it means the same.)
+# Clones installing at once take turns on a file lock beside the environment, and
+# the one that waited finds the stamp written and installs nothing.
+deps:
+	@$(call deps_ok) || { mkdir -p $(dir $(PIPELINE_KIT_DEPS_ENV)) && \
+	  flock $(PIPELINE_KIT_DEPS_ENV).lock $(MAKE) --no-print-directory _deps-install; }
+
+deps_ok = stamp=$$(cat $(DEPS_STAMP) 2>/dev/null) || stamp=missing; \
+  test "$$stamp" = "$(DEPS_HASH)" || { test -z "$$stamp" && \
+  test "$(notdir $(PIPELINE_KIT_DEPS_ENV))" = "deps-$(DEPS_HASH)"; }
+
+_deps-install:
+	@if $(call deps_ok); then echo ">> $(PIPELINE_KIT_DEPS_ENV) was installed meanwhile"; exit 0; fi; \
+	  echo ">> installing dependencies into $(PIPELINE_KIT_DEPS_ENV) (first time: several minutes, ~9 GB)"; \
+	  rm -f $(DEPS_STAMP); \
+	  test -x $(PIPELINE_KIT_DEPS_ENV)/bin/python || $(PYTHON) -m venv $(PIPELINE_KIT_DEPS_ENV) || exit 1; \
+	  $(PIPELINE_KIT_DEPS_ENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt && \
+	  $(PIPELINE_KIT_DEPS_ENV)/bin/python -m pip check && \
+	  echo $(DEPS_HASH) > $(DEPS_STAMP)
 
 # This checkout's venv: sees the shared environment (its packages, and its Jupyter
 # data files — nbconvert templates, lab extensions — through JUPYTER_PATH), and
 # installs this package editable.
-$(VENV_STAMP): $(DEPS_STAMP) pyproject.toml
+_venv:
 	@rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
 	@site=$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	  deps=$$($(PIPELINE_KIT_DEPS_ENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
@@ -44,7 +64,7 @@ $(VENV_STAMP): $(DEPS_STAMP) pyproject.toml
 	  echo "import os; d, cur = '$(PIPELINE_KIT_DEPS_ENV)/share/jupyter', os.environ.get('JUPYTER_PATH', ''); os.environ['JUPYTER_PATH'] = cur if d in cur.split(os.pathsep) else os.pathsep.join(filter(None, (d, cur)))" >> "$$site/_pipeline_kit_deps.pth"
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
 	@$(PY) -c "import pipeline_kit" && test -x $(VENV)/bin/pipeline-kit
-	@touch $@
+	@echo $(VENV_KEY) > $(VENV_STAMP)
 
 demo: setup
 	$(PY) -m pipeline_kit._demo --out $(OUT)
@@ -54,7 +74,19 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest
-	$(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks/
+	@$(MAKE) --no-print-directory test-notebooks
+
+# nbval on copies of the notebooks in a fresh temporary folder, so no earlier `out/`
+# (a stale cache, another notebook's files) is reused: there `../out` is new, `../data`
+# links to this checkout's data, and PIPELINE_KIT_HOME is a new folder too. The
+# notebooks run in order (01 writes the run that 02 and 03 read), never shuffled.
+test-notebooks: setup
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/pipeline_kit_nbval.XXXXXX") && trap 'rm -rf "$$tmp"' EXIT && \
+	  cp -r notebooks "$$tmp/notebooks" && ln -s "$(CURDIR)/data" "$$tmp/data" && \
+	  cd "$$tmp/notebooks" && echo ">> nbval in $$tmp" && \
+	  PIPELINE_KIT_HOME="$$tmp/home" $(CURDIR)/$(PY) -m pytest -c /dev/null --rootdir . \
+	    -p no:randomly -p no:cacheprovider --timeout 600 \
+	    --nbval-lax --nbval-sanitize-with sanitize.cfg *.ipynb
 
 bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt -c requirements/lock.txt 2>&1 | grep -v "^WARNING: Location" || true

@@ -18,7 +18,10 @@ SHARED_DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "sha
 
 
 def shared_path(relative: str) -> Path:
-    """Path to a file under ../shared/data, or skip the test (with the reason) when absent."""
+    """Path to a file under ../shared/data, or skip the test (with the reason) when absent.
+
+    In CI (``PIPELINE_KIT_REQUIRE_SERVICES=1``) the skip is a failure: CI has the data.
+    """
     p = SHARED_DATA / relative
     if not p.exists():
         pytest.skip(f"shared development data not available: {p} (see data/PROVENANCE.md)")
@@ -47,10 +50,45 @@ POSTGRES_ENV = "PIPELINE_KIT_TEST_POSTGRES_URL"
 REQUIRE_SERVICES_ENV = "PIPELINE_KIT_REQUIRE_SERVICES"
 
 
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    """The reason text of a skipped report (its longrepr is ``(path, line, reason)``)."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _fail_skip_in_ci(report: pytest.CollectReport | pytest.TestReport) -> None:
+    """Turn a skip into a failure naming its reason when CI requires everything.
+
+    One place for every kind of skip: missing shared data, ``pytest.importorskip``,
+    a ``skipif`` on a missing sample, a missing service. Expected failures stay.
+    """
+    if os.environ.get(REQUIRE_SERVICES_ENV) != "1" or not report.skipped:
+        return
+    if hasattr(report, "wasxfail"):
+        return
+    report.outcome = "failed"
+    report.longrepr = (f"skipped in CI: {_skip_reason(report)}\n"
+                       f"({REQUIRE_SERVICES_ENV}=1 turns every skip into a failure)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Skips while setting up or running a test fail in CI (see ``_fail_skip_in_ci``)."""
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A module skipped at import (``importorskip`` at top level) fails in CI."""
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
+
+
 def service_missing(reason: str) -> None:
-    """Skip the test for a missing external service (fail instead when CI requires them)."""
-    if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_SERVICES_ENV}=1: CI must provide it)")
+    """Skip the test for a missing external service (a failure in CI, see ``_fail_skip_in_ci``)."""
     pytest.skip(reason)
 
 
@@ -101,9 +139,14 @@ def store_target(request, tmp_path) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_task_fixtures():
-    """Reset the named events and call counts of ``task_fixtures`` before each test."""
+    """Reset the named events and call counts of ``task_fixtures`` before each test, and
+    after it (which also ends its task functions still blocked, see ``task_fixtures.block``)."""
     import sys
 
+    fx = sys.modules.get("task_fixtures")
+    if fx is not None:
+        fx.reset()
+    yield
     fx = sys.modules.get("task_fixtures")
     if fx is not None:
         fx.reset()

@@ -18,13 +18,16 @@ from pipeline_kit.tasks import TaskType, current_manager
 EVENTS: dict[str, threading.Event] = {}
 CALLS: dict[str, int] = {}
 _lock = threading.Lock()
+_generation = 0  # bumped by reset(): ends ``block`` calls left over from an earlier test
 
 
 def reset() -> None:
     """Forget events and call counts (a test may run once per store backend)."""
+    global _generation
     with _lock:
         EVENTS.clear()
         CALLS.clear()
+        _generation += 1
 
 
 def event(name: str) -> threading.Event:
@@ -51,9 +54,15 @@ def steps(n: int, delay: float = 0.0, progress: Any = None) -> dict[str, int]:
 
 
 def block(name: str, progress: Any = None) -> str:
-    """Sets ``<name>.started``, then waits for ``<name>.release`` while checking cancellation."""
+    """Sets ``<name>.started``, then waits for ``<name>.release`` while checking cancellation.
+
+    A call still blocked when the next test resets the fixtures returns then, so a test
+    that failed (e.g. a cancel that never reached the task) leaves no thread that would
+    keep the test process from exiting.
+    """
+    started_in = _generation
     event(f"{name}.started").set()
-    while not event(f"{name}.release").wait(0.01):
+    while not event(f"{name}.release").wait(0.01) and _generation == started_in:
         try:
             progress.check_cancelled()
         except BaseException:

@@ -248,29 +248,35 @@ def test_pipeline_uses_the_uploaded_file_in_place(server, processed):
 
 def test_results_of_the_run(api, sample, processed):
     aid = sample["audio_id"]
-    r = api.get(f"/audio/{aid}/transcript")
+    run = {"run_id": processed["run_id"]}  # other tests of this module start runs too
+    r = api.get(f"/audio/{aid}/transcript", params=run)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     body = r.json()
     assert body["run_id"] == processed["run_id"] and body["audio_id"] == aid
     t = body["transcript"]
     assert t["words"] and "dashwood" in t["text"].lower()
-    srt = api.get(f"/audio/{aid}/transcript", params={"format": "srt"})
+    srt = api.get(f"/audio/{aid}/transcript", params={**run, "format": "srt"})
     assert srt.status_code == 200 and srt.text.startswith("1\n") and " --> " in srt.text
-    vtt = api.get(f"/audio/{aid}/transcript", params={"format": "vtt"})
+    vtt = api.get(f"/audio/{aid}/transcript", params={**run, "format": "vtt"})
     assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
     assert vtt.headers["content-type"].startswith("text/vtt")
-    chunks = api.get(f"/audio/{aid}/chunks").json()["chunks"]
+    chunks = api.get(f"/audio/{aid}/chunks", params=run).json()["chunks"]
     assert chunks and chunks[0]["start_word_index"] == 0
     assert chunks[-1]["end_word_index"] == len(t["words"])
-    chapters = api.get(f"/audio/{aid}/chapters").json()["chapters"]
+    chapters = api.get(f"/audio/{aid}/chapters", params=run).json()["chapters"]
     assert chapters
-    questions = api.get(f"/audio/{aid}/questions").json()["questions"]
+    questions = api.get(f"/audio/{aid}/questions", params=run).json()["questions"]
     assert questions and all(q["text"] for q in questions)
-    graph = api.get(f"/audio/{aid}/graph").json()["graph"]
+    graph = api.get(f"/audio/{aid}/graph", params=run).json()["graph"]
     assert graph["nodes"] and ("links" in graph or "edges" in graph)
-    named = api.get(f"/audio/{aid}/chunks", params={"run_id": processed["run_id"]})
-    assert named.json()["chunks"] == chunks
     assert api.get(f"/audio/{aid}/chunks", params={"run_id": "nope"}).status_code == 404
+    # Without run_id: the newest run's results (a re-run of the same settings, all cached).
+    r = api.post(f"/audio/{aid}/process", json={"chunking_method": "tfidf"})
+    assert r.status_code == 202, r.text
+    newest = r.json()
+    assert wait_task(api, newest["task_id"])[-1]["status"] == "completed"
+    latest = api.get(f"/audio/{aid}/chunks").json()
+    assert latest["run_id"] == newest["run_id"] and latest["chunks"] == chunks
     bad = api.get(f"/audio/{aid}/transcript", params={"format": "docx"})
     assert bad.status_code == 422 and "format" in bad.json()["detail"]
 

@@ -376,7 +376,7 @@ def test_notebook_01_shows_live_widget_progress_in_jupyterlab(lab_server, browse
     last = "".join(o["text"] for o in cells[-1]["outputs"])
     assert "saved to" in last, f"the closing summary is missing: {cells[-1]}{context()}"
     run_record = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run_record.get("outcome", "completed") == "completed", run_record
+    assert run_record["outcome"] == "completed", run_record
 
     # The panel was rendered by the widget manager, not as text reprs or errors.
     if "progress view:" in all_text:

@@ -10,7 +10,7 @@ import threading
 import pytest
 import task_fixtures as fx
 
-from pipeline_kit import display as D
+from pipeline_kit import _display as D
 from pipeline_kit.tasks import TaskManager, TaskType
 
 T = TaskType.TRANSCRIPTION
@@ -103,7 +103,7 @@ def test_text_mode_throttles_progress_lines(tm):
 def test_handle_display_in_text_mode_prints_and_detaches(tm, capsys, monkeypatch):
     monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "text")
     h = tm.submit(fx.block, "disp", task_type=T)
-    fx.event("disp.started").wait(5)
+    assert fx.event("disp.started").wait(5)
     h._ipython_display_()
     fx.event("disp.release").set()
     h.result(5)

@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
+import nbformat
+import papermill
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_run_pipeline.ipynb", "02_explore_graph.ipynb", "03_chunking_experiments.ipynb"]
@@ -35,8 +35,6 @@ def test_notebook_is_committed_clean(name):
 def test_papermill_sees_every_parameter_with_type_and_help(name):
     """`papermill --help-notebook` lists each parameter (a stray `=` in a comment or an
     annotation its pattern cannot read would hide it)."""
-    import papermill
-
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     declared = [line.split(":")[0].strip() for line in cell.source.splitlines()
@@ -62,17 +60,31 @@ def _outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
+def sandbox(tmp: Path) -> Path:
+    """Copies of the notebooks in ``tmp/notebooks``, beside a link to this checkout's
+    ``data``: their default ``../out`` is then a new folder under ``tmp``, never the
+    checkout's (whose stale cache or files of an earlier run would be reused)."""
+    copies = tmp / "notebooks"
+    copies.mkdir()
+    for name in NAMES:
+        (copies / name).write_bytes((NOTEBOOKS / name).read_bytes())
+    (tmp / "data").symlink_to(NOTEBOOKS.parent / "data", target_is_directory=True)
+    return copies
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.skipif(not SAMPLE.exists(), reason="bundled sample audio missing")
 def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("PIPELINE_KIT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("PIPELINE_KIT_PROGRESS", raising=False)
+    copies = sandbox(tmp_path)
 
     def run(name, **parameters):
         out = tmp_path / name
-        papermill.execute_notebook(str(NOTEBOOKS / name), str(out), parameters=parameters,
-                                   kernel_name="python3", cwd=str(NOTEBOOKS),
+        papermill.execute_notebook(str(copies / name), str(out), parameters=parameters,
+                                   kernel_name="python3", cwd=str(copies),
                                    progress_bar=False)
         return nbformat.read(out, as_version=4)
 

@@ -60,7 +60,7 @@ def test_full_pipeline_results_are_consistent(first, home):
     r = first
     t = r.transcript
     assert t.words and t.segments and t.text.strip()
-    assert t.audio_sha256 in (None, file_sha256(WAV))
+    assert t.audio_sha256 == file_sha256(WAV)
     n = len(t.words)
     assert r.chunks and r.chunks[0].start_word_index == 0 and r.chunks[-1].end_word_index == n
     for c in r.chunks:
@@ -128,6 +128,31 @@ def test_chunk_size_change_reruns_only_downstream(first, home, manager):
     assert r.transcript == first.transcript
     assert r.chunks != first.chunks and all(c.word_count <= 60 for c in r.chunks)
     assert r.out_dir == home / "runs" / r.run_id and (r.out_dir / "run.json").is_file()
+
+
+# One parameter changed alone (the rest as in `first`): the stages run for it, then the
+# stages its result reaches and the cache hits expected of those (upload and transcription
+# depend only on the audio and the model). Batch size and language would re-transcribe,
+# which the transcription tests cover.
+ONE_CHANGE = [
+    ({"chunk_size": 60}, ["chunking"], ["upload", "transcription"]),
+    ({"overlap": 10}, ["chunking"], ["upload", "transcription"]),
+    ({"chunking_method": "fixed"}, ["chunking"], ["upload", "transcription"]),
+    ({"top_concepts": 12}, ["graph"], ["upload", "transcription", "chunking"]),
+    ({"min_sentences": 2}, ["chapters"], ["upload", "transcription", "chunking"]),
+    ({"max_questions": 3}, ["questions"], ["upload", "transcription", "chunking", "graph",
+                                           "chapters"]),
+]
+
+
+@pytest.mark.parametrize(("change", "stages", "hits"), ONE_CHANGE,
+                         ids=[next(iter(c)) for c, _, _ in ONE_CHANGE])
+def test_one_parameter_changed_alone_reruns_its_stage(first, home, manager, change, stages,
+                                                       hits):
+    params = {"chunking_method": "tfidf", **change}
+    r = run_pipeline(WAV, stages, manager, home=home, **params)
+    assert r.run_record["cache_hits"] == hits, r.run_record["stages"]
+    assert set(r.run_record["stages"]) - set(hits) >= set(stages)
 
 
 def test_alias_pulls_in_needed_stages(first, home, manager):

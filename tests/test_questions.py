@@ -154,10 +154,9 @@ def test_user_generators(lj_chunks):
         generate_questions(lj_chunks, generators=["not callable"])
 
 
-def test_with_chunker_if_available():
-    chunking = pytest.importorskip("pipeline_kit.stages._chunking")
+def test_on_the_chunkers_output():
     text = shared_path(LJ).read_text(encoding="utf-8")
-    chunks = chunking.create_semantic_chunks(text, chunk_size=120, overlap=20, method="tfidf")
+    chunks = create_semantic_chunks(text, chunk_size=120, overlap=20, method="tfidf")
     check_rules(generate_questions(chunks, graph=build_graph(chunks)), chunks)
 
 

@@ -54,3 +54,28 @@ def test_load_choi_real_file():
     assert "==========" not in sents
     words = sentence_to_word_boundaries(sents, bounds)
     assert words[0] == sum(len(s.split()) for s in sents[: bounds[0]])
+
+
+@pytest.mark.parametrize("metric", [pk, windowdiff])
+def test_short_text_rule_when_the_text_fits_in_one_window(metric):
+    """n <= k: nltk would divide by zero; the score is 0 when the masks agree, else 1."""
+    assert metric([2], [2], 4, k=4) == 0.0  # n == k, same boundary
+    assert metric([2], [3], 4, k=4) == 1.0  # n == k, boundary moved
+    assert metric([], [], 3, k=5) == 0.0  # n < k, no boundaries at all
+    assert metric([], [1, 2], 3, k=5) == 1.0
+    assert metric([2], [], 3, k=5) == 1.0
+
+
+@pytest.mark.parametrize("metric,nltk_metric", [(pk, nltk_pk), (windowdiff, nltk_wd)])
+def test_one_unit_longer_than_the_window_is_nltks_score(metric, nltk_metric):
+    ref, hyp, n, k = [2], [3], 5, 4
+    assert metric(ref, hyp, n, k=k) == pytest.approx(nltk_metric(to_mask(ref, n),
+                                                                 to_mask(hyp, n), k))
+
+
+def test_short_text_rule_with_the_default_window():
+    """Two units and one reference boundary: default k is 1, so the text is not short;
+    one unit is always short (k >= 1), and its only possible mask is the same."""
+    assert default_k([1], 2) == 1
+    assert pk([1], [], 2) == pytest.approx(nltk_pk("10", "00", 1))
+    assert pk([], [], 1) == 0.0 and windowdiff([], [], 1) == 0.0
