@@ -84,13 +84,12 @@ MUTANTS: list[Mutant] = [
            "        if self.stop is None:\n            pass\n",
            ("tests/test_tasks_manager.py::test_cancel_running_stops_at_next_progress_call[sqlite]",),
            timeout=30),
-    # Last, as the lead moves cache keys into a stage registry: point ``file``/``old``
-    # at where the chunking stage's key parameters are listed after that lands.
     Mutant("a", "chunk_size dropped from the chunking cache key",
            "pipeline_kit/_pipeline.py",
-           'return {k: params[k] for k in ("chunk_size", "overlap", "chunking_method")}',
-           'return {k: params[k] for k in ("overlap", "chunking_method")}',
-           ("tests/test_pipeline.py", "-k", "one_parameter_changed_alone"),
+           "    own = params.for_stage(spec.name)\n",
+           "    own = {k: v for k, v in params.for_stage(spec.name).items() if k != 'chunk_size'}\n",
+           ("tests/test_registry.py", "tests/test_pipeline.py", "-k",
+            "changing_one_parameter or one_parameter_changed_alone"),
            timeout=600),
 ]
 
