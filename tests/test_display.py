@@ -10,7 +10,7 @@ import threading
 import pytest
 import task_fixtures as fx
 
-from pipeline_kit import display as D
+from pipeline_kit import _display as D
 from pipeline_kit.tasks import TaskManager, TaskType
 
 T = TaskType.TRANSCRIPTION
