@@ -8,6 +8,7 @@ load on first use, not on import.
 from __future__ import annotations
 
 from ._batch import run_batch
+from ._display import show  # registers the task views; ipywidgets loads only when shown
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
 from ._pipeline import PipelineResult, run_pipeline, run_pipeline_async, runs, start_pipeline
 from ._progress import NullProgress, Progress, TaskCancelled
@@ -81,6 +82,7 @@ __all__ = [
     "run_pipeline_async",
     "runs",
     "segment_sentences",
+    "show",
     "start_pipeline",
     "sweep",
     "temporal_info",

@@ -20,10 +20,12 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus, utcnow
+from pipeline_kit.tasks._views import register_views
 
 if TYPE_CHECKING:
     from pipeline_kit.tasks._handle import TaskHandle
@@ -385,10 +387,26 @@ def show(
         display(panel.widget)
         return panel
     if select is None:  # one text view of the whole manager is enough
-        existing = getattr(manager, "_text_renderer", None)
+        existing = _text_views.get(manager)
         if existing is not None and not existing._closed:
             return existing
-        renderer = TextRenderer(manager, **kwargs)
-        manager._text_renderer = renderer
+        renderer = _text_views[manager] = TextRenderer(manager, **kwargs)
         return renderer
     return TextRenderer(manager, select=select, **kwargs)
+
+
+# The shared whole-manager text view of each manager (dies with its manager).
+_text_views: weakref.WeakKeyDictionary[Any, TextRenderer] = weakref.WeakKeyDictionary()
+
+
+class _Views:
+    """This module as the task manager's view hook (see ``pipeline_kit.tasks._views``)."""
+
+    show = staticmethod(show)
+
+    @staticmethod
+    def panel(manager: TaskManager, **kwargs: Any) -> TaskPanel:
+        return TaskPanel(manager, **kwargs)
+
+
+register_views(_Views())

@@ -103,7 +103,7 @@ def test_text_mode_throttles_progress_lines(tm):
 def test_handle_display_in_text_mode_prints_and_detaches(tm, capsys, monkeypatch):
     monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "text")
     h = tm.submit(fx.block, "disp", task_type=T)
-    fx.event("disp.started").wait(5)
+    assert fx.event("disp.started").wait(5)
     h._ipython_display_()
     fx.event("disp.release").set()
     h.result(5)
@@ -128,3 +128,21 @@ def test_show_none_and_bad_mode(tm):
     assert D.show(tm, mode="none") is None
     with pytest.raises(ValueError):
         D.show(tm, mode="fancy")
+
+
+def test_public_entry_points_reach_the_registered_views(tm, capsys, monkeypatch):
+    import pipeline_kit as pk
+
+    assert "show" in pk.__all__ and pk.show is D.show
+    panel = tm.panel(loop=None)
+    assert isinstance(panel, D.TaskPanel) and panel.manager is tm
+    h = tm.submit(fx.noop, task_type=T)
+    h.result(5)
+    assert h.task_id in panel.rows  # the panel follows the feed without being displayed
+    panel.close()
+    monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "text")
+    tm.display()
+    assert pk.show(tm) is pk.show(tm)  # one shared text view per manager
+    tm.submit(fx.noop, task_type="custom_kind").result(5)
+    text = capsys.readouterr().out
+    assert "custom_kind" in text and "completed" in text

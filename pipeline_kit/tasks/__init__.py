@@ -6,8 +6,6 @@ object it passes to any task function with a ``progress`` parameter.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pipeline_kit._progress import TaskCancelled
 from pipeline_kit.tasks._callables import NotStorableError
 from pipeline_kit.tasks._handle import TaskHandle
@@ -26,18 +24,6 @@ from pipeline_kit.tasks._store import (
 )
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus, TaskType
 
-_DISPLAY = ("TaskPanel", "TextRenderer", "progress_mode", "show")
-
-
-def __getattr__(name: str) -> Any:
-    # Display entry points load lazily: pipeline_kit._display imports this package.
-    if name in _DISPLAY:
-        from pipeline_kit import _display as display
-
-        return getattr(display, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "DurationStats",
     "NotStorableError",
@@ -51,17 +37,13 @@ __all__ = [
     "TaskManager",
     "TaskMetrics",
     "TaskNotRetryableError",
-    "TaskPanel",
     "TaskProgress",
     "TaskStatus",
     "TaskStore",
     "TaskType",
-    "TextRenderer",
     "current_manager",
     "current_task_id",
     "default_store_path",
     "open_store",
     "pipeline_home",
-    "progress_mode",
-    "show",
 ]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline_kit.tasks._retry import RetryPolicy
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus
+from pipeline_kit.tasks._views import views
 
 if TYPE_CHECKING:
     from pipeline_kit.tasks._manager import TaskManager
@@ -138,6 +139,4 @@ class TaskHandle:
         )
 
     def _ipython_display_(self) -> None:
-        from pipeline_kit._display import show
-
-        show(self._manager, select=self)
+        views().show(self._manager, select=self)

@@ -52,6 +52,7 @@ from pipeline_kit.tasks._types import (
     coerce_task_type,
     utcnow,
 )
+from pipeline_kit.tasks._views import views
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,7 +169,6 @@ class TaskManager:
         self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._wake_pending = False
         self._closed = False
-        self._text_renderer: Any = None  # the shared text view (display.show)
         self._pool = cf.ThreadPoolExecutor(max_workers, thread_name_prefix="pipeline-kit-task")
         self._proc_pool = cf.ThreadPoolExecutor(
             max_processes or os.cpu_count() or 2, thread_name_prefix="pipeline-kit-proc"
@@ -816,15 +816,11 @@ class TaskManager:
 
     def display(self, mode: str | None = None, **kwargs: Any) -> None:
         """Show live progress: a widget panel in JupyterLab, text lines elsewhere."""
-        from pipeline_kit._display import show
-
-        show(self, mode=mode, **kwargs)
+        views().show(self, mode=mode, **kwargs)
 
     def panel(self, **kwargs: Any) -> Any:
-        """A :class:`~pipeline_kit._display.TaskPanel` of this manager's tasks (not shown)."""
-        from pipeline_kit._display import TaskPanel
-
-        return TaskPanel(self, **kwargs)
+        """A widget panel of this manager's tasks (not shown yet): display it yourself."""
+        return views().panel(self, **kwargs)
 
     # ------------------------------------------------------------------ recovery
 
