@@ -9,10 +9,11 @@ from __future__ import annotations
 from pipeline_kit._progress import TaskCancelled
 from pipeline_kit.tasks._callables import NotStorableError
 from pipeline_kit.tasks._handle import TaskHandle
-from pipeline_kit.tasks._manager import TaskManager, current_manager, current_task_id
+from pipeline_kit.tasks._manager import TaskManager
 from pipeline_kit.tasks._metrics import DurationStats, TaskMetrics
 from pipeline_kit.tasks._reporter import TaskProgress
 from pipeline_kit.tasks._retry import RetryPolicy, TaskNotRetryableError
+from pipeline_kit.tasks._run import current_manager, current_task_id
 from pipeline_kit.tasks._store import (
     PostgresTaskStore,
     SQLiteTaskStore,

@@ -87,7 +87,8 @@ class DaskBridge:
             except TaskCancelled:
                 pass  # the waiting thread sees the stop and cancels the work
 
-    def run(self, ref: str, args_json: str, progress: Any, interval: float, task_id: str) -> Any:
+    def run(self, ref: str, args_json: str, progress: Any, interval: float, task_id: str,
+            kill_after: float = 1.0) -> Any:
         """Run one task on the cluster and block until it ends (call from a thread).
 
         Raises the task's own error, ``KilledWorker`` when its worker died, or

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures as cf
-import contextvars
 import json
 import logging
 import os
@@ -37,13 +36,23 @@ from pipeline_kit.tasks._callables import (
     is_async,
     resolve_ref,
     to_result_data,
-    wants_progress,
+)
+from pipeline_kit.tasks._executors import (
+    DaskExecutor,
+    ProcessExecutor,
+    ThreadExecutor,
+    call_with_progress,
 )
 from pipeline_kit.tasks._handle import TaskChain, TaskHandle
 from pipeline_kit.tasks._metrics import TaskMetrics, compute_metrics
 from pipeline_kit.tasks._recovery import recover_interrupted
 from pipeline_kit.tasks._reporter import TaskProgress
 from pipeline_kit.tasks._retry import RetryPolicy, TaskNotRetryableError
+from pipeline_kit.tasks._run import (
+    Run,
+    current_manager_var,
+    current_task,
+)
 from pipeline_kit.tasks._store import TaskStore, open_store
 from pipeline_kit.tasks._types import (
     TaskInfo,
@@ -59,9 +68,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_current_task: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "pipeline_kit_current_task", default=None
-)
 # Store collection through which a process asks the owner of a task to cancel it.
 CANCEL_REQUESTS = "cancel_requests"
 _RANK = {
@@ -71,11 +77,6 @@ _RANK = {
     TaskStatus.FAILED: 2,
     TaskStatus.CANCELLED: 2,
 }
-_current_manager: contextvars.ContextVar[TaskManager | None] = contextvars.ContextVar(
-    "pipeline_kit_current_manager", default=None
-)
-
-
 _ids = random.Random()  # private: a user's random.seed() must not repeat task ids
 os.register_at_fork(after_in_child=_ids.seed)
 
@@ -83,40 +84,6 @@ os.register_at_fork(after_in_child=_ids.seed)
 def new_task_id() -> str:
     """A random 128-bit hex id (uuid4-like, without a system call per task)."""
     return f"{_ids.getrandbits(128):032x}"
-
-
-def current_task_id() -> str | None:
-    """Id of the task whose code is running now (None outside a task)."""
-    return _current_task.get()
-
-
-def current_manager() -> TaskManager | None:
-    """The manager running the current task, so a parent task can submit children."""
-    return _current_manager.get()
-
-
-def _wants_progress(fn: Any) -> bool:
-    try:
-        return wants_progress(fn)
-    except TypeError:  # unhashable callable object
-        return wants_progress.__wrapped__(fn)
-
-
-class _Run:
-    """Manager-side state of one attempt. ``info`` is swapped, never mutated."""
-
-    __slots__ = (
-        "info", "fn", "args", "kwargs", "chain", "reporter", "executor", "atask", "timer",
-        "children",
-    )
-
-    def __init__(self, info: TaskInfo, fn: Any, args: tuple, kwargs: dict, chain: TaskChain,
-                 reporter: TaskProgress, executor: str) -> None:
-        self.info, self.fn, self.args, self.kwargs = info, fn, args, kwargs
-        self.chain, self.reporter, self.executor = chain, reporter, executor
-        self.atask: asyncio.Task[Any] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.children: list[_Run] = []
 
 
 class TaskManager:
@@ -152,14 +119,12 @@ class TaskManager:
         self.default_retry = default_retry
         self.kill_after = kill_after
         # executor="dask": a distributed.Client, a "tcp://..." address or "local";
-        # connected on first use (see tasks/dask_executor.py).
-        self._dask_spec: Any = dask_client
-        self._dask_bridge: Any = None
-        self._dask_owned: list[Any] = []
-        self._dask_lock = threading.Lock()
-        self._dask_pool: cf.ThreadPoolExecutor | None = None
-        self._runs: dict[str, _Run] = {}
-        self._active: dict[str, _Run] = {}  # non-terminal attempts; loop thread only
+        # connected on first use (see tasks/_dask_executor.py).
+        self._threads = ThreadExecutor(self, max_workers)
+        self._processes = ProcessExecutor(self, max_processes, kill_after)
+        self._dask = DaskExecutor(self, dask_client, kill_after)
+        self._runs: dict[str, Run] = {}
+        self._active: dict[str, Run] = {}  # non-terminal attempts; loop thread only
         self._subs: list[Callable[[TaskInfo], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # strong references to our asyncio tasks
         # Write-behind of one loop turn: task id -> [needs insert, latest snapshot].
@@ -169,10 +134,6 @@ class TaskManager:
         self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._wake_pending = False
         self._closed = False
-        self._pool = cf.ThreadPoolExecutor(max_workers, thread_name_prefix="pipeline-kit-task")
-        self._proc_pool = cf.ThreadPoolExecutor(
-            max_processes or os.cpu_count() or 2, thread_name_prefix="pipeline-kit-proc"
-        )
         self._loop = asyncio.new_event_loop()
         started = threading.Event()
         self._thread = threading.Thread(
@@ -307,7 +268,7 @@ class TaskManager:
             task_type=coerce_task_type(task_type),
             metadata=meta,
             timeout=None if timeout is None else float(timeout),
-            parent_id=parent_id if parent_id is not None else _current_task.get(),
+            parent_id=parent_id if parent_id is not None else current_task.get(),
             callable_ref=ref,
             call_args=args_json,
             not_retryable_reason=reason,
@@ -324,10 +285,10 @@ class TaskManager:
         return TaskHandle(self, chain)
 
     def _new_run(self, info: TaskInfo, fn: Any, args: tuple, kwargs: dict, chain: TaskChain,
-                 executor: str) -> _Run:
+                 executor: str) -> Run:
         reporter = TaskProgress(info.task_id, self._loop, self._l_flush, self.progress_interval,
                                 post=self._post)
-        run = _Run(info, fn, args, kwargs, chain, reporter, executor)
+        run = Run(info, fn, args, kwargs, chain, reporter, executor)
         self._runs[info.task_id] = run  # registered before the loop sees it: readable at once
         chain.task_ids.append(info.task_id)
         return run
@@ -385,7 +346,7 @@ class TaskManager:
 
     # ------------------------------------------------------------------ loop-side steps
 
-    def _l_submit(self, run: _Run, delay: float) -> None:
+    def _l_submit(self, run: Run, delay: float) -> None:
         info = run.info
         self._write(info, insert=True)
         self._active[info.task_id] = run
@@ -400,7 +361,7 @@ class TaskManager:
         else:
             self._l_start(run)
 
-    def _l_start(self, run: _Run) -> None:
+    def _l_start(self, run: Run) -> None:
         run.timer = None
         if run.info.is_terminal:
             return
@@ -409,14 +370,10 @@ class TaskManager:
             run.atask = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        elif run.executor == "dask":
-            self._dask_waiters().submit(self._process_worker, run)
-        elif run.executor == "process":
-            self._proc_pool.submit(self._process_worker, run)
         else:
-            self._pool.submit(self._thread_worker, run)
+            self._executor(run.executor).start(run)
 
-    def _set(self, run: _Run, **changes: Any) -> bool:
+    def _set(self, run: Run, **changes: Any) -> bool:
         """The one place a state changes: never out of a terminal state, never backwards."""
         old = run.info
         if old.is_terminal:
@@ -462,7 +419,7 @@ class TaskManager:
         for fn in after:
             fn()
 
-    def _l_running(self, run: _Run) -> None:
+    def _l_running(self, run: Run) -> None:
         if run.info.status is not TaskStatus.PENDING:
             return
         now = utcnow()
@@ -479,7 +436,7 @@ class TaskManager:
         if pct != run.info.progress_percentage or step != run.info.current_step:
             self._set(run, progress_percentage=pct, current_step=step)
 
-    def _l_finished(self, run: _Run, result: Any, data: Any, exc: BaseException | None,
+    def _l_finished(self, run: Run, result: Any, data: Any, exc: BaseException | None,
                     tb: str | None) -> None:
         self._cancel_timer(run)
         if run.info.is_terminal:
@@ -494,7 +451,7 @@ class TaskManager:
         else:
             self._l_fail(run, exc, tb)
 
-    def _l_fail(self, run: _Run, exc: BaseException, tb: str | None) -> None:
+    def _l_fail(self, run: Run, exc: BaseException, tb: str | None) -> None:
         error_type = getattr(exc, "error_type", None) or exception_ref(exc)
         tb = getattr(exc, "remote_traceback", None) or tb
         self._set(run, status=TaskStatus.FAILED, completed_at=utcnow(), error_type=error_type,
@@ -516,7 +473,7 @@ class TaskManager:
         else:
             self._resolve(run, exc=exc)
 
-    def _l_timeout(self, run: _Run) -> None:
+    def _l_timeout(self, run: Run) -> None:
         run.timer = None
         if run.info.is_terminal:
             return
@@ -537,7 +494,7 @@ class TaskManager:
             run = latest  # an earlier attempt: cancel the retry that follows it
         return self._l_cancel_run(run, "task was cancelled")
 
-    def _l_cancel_run(self, run: _Run, reason: str) -> bool:
+    def _l_cancel_run(self, run: Run, reason: str) -> bool:
         if run.info.is_terminal:
             return False
         self._cancel_timer(run)
@@ -552,7 +509,7 @@ class TaskManager:
             self._l_cancel_run(child, f"parent task {run.info.task_id} was cancelled")
         return True
 
-    def _resolve(self, run: _Run, *, result: Any = None, exc: BaseException | None = None) -> None:
+    def _resolve(self, run: Run, *, result: Any = None, exc: BaseException | None = None) -> None:
         fut = run.chain.future
         if run.chain.current == run.info.task_id and not fut.done():
             settle = fut.set_result if exc is None else fut.set_exception
@@ -564,11 +521,11 @@ class TaskManager:
         self._release(run)
 
     @staticmethod
-    def _release(run: _Run) -> None:
+    def _release(run: Run) -> None:
         run.fn = run.args = run.kwargs = None  # free arguments (audio, models) once settled
 
     @staticmethod
-    def _cancel_timer(run: _Run) -> None:
+    def _cancel_timer(run: Run) -> None:
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
@@ -602,87 +559,31 @@ class TaskManager:
 
     # ------------------------------------------------------------------ workers
 
-    def _thread_worker(self, run: _Run) -> None:
-        rep = run.reporter
-        if rep.stop is not None or run.fn is None:
-            return  # cancelled while queued
-        self._post(self._l_running, run)
-        token = _current_task.set(run.info.task_id)
-        mtoken = _current_manager.set(self)
-        try:
-            kwargs = run.kwargs
-            if _wants_progress(run.fn):
-                kwargs = {**kwargs, "progress": rep}
-            result = run.fn(*run.args, **kwargs)
-            data = to_result_data(result)  # serialised here, off the manager's loop
-        except BaseException as e:  # noqa: BLE001 - every outcome goes to the loop
-            self._post(self._l_finished, run, None, None, e, traceback.format_exc())
-        else:
-            self._post(self._l_finished, run, result, data, None, None)
-        finally:
-            _current_task.reset(token)
-            _current_manager.reset(mtoken)
-
-    def _process_worker(self, run: _Run) -> None:
-        from pipeline_kit.tasks._worker import run_in_process
-
-        rep = run.reporter
-        if rep.stop is not None or run.fn is None:
-            return
-        self._post(self._l_running, run)
-        try:
-            if run.executor == "dask":
-                result = self.dask_bridge().run(run.info.callable_ref, run.info.call_args, rep,
-                                                self.progress_interval, run.info.task_id)
-            else:
-                result = run_in_process(run.info.callable_ref, run.info.call_args, rep,
-                                        self.progress_interval, self.kill_after)
-        except BaseException as e:  # noqa: BLE001
-            self._post(self._l_finished, run, None, None, e, traceback.format_exc())
-        else:
-            self._post(self._l_finished, run, result, result, None, None)
-
-    def _dask_waiters(self) -> cf.ThreadPoolExecutor:
-        # One waiting thread per running Dask task: the cluster, not this machine's
-        # cores, bounds how many run at once.
-        with self._dask_lock:
-            if self._dask_pool is None:
-                self._dask_pool = cf.ThreadPoolExecutor(256, thread_name_prefix="pipeline-kit-dask")
-            return self._dask_pool
+    def _executor(self, name: str) -> ThreadExecutor | ProcessExecutor | DaskExecutor:
+        return {"thread": self._threads, "process": self._processes, "dask": self._dask}[name]
 
     def dask_bridge(self) -> Any:
         """The Dask connection of ``executor="dask"`` tasks (connects on first use)."""
-        with self._dask_lock:
-            if self._dask_bridge is None:
-                if self._dask_spec is None:
-                    raise ValueError("executor='dask' needs TaskManager(dask_client=...)")
-                from pipeline_kit.tasks._dask_executor import bridge_for, connect
-
-                client, self._dask_owned = connect(self._dask_spec)
-                self._dask_bridge = bridge_for(client)
-            return self._dask_bridge
+        return self._dask.bridge()
 
     @property
     def has_dask(self) -> bool:
         """True when ``executor="dask"`` is available (a ``dask_client=`` was given)."""
-        return self._dask_spec is not None
+        return self._dask.spec is not None
 
     @property
     def dask_client(self) -> Any:
         """The ``distributed.Client`` in use (connects on first use)."""
         return self.dask_bridge().client
 
-    async def _l_run_async(self, run: _Run) -> None:
+    async def _l_run_async(self, run: Run) -> None:
         self._l_running(run)
         if run.info.status is not TaskStatus.RUNNING:
             return
-        _current_task.set(run.info.task_id)  # this asyncio task's own context
-        _current_manager.set(self)
+        current_task.set(run.info.task_id)  # this asyncio task's own context
+        current_manager_var.set(self)
         try:
-            kwargs = run.kwargs
-            if _wants_progress(run.fn):
-                kwargs = {**kwargs, "progress": run.reporter}
-            result = await run.fn(*run.args, **kwargs)
+            result = await call_with_progress(run)
             data = to_result_data(result)
         except asyncio.CancelledError:
             if not run.info.is_terminal:
@@ -860,15 +761,8 @@ class TaskManager:
         self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._proc_pool.shutdown(wait=False, cancel_futures=True)
-        if self._dask_pool is not None:
-            self._dask_pool.shutdown(wait=False, cancel_futures=True)
-        for owned in self._dask_owned:  # client, then cluster, that we started
-            try:
-                owned.close()
-            except Exception:  # noqa: BLE001 - closing best effort at shutdown
-                log.debug("closing %r failed", owned, exc_info=True)
+        for executor in (self._threads, self._processes, self._dask):
+            executor.close()
         if self._own_store:
             self.store.close()
 
