@@ -195,7 +195,7 @@ def test_refused_retry_of_lambda_has_clear_message(tm):
 
 def test_cancelled_and_completed_tasks_are_not_retried(tm):
     h = tm.submit(fx.block, "nr", task_type=T)
-    fx.event("nr.started").wait(5)
+    assert fx.event("nr.started").wait(5)
     h.cancel()
     with pytest.raises(TaskNotRetryableError, match="never retried"):
         tm.retry(h.task_id)
@@ -226,7 +226,7 @@ def test_finished_task_never_regresses(tm):
     assert tm.store.update(stale) is False
     assert tm.store.get(h.task_id).status is TaskStatus.COMPLETED
     running = tm.submit(fx.block, "rg", task_type=T)
-    fx.event("rg.started").wait(5)
+    assert fx.event("rg.started").wait(5)
     deadline = time.monotonic() + 5
     while running.info.status is not TaskStatus.RUNNING and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -344,7 +344,7 @@ def test_documents(tm):
 def test_close_cancels_unfinished_and_refuses_new_work(store_target):
     tm = TaskManager(store_target)
     h = tm.submit(fx.block, "close", task_type=T)
-    fx.event("close.started").wait(5)
+    assert fx.event("close.started").wait(5)
     tm.close()
     with pytest.raises(TaskCancelled):
         h.result(1)

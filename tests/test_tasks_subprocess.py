@@ -127,7 +127,7 @@ def test_stale_heartbeat_from_another_host_is_interrupted(store_target):
 def test_heartbeat_is_written_while_running(store_target):
     with TaskManager(store_target, heartbeat_interval=0.05) as tm:
         h = tm.submit(fx.block, "hb", task_type=TaskType.TRANSCRIPTION)
-        fx.event("hb.started").wait(5)
+        assert fx.event("hb.started").wait(5)
         time.sleep(0.1)
         first = tm.store.get(h.task_id).heartbeat_at
         time.sleep(0.2)
