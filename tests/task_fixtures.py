@@ -155,3 +155,20 @@ async def pipeline_blocking_child(name: str, progress: Any = None) -> Any:
 async def async_sleep(seconds: float) -> str:
     await asyncio.sleep(seconds)
     return "woke"
+
+
+def fail_after(n: int, k: int, progress: Any = None) -> None:
+    """Reports ``k`` of ``n`` units quickly, then fails (its last progress is k/n)."""
+    for i in range(k):
+        progress.update(i + 1, n, step=f"unit {i + 1}/{n}")
+    raise ValueError(f"failed after {k} of {n}")
+
+
+def spin_forever(pid_file: str) -> None:
+    """Burns CPU and never calls progress: only a forced stop ends it."""
+    import os
+
+    Path(pid_file).write_text(str(os.getpid()))
+    x = 0
+    while True:
+        x = (x * 31 + 7) % 1_000_003

@@ -388,3 +388,36 @@ def test_async_task_timeout_and_cancel(tm):
     with pytest.raises(TaskCancelled):
         h.result(5)
     assert h.info.status is TaskStatus.CANCELLED
+
+
+def test_units_rate_and_eta_while_running(tm, store_target):
+    running = []
+    tm.subscribe(lambda i: running.append(i) if i.status is TaskStatus.RUNNING else None)
+    h = tm.submit(fx.steps, 20, 0.05, task_type=T)
+    h.result(30)
+    rated = [i for i in running if i.progress_rate]
+    assert rated, "no snapshot carried a rate"
+    for i in rated:
+        assert i.progress_total == 20 and 0 < i.progress_done <= 20
+        assert 2 < i.progress_rate < 60  # units per second of a 20-per-second loop
+        assert i.eta == pytest.approx((20 - i.progress_done) / i.progress_rate)
+    info = h.info
+    assert info.progress_done == info.progress_total == 20 and info.eta is None
+    stored = open_store(store_target)
+    assert stored.get(h.task_id).progress_total == 20  # units persist in every backend
+    stored.close()
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_failed_task_keeps_its_last_real_progress(store_target, executor):
+    # A long interval: the last update is still waiting for its throttled flush
+    # when the task fails, and the failure must record it anyway.
+    with TaskManager(store_target, progress_interval=5.0) as tm:
+        h = tm.submit(fx.fail_after, 8, 3, task_type=T, executor=executor)
+        with pytest.raises(ValueError, match="after 3 of 8"):
+            h.result(30)
+        info = h.info
+        assert info.status is TaskStatus.FAILED
+        assert info.progress_percentage == pytest.approx(37.5)
+        assert (info.progress_done, info.progress_total) == (3, 8)
+        assert info.current_step == "unit 3/8"

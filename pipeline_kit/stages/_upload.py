@@ -44,7 +44,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from .._ids import InvalidIdError, id_from_name, new_id, shorten_repr, validate_id
-from .._progress import Progress, TaskCancelled, ensure_progress
+from .._progress import Progress, ScaledProgress, TaskCancelled, ensure_progress
 from ._audio import (
     AudioError,
     AudioInfo,
@@ -804,7 +804,9 @@ class AudioLibrary:
             progress.update(0, step="Checking chunks")
             staged = self._staging() / f".{upload_id}.{new_id()}{_extension(manifest.filename)}"
             try:
-                digest, size = self.assemble(upload_id, staged, progress=progress)
+                # Reassembly is 90 %: a probe that fails after it must not show 100.
+                digest, size = self.assemble(upload_id, staged,
+                                             progress=ScaledProgress(progress, 0, 90))
                 progress.update(step="Probing audio")
                 progress.check_cancelled()
                 info = _probe_as(staged, manifest.filename, upload_id, verify_audio)

@@ -44,8 +44,8 @@ class _WorkerProgress(RemoteProgress):
         super().__init__(interval)
         self._worker, self._id = get_worker(), task_id
 
-    def _send(self, percent: float | None, step: str | None) -> None:
-        self._worker.log_event(TOPIC, {"id": self._id, "p": percent, "s": step})
+    def _send(self, value: float | None, total: float | None, step: str | None) -> None:
+        self._worker.log_event(TOPIC, {"id": self._id, "p": value, "t": total, "s": step})
 
     def _is_cancelled(self) -> bool:
         return self._id in _cancelled
@@ -60,13 +60,17 @@ def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:
         wants_progress,
     )
 
+    progress = None
     try:
         fn = resolve_ref(ref)
         args, kwargs = decode_args(args_json)
         if wants_progress(fn):
-            kwargs = {**kwargs, "progress": _WorkerProgress(task_id, interval)}
+            progress = _WorkerProgress(task_id, interval)
+            kwargs = {**kwargs, "progress": progress}
         return to_result_data(fn(*args, **kwargs))
     finally:
+        if progress is not None:
+            progress.flush()  # the last real progress, also of a failed task
         _cancelled.discard(task_id)
 
 
@@ -83,7 +87,7 @@ class DaskBridge:
         rep = self._reporters.get(msg.get("id"))
         if rep is not None:
             try:
-                rep.update(msg.get("p"), step=msg.get("s"))
+                rep.update(msg.get("p"), msg.get("t"), step=msg.get("s"))
             except TaskCancelled:
                 pass  # the waiting thread sees the stop and cancels the work
 

@@ -19,6 +19,7 @@ import os
 import random
 import socket
 import threading
+import time
 import traceback
 import uuid
 import weakref
@@ -431,10 +432,34 @@ class TaskManager:
         run = self._runs.get(rep.task_id)
         if run is None or run.info.status is not TaskStatus.RUNNING:
             return
-        pct = run.info.progress_percentage if rep.percent is None else rep.percent
-        step = rep.step if rep.step is not None else run.info.current_step
-        if pct != run.info.progress_percentage or step != run.info.current_step:
-            self._set(run, progress_percentage=pct, current_step=step)
+        changes = self._progress_changes(run)
+        if changes:
+            self._set(run, **changes)
+
+    def _progress_changes(self, run: Run) -> dict[str, Any]:
+        """The reporter's latest values that differ from the record (with a derived rate)."""
+        rep, info = run.reporter, run.info
+        new: dict[str, Any] = {
+            "progress_percentage": info.progress_percentage if rep.percent is None else rep.percent,
+            "current_step": rep.step if rep.step is not None else info.current_step,
+        }
+        if rep.done is not None and rep.total is not None:
+            new.update(progress_done=rep.done, progress_total=rep.total,
+                       progress_rate=self._rate(run, rep.done, rep.total))
+        return {k: v for k, v in new.items() if getattr(info, k) != v}
+
+    @staticmethod
+    def _rate(run: Run, done: float, total: float) -> float | None:
+        """Units per second since the first report of this unit count (a new total restarts)."""
+        now = time.monotonic()
+        base = run.rate_base
+        if base is None or base[2] != total or done < base[1]:
+            run.rate_base = (now, done, total)
+            return None
+        elapsed, gained = now - base[0], done - base[1]
+        if elapsed <= 0 or gained <= 0:
+            return run.info.progress_rate
+        return gained / elapsed
 
     def _l_finished(self, run: Run, result: Any, data: Any, exc: BaseException | None,
                     tb: str | None) -> None:
@@ -443,8 +468,10 @@ class TaskManager:
             return  # cancelled or timed out earlier: the late outcome is dropped
         if exc is None:
             step = run.reporter.step if run.reporter.step is not None else run.info.current_step
+            units = run.reporter.total
+            done = {} if units is None else {"progress_done": units, "progress_total": units}
             self._set(run, status=TaskStatus.COMPLETED, progress_percentage=100.0,
-                      current_step=step, completed_at=utcnow(), result_data=data)
+                      current_step=step, completed_at=utcnow(), result_data=data, **done)
             self._resolve(run, result=result)
         elif isinstance(exc, (TaskCancelled, asyncio.CancelledError)):
             self._l_cancel_run(run, str(exc) or "task was cancelled")
@@ -454,7 +481,9 @@ class TaskManager:
     def _l_fail(self, run: Run, exc: BaseException, tb: str | None) -> None:
         error_type = getattr(exc, "error_type", None) or exception_ref(exc)
         tb = getattr(exc, "remote_traceback", None) or tb
+        # The last real progress, even if its throttled flush had not run yet.
         self._set(run, status=TaskStatus.FAILED, completed_at=utcnow(), error_type=error_type,
+                  **self._progress_changes(run),
                   error_message=str(exc) or type(exc).__name__, error_traceback=tb)
         policy = run.chain.policy
         if (policy is not None and not self._closed and run.chain.current == run.info.task_id

@@ -40,7 +40,7 @@ class Run:
 
     __slots__ = (
         "info", "fn", "args", "kwargs", "chain", "reporter", "executor", "atask", "timer",
-        "children", "store_error",
+        "children", "store_error", "rate_base",
     )
 
     def __init__(self, info: TaskInfo, fn: Any, args: tuple, kwargs: dict, chain: TaskChain,
@@ -51,3 +51,5 @@ class Run:
         self.timer: asyncio.TimerHandle | None = None
         self.children: list[Run] = []
         self.store_error: str | None = None
+        # (monotonic time, done, total) of the first report of the current unit count.
+        self.rate_base: tuple[float, float, float] | None = None

@@ -117,6 +117,15 @@ CREATE TABLE IF NOT EXISTS documents (
 """
 
 
+def _missing_columns(conn: Any) -> list[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'tasks'"
+        " AND table_schema = current_schema()"
+    ).fetchall()
+    have = {r["column_name"] for r in rows}
+    return [c for c in COLUMNS if c not in have]
+
+
 def _time_out(v: datetime) -> datetime:
     return v if v.tzinfo is not None else v.astimezone()  # naive = local time, as in SQLite
 
@@ -256,11 +265,14 @@ class PostgresTaskStore(TaskStore):
             "SELECT to_regclass('tasks') IS NOT NULL AND to_regclass('documents') IS NOT NULL"
             " AS ready"
         ).fetchone()["ready"]
-        if ready:  # nothing to do, and no CREATE privilege needed
+        missing = [] if not ready else _missing_columns(conn)
+        if ready and not missing:  # nothing to do, and no CREATE privilege needed
             return
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             conn.execute(_SCHEMA)
+            for c in _missing_columns(conn):  # a table made by an older version
+                conn.execute(f"ALTER TABLE tasks ADD COLUMN IF NOT EXISTS {c} {_pg_type(c)}")
 
     def insert(self, info: TaskInfo) -> None:
         row = CODEC.to_row(info)

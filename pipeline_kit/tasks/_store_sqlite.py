@@ -47,6 +47,19 @@ CREATE TABLE IF NOT EXISTS documents (
 """
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Add columns a newer TaskInfo has to a file made by an older version."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(tasks)")}
+    for c in COLUMNS:
+        if c not in have:
+            kind = " REAL" if c in TIME_FIELDS else ""
+            try:
+                conn.execute(f"ALTER TABLE tasks ADD COLUMN {c}{kind}")
+            except sqlite3.OperationalError as e:
+                if "duplicate column" not in str(e):  # another process added it first
+                    raise
+
+
 class SQLiteTaskStore(TaskStore):
     """Task store in one SQLite file: WAL mode, a connection per thread, busy timeout.
 
@@ -64,6 +77,7 @@ class SQLiteTaskStore(TaskStore):
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
+        _add_missing_columns(conn)
         self._insert_sql = insert_sql("?")
         self._update_sql = update_sql("?")
 

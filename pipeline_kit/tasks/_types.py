@@ -96,6 +96,9 @@ class TaskInfo:
     host: str | None = None
     pid: int | None = None
     manager_id: str | None = None
+    progress_done: float | None = None
+    progress_total: float | None = None
+    progress_rate: float | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -108,6 +111,14 @@ class TaskInfo:
             return None
         end = self.completed_at or utcnow()
         return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current rate (None without units or a rate)."""
+        if (self.status is not TaskStatus.RUNNING or not self.progress_rate
+                or self.progress_done is None or self.progress_total is None):
+            return None
+        return max(0.0, (self.progress_total - self.progress_done) / self.progress_rate)
 
     def replace(self, **changes: Any) -> TaskInfo:
         """A copy with ``changes`` applied (snapshots are immutable)."""

@@ -38,8 +38,8 @@ class _ChildProgress(RemoteProgress):
         self._out, self._cancelled = out, cancelled
         self._lock = threading.Lock()
 
-    def _send(self, percent: float | None, step: str | None) -> None:
-        send(self._out, self._lock, {"progress": percent, "step": step})
+    def _send(self, value: float | None, total: float | None, step: str | None) -> None:
+        send(self._out, self._lock, {"progress": value, "total": total, "step": step})
 
     def _is_cancelled(self) -> bool:
         return self._cancelled.is_set()
@@ -68,17 +68,23 @@ def child_main() -> int:
         cancelled.set()  # parent went away: stop too
 
     threading.Thread(target=listen, daemon=True).start()
+    progress: _ChildProgress | None = None
     try:
         fn = resolve_ref(req["ref"])
         args, kwargs = decode_args(req["args"])
         if wants_progress(fn):
-            kwargs["progress"] = _ChildProgress(out, cancelled, req.get("interval", 0.25))
+            progress = _ChildProgress(out, cancelled, req.get("interval", 0.25))
+            kwargs["progress"] = progress
         result = fn(*args, **kwargs)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
+        if progress is not None:
+            progress.flush()
         send(out, lock, {"result": to_result_data(result)})
         return 0
     except BaseException as e:  # noqa: BLE001 - every failure is reported to the parent
+        if progress is not None:
+            progress.flush()  # the last real progress arrives before the error
         err = {"type": exception_ref(e), "message": str(e), "traceback": traceback.format_exc()}
         send(out, lock, {"error": err})
         return 1
@@ -120,7 +126,7 @@ def run_in_process(
             msg = json.loads(line)
             if "progress" in msg:
                 try:
-                    progress.update(msg["progress"], step=msg["step"])
+                    progress.update(msg["progress"], msg.get("total"), step=msg["step"])
                 except TaskCancelled:
                     tell_cancel()
             else:
