@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 

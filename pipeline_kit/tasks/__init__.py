@@ -23,9 +23,10 @@ from pipeline_kit.tasks._store import (
     open_store,
     pipeline_home,
 )
-from pipeline_kit.tasks._types import TaskInfo, TaskStatus, TaskType
+from pipeline_kit.tasks._types import AmbiguousTaskIdError, TaskInfo, TaskStatus, TaskType
 
 __all__ = [
+    "AmbiguousTaskIdError",
     "DurationStats",
     "NotStorableError",
     "RetryPolicy",

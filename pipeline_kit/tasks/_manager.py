@@ -56,6 +56,8 @@ from pipeline_kit.tasks._run import (
 )
 from pipeline_kit.tasks._store import TaskStore, open_store
 from pipeline_kit.tasks._types import (
+    SHORT_ID_MIN,
+    AmbiguousTaskIdError,
     TaskInfo,
     TaskStatus,
     TaskType,
@@ -308,6 +310,7 @@ class TaskManager:
         :class:`TaskNotRetryableError` saying why when that is impossible.
         """
         self._check_open()
+        task_id = self.resolve_id(task_id)
         info = self.get_task_status(task_id)
         if info is None:
             raise KeyError(f"no task {task_id!r} in memory or in {self.store!r}")
@@ -624,8 +627,24 @@ class TaskManager:
 
     # ------------------------------------------------------------------ queries
 
+    def resolve_id(self, task_id: str) -> str:
+        """The full id of ``task_id``, which may be a unique prefix of 6 or more characters.
+
+        An unknown id comes back unchanged (callers say "unknown"); a prefix of
+        several attempts raises :class:`AmbiguousTaskIdError` listing them.
+        """
+        if task_id in self._runs or len(task_id) < SHORT_ID_MIN:
+            return task_id
+        found = {i for i in self._runs.copy() if i.startswith(task_id)}
+        if not self._store_closed():
+            found.update(self.store.find_ids(task_id))
+        if len(found) > 1:
+            raise AmbiguousTaskIdError(task_id, sorted(found))
+        return found.pop() if found else task_id
+
     def get_task_status(self, task_id: str) -> TaskInfo | None:
-        """Latest snapshot of one attempt: from memory, else from the store."""
+        """Latest snapshot of one attempt (by id or unique id prefix): memory, else the store."""
+        task_id = self.resolve_id(task_id)
         run = self._runs.get(task_id)
         if run is not None:
             return run.info
@@ -638,7 +657,7 @@ class TaskManager:
         """
         if self._closed:
             return False
-        return self._call(self._l_cancel, task_id)
+        return self._call(self._l_cancel, self.resolve_id(task_id))
 
     def request_cancel(self, task_id: str) -> str:
         """Cancel a task of this or any other process sharing the store.
@@ -647,6 +666,7 @@ class TaskManager:
         runs it: it cancels the task at its next heartbeat, within
         ``heartbeat_interval`` seconds), ``"finished"`` or ``"unknown"``.
         """
+        task_id = self.resolve_id(task_id)
         if self.cancel(task_id):
             return "cancelled"
         info = self.get_task_status(task_id)

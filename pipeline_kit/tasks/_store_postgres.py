@@ -29,6 +29,7 @@ from pipeline_kit.tasks._store_base import (
     TaskStore,
     filter_values,
     insert_sql,
+    like_prefix,
     update_sql,
 )
 from pipeline_kit.tasks._types import TaskInfo
@@ -302,6 +303,14 @@ class PostgresTaskStore(TaskStore):
             .fetchone()
         )
         return None if row is None else CODEC.from_row(row)
+
+    def find_ids(self, prefix: str, limit: int = 20) -> list[str]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT task_id FROM tasks WHERE task_id LIKE %s ESCAPE '\\'"
+                " ORDER BY task_id LIMIT %s", (like_prefix(prefix), limit)).fetchall()
+        )
+        return [r["task_id"] for r in rows]
 
     def list(self, status=None, task_type=None) -> list[TaskInfo]:  # noqa: D102
         where, params = [], []

@@ -19,6 +19,7 @@ from pipeline_kit.tasks._store_base import (
     default_store_path,
     filter_values,
     insert_sql,
+    like_prefix,
     update_sql,
 )
 from pipeline_kit.tasks._types import TaskInfo
@@ -121,6 +122,14 @@ class SQLiteTaskStore(TaskStore):
     def get(self, task_id: str) -> TaskInfo | None:
         row = self._conn().execute("SELECT * FROM tasks WHERE task_id=?", (task_id,)).fetchone()
         return None if row is None else CODEC.from_row(row)
+
+    def find_ids(self, prefix: str, limit: int = 20) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT task_id FROM tasks WHERE task_id LIKE ? ESCAPE '\\' ORDER BY task_id LIMIT ?",
+            (like_prefix(prefix), limit),
+        )
+        # LIKE ignores ASCII case in SQLite; ids are case-sensitive.
+        return [r[0] for r in rows if r[0].startswith(prefix)]
 
     def list(self, status=None, task_type=None) -> list[TaskInfo]:  # noqa: D102
         sql, params = "SELECT * FROM tasks", []

@@ -44,6 +44,18 @@ TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCEL
 ACTIVE = frozenset({TaskStatus.PENDING, TaskStatus.RUNNING})
 
 
+SHORT_ID_MIN = 6  # the shortest id prefix a user may type (lines and tables show 6)
+
+
+class AmbiguousTaskIdError(ValueError):
+    """An id prefix that matches several task attempts; ``matches`` lists them."""
+
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        self.prefix, self.matches = prefix, matches
+        super().__init__(f"task id prefix {prefix!r} is ambiguous: it matches "
+                         f"{', '.join(matches)}; type more characters")
+
+
 def utcnow() -> datetime:
     """Timezone-aware current time in UTC (all task times use it)."""
     return datetime.now(UTC)
