@@ -421,3 +421,64 @@ def test_failed_task_keeps_its_last_real_progress(store_target, executor):
         assert info.progress_percentage == pytest.approx(37.5)
         assert (info.progress_done, info.progress_total) == (3, 8)
         assert info.current_step == "unit 3/8"
+
+
+class FlakyStore(SQLiteTaskStore):
+    """A real SQLite store whose batch writes fail on demand (an injected disk error)."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.fail_next = 0  # fail this many writes, then work
+        self.broken = False  # fail every write while set
+        self.failures = 0
+
+    def write_many(self, inserts, updates) -> None:
+        import sqlite3
+
+        if self.broken or self.fail_next > 0:
+            self.fail_next = max(0, self.fail_next - 1)
+            self.failures += 1
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+        super().write_many(inserts, updates)
+
+
+def test_a_store_write_that_fails_briefly_is_retried(tmp_path):
+    store = FlakyStore(tmp_path / "tasks.sqlite3")
+    with TaskManager(store) as tm:
+        store.fail_next = 2  # the insert fails twice, the third attempt lands
+        h = tm.submit(fx.add, 2, 3, task_type=T)
+        assert h.result(10) == 5
+        assert store.failures == 2
+        assert h.store_error is None and tm.metrics().store_errors == 0
+        stored = SQLiteTaskStore(tmp_path / "tasks.sqlite3")
+        assert stored.get(h.task_id).status is TaskStatus.COMPLETED
+        stored.close()
+    store.close()
+
+
+def test_a_store_that_keeps_failing_is_surfaced_then_caught_up(tmp_path):
+    store = FlakyStore(tmp_path / "tasks.sqlite3")
+    reader = SQLiteTaskStore(tmp_path / "tasks.sqlite3")  # another process's view
+    with TaskManager(store, heartbeat_interval=0.2) as tm:
+        h = tm.submit(fx.block, "sf", task_type=T)
+        assert fx.event("sf.started").wait(5)
+        deadline = time.monotonic() + 10
+        while (seen := reader.get(h.task_id)) is None or seen.status is not TaskStatus.RUNNING:
+            assert time.monotonic() < deadline, "RUNNING never reached the store"
+            time.sleep(0.02)
+        store.broken = True
+        fx.event("sf.release").set()
+        assert h.result(10) == "sf"  # the work itself is not lost
+        assert "disk I/O error (injected)" in h.store_error
+        assert tm.metrics().store_errors >= 1
+        assert reader.get(h.task_id).status is TaskStatus.RUNNING  # the final state is not stored
+        store.broken = False  # the disk recovers: the next heartbeat writes the final state
+        deadline = time.monotonic() + 10
+        while reader.get(h.task_id).status is not TaskStatus.COMPLETED:
+            assert time.monotonic() < deadline, "final state never reached the store"
+            time.sleep(0.05)
+        assert reader.get(h.task_id).result_data == "sf"
+        assert h.store_error is None  # caught up
+        assert tm.metrics().store_errors >= 1  # the failures stay counted
+    reader.close()
+    store.close()

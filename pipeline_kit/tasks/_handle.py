@@ -96,6 +96,11 @@ class TaskHandle:
         return None if info is None else info.status
 
     @property
+    def store_error(self) -> str | None:
+        """Why the latest state is not in the store (a failed write); None when it is."""
+        return self._manager.store_error(self.task_id)
+
+    @property
     def manager(self) -> TaskManager:
         return self._manager
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures as cf
+import dataclasses
 import json
 import logging
 import os
@@ -80,6 +81,8 @@ _RANK = {
     TaskStatus.FAILED: 2,
     TaskStatus.CANCELLED: 2,
 }
+# Pauses between the attempts of one store write before it counts as failed.
+STORE_RETRY_PAUSES = (0.05, 0.25)
 _ids = random.Random()  # private: a user's random.seed() must not repeat task ids
 os.register_at_fork(after_in_child=_ids.seed)
 
@@ -133,6 +136,9 @@ class TaskManager:
         # Write-behind of one loop turn: task id -> [needs insert, latest snapshot].
         self._dirty: dict[str, list[Any]] = {}
         self._after_commit: list[Callable[[], None]] = []
+        # Snapshots whose store write failed, written again at the next heartbeat.
+        self._unsaved: dict[str, list[Any]] = {}
+        self._store_errors = 0
         # Calls from other threads, drained in order; one wake-up per batch, not per call.
         self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._wake_pending = False
@@ -408,20 +414,62 @@ class TaskManager:
         """Write the queued snapshots in one transaction, then settle waiting futures.
 
         Settling after the commit means that once ``handle.result()`` returns, the
-        store (read by any process) already holds the final state.
+        store (read by any process) already holds the final state. A write that
+        still fails after :data:`STORE_RETRIES` is surfaced (``handle.store_error``,
+        ``metrics().store_errors``) and kept to write again at the next heartbeat.
         """
         dirty, self._dirty = self._dirty, {}
         after, self._after_commit = self._after_commit, []
         if dirty:
-            try:
-                self.store.write_many(
-                    [e[1] for e in dirty.values() if e[0]],
-                    [e[1] for e in dirty.values() if not e[0]],
-                )
-            except Exception:
-                log.exception("could not store %d task changes", len(dirty))
+            error = self._write_retrying(dirty)
+            if error is None:
+                for task_id in dirty:
+                    run = self._runs.get(task_id)
+                    if run is not None:
+                        run.store_error = None
+            else:
+                self._l_keep_unsaved(dirty, error)
         for fn in after:
             fn()
+
+    def _write_retrying(self, dirty: dict[str, list[Any]]) -> BaseException | None:
+        """Write ``dirty``, retrying a failed write briefly; the last error, or None."""
+        inserts = [e[1] for e in dirty.values() if e[0]]
+        updates = [e[1] for e in dirty.values() if not e[0]]
+        error: BaseException | None = None
+        for pause in (*STORE_RETRY_PAUSES, None):
+            try:
+                self.store.write_many(inserts, updates)
+                return None
+            except Exception as e:  # noqa: BLE001 - any store failure is retried, then surfaced
+                error = e
+                if pause is not None:
+                    time.sleep(pause)  # brief: a locked or flaky store often recovers
+        return error
+
+    def _l_keep_unsaved(self, dirty: dict[str, list[Any]], error: BaseException) -> None:
+        self._store_errors += 1
+        why = f"{type(error).__name__}: {error}"
+        log.error("could not store %d task changes after %d attempts (%s); kept in memory, "
+                  "retried at the next heartbeat", len(dirty), len(STORE_RETRY_PAUSES) + 1, why)
+        for task_id, (insert, info) in dirty.items():
+            run = self._runs.get(task_id)
+            if run is not None:
+                run.store_error = why
+            kept = self._unsaved.get(task_id)
+            self._unsaved[task_id] = [insert or (kept is not None and kept[0]), info]
+
+    def _l_requeue_unsaved(self) -> None:
+        """Queue the snapshots a failed write left behind (unless a newer one is queued)."""
+        unsaved, self._unsaved = self._unsaved, {}
+        for task_id, (insert, info) in unsaved.items():
+            entry = self._dirty.get(task_id)
+            if entry is None:
+                if not self._dirty:
+                    self._loop.call_soon(self._l_commit)
+                self._dirty[task_id] = [insert, info]
+            else:
+                entry[0] = entry[0] or insert
 
     def _l_running(self, run: Run) -> None:
         if run.info.status is not TaskStatus.PENDING:
@@ -564,6 +612,8 @@ class TaskManager:
 
     def _l_heartbeat(self) -> None:
         """Tell the store this manager still owns its unfinished tasks (for recovery)."""
+        if self._unsaved:
+            self._l_requeue_unsaved()
         if self._active:
             now = utcnow()
             try:
@@ -727,8 +777,18 @@ class TaskManager:
         return pd.DataFrame(rows, columns=cols)
 
     def metrics(self) -> TaskMetrics:
-        """Counts, durations (mean/p50/p95), retries, cancellations, timeouts."""
-        return compute_metrics(self._all_infos())
+        """Counts, durations (mean/p50/p95), retries, cancellations, timeouts, store errors.
+
+        ``store_errors`` counts this manager's store writes that failed even after
+        retrying (their snapshots stay in memory and are written again later).
+        """
+        return dataclasses.replace(compute_metrics(self._all_infos()),
+                                   store_errors=self._store_errors)
+
+    def store_error(self, task_id: str) -> str | None:
+        """Why the latest state of ``task_id`` is not in the store yet (None: it is)."""
+        run = self._runs.get(self.resolve_id(task_id))
+        return None if run is None else run.store_error
 
     def wait(
         self,
@@ -820,6 +880,7 @@ class TaskManager:
             self._hb.cancel()
         for run in list(self._active.values()):
             self._l_cancel_run(run, "task manager closed")
+        self._l_requeue_unsaved()  # a last chance for writes that failed earlier
         self._l_commit()
 
     def __enter__(self) -> TaskManager:
