@@ -482,3 +482,36 @@ def test_a_store_that_keeps_failing_is_surfaced_then_caught_up(tmp_path):
         assert tm.metrics().store_errors >= 1  # the failures stay counted
     reader.close()
     store.close()
+
+
+def test_cancel_stops_a_non_cooperative_process_task_within_2_s(tm, tmp_path):
+    pid_file = tmp_path / "pid"
+    h = tm.submit(fx.spin_forever, str(pid_file), task_type=T, executor="process")
+    pid = fx.wait_for_pid(pid_file)
+    time.sleep(0.3)
+    assert fx.cpu_ticks(pid) > 0  # it really burns CPU, and never calls progress
+    t0 = time.monotonic()
+    assert h.cancel()
+    stopped_after = fx.seconds_until_cpu_stops(pid, t0)
+    print(f"process executor: CPU stopped {stopped_after:.2f} s after cancel")
+    assert stopped_after < 2.0
+    with pytest.raises(TaskCancelled):
+        h.result(10)
+    assert h.status is TaskStatus.CANCELLED
+
+
+def test_any_task_type_string_is_accepted_stored_and_counted(tm, store_target):
+    h = tm.submit(fx.add, 1, 2, task_type="speaker_diarization")
+    assert h.result(10) == 3
+    known = tm.submit(fx.add, 1, 1, task_type="transcription")  # a well-known value by name
+    known.result(10)
+    assert known.info.task_type is TaskType.TRANSCRIPTION
+    other = open_store(store_target)
+    assert other.get(h.task_id).task_type == "speaker_diarization"
+    assert [i.task_id for i in other.list(task_type="speaker_diarization")] == [h.task_id]
+    other.close()
+    assert list(tm.tasks(task_type="speaker_diarization")["task_id"]) == [h.task_id]
+    assert tm.metrics().by_type["speaker_diarization"] == {"completed": 1}
+    for bad in ("", None, 3):
+        with pytest.raises(ValueError, match="task_type"):
+            tm.submit(fx.noop, task_type=bad)

@@ -112,7 +112,7 @@ class TaskManager:
         stale_after: float | None = None,
         default_retry: RetryPolicy | None = None,
         recover: bool = True,
-        kill_after: float = 5.0,
+        kill_after: float = 1.0,
         dask_client: Any = None,
     ) -> None:
         self.manager_id = uuid.uuid4().hex[:12]

@@ -91,12 +91,12 @@ def child_main() -> int:
 
 
 def run_in_process(
-    ref: str, args_json: str, progress: Any, interval: float, kill_after: float = 5.0
+    ref: str, args_json: str, progress: Any, interval: float, kill_after: float = 1.0
 ) -> Any:
     """Parent side: run ``ref`` in a child process, forwarding progress and cancellation.
 
     ``progress`` is the task's reporter (its stop request is sent to the child as
-    ``cancel``; it is killed if still running ``kill_after`` seconds later). Returns
+    ``cancel``; it is terminated if still running ``kill_after`` seconds later). Returns
     the JSON result or raises the child's exception.
     """
     env = dict(os.environ)
@@ -114,10 +114,10 @@ def run_in_process(
             _write(proc, lock, "cancel\n")
         except (OSError, ValueError):
             pass  # already exited
-        # A process, unlike a thread, can be stopped by force if it does not listen.
-        timer = threading.Timer(kill_after, lambda: proc.poll() is None and proc.kill())
-        timer.daemon = True
-        timer.start()
+        # A process, unlike a thread, can be stopped by force if it does not listen:
+        # SIGTERM after kill_after seconds, SIGKILL a second later.
+        _later(kill_after, lambda: proc.poll() is None and proc.terminate())
+        _later(kill_after + 1.0, lambda: proc.poll() is None and proc.kill())
 
     progress.on_stop(tell_cancel)
     outcome: dict[str, Any] | None = None
@@ -148,6 +148,12 @@ def run_in_process(
         exc.remote_traceback = err["traceback"]  # type: ignore[attr-defined]
         raise exc
     return outcome["result"]
+
+
+def _later(seconds: float, fn: Any) -> None:
+    timer = threading.Timer(seconds, fn)
+    timer.daemon = True
+    timer.start()
 
 
 def _write(proc: subprocess.Popen, lock: threading.Lock, text: str) -> None:
