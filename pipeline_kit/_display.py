@@ -223,6 +223,9 @@ class TextRenderer:
     def _beat(self) -> None:
         """Re-print each running task that has been quiet for ``heartbeat`` seconds."""
         while not self._stopped.wait(min(1.0, self.heartbeat / 4)):
+            if self.manager.closed:
+                self.close()
+                return
             now = time.monotonic()
             with self._lock:
                 quiet = [i for i in self._seen.values() if i.status is TaskStatus.RUNNING

@@ -227,8 +227,9 @@ def test_finished_task_never_regresses(tm):
     assert tm.store.get(h.task_id).status is TaskStatus.COMPLETED
     running = tm.submit(fx.block, "rg", task_type=T)
     assert fx.event("rg.started").wait(5)
-    deadline = time.monotonic() + 5
-    while running.info.status is not TaskStatus.RUNNING and time.monotonic() < deadline:
+    deadline = time.monotonic() + 5  # RUNNING must be in the store, not only in memory
+    while tm.store.get(running.task_id).status is not TaskStatus.RUNNING:
+        assert time.monotonic() < deadline, "RUNNING never reached the store"
         time.sleep(0.01)
     assert tm.store.update(running.info.replace(status=TaskStatus.PENDING)) is False
     fx.event("rg.release").set()

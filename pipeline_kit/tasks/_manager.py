@@ -66,6 +66,7 @@ from pipeline_kit.tasks._types import (
     utcnow,
 )
 from pipeline_kit.tasks._views import views
+from pipeline_kit.tasks._writer import StoreWriter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,8 +82,6 @@ _RANK = {
     TaskStatus.FAILED: 2,
     TaskStatus.CANCELLED: 2,
 }
-# Pauses between the attempts of one store write before it counts as failed.
-STORE_RETRY_PAUSES = (0.05, 0.25)
 _ids = random.Random()  # private: a user's random.seed() must not repeat task ids
 os.register_at_fork(after_in_child=_ids.seed)
 
@@ -133,17 +132,12 @@ class TaskManager:
         self._active: dict[str, Run] = {}  # non-terminal attempts; loop thread only
         self._subs: list[Callable[[TaskInfo], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # strong references to our asyncio tasks
-        # Write-behind of one loop turn: task id -> [needs insert, latest snapshot].
-        self._dirty: dict[str, list[Any]] = {}
-        self._after_commit: list[Callable[[], None]] = []
-        # Snapshots whose store write failed, written again at the next heartbeat.
-        self._unsaved: dict[str, list[Any]] = {}
-        self._store_errors = 0
         # Calls from other threads, drained in order; one wake-up per batch, not per call.
         self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._wake_pending = False
         self._closed = False
         self._loop = asyncio.new_event_loop()
+        self._writer = StoreWriter(self.store, self._loop, self._on_written)
         started = threading.Event()
         self._thread = threading.Thread(
             target=self._run_loop, args=(started,), name=f"pipeline-kit-{self.manager_id}",
@@ -221,6 +215,11 @@ class TaskManager:
     def _refuse_blocking_on_loop(self, what: str) -> None:
         if self._on_loop():
             raise RuntimeError(f"{what} would block the task manager's loop; use 'await' instead")
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run (views stop following a closed manager)."""
+        return self._closed
 
     def _check_open(self) -> None:
         if self._closed:
@@ -358,7 +357,7 @@ class TaskManager:
 
     def _l_submit(self, run: Run, delay: float) -> None:
         info = run.info
-        self._write(info, insert=True)
+        self._writer.write(info, insert=True)
         self._active[info.task_id] = run
         parent = self._runs.get(info.parent_id) if info.parent_id else None
         if parent is not None:
@@ -396,80 +395,16 @@ class TaskManager:
         run.info = new
         if new.is_terminal:
             self._active.pop(new.task_id, None)
-        self._write(new)
+        self._writer.write(new)
         self._publish(new)
         return True
 
-    def _write(self, info: TaskInfo, insert: bool = False) -> None:
-        """Queue a snapshot for the store; all changes of this loop turn commit together."""
-        if not self._dirty:
-            self._loop.call_soon(self._l_commit)
-        entry = self._dirty.get(info.task_id)
-        if entry is None:
-            self._dirty[info.task_id] = [insert, info]
-        else:
-            entry[1] = info  # only the latest state of a task needs writing
-
-    def _l_commit(self) -> None:
-        """Write the queued snapshots in one transaction, then settle waiting futures.
-
-        Settling after the commit means that once ``handle.result()`` returns, the
-        store (read by any process) already holds the final state. A write that
-        still fails after :data:`STORE_RETRIES` is surfaced (``handle.store_error``,
-        ``metrics().store_errors``) and kept to write again at the next heartbeat.
-        """
-        dirty, self._dirty = self._dirty, {}
-        after, self._after_commit = self._after_commit, []
-        if dirty:
-            error = self._write_retrying(dirty)
-            if error is None:
-                for task_id in dirty:
-                    run = self._runs.get(task_id)
-                    if run is not None:
-                        run.store_error = None
-            else:
-                self._l_keep_unsaved(dirty, error)
-        for fn in after:
-            fn()
-
-    def _write_retrying(self, dirty: dict[str, list[Any]]) -> BaseException | None:
-        """Write ``dirty``, retrying a failed write briefly; the last error, or None."""
-        inserts = [e[1] for e in dirty.values() if e[0]]
-        updates = [e[1] for e in dirty.values() if not e[0]]
-        error: BaseException | None = None
-        for pause in (*STORE_RETRY_PAUSES, None):
-            try:
-                self.store.write_many(inserts, updates)
-                return None
-            except Exception as e:  # noqa: BLE001 - any store failure is retried, then surfaced
-                error = e
-                if pause is not None:
-                    time.sleep(pause)  # brief: a locked or flaky store often recovers
-        return error
-
-    def _l_keep_unsaved(self, dirty: dict[str, list[Any]], error: BaseException) -> None:
-        self._store_errors += 1
-        why = f"{type(error).__name__}: {error}"
-        log.error("could not store %d task changes after %d attempts (%s); kept in memory, "
-                  "retried at the next heartbeat", len(dirty), len(STORE_RETRY_PAUSES) + 1, why)
-        for task_id, (insert, info) in dirty.items():
+    def _on_written(self, task_ids: list[str], error: str | None) -> None:
+        """Note on each run whether its latest state reached the store."""
+        for task_id in task_ids:
             run = self._runs.get(task_id)
             if run is not None:
-                run.store_error = why
-            kept = self._unsaved.get(task_id)
-            self._unsaved[task_id] = [insert or (kept is not None and kept[0]), info]
-
-    def _l_requeue_unsaved(self) -> None:
-        """Queue the snapshots a failed write left behind (unless a newer one is queued)."""
-        unsaved, self._unsaved = self._unsaved, {}
-        for task_id, (insert, info) in unsaved.items():
-            entry = self._dirty.get(task_id)
-            if entry is None:
-                if not self._dirty:
-                    self._loop.call_soon(self._l_commit)
-                self._dirty[task_id] = [insert, info]
-            else:
-                entry[0] = entry[0] or insert
+                run.store_error = error
 
     def _l_running(self, run: Run) -> None:
         if run.info.status is not TaskStatus.PENDING:
@@ -594,8 +529,8 @@ class TaskManager:
         if run.chain.current == run.info.task_id and not fut.done():
             settle = fut.set_result if exc is None else fut.set_exception
             value = result if exc is None else exc
-            if self._dirty:
-                self._after_commit.append(lambda: fut.done() or settle(value))
+            if self._writer.pending:  # settled once the final state is in the store
+                self._writer.after_commit(lambda: fut.done() or settle(value))
             else:
                 settle(value)
         self._release(run)
@@ -612,8 +547,7 @@ class TaskManager:
 
     def _l_heartbeat(self) -> None:
         """Tell the store this manager still owns its unfinished tasks (for recovery)."""
-        if self._unsaved:
-            self._l_requeue_unsaved()
+        self._writer.requeue_unsaved()
         if self._active:
             now = utcnow()
             try:
@@ -783,7 +717,7 @@ class TaskManager:
         retrying (their snapshots stay in memory and are written again later).
         """
         return dataclasses.replace(compute_metrics(self._all_infos()),
-                                   store_errors=self._store_errors)
+                                   store_errors=self._writer.errors)
 
     def store_error(self, task_id: str) -> str | None:
         """Why the latest state of ``task_id`` is not in the store yet (None: it is)."""
@@ -880,8 +814,8 @@ class TaskManager:
             self._hb.cancel()
         for run in list(self._active.values()):
             self._l_cancel_run(run, "task manager closed")
-        self._l_requeue_unsaved()  # a last chance for writes that failed earlier
-        self._l_commit()
+        self._writer.requeue_unsaved()  # a last chance for writes that failed earlier
+        self._writer.commit()
 
     def __enter__(self) -> TaskManager:
         return self
