@@ -44,7 +44,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from .._ids import InvalidIdError, id_from_name, new_id, shorten_repr, validate_id
-from .._progress import Progress, ScaledProgress, TaskCancelled, ensure_progress
+from .._progress import Progress, TaskCancelled, ensure_progress
 from ._audio import (
     AudioError,
     AudioInfo,
@@ -501,6 +501,20 @@ def default_root() -> Path:
     return Path(os.environ.get("PIPELINE_KIT_HOME", "data")) / "audio"
 
 
+class _ProbeAhead:
+    """Reassembly's units plus one for the probe after it: a failed probe stays below 100 %."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def update(self, value: float | None = None, total: float | None = None, *,
+               step: str | None = None) -> None:
+        self.progress.update(value, None if total is None else total + 1, step=step)
+
+    def check_cancelled(self) -> None:
+        self.progress.check_cancelled()
+
+
 class AudioLibrary:
     """Uploaded and imported audio under one root folder (see the module docstring)."""
 
@@ -804,9 +818,7 @@ class AudioLibrary:
             progress.update(0, step="Checking chunks")
             staged = self._staging() / f".{upload_id}.{new_id()}{_extension(manifest.filename)}"
             try:
-                # Reassembly is 90 %: a probe that fails after it must not show 100.
-                digest, size = self.assemble(upload_id, staged,
-                                             progress=ScaledProgress(progress, 0, 90))
+                digest, size = self.assemble(upload_id, staged, progress=_ProbeAhead(progress))
                 progress.update(step="Probing audio")
                 progress.check_cancelled()
                 info = _probe_as(staged, manifest.filename, upload_id, verify_audio)
