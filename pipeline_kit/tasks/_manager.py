@@ -237,7 +237,7 @@ class TaskManager:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         parent_id: str | None = None,
-        executor: Literal["thread", "process"] = "thread",
+        executor: Literal["thread", "process", "dask"] = "thread",
         **kwargs: Any,
     ) -> TaskHandle:
         """Run ``fn(*args, **kwargs)`` as a task and return its handle at once.
@@ -306,7 +306,7 @@ class TaskManager:
         task_id: str,
         *,
         retry: RetryPolicy | None = None,
-        executor: Literal["thread", "process"] = "thread",
+        executor: Literal["thread", "process", "dask"] = "thread",
     ) -> TaskHandle:
         """Run a failed task again as a new attempt (``retry_of`` = ``task_id``).
 
@@ -576,7 +576,9 @@ class TaskManager:
     # ------------------------------------------------------------------ workers
 
     def _executor(self, name: str) -> ThreadExecutor | ProcessExecutor | DaskExecutor:
-        return {"thread": self._threads, "process": self._processes, "dask": self._dask}[name]
+        if name == "dask":
+            return self._dask
+        return self._processes if name == "process" else self._threads
 
     def dask_bridge(self) -> Any:
         """The Dask connection of ``executor="dask"`` tasks (connects on first use)."""
