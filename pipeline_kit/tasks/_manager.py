@@ -98,6 +98,8 @@ class TaskManager:
     :class:`TaskStore`, or None for ``$PIPELINE_KIT_STORE`` if set, else
     ``$PIPELINE_KIT_HOME/tasks.sqlite3`` (default home ``./data``). Creating a
     manager marks tasks of dead owners on the same store as interrupted.
+    ``kill_after``: seconds a cancelled process or Dask task may take to stop by
+    itself before its process is terminated (a thread task can only stop itself).
     """
 
     def __init__(
