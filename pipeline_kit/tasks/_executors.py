@@ -1,4 +1,5 @@
-"""Where a sync task's code runs: a thread, a worker process, or a Dask cluster.
+"""Where a task's code runs: the manager's loop (``async def``), a thread, a worker
+process, or a Dask cluster.
 
 Each executor takes a :class:`~pipeline_kit.tasks._run.Run` and reports back to
 its manager only through two loop-side calls posted from the worker thread:
@@ -8,6 +9,7 @@ tb)`` when it ends. State transitions stay the manager's.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 import os
 import threading
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline_kit.tasks._callables import to_result_data, wants_progress
 from pipeline_kit.tasks._run import Run, current_manager_var, current_task
+from pipeline_kit.tasks._types import TaskStatus
 
 if TYPE_CHECKING:
     from pipeline_kit.tasks._manager import TaskManager
@@ -34,6 +37,38 @@ def call_with_progress(run: Run) -> Any:
     if _wants_progress(run.fn):
         kwargs = {**kwargs, "progress": run.reporter}
     return run.fn(*run.args, **kwargs)
+
+
+class AsyncExecutor:
+    """Runs ``async def`` functions as asyncio tasks on the manager's own loop."""
+
+    def __init__(self, manager: TaskManager) -> None:
+        self._mgr = manager
+
+    def start(self, run: Run) -> None:
+        """Called on the manager's loop."""
+        task = self._mgr._loop.create_task(self._run(run))
+        run.atask = task
+        self._mgr._tasks.add(task)  # a strong reference until it is done
+        task.add_done_callback(self._mgr._tasks.discard)
+
+    async def _run(self, run: Run) -> None:
+        mgr = self._mgr
+        mgr._l_running(run)
+        if run.info.status is not TaskStatus.RUNNING:
+            return
+        current_task.set(run.info.task_id)  # this asyncio task's own context
+        current_manager_var.set(mgr)
+        try:
+            result = await call_with_progress(run)
+            data = to_result_data(result)
+        except asyncio.CancelledError:
+            if not run.info.is_terminal:
+                mgr._l_cancel_run(run, "task was cancelled")
+        except BaseException as e:  # noqa: BLE001
+            mgr._l_finished(run, None, None, e, traceback.format_exc())
+        else:
+            mgr._l_finished(run, result, data, None, None)
 
 
 class ThreadExecutor:

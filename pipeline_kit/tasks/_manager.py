@@ -21,7 +21,6 @@ import random
 import socket
 import threading
 import time
-import traceback
 import uuid
 import weakref
 from collections import deque
@@ -37,13 +36,12 @@ from pipeline_kit.tasks._callables import (
     exception_ref,
     is_async,
     resolve_ref,
-    to_result_data,
 )
 from pipeline_kit.tasks._executors import (
+    AsyncExecutor,
     DaskExecutor,
     ProcessExecutor,
     ThreadExecutor,
-    call_with_progress,
 )
 from pipeline_kit.tasks._handle import TaskChain, TaskHandle
 from pipeline_kit.tasks._metrics import TaskMetrics, compute_metrics
@@ -52,7 +50,6 @@ from pipeline_kit.tasks._reporter import TaskProgress
 from pipeline_kit.tasks._retry import RetryPolicy, TaskNotRetryableError
 from pipeline_kit.tasks._run import (
     Run,
-    current_manager_var,
     current_task,
 )
 from pipeline_kit.tasks._store import TaskStore, open_store
@@ -130,6 +127,7 @@ class TaskManager:
         self._threads = ThreadExecutor(self, max_workers)
         self._processes = ProcessExecutor(self, max_processes, kill_after)
         self._dask = DaskExecutor(self, dask_client, kill_after)
+        self._async = AsyncExecutor(self)
         self._runs: dict[str, Run] = {}
         self._active: dict[str, Run] = {}  # non-terminal attempts; loop thread only
         self._subs: list[Callable[[TaskInfo], None]] = []
@@ -377,10 +375,7 @@ class TaskManager:
         if run.info.is_terminal:
             return
         if is_async(run.fn):
-            task = self._loop.create_task(self._l_run_async(run))
-            run.atask = task
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._async.start(run)
         else:
             self._executor(run.executor).start(run)
 
@@ -595,23 +590,6 @@ class TaskManager:
     def dask_client(self) -> Any:
         """The ``distributed.Client`` in use (connects on first use)."""
         return self.dask_bridge().client
-
-    async def _l_run_async(self, run: Run) -> None:
-        self._l_running(run)
-        if run.info.status is not TaskStatus.RUNNING:
-            return
-        current_task.set(run.info.task_id)  # this asyncio task's own context
-        current_manager_var.set(self)
-        try:
-            result = await call_with_progress(run)
-            data = to_result_data(result)
-        except asyncio.CancelledError:
-            if not run.info.is_terminal:
-                self._l_cancel_run(run, "task was cancelled")
-        except BaseException as e:  # noqa: BLE001
-            self._l_finished(run, None, None, e, traceback.format_exc())
-        else:
-            self._l_finished(run, result, data, None, None)
 
     # ------------------------------------------------------------------ queries
 
