@@ -8,6 +8,7 @@ load on first use, not on import.
 from __future__ import annotations
 
 from ._batch import run_batch
+from ._display import progress_mode, show  # registers the task views; widgets load when shown
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
 from ._params import Param
 from ._pipeline import (
@@ -57,16 +58,6 @@ register_stage = REGISTRY.register
 def stage_names() -> list[str]:
     """Registered stage names in run order (built-ins and plug-ins)."""
     return REGISTRY.names()
-
-
-def __getattr__(name: str) -> object:
-    # The display front end loads on first use: ipywidgets stays out of `import pipeline_kit`.
-    if name in ("show", "progress_mode"):
-        from . import _display
-
-        return getattr(_display, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 __all__ = [
     "AudioLibrary",

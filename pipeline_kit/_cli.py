@@ -94,10 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address, or 'local'")
     _pipeline_options(b)
+    id_help = "a task id, or a unique prefix of 6 or more characters"
     for name, help_ in (("status", "show one task"), ("retry", "run a failed task again")):
-        add(name, help_).add_argument("task_id")
+        add(name, help_).add_argument("task_id", help=id_help)
     c = add("cancel", "cancel a task (of any process sharing the store)")
-    c.add_argument("task_id")
+    c.add_argument("task_id", help=id_help)
     c.add_argument("--wait", type=float, default=15.0,
                    help="seconds to wait for the owning process to cancel it (default 15)")
     add("tasks", "list tasks")
@@ -279,6 +280,20 @@ def _uploads(args: argparse.Namespace) -> int:
     return 0
 
 
+def _full_id(mgr: Any, task_id: str) -> str:
+    """The full id of a task id or unique prefix; a usage error naming the matches if several."""
+    from pipeline_kit.tasks import AmbiguousTaskIdError
+
+    try:
+        full = mgr.resolve_id(task_id)
+    except AmbiguousTaskIdError as e:
+        raise _UsageError(str(e)) from None
+    if full == task_id and mgr.get_task_status(task_id) is None:
+        hint = " (an id prefix needs at least 6 characters)" if len(task_id) < 6 else ""
+        raise _UsageError(f"unknown task id {task_id!r}{hint}")
+    return full
+
+
 def _cancel(mgr: Any, task_id: str, wait: float) -> int:
     """Cancel here, or ask the owning process through the store and wait for it."""
     import time
@@ -362,6 +377,8 @@ def _main(argv: list[str] | None) -> int:
             return 0
         mgr = _manager(args)
         try:
+            if getattr(args, "task_id", None) is not None:
+                args.task_id = _full_id(mgr, args.task_id)
             if args.command == "tasks":
                 df = mgr.tasks()
                 cols = ["task_id", "task_type", "status", "progress_percentage", "parent_id",

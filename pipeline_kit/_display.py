@@ -20,10 +20,12 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus, utcnow
+from pipeline_kit.tasks._views import register_views
 
 if TYPE_CHECKING:
     from pipeline_kit.tasks._handle import TaskHandle
@@ -133,12 +135,32 @@ def format_elapsed(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds:.1f}s"
 
 
+def _number(v: float) -> str:
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+
+
+def format_units(info: TaskInfo) -> str:
+    """``12/40  3.1/s  ETA 9s`` of a running task that reports units ('' otherwise)."""
+    if info.status is not TaskStatus.RUNNING or info.progress_total is None:
+        return ""
+    parts = [f"{_number(info.progress_done or 0)}/{_number(info.progress_total)}"]
+    if info.progress_rate:
+        parts.append(f"{info.progress_rate:.3g}/s")
+    eta = info.eta
+    if eta is not None:
+        parts.append(f"ETA {eta:.0f}s")
+    return "  ".join(parts)
+
+
 def format_line(info: TaskInfo) -> str:
-    """One status line: ``[ 42%] transcription  a1b2c3  running  Step  12.3s``."""
+    """One line: ``[ 42%] transcription  a1b2c3  running  Step  12/40  3.1/s  ETA 9s  12.3s``."""
     parts = [f"[{info.progress_percentage:3.0f}%] {info.task_type}", info.task_id[:6],
              info.status.value]
     if info.current_step:
         parts.append(info.current_step)
+    units = format_units(info)
+    if units:
+        parts.append(units)
     if info.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and info.error_message:
         msg = info.error_message.splitlines()[0]
         parts.append(f"({msg[:120]})")
@@ -166,7 +188,10 @@ class TextRenderer:
     """Prints throttled status lines of the feed, and a summary when all are finished.
 
     A state change is always printed; progress of one task at most every
-    ``interval`` seconds. Watching one handle, it stops after that task's summary.
+    ``interval`` seconds. A running task that printed nothing for ``heartbeat``
+    seconds gets its line again (elapsed time, last step, percent), so a log under
+    papermill or CI never goes quiet during a long stage. Watching one handle, it
+    stops after that task's summary.
     """
 
     def __init__(
@@ -177,19 +202,37 @@ class TextRenderer:
         stream: TextIO | None = None,
         interval: float = 2.0,
         summary: bool = True,
+        heartbeat: float = 10.0,
     ) -> None:
         self.manager = manager
         self.stream = stream if stream is not None else sys.stdout
-        self.interval, self.summary = interval, summary
+        self.interval, self.summary, self.heartbeat = interval, summary, heartbeat
         self._sel = _Selection(select)
         self._last: dict[str, tuple[float, TaskStatus]] = {}
         self._seen: dict[str, TaskInfo] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._stopped = threading.Event()
         self._unsub = manager.subscribe(self._on_info)
         for info in manager.snapshots():
             if self._sel.matches(info) and not info.is_terminal:
                 self._on_info(info)
+        threading.Thread(target=self._beat, name="pipeline-kit-text-heartbeat",
+                         daemon=True).start()
+
+    def _beat(self) -> None:
+        """Re-print each running task that has been quiet for ``heartbeat`` seconds."""
+        while not self._stopped.wait(min(1.0, self.heartbeat / 4)):
+            if self.manager.closed:
+                self.close()
+                return
+            now = time.monotonic()
+            with self._lock:
+                quiet = [i for i in self._seen.values() if i.status is TaskStatus.RUNNING
+                         and now - self._last[i.task_id][0] >= self.heartbeat]
+                for info in quiet:
+                    self._last[info.task_id] = (now, info.status)
+                    self._write(format_line(info))  # duration runs on to now
 
     def _write(self, text: str) -> None:
         try:
@@ -229,6 +272,7 @@ class TextRenderer:
     def close(self) -> None:
         """Stop listening to the feed."""
         self._closed = True
+        self._stopped.set()
         self._unsub()
 
 
@@ -272,7 +316,7 @@ class _Row:
         self.status.value = (
             f'<b style="color:{COLOUR[info.status]}">{label}</b>'
         )
-        step = info.current_step or ""
+        step = "  ".join(x for x in (info.current_step, format_units(info)) if x)
         if info.status is TaskStatus.FAILED and info.error_message:
             step = info.error_message.splitlines()[0][:120]
         self.step.value = step
@@ -385,10 +429,26 @@ def show(
         display(panel.widget)
         return panel
     if select is None:  # one text view of the whole manager is enough
-        existing = getattr(manager, "_text_renderer", None)
+        existing = _text_views.get(manager)
         if existing is not None and not existing._closed:
             return existing
-        renderer = TextRenderer(manager, **kwargs)
-        manager._text_renderer = renderer
+        renderer = _text_views[manager] = TextRenderer(manager, **kwargs)
         return renderer
     return TextRenderer(manager, select=select, **kwargs)
+
+
+# The shared whole-manager text view of each manager (dies with its manager).
+_text_views: weakref.WeakKeyDictionary[Any, TextRenderer] = weakref.WeakKeyDictionary()
+
+
+class _Views:
+    """This module as the task manager's view hook (see ``pipeline_kit.tasks._views``)."""
+
+    show = staticmethod(show)
+
+    @staticmethod
+    def panel(manager: TaskManager, **kwargs: Any) -> TaskPanel:
+        return TaskPanel(manager, **kwargs)
+
+
+register_views(_Views())

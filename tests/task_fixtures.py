@@ -164,3 +164,64 @@ async def pipeline_blocking_child(name: str, progress: Any = None) -> Any:
 async def async_sleep(seconds: float) -> str:
     await asyncio.sleep(seconds)
     return "woke"
+
+
+def fail_after(n: int, k: int, progress: Any = None) -> None:
+    """Reports ``k`` of ``n`` units quickly, then fails (its last progress is k/n)."""
+    for i in range(k):
+        progress.update(i + 1, n, step=f"unit {i + 1}/{n}")
+    raise ValueError(f"failed after {k} of {n}")
+
+
+def spin_forever(pid_file: str) -> None:
+    """Burns CPU and never calls progress: only a forced stop ends it."""
+    import os
+
+    Path(pid_file).write_text(str(os.getpid()))
+    x = 0
+    while True:
+        x = (x * 31 + 7) % 1_000_003
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """utime + stime of ``pid`` in clock ticks; None once it has exited (or is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
+def seconds_until_cpu_stops(pid: int, since: float, quiet: float = 0.5,
+                            timeout: float = 15.0) -> float:
+    """Seconds from ``since`` (monotonic) to the last CPU tick of ``pid``.
+
+    Stopped means: exited, or no new tick for ``quiet`` seconds. Raises
+    AssertionError if it still burns CPU after ``timeout`` seconds.
+    """
+    last_ticks, last_change = cpu_ticks(pid), time.monotonic()
+    while time.monotonic() - since < timeout:
+        time.sleep(0.02)
+        ticks = cpu_ticks(pid)
+        now = time.monotonic()
+        if ticks is None:
+            return now - since
+        if ticks != last_ticks:
+            last_ticks, last_change = ticks, now
+        elif now - last_change >= quiet:
+            return last_change - since
+    raise AssertionError(f"pid {pid} still uses CPU {timeout} s after the cancel")
+
+
+def wait_for_pid(pid_file: Path, timeout: float = 60.0) -> int:
+    """The pid a task wrote to ``pid_file`` (waits for it to appear)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = pid_file.read_text() if pid_file.exists() else ""
+        if text:
+            return int(text)
+        time.sleep(0.02)
+    raise AssertionError(f"{pid_file} never appeared")

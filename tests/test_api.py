@@ -323,6 +323,41 @@ def test_cancel_a_running_pipeline_and_retry_rules(api, sample, processed):
     assert metrics["by_type"]["pipeline"]["completed"] >= 1 and metrics["cancellations"] >= 1
 
 
+def test_short_and_ambiguous_id_prefixes_and_custom_task_types(api, server):
+    from pipeline_kit.tasks import SQLiteTaskStore, TaskInfo, TaskStatus
+    from pipeline_kit.tasks._callables import encode_args
+
+    a, b, c = "fedcba01" + "1" * 24, "fedcba02" + "2" * 24, "654321" + "e" * 26
+    store = SQLiteTaskStore(server.home / "tasks.sqlite3")  # as another process would write
+    for task_id, status in ((a, TaskStatus.COMPLETED), (b, TaskStatus.COMPLETED)):
+        store.insert(TaskInfo(task_id=task_id, task_type="speaker_diarization", status=status))
+    store.insert(TaskInfo(task_id=c, task_type="speaker_diarization", status=TaskStatus.FAILED,
+                          callable_ref="operator:add", call_args=encode_args((2, 3), {})))
+    store.close()
+    r = api.get(f"/tasks/{a[:8]}/status")
+    assert r.status_code == 200 and r.json()["task_id"] == a
+    for method, path in (("GET", "/tasks/fedcba/status"), ("POST", "/tasks/fedcba0/cancel"),
+                         ("POST", "/tasks/fedcba/retry")):
+        r = api.request(method, path)
+        assert r.status_code == 409, (path, r.text)
+        assert "ambiguous" in r.json()["detail"] and a in r.json()["detail"] and b in r.json()[
+            "detail"]
+    r = api.post(f"/tasks/{b[:8]}/cancel")
+    assert r.status_code == 409 and f"task {b} is already completed" in r.json()["detail"]
+    r = api.post("/tasks/654321/retry")
+    assert r.status_code == 202 and r.json()["retry_of"] == c, r.text
+    retried = wait_task(api, r.json()["task_id"])[-1]
+    assert retried["status"] == "completed"
+    r = api.get("/tasks/abcde/status")  # shorter than 6: never a prefix
+    assert r.status_code == 404
+    listed = api.get("/tasks", params={"task_type": "speaker_diarization"}).json()
+    assert listed["total"] == 4 and {t["task_type"] for t in listed["tasks"]} == {
+        "speaker_diarization"}
+    metrics = api.get("/metrics").json()
+    assert metrics["by_type"]["speaker_diarization"]["completed"] == 3
+    assert metrics["store_errors"] == 0  # every write of this server reached its store
+
+
 # ----------------------------------------------------------------------------- refusals
 
 

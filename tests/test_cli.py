@@ -227,3 +227,49 @@ def test_uploads_lists_prunes_and_removes_crash_leftovers(tmp_path, capsys):
     lib.delete_upload("new")
     assert main(["uploads", "--home", str(home)]) == 0
     assert capsys.readouterr().out.strip() == "no uploads"
+
+
+def _seed_tasks(target: str) -> dict[str, str]:
+    """Stored attempts whose ids share prefixes, as other processes would leave them."""
+    from pipeline_kit.tasks import TaskInfo, TaskStatus, open_store
+    from pipeline_kit.tasks._callables import encode_args
+
+    ids = {"a": "abcdef01" + "1" * 24, "b": "abcdef02" + "2" * 24, "c": "123456" + "f" * 26}
+    store = open_store(target)
+    store.insert(TaskInfo(task_id=ids["a"], task_type="speaker_diarization",
+                          status=TaskStatus.COMPLETED))
+    store.insert(TaskInfo(task_id=ids["b"], task_type="speaker_diarization",
+                          status=TaskStatus.COMPLETED))
+    store.insert(TaskInfo(task_id=ids["c"], task_type="speaker_diarization",
+                          status=TaskStatus.FAILED, error_message="flaky",
+                          callable_ref="task_fixtures:add", call_args=encode_args((2, 3), {})))
+    store.close()
+    return ids
+
+
+def test_short_and_ambiguous_id_prefixes(store_target, capsys):
+    import task_fixtures  # noqa: F401 - the retried function must import
+
+    ids = _seed_tasks(store_target)
+    assert main(["status", ids["a"][:8], "--store", store_target]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["task_id"] == ids["a"] and shown["task_type"] == "speaker_diarization"
+
+    assert main(["status", "abcdef", "--store", store_target]) == 2
+    err = capsys.readouterr().err
+    assert "ambiguous" in err and ids["a"] in err and ids["b"] in err
+    assert len(err.strip().splitlines()) == 1
+
+    assert main(["cancel", "abcdef0", "--store", store_target]) == 2
+    assert "ambiguous" in capsys.readouterr().err
+    assert main(["cancel", "abcdef02", "--store", store_target]) == 2
+    assert f"task {ids['b']} already finished" in capsys.readouterr().err
+
+    assert main(["retry", "123456", "--store", store_target]) == 0
+    assert f"retried {ids['c']} as " in capsys.readouterr().out
+
+    assert main(["status", "abcde", "--store", store_target]) == 2  # too short to resolve
+    assert "at least 6 characters" in capsys.readouterr().err
+
+    assert main(["tasks", "--store", store_target]) == 0  # a custom task type lists too
+    assert capsys.readouterr().out.count("speaker_diarization") == 4  # 3 seeded + the retry

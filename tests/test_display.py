@@ -6,6 +6,7 @@ import asyncio
 import io
 import re
 import threading
+import time
 
 import pytest
 import task_fixtures as fx
@@ -128,3 +129,56 @@ def test_show_none_and_bad_mode(tm):
     assert D.show(tm, mode="none") is None
     with pytest.raises(ValueError):
         D.show(tm, mode="fancy")
+
+
+def test_public_entry_points_reach_the_registered_views(tm, capsys, monkeypatch):
+    import pipeline_kit as pk
+
+    assert "show" in pk.__all__ and pk.show is D.show
+    panel = tm.panel(loop=None)
+    assert isinstance(panel, D.TaskPanel) and panel.manager is tm
+    h = tm.submit(fx.noop, task_type=T)
+    h.result(5)
+    assert h.task_id in panel.rows  # the panel follows the feed without being displayed
+    panel.close()
+    monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "text")
+    tm.display()
+    assert pk.show(tm) is pk.show(tm)  # one shared text view per manager
+    tm.submit(fx.noop, task_type="custom_kind").result(5)
+    text = capsys.readouterr().out
+    assert "custom_kind" in text and "completed" in text
+
+
+def test_text_heartbeat_while_a_task_is_quiet(tm):
+    out = io.StringIO()
+    renderer = D.TextRenderer(tm, stream=out, interval=0.0, summary=False, heartbeat=0.2)
+    h = tm.submit(fx.block, "beat", task_type=T)
+    assert fx.event("beat.started").wait(5)
+    deadline = time.monotonic() + 20
+    while out.getvalue().count("running") < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    fx.event("beat.release").set()
+    h.result(5)
+    renderer.close()
+    running = [x for x in out.getvalue().splitlines() if "running" in x]
+    assert len(running) >= 4, out.getvalue()  # the state change, then heartbeats
+    elapsed = [float(re.search(r"(\d+\.\d)s$", x).group(1)) for x in running[1:]]
+    assert elapsed == sorted(elapsed) and elapsed[-1] > 0.0  # each says how long it has run
+
+
+def test_text_and_widget_rows_show_units_rate_and_eta(tm):
+    from pipeline_kit.tasks import TaskInfo, TaskStatus
+    from pipeline_kit.tasks._types import utcnow
+
+    info = TaskInfo(task_id="ab" * 16, task_type="diarization", status=TaskStatus.RUNNING,
+                    progress_percentage=30.0, current_step="Segments", started_at=utcnow(),
+                    progress_done=12, progress_total=40, progress_rate=3.5)
+    line = D.format_line(info)
+    assert re.match(r"\[ 30%\] diarization  ababab  running  Segments  12/40  3\.5/s  ETA 8s  "
+                    r"\d+\.\ds$", line), line
+    done = info.replace(status=TaskStatus.COMPLETED, progress_percentage=100.0)
+    assert "ETA" not in D.format_line(done) and "/s" not in D.format_line(done)
+    panel = D.TaskPanel(tm, loop=None)
+    panel._apply(info)
+    assert panel.rows[info.task_id].step.value == "Segments  12/40  3.5/s  ETA 8s"
+    panel.close()

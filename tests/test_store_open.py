@@ -109,3 +109,30 @@ def test_importing_the_store_does_not_import_psycopg():
                          cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+NEW_COLUMNS = ("progress_done", "progress_total", "progress_rate")
+
+
+def test_a_file_from_before_progress_units_gains_the_columns(tmp_path):
+    import sqlite3
+
+    from pipeline_kit.tasks import TaskInfo, TaskType
+    from pipeline_kit.tasks._store_base import COLUMNS
+
+    path = tmp_path / "old.sqlite3"
+    old = [c for c in COLUMNS if c not in NEW_COLUMNS]
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"CREATE TABLE tasks (task_id TEXT PRIMARY KEY, {', '.join(old[1:])})")
+        conn.execute("INSERT INTO tasks (task_id, task_type, status, created_at, updated_at,"
+                     " metadata) VALUES ('old1', 'transcription', 'completed', 0, 0, '{}')")
+    conn.close()
+    store = SQLiteTaskStore(path)
+    try:
+        assert store.get("old1").progress_total is None  # the old row reads back
+        store.insert(TaskInfo(task_id="new1", task_type=TaskType.PIPELINE, progress_done=2,
+                              progress_total=5, progress_rate=0.5))
+        got = store.get("new1")
+        assert (got.progress_done, got.progress_total, got.progress_rate) == (2, 5, 0.5)
+    finally:
+        store.close()

@@ -173,3 +173,29 @@ def test_pool_bounds_connections_per_store(postgres_url):
                           " AND application_name='pipeline_kit'", (db,)).fetchone()[0]
     assert 1 <= n <= 2
     store.close()
+
+
+def test_a_table_from_before_progress_units_gains_the_columns(postgres_url):
+    import psycopg
+
+    from pipeline_kit.tasks._store_postgres import _pg_type
+
+    new = ("progress_done", "progress_total", "progress_rate")
+    old = [c for c in COLUMNS[1:] if c not in new]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE tasks (task_id TEXT PRIMARY KEY, "
+                     f"{', '.join(f'{c} {_pg_type(c)}' for c in old)}, "
+                     "seq BIGINT GENERATED ALWAYS AS IDENTITY)")
+        conn.execute("CREATE TABLE documents (collection TEXT NOT NULL, doc_id TEXT NOT NULL,"
+                     " data TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL,"
+                     " seq BIGINT GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (collection, doc_id))")
+    store = PostgresTaskStore(postgres_url)
+    try:
+        with psycopg.connect(postgres_url) as conn:
+            assert set(new) <= set(columns(conn, "tasks"))
+        store.insert(TaskInfo(task_id="n1", task_type="diarization", progress_done=2,
+                              progress_total=5, progress_rate=0.5))
+        got = store.get("n1")
+        assert (got.progress_done, got.progress_total, got.progress_rate) == (2, 5, 0.5)
+    finally:
+        store.close()

@@ -110,6 +110,25 @@ def test_cancel_stops_the_work_on_the_worker(tm, tmp_path):
     assert again.result(timeout=60)["x"] == 2
 
 
+def test_cancel_stops_a_non_cooperative_task_by_restarting_its_worker(tm, client, tmp_path):
+    import task_fixtures as fx
+
+    pid_file = tmp_path / "pid"
+    h = tm.submit(fx.spin_forever, str(pid_file), executor="dask", task_type="t")
+    pid = fx.wait_for_pid(pid_file)  # the worker process running it
+    time.sleep(0.3)
+    assert fx.cpu_ticks(pid) > 0
+    t0 = time.monotonic()
+    assert h.cancel()
+    stopped_after = fx.seconds_until_cpu_stops(pid, t0)
+    print(f"dask executor: CPU stopped {stopped_after:.2f} s after cancel (worker restarted)")
+    assert stopped_after < 2.0
+    assert _wait_status(tm, h.task_id, {TaskStatus.CANCELLED}).status is TaskStatus.CANCELLED
+    client.wait_for_workers(2, timeout=60)  # the restarted worker is back
+    again = tm.submit(dask_fixtures.whoami, 1, executor="dask", task_type="t")
+    assert again.result(timeout=60)["x"] == 2
+
+
 def test_worker_killed_mid_task_fails_then_retries(own_tm, tmp_path):
     tm = own_tm
     marker = tmp_path / "pid"

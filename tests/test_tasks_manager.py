@@ -227,8 +227,9 @@ def test_finished_task_never_regresses(tm):
     assert tm.store.get(h.task_id).status is TaskStatus.COMPLETED
     running = tm.submit(fx.block, "rg", task_type=T)
     assert fx.event("rg.started").wait(5)
-    deadline = time.monotonic() + 5
-    while running.info.status is not TaskStatus.RUNNING and time.monotonic() < deadline:
+    deadline = time.monotonic() + 5  # RUNNING must be in the store, not only in memory
+    while tm.store.get(running.task_id).status is not TaskStatus.RUNNING:
+        assert time.monotonic() < deadline, "RUNNING never reached the store"
         time.sleep(0.01)
     assert tm.store.update(running.info.replace(status=TaskStatus.PENDING)) is False
     fx.event("rg.release").set()
@@ -388,3 +389,130 @@ def test_async_task_timeout_and_cancel(tm):
     with pytest.raises(TaskCancelled):
         h.result(5)
     assert h.info.status is TaskStatus.CANCELLED
+
+
+def test_units_rate_and_eta_while_running(tm, store_target):
+    running = []
+    tm.subscribe(lambda i: running.append(i) if i.status is TaskStatus.RUNNING else None)
+    h = tm.submit(fx.steps, 20, 0.05, task_type=T)
+    h.result(30)
+    rated = [i for i in running if i.progress_rate]
+    assert rated, "no snapshot carried a rate"
+    for i in rated:
+        assert i.progress_total == 20 and 0 < i.progress_done <= 20
+        assert 2 < i.progress_rate < 60  # units per second of a 20-per-second loop
+        assert i.eta == pytest.approx((20 - i.progress_done) / i.progress_rate)
+    info = h.info
+    assert info.progress_done == info.progress_total == 20 and info.eta is None
+    stored = open_store(store_target)
+    assert stored.get(h.task_id).progress_total == 20  # units persist in every backend
+    stored.close()
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_failed_task_keeps_its_last_real_progress(store_target, executor):
+    # A long interval: the last update is still waiting for its throttled flush
+    # when the task fails, and the failure must record it anyway.
+    with TaskManager(store_target, progress_interval=5.0) as tm:
+        h = tm.submit(fx.fail_after, 8, 3, task_type=T, executor=executor)
+        with pytest.raises(ValueError, match="after 3 of 8"):
+            h.result(30)
+        info = h.info
+        assert info.status is TaskStatus.FAILED
+        assert info.progress_percentage == pytest.approx(37.5)
+        assert (info.progress_done, info.progress_total) == (3, 8)
+        assert info.current_step == "unit 3/8"
+
+
+class FlakyStore(SQLiteTaskStore):
+    """A real SQLite store whose batch writes fail on demand (an injected disk error)."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.fail_next = 0  # fail this many writes, then work
+        self.broken = False  # fail every write while set
+        self.failures = 0
+
+    def write_many(self, inserts, updates) -> None:
+        import sqlite3
+
+        if self.broken or self.fail_next > 0:
+            self.fail_next = max(0, self.fail_next - 1)
+            self.failures += 1
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+        super().write_many(inserts, updates)
+
+
+def test_a_store_write_that_fails_briefly_is_retried(tmp_path):
+    store = FlakyStore(tmp_path / "tasks.sqlite3")
+    with TaskManager(store) as tm:
+        store.fail_next = 2  # the insert fails twice, the third attempt lands
+        h = tm.submit(fx.add, 2, 3, task_type=T)
+        assert h.result(10) == 5
+        assert store.failures == 2
+        assert h.store_error is None and tm.metrics().store_errors == 0
+        stored = SQLiteTaskStore(tmp_path / "tasks.sqlite3")
+        assert stored.get(h.task_id).status is TaskStatus.COMPLETED
+        stored.close()
+    store.close()
+
+
+def test_a_store_that_keeps_failing_is_surfaced_then_caught_up(tmp_path):
+    store = FlakyStore(tmp_path / "tasks.sqlite3")
+    reader = SQLiteTaskStore(tmp_path / "tasks.sqlite3")  # another process's view
+    with TaskManager(store, heartbeat_interval=0.2) as tm:
+        h = tm.submit(fx.block, "sf", task_type=T)
+        assert fx.event("sf.started").wait(5)
+        deadline = time.monotonic() + 10
+        while (seen := reader.get(h.task_id)) is None or seen.status is not TaskStatus.RUNNING:
+            assert time.monotonic() < deadline, "RUNNING never reached the store"
+            time.sleep(0.02)
+        store.broken = True
+        fx.event("sf.release").set()
+        assert h.result(10) == "sf"  # the work itself is not lost
+        assert "disk I/O error (injected)" in h.store_error
+        assert tm.metrics().store_errors >= 1
+        assert reader.get(h.task_id).status is TaskStatus.RUNNING  # the final state is not stored
+        store.broken = False  # the disk recovers: the next heartbeat writes the final state
+        deadline = time.monotonic() + 10
+        while reader.get(h.task_id).status is not TaskStatus.COMPLETED:
+            assert time.monotonic() < deadline, "final state never reached the store"
+            time.sleep(0.05)
+        assert reader.get(h.task_id).result_data == "sf"
+        assert h.store_error is None  # caught up
+        assert tm.metrics().store_errors >= 1  # the failures stay counted
+    reader.close()
+    store.close()
+
+
+def test_cancel_stops_a_non_cooperative_process_task_within_2_s(tm, tmp_path):
+    pid_file = tmp_path / "pid"
+    h = tm.submit(fx.spin_forever, str(pid_file), task_type=T, executor="process")
+    pid = fx.wait_for_pid(pid_file)
+    time.sleep(0.3)
+    assert fx.cpu_ticks(pid) > 0  # it really burns CPU, and never calls progress
+    t0 = time.monotonic()
+    assert h.cancel()
+    stopped_after = fx.seconds_until_cpu_stops(pid, t0)
+    print(f"process executor: CPU stopped {stopped_after:.2f} s after cancel")
+    assert stopped_after < 2.0
+    with pytest.raises(TaskCancelled):
+        h.result(10)
+    assert h.status is TaskStatus.CANCELLED
+
+
+def test_any_task_type_string_is_accepted_stored_and_counted(tm, store_target):
+    h = tm.submit(fx.add, 1, 2, task_type="speaker_diarization")
+    assert h.result(10) == 3
+    known = tm.submit(fx.add, 1, 1, task_type="transcription")  # a well-known value by name
+    known.result(10)
+    assert known.info.task_type is TaskType.TRANSCRIPTION
+    other = open_store(store_target)
+    assert other.get(h.task_id).task_type == "speaker_diarization"
+    assert [i.task_id for i in other.list(task_type="speaker_diarization")] == [h.task_id]
+    other.close()
+    assert list(tm.tasks(task_type="speaker_diarization")["task_id"]) == [h.task_id]
+    assert tm.metrics().by_type["speaker_diarization"] == {"completed": 1}
+    for bad in ("", None, 3):
+        with pytest.raises(ValueError, match="task_type"):
+            tm.submit(fx.noop, task_type=bad)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -196,31 +195,80 @@ def test_metrics_quantiles():
     assert m.duration.p50 == pytest.approx(5.5) and m.duration.p95 == pytest.approx(9.55)
 
 
-def test_reporter_is_a_progress_and_throttles():
+class _Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_reporter_throttles_and_its_trailing_flush_keeps_the_last_value():
+    # The loop runs in this thread only when the test says so, and time is the
+    # test's clock: no race decides how many flushes happen.
     loop = asyncio.new_event_loop()
+    clock = _Clock()
     flushed = []
-    t = threading.Thread(target=loop.run_forever, daemon=True)
-    t.start()
     try:
-        rep = TaskProgress("t", loop, lambda r: flushed.append((r.percent, r.step)), 0.05)
+        rep = TaskProgress("t", loop, lambda r: flushed.append((r.percent, r.step, r.done)),
+                           0.05, clock=clock)
         assert isinstance(rep, Progress)
-        for i in range(1000):
-            rep.update(i, 1000, step="s")
-        time.sleep(0.2)
-        assert 1 <= len(flushed) <= 3 and flushed[-1] == (99.9, "s")  # trailing flush kept it
+        rep.update(1, 1000, step="s")
+        loop.run_until_complete(asyncio.sleep(0))  # the immediate flush of the first update
+        assert flushed == [(0.1, "s", 1.0)]
+        for i in range(1, 1000):
+            rep.update(i + 1, 1000, step="s")
+        loop.run_until_complete(asyncio.sleep(0))
+        assert len(flushed) == 1  # throttled: only a trailing flush is scheduled
+        loop.run_until_complete(asyncio.sleep(0.1))  # past the trailing flush's delay
+        assert flushed == [(0.1, "s", 1.0), (100.0, "s", 1000.0)]  # one trailing, the last
+        assert (rep.done, rep.total) == (1000.0, 1000.0)
+        clock.now += 1.0
+        rep.update(50)  # a bare percentage drops the units
+        loop.run_until_complete(asyncio.sleep(0))
+        assert flushed[-1] == (50.0, "s", None) and rep.total is None
         rep.request_stop(TaskCancelled("stop"))
         with pytest.raises(TaskCancelled):
             rep.update(1)
         with pytest.raises(TaskCancelled):
             rep.check_cancelled()
     finally:
-        loop.call_soon_threadsafe(loop.stop)
-        t.join()
         loop.close()
 
 
+def test_remote_progress_sends_step_changes_sooner_and_flushes_the_rest():
+    from pipeline_kit.tasks._remote_progress import RemoteProgress
+
+    sent = []
+
+    class Recorder(RemoteProgress):
+        def _send(self, value, total, step):
+            sent.append((value, total, step))
+
+        def _is_cancelled(self):
+            return False
+
+    clock = _Clock()
+    p = Recorder(1.0, clock=clock)
+    p.update(1, 10, step="a")
+    p.update(2, 10, step="a")  # within the interval: held back
+    assert sent == [(1, 10, "a")]
+    clock.now += 0.2
+    p.update(3, 10, step="b")  # a new step after a tenth of the interval goes out
+    p.update(4, 10, step="b")
+    assert sent == [(1, 10, "a"), (3, 10, "b")]
+    p.flush()
+    p.flush()  # nothing new: nothing sent
+    assert sent == [(1, 10, "a"), (3, 10, "b"), (4, 10, "b")]
+    with pytest.raises(ValueError, match="total must be positive"):
+        p.update(1, 0)
+
+
 @pytest.mark.parametrize("stmt", ["import pipeline_kit._display", "import pipeline_kit.tasks",
-                                  "from pipeline_kit.tasks import TaskPanel, show"])
+                                  "from pipeline_kit import show",
+                                  "from pipeline_kit._display import TaskPanel"])
 def test_imports_have_no_cycle_and_stay_light(stmt):
     import subprocess
     import sys
@@ -229,5 +277,4 @@ def test_imports_have_no_cycle_and_stay_light(stmt):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], timeout=60)
     assert out.returncode == 0, out.stderr
-    if "TaskPanel" not in stmt:
-        assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False"]  # widgets load only when a panel is shown

@@ -149,7 +149,7 @@ def test_shuffled_chunks_reassemble_identically(lib, wav_bytes, intact) -> None:
     on_disk = json.loads((lib.root / "u1" / "record.json").read_text())
     assert AudioRecord.from_dict(on_disk) == record == lib.get("u1")
     chunk_steps = [(v, t) for v, t, s in progress.updates if s == "Reassembling chunks"]
-    assert chunk_steps == [(i, 8) for i in range(1, 9)]
+    assert chunk_steps == [(i, 9) for i in range(1, 9)]  # the 9th unit is the probe
     assert not lib.upload_dir("u1").exists()  # chunks removed after success
     assert lib.process_upload("u1") == record  # a retried request gets the same answer
     intact()
@@ -360,6 +360,16 @@ def test_failed_reprocess_keeps_completed_audio(lib, intact) -> None:
     intact()
     assert lib.manifest("u5").last_error.startswith("NotAudioError")
     assert lib.received_chunks("u5") == [0, 1]
+
+
+def test_a_failed_probe_keeps_progress_below_100(lib) -> None:
+    send(lib, "u6", b"\x00garbage" * 100, 2)
+    progress = Recorder()
+    with pytest.raises(NotAudioError):
+        lib.process_upload("u6", progress=progress)
+    done = [v / t for v, t, _ in progress.updates if v is not None and t is not None]
+    assert done and max(done) < 1.0  # chunks reassembled, the probe failed: not 100 %
+    assert not any(v == 100 and t is None for v, t, _ in progress.updates)
 
 
 def test_cancel_leaves_everything_in_place(lib, wav_bytes, intact) -> None:

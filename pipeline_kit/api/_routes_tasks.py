@@ -17,15 +17,21 @@ from pipeline_kit.api._schemas import (
     TaskList,
     TaskStatusOut,
 )
-from pipeline_kit.tasks import TaskInfo, TaskNotRetryableError, TaskStatus, TaskType
+from pipeline_kit.tasks import AmbiguousTaskIdError, TaskInfo, TaskNotRetryableError, TaskStatus
 
 router = APIRouter(tags=["tasks"])
-TaskId = Annotated[str, Path(pattern=ID_PATTERN, description="task id")]
-NOT_FOUND = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+TaskId = Annotated[str, Path(pattern=ID_PATTERN,
+                             description="task id, or a unique prefix of 6 or more characters")]
+# 409 also answers an id prefix that matches several tasks (the detail lists them).
+NOT_FOUND = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
 def _task(app: AppState, task_id: str) -> TaskInfo:
-    info = app.manager.get_task_status(task_id)
+    """The task named by a full id or a unique prefix; 404 unknown, 409 ambiguous."""
+    try:
+        info = app.manager.get_task_status(task_id)
+    except AmbiguousTaskIdError as e:
+        raise HTTPException(409, str(e)) from None
     if info is None:
         raise HTTPException(404, f"no task with id {task_id!r}")
     return info
@@ -37,8 +43,7 @@ def task_status(task_id: TaskId, app: AppState = Depends(state)) -> TaskStatusOu
     return TaskStatusOut.of(_task(app, task_id))
 
 
-@router.post("/tasks/{task_id}/cancel", response_model=CancelOut,
-             responses={**NOT_FOUND, 409: {"model": ErrorBody}})
+@router.post("/tasks/{task_id}/cancel", response_model=CancelOut, responses=NOT_FOUND)
 def cancel_task(task_id: TaskId, app: AppState = Depends(state)) -> CancelOut:
     """Cancel a pending or running task (and its child tasks).
 
@@ -46,6 +51,7 @@ def cancel_task(task_id: TaskId, app: AppState = Depends(state)) -> CancelOut:
     ``running`` in this answer.
     """
     info = _task(app, task_id)
+    task_id = info.task_id
     if info.is_terminal:
         raise HTTPException(409, f"task {task_id} is already {info.status.value}")
     if not app.manager.cancel(task_id):
@@ -59,10 +65,10 @@ def cancel_task(task_id: TaskId, app: AppState = Depends(state)) -> CancelOut:
 
 
 @router.post("/tasks/{task_id}/retry", status_code=202, response_model=RetryOut,
-             responses={**NOT_FOUND, 409: {"model": ErrorBody}})
+             responses=NOT_FOUND)
 def retry_task(task_id: TaskId, app: AppState = Depends(state)) -> RetryOut:
     """Run a failed task again as a new attempt (a pipeline resumes from its artifacts)."""
-    _task(app, task_id)
+    task_id = _task(app, task_id).task_id
     try:
         handle = app.manager.retry(task_id)
     except TaskNotRetryableError as e:
@@ -93,7 +99,8 @@ def _value(v: Any) -> Any:
 def list_tasks(
     # Typed without None: optional, but never null in the schema.
     status: Annotated[list[TaskStatus], Query(description="any of these")] = None,  # type: ignore
-    task_type: Annotated[list[TaskType], Query(description="any of these")] = None,  # type: ignore
+    # Any string: stages may declare task types beyond the well-known TaskType values.
+    task_type: Annotated[list[str], Query(description="any of these")] = None,  # type: ignore
     parent_id: Annotated[str, Query(pattern=ID_PATTERN,
                                     description="children of this task")] = None,  # type: ignore
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

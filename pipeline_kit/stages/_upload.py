@@ -475,6 +475,20 @@ def default_root() -> Path:
     return Path(os.environ.get("PIPELINE_KIT_HOME", "data")) / "audio"
 
 
+class _ProbeAhead:
+    """Reassembly's units plus one for the probe after it: a failed probe stays below 100 %."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def update(self, value: float | None = None, total: float | None = None, *,
+               step: str | None = None) -> None:
+        self.progress.update(value, None if total is None else total + 1, step=step)
+
+    def check_cancelled(self) -> None:
+        self.progress.check_cancelled()
+
+
 class AudioLibrary:
     """Uploaded and imported audio under one root folder (see the module docstring)."""
 
@@ -852,7 +866,7 @@ class AudioLibrary:
             progress.update(0, step="Checking chunks")
             staged = temp_path(self._staging(), upload_id, _extension(manifest.filename))
             try:
-                digest, size = self.assemble(upload_id, staged, progress=progress)
+                digest, size = self.assemble(upload_id, staged, progress=_ProbeAhead(progress))
                 progress.update(step="Probing audio")
                 progress.check_cancelled()
                 info = _probe_as(staged, manifest.filename, upload_id, verify_audio)

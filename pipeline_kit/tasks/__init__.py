@@ -6,15 +6,14 @@ object it passes to any task function with a ``progress`` parameter.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pipeline_kit._progress import TaskCancelled
 from pipeline_kit.tasks._callables import NotStorableError
 from pipeline_kit.tasks._handle import TaskHandle
-from pipeline_kit.tasks._manager import TaskManager, current_manager, current_task_id
+from pipeline_kit.tasks._manager import TaskManager
 from pipeline_kit.tasks._metrics import DurationStats, TaskMetrics
 from pipeline_kit.tasks._reporter import TaskProgress
 from pipeline_kit.tasks._retry import RetryPolicy, TaskNotRetryableError
+from pipeline_kit.tasks._run import current_manager, current_task_id
 from pipeline_kit.tasks._store import (
     PostgresTaskStore,
     SQLiteTaskStore,
@@ -24,21 +23,10 @@ from pipeline_kit.tasks._store import (
     open_store,
     pipeline_home,
 )
-from pipeline_kit.tasks._types import TaskInfo, TaskStatus, TaskType
-
-_DISPLAY = ("TaskPanel", "TextRenderer", "progress_mode", "show")
-
-
-def __getattr__(name: str) -> Any:
-    # Display entry points load lazily: pipeline_kit._display imports this package.
-    if name in _DISPLAY:
-        from pipeline_kit import _display as display
-
-        return getattr(display, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from pipeline_kit.tasks._types import AmbiguousTaskIdError, TaskInfo, TaskStatus, TaskType
 
 __all__ = [
+    "AmbiguousTaskIdError",
     "DurationStats",
     "NotStorableError",
     "RetryPolicy",
@@ -51,17 +39,13 @@ __all__ = [
     "TaskManager",
     "TaskMetrics",
     "TaskNotRetryableError",
-    "TaskPanel",
     "TaskProgress",
     "TaskStatus",
     "TaskStore",
     "TaskType",
-    "TextRenderer",
     "current_manager",
     "current_task_id",
     "default_store_path",
     "open_store",
     "pipeline_home",
-    "progress_mode",
-    "show",
 ]

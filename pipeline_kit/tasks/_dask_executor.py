@@ -11,6 +11,11 @@ embedder) live on in each worker process, so a worker loads a model once.
 - Cancel: the manager cancels the future (enough while it is queued) and tells
   every worker the task id (``Client.run``); a running task stops at its next
   progress call, which checks a set in its own process (no round trip per call).
+  A task still running ``kill_after`` seconds later (it never calls progress) is
+  stopped by killing its worker process, which the worker's nanny then restarts
+  (a thread cannot be stopped from outside; ``Client.restart_workers`` first waits
+  for a graceful close and took ~5 s). The worker's cached models load again. A
+  worker without a nanny is left running, with a warning.
 - Worker loss: a cluster the manager starts itself is created with
   ``distributed.scheduler.allowed-failures = 0``, so a killed worker fails the
   task with ``KilledWorker`` (retriable with a RetryPolicy) instead of Dask quietly
@@ -19,7 +24,11 @@ embedder) live on in each worker process, so a worker loads a model once.
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -28,11 +37,26 @@ from pipeline_kit.tasks._remote_progress import RemoteProgress
 
 TOPIC = "pipeline-kit-progress"
 _cancelled: set[str] = set()  # worker side: ids of tasks told to stop
+_running: set[str] = set()  # worker side: ids of tasks whose code is running now
+log = logging.getLogger(__name__)
 
 
 def _mark_cancelled(task_id: str) -> None:
     """Runs on every worker (``Client.run``)."""
     _cancelled.add(task_id)
+
+
+async def _kill_this_worker() -> None:
+    """Runs on a worker (``Client.run``): end its process at once; its nanny restarts it.
+
+    A coroutine so that ``Client.run(wait=False)`` accepts it (no answer comes back).
+    """
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _is_running(task_id: str) -> bool:
+    """Runs on every worker (``Client.run``): is this task's code still running here?"""
+    return task_id in _running
 
 
 class _WorkerProgress(RemoteProgress):
@@ -44,8 +68,8 @@ class _WorkerProgress(RemoteProgress):
         super().__init__(interval)
         self._worker, self._id = get_worker(), task_id
 
-    def _send(self, percent: float | None, step: str | None) -> None:
-        self._worker.log_event(TOPIC, {"id": self._id, "p": percent, "s": step})
+    def _send(self, value: float | None, total: float | None, step: str | None) -> None:
+        self._worker.log_event(TOPIC, {"id": self._id, "p": value, "t": total, "s": step})
 
     def _is_cancelled(self) -> bool:
         return self._id in _cancelled
@@ -60,14 +84,20 @@ def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:
         wants_progress,
     )
 
+    progress = None
+    _running.add(task_id)
     try:
         fn = resolve_ref(ref)
         args, kwargs = decode_args(args_json)
         if wants_progress(fn):
-            kwargs = {**kwargs, "progress": _WorkerProgress(task_id, interval)}
+            progress = _WorkerProgress(task_id, interval)
+            kwargs = {**kwargs, "progress": progress}
         return to_result_data(fn(*args, **kwargs))
     finally:
+        if progress is not None:
+            progress.flush()  # the last real progress, also of a failed task
         _cancelled.discard(task_id)
+        _running.discard(task_id)
 
 
 class DaskBridge:
@@ -83,11 +113,12 @@ class DaskBridge:
         rep = self._reporters.get(msg.get("id"))
         if rep is not None:
             try:
-                rep.update(msg.get("p"), step=msg.get("s"))
+                rep.update(msg.get("p"), msg.get("t"), step=msg.get("s"))
             except TaskCancelled:
                 pass  # the waiting thread sees the stop and cancels the work
 
-    def run(self, ref: str, args_json: str, progress: Any, interval: float, task_id: str) -> Any:
+    def run(self, ref: str, args_json: str, progress: Any, interval: float, task_id: str,
+            kill_after: float = 1.0) -> Any:
         """Run one task on the cluster and block until it ends (call from a thread).
 
         Raises the task's own error, ``KilledWorker`` when its worker died, or
@@ -105,10 +136,32 @@ class DaskBridge:
                 if not fut.done():
                     self.client.run(_mark_cancelled, task_id)
                     fut.cancel()
+                    self._stop_stragglers(task_id, kill_after)
                 raise progress.stop
             return fut.result()
         finally:
             self._reporters.pop(task_id, None)
+
+
+    def _stop_stragglers(self, task_id: str, kill_after: float) -> None:
+        """Restart the workers still running ``task_id`` ``kill_after`` s after its cancel."""
+        deadline = time.monotonic() + kill_after
+        while True:
+            running = [addr for addr, yes in self.client.run(_is_running, task_id).items() if yes]
+            if not running:
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        nannied = [a for a in running if workers.get(a, {}).get("nanny")]
+        for addr in set(running) - set(nannied):
+            log.warning("task %s ignored its cancel and worker %s has no nanny to restart it; "
+                        "the task runs on", task_id, addr)
+        if nannied:
+            log.warning("task %s ignored its cancel for %.1f s; killing worker(s) %s (their "
+                        "nannies restart them)", task_id, kill_after, ", ".join(nannied))
+            self.client.run(_kill_this_worker, workers=nannied, wait=False)
 
 
 _bridges: weakref.WeakKeyDictionary[Any, DaskBridge] = weakref.WeakKeyDictionary()

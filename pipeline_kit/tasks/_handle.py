@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline_kit.tasks._retry import RetryPolicy
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus
+from pipeline_kit.tasks._views import views
 
 if TYPE_CHECKING:
     from pipeline_kit.tasks._manager import TaskManager
@@ -95,6 +96,11 @@ class TaskHandle:
         return None if info is None else info.status
 
     @property
+    def store_error(self) -> str | None:
+        """Why the latest state is not in the store (a failed write); None when it is."""
+        return self._manager.store_error(self.task_id)
+
+    @property
     def manager(self) -> TaskManager:
         return self._manager
 
@@ -138,6 +144,4 @@ class TaskHandle:
         )
 
     def _ipython_display_(self) -> None:
-        from pipeline_kit._display import show
-
-        show(self._manager, select=self)
+        views().show(self._manager, select=self)

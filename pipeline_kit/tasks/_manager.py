@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures as cf
-import contextvars
+import dataclasses
 import json
 import logging
 import os
 import random
 import socket
 import threading
-import traceback
+import time
 import uuid
 import weakref
 from collections import deque
@@ -36,31 +36,40 @@ from pipeline_kit.tasks._callables import (
     exception_ref,
     is_async,
     resolve_ref,
-    to_result_data,
-    wants_progress,
+)
+from pipeline_kit.tasks._executors import (
+    AsyncExecutor,
+    DaskExecutor,
+    ProcessExecutor,
+    ThreadExecutor,
 )
 from pipeline_kit.tasks._handle import TaskChain, TaskHandle
 from pipeline_kit.tasks._metrics import TaskMetrics, compute_metrics
 from pipeline_kit.tasks._recovery import recover_interrupted
 from pipeline_kit.tasks._reporter import TaskProgress
 from pipeline_kit.tasks._retry import RetryPolicy, TaskNotRetryableError
+from pipeline_kit.tasks._run import (
+    Run,
+    current_task,
+)
 from pipeline_kit.tasks._store import TaskStore, open_store
 from pipeline_kit.tasks._types import (
+    SHORT_ID_MIN,
+    AmbiguousTaskIdError,
     TaskInfo,
     TaskStatus,
     TaskType,
     coerce_task_type,
     utcnow,
 )
+from pipeline_kit.tasks._views import views
+from pipeline_kit.tasks._writer import StoreWriter
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
 
-_current_task: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "pipeline_kit_current_task", default=None
-)
 # Store collection through which a process asks the owner of a task to cancel it.
 CANCEL_REQUESTS = "cancel_requests"
 _RANK = {
@@ -70,11 +79,6 @@ _RANK = {
     TaskStatus.FAILED: 2,
     TaskStatus.CANCELLED: 2,
 }
-_current_manager: contextvars.ContextVar[TaskManager | None] = contextvars.ContextVar(
-    "pipeline_kit_current_manager", default=None
-)
-
-
 _ids = random.Random()  # private: a user's random.seed() must not repeat task ids
 os.register_at_fork(after_in_child=_ids.seed)
 
@@ -84,40 +88,6 @@ def new_task_id() -> str:
     return f"{_ids.getrandbits(128):032x}"
 
 
-def current_task_id() -> str | None:
-    """Id of the task whose code is running now (None outside a task)."""
-    return _current_task.get()
-
-
-def current_manager() -> TaskManager | None:
-    """The manager running the current task, so a parent task can submit children."""
-    return _current_manager.get()
-
-
-def _wants_progress(fn: Any) -> bool:
-    try:
-        return wants_progress(fn)
-    except TypeError:  # unhashable callable object
-        return wants_progress.__wrapped__(fn)
-
-
-class _Run:
-    """Manager-side state of one attempt. ``info`` is swapped, never mutated."""
-
-    __slots__ = (
-        "info", "fn", "args", "kwargs", "chain", "reporter", "executor", "atask", "timer",
-        "children",
-    )
-
-    def __init__(self, info: TaskInfo, fn: Any, args: tuple, kwargs: dict, chain: TaskChain,
-                 reporter: TaskProgress, executor: str) -> None:
-        self.info, self.fn, self.args, self.kwargs = info, fn, args, kwargs
-        self.chain, self.reporter, self.executor = chain, reporter, executor
-        self.atask: asyncio.Task[Any] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.children: list[_Run] = []
-
-
 class TaskManager:
     """Submit functions as tasks; track, persist, cancel, retry and display them.
 
@@ -125,6 +95,8 @@ class TaskManager:
     :class:`TaskStore`, or None for ``$PIPELINE_KIT_STORE`` if set, else
     ``$PIPELINE_KIT_HOME/tasks.sqlite3`` (default home ``./data``). Creating a
     manager marks tasks of dead owners on the same store as interrupted.
+    ``kill_after``: seconds a cancelled process or Dask task may take to stop by
+    itself before its process is terminated (a thread task can only stop itself).
     """
 
     def __init__(
@@ -138,7 +110,7 @@ class TaskManager:
         stale_after: float | None = None,
         default_retry: RetryPolicy | None = None,
         recover: bool = True,
-        kill_after: float = 5.0,
+        kill_after: float = 1.0,
         dask_client: Any = None,
     ) -> None:
         self.manager_id = uuid.uuid4().hex[:12]
@@ -151,29 +123,21 @@ class TaskManager:
         self.default_retry = default_retry
         self.kill_after = kill_after
         # executor="dask": a distributed.Client, a "tcp://..." address or "local";
-        # connected on first use (see tasks/dask_executor.py).
-        self._dask_spec: Any = dask_client
-        self._dask_bridge: Any = None
-        self._dask_owned: list[Any] = []
-        self._dask_lock = threading.Lock()
-        self._dask_pool: cf.ThreadPoolExecutor | None = None
-        self._runs: dict[str, _Run] = {}
-        self._active: dict[str, _Run] = {}  # non-terminal attempts; loop thread only
+        # connected on first use (see tasks/_dask_executor.py).
+        self._threads = ThreadExecutor(self, max_workers)
+        self._processes = ProcessExecutor(self, max_processes, kill_after)
+        self._dask = DaskExecutor(self, dask_client, kill_after)
+        self._async = AsyncExecutor(self)
+        self._runs: dict[str, Run] = {}
+        self._active: dict[str, Run] = {}  # non-terminal attempts; loop thread only
         self._subs: list[Callable[[TaskInfo], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # strong references to our asyncio tasks
-        # Write-behind of one loop turn: task id -> [needs insert, latest snapshot].
-        self._dirty: dict[str, list[Any]] = {}
-        self._after_commit: list[Callable[[], None]] = []
         # Calls from other threads, drained in order; one wake-up per batch, not per call.
         self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._wake_pending = False
         self._closed = False
-        self._text_renderer: Any = None  # the shared text view (display.show)
-        self._pool = cf.ThreadPoolExecutor(max_workers, thread_name_prefix="pipeline-kit-task")
-        self._proc_pool = cf.ThreadPoolExecutor(
-            max_processes or os.cpu_count() or 2, thread_name_prefix="pipeline-kit-proc"
-        )
         self._loop = asyncio.new_event_loop()
+        self._writer = StoreWriter(self.store, self._loop, self._on_written)
         started = threading.Event()
         self._thread = threading.Thread(
             target=self._run_loop, args=(started,), name=f"pipeline-kit-{self.manager_id}",
@@ -252,6 +216,11 @@ class TaskManager:
         if self._on_loop():
             raise RuntimeError(f"{what} would block the task manager's loop; use 'await' instead")
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run (views stop following a closed manager)."""
+        return self._closed
+
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this TaskManager is closed")
@@ -268,7 +237,7 @@ class TaskManager:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         parent_id: str | None = None,
-        executor: Literal["thread", "process"] = "thread",
+        executor: Literal["thread", "process", "dask"] = "thread",
         **kwargs: Any,
     ) -> TaskHandle:
         """Run ``fn(*args, **kwargs)`` as a task and return its handle at once.
@@ -307,7 +276,7 @@ class TaskManager:
             task_type=coerce_task_type(task_type),
             metadata=meta,
             timeout=None if timeout is None else float(timeout),
-            parent_id=parent_id if parent_id is not None else _current_task.get(),
+            parent_id=parent_id if parent_id is not None else current_task.get(),
             callable_ref=ref,
             call_args=args_json,
             not_retryable_reason=reason,
@@ -324,10 +293,10 @@ class TaskManager:
         return TaskHandle(self, chain)
 
     def _new_run(self, info: TaskInfo, fn: Any, args: tuple, kwargs: dict, chain: TaskChain,
-                 executor: str) -> _Run:
+                 executor: str) -> Run:
         reporter = TaskProgress(info.task_id, self._loop, self._l_flush, self.progress_interval,
                                 post=self._post)
-        run = _Run(info, fn, args, kwargs, chain, reporter, executor)
+        run = Run(info, fn, args, kwargs, chain, reporter, executor)
         self._runs[info.task_id] = run  # registered before the loop sees it: readable at once
         chain.task_ids.append(info.task_id)
         return run
@@ -337,7 +306,7 @@ class TaskManager:
         task_id: str,
         *,
         retry: RetryPolicy | None = None,
-        executor: Literal["thread", "process"] = "thread",
+        executor: Literal["thread", "process", "dask"] = "thread",
     ) -> TaskHandle:
         """Run a failed task again as a new attempt (``retry_of`` = ``task_id``).
 
@@ -346,6 +315,7 @@ class TaskManager:
         :class:`TaskNotRetryableError` saying why when that is impossible.
         """
         self._check_open()
+        task_id = self.resolve_id(task_id)
         info = self.get_task_status(task_id)
         if info is None:
             raise KeyError(f"no task {task_id!r} in memory or in {self.store!r}")
@@ -385,9 +355,9 @@ class TaskManager:
 
     # ------------------------------------------------------------------ loop-side steps
 
-    def _l_submit(self, run: _Run, delay: float) -> None:
+    def _l_submit(self, run: Run, delay: float) -> None:
         info = run.info
-        self._write(info, insert=True)
+        self._writer.write(info, insert=True)
         self._active[info.task_id] = run
         parent = self._runs.get(info.parent_id) if info.parent_id else None
         if parent is not None:
@@ -400,23 +370,16 @@ class TaskManager:
         else:
             self._l_start(run)
 
-    def _l_start(self, run: _Run) -> None:
+    def _l_start(self, run: Run) -> None:
         run.timer = None
         if run.info.is_terminal:
             return
         if is_async(run.fn):
-            task = self._loop.create_task(self._l_run_async(run))
-            run.atask = task
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        elif run.executor == "dask":
-            self._dask_waiters().submit(self._process_worker, run)
-        elif run.executor == "process":
-            self._proc_pool.submit(self._process_worker, run)
+            self._async.start(run)
         else:
-            self._pool.submit(self._thread_worker, run)
+            self._executor(run.executor).start(run)
 
-    def _set(self, run: _Run, **changes: Any) -> bool:
+    def _set(self, run: Run, **changes: Any) -> bool:
         """The one place a state changes: never out of a terminal state, never backwards."""
         old = run.info
         if old.is_terminal:
@@ -429,40 +392,18 @@ class TaskManager:
         run.info = new
         if new.is_terminal:
             self._active.pop(new.task_id, None)
-        self._write(new)
+        self._writer.write(new)
         self._publish(new)
         return True
 
-    def _write(self, info: TaskInfo, insert: bool = False) -> None:
-        """Queue a snapshot for the store; all changes of this loop turn commit together."""
-        if not self._dirty:
-            self._loop.call_soon(self._l_commit)
-        entry = self._dirty.get(info.task_id)
-        if entry is None:
-            self._dirty[info.task_id] = [insert, info]
-        else:
-            entry[1] = info  # only the latest state of a task needs writing
+    def _on_written(self, task_ids: list[str], error: str | None) -> None:
+        """Note on each run whether its latest state reached the store."""
+        for task_id in task_ids:
+            run = self._runs.get(task_id)
+            if run is not None:
+                run.store_error = error
 
-    def _l_commit(self) -> None:
-        """Write the queued snapshots in one transaction, then settle waiting futures.
-
-        Settling after the commit means that once ``handle.result()`` returns, the
-        store (read by any process) already holds the final state.
-        """
-        dirty, self._dirty = self._dirty, {}
-        after, self._after_commit = self._after_commit, []
-        if dirty:
-            try:
-                self.store.write_many(
-                    [e[1] for e in dirty.values() if e[0]],
-                    [e[1] for e in dirty.values() if not e[0]],
-                )
-            except Exception:
-                log.exception("could not store %d task changes", len(dirty))
-        for fn in after:
-            fn()
-
-    def _l_running(self, run: _Run) -> None:
+    def _l_running(self, run: Run) -> None:
         if run.info.status is not TaskStatus.PENDING:
             return
         now = utcnow()
@@ -474,30 +415,58 @@ class TaskManager:
         run = self._runs.get(rep.task_id)
         if run is None or run.info.status is not TaskStatus.RUNNING:
             return
-        pct = run.info.progress_percentage if rep.percent is None else rep.percent
-        step = rep.step if rep.step is not None else run.info.current_step
-        if pct != run.info.progress_percentage or step != run.info.current_step:
-            self._set(run, progress_percentage=pct, current_step=step)
+        changes = self._progress_changes(run)
+        if changes:
+            self._set(run, **changes)
 
-    def _l_finished(self, run: _Run, result: Any, data: Any, exc: BaseException | None,
+    def _progress_changes(self, run: Run) -> dict[str, Any]:
+        """The reporter's latest values that differ from the record (with a derived rate)."""
+        rep, info = run.reporter, run.info
+        new: dict[str, Any] = {
+            "progress_percentage": info.progress_percentage if rep.percent is None else rep.percent,
+            "current_step": rep.step if rep.step is not None else info.current_step,
+        }
+        if rep.done is not None and rep.total is not None:
+            new.update(progress_done=rep.done, progress_total=rep.total,
+                       progress_rate=self._rate(run, rep.done, rep.total))
+        return {k: v for k, v in new.items() if getattr(info, k) != v}
+
+    @staticmethod
+    def _rate(run: Run, done: float, total: float) -> float | None:
+        """Units per second since the first report of this unit count (a new total restarts)."""
+        now = time.monotonic()
+        base = run.rate_base
+        if base is None or base[2] != total or done < base[1]:
+            run.rate_base = (now, done, total)
+            return None
+        elapsed, gained = now - base[0], done - base[1]
+        if elapsed <= 0 or gained <= 0:
+            return run.info.progress_rate
+        return gained / elapsed
+
+    def _l_finished(self, run: Run, result: Any, data: Any, exc: BaseException | None,
                     tb: str | None) -> None:
         self._cancel_timer(run)
         if run.info.is_terminal:
             return  # cancelled or timed out earlier: the late outcome is dropped
         if exc is None:
             step = run.reporter.step if run.reporter.step is not None else run.info.current_step
+            units = run.reporter.total
+            done = {} if units is None else {"progress_done": units, "progress_total": units}
             self._set(run, status=TaskStatus.COMPLETED, progress_percentage=100.0,
-                      current_step=step, completed_at=utcnow(), result_data=data)
+                      current_step=step, completed_at=utcnow(), result_data=data, **done)
             self._resolve(run, result=result)
         elif isinstance(exc, (TaskCancelled, asyncio.CancelledError)):
             self._l_cancel_run(run, str(exc) or "task was cancelled")
         else:
             self._l_fail(run, exc, tb)
 
-    def _l_fail(self, run: _Run, exc: BaseException, tb: str | None) -> None:
+    def _l_fail(self, run: Run, exc: BaseException, tb: str | None) -> None:
         error_type = getattr(exc, "error_type", None) or exception_ref(exc)
         tb = getattr(exc, "remote_traceback", None) or tb
+        # The last real progress, even if its throttled flush had not run yet.
         self._set(run, status=TaskStatus.FAILED, completed_at=utcnow(), error_type=error_type,
+                  **self._progress_changes(run),
                   error_message=str(exc) or type(exc).__name__, error_traceback=tb)
         policy = run.chain.policy
         if (policy is not None and not self._closed and run.chain.current == run.info.task_id
@@ -516,7 +485,7 @@ class TaskManager:
         else:
             self._resolve(run, exc=exc)
 
-    def _l_timeout(self, run: _Run) -> None:
+    def _l_timeout(self, run: Run) -> None:
         run.timer = None
         if run.info.is_terminal:
             return
@@ -537,7 +506,7 @@ class TaskManager:
             run = latest  # an earlier attempt: cancel the retry that follows it
         return self._l_cancel_run(run, "task was cancelled")
 
-    def _l_cancel_run(self, run: _Run, reason: str) -> bool:
+    def _l_cancel_run(self, run: Run, reason: str) -> bool:
         if run.info.is_terminal:
             return False
         self._cancel_timer(run)
@@ -552,29 +521,30 @@ class TaskManager:
             self._l_cancel_run(child, f"parent task {run.info.task_id} was cancelled")
         return True
 
-    def _resolve(self, run: _Run, *, result: Any = None, exc: BaseException | None = None) -> None:
+    def _resolve(self, run: Run, *, result: Any = None, exc: BaseException | None = None) -> None:
         fut = run.chain.future
         if run.chain.current == run.info.task_id and not fut.done():
             settle = fut.set_result if exc is None else fut.set_exception
             value = result if exc is None else exc
-            if self._dirty:
-                self._after_commit.append(lambda: fut.done() or settle(value))
+            if self._writer.pending:  # settled once the final state is in the store
+                self._writer.after_commit(lambda: fut.done() or settle(value))
             else:
                 settle(value)
         self._release(run)
 
     @staticmethod
-    def _release(run: _Run) -> None:
+    def _release(run: Run) -> None:
         run.fn = run.args = run.kwargs = None  # free arguments (audio, models) once settled
 
     @staticmethod
-    def _cancel_timer(run: _Run) -> None:
+    def _cancel_timer(run: Run) -> None:
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
 
     def _l_heartbeat(self) -> None:
         """Tell the store this manager still owns its unfinished tasks (for recovery)."""
+        self._writer.requeue_unsaved()
         if self._active:
             now = utcnow()
             try:
@@ -602,100 +572,45 @@ class TaskManager:
 
     # ------------------------------------------------------------------ workers
 
-    def _thread_worker(self, run: _Run) -> None:
-        rep = run.reporter
-        if rep.stop is not None or run.fn is None:
-            return  # cancelled while queued
-        self._post(self._l_running, run)
-        token = _current_task.set(run.info.task_id)
-        mtoken = _current_manager.set(self)
-        try:
-            kwargs = run.kwargs
-            if _wants_progress(run.fn):
-                kwargs = {**kwargs, "progress": rep}
-            result = run.fn(*run.args, **kwargs)
-            data = to_result_data(result)  # serialised here, off the manager's loop
-        except BaseException as e:  # noqa: BLE001 - every outcome goes to the loop
-            self._post(self._l_finished, run, None, None, e, traceback.format_exc())
-        else:
-            self._post(self._l_finished, run, result, data, None, None)
-        finally:
-            _current_task.reset(token)
-            _current_manager.reset(mtoken)
-
-    def _process_worker(self, run: _Run) -> None:
-        from pipeline_kit.tasks._worker import run_in_process
-
-        rep = run.reporter
-        if rep.stop is not None or run.fn is None:
-            return
-        self._post(self._l_running, run)
-        try:
-            if run.executor == "dask":
-                result = self.dask_bridge().run(run.info.callable_ref, run.info.call_args, rep,
-                                                self.progress_interval, run.info.task_id)
-            else:
-                result = run_in_process(run.info.callable_ref, run.info.call_args, rep,
-                                        self.progress_interval, self.kill_after)
-        except BaseException as e:  # noqa: BLE001
-            self._post(self._l_finished, run, None, None, e, traceback.format_exc())
-        else:
-            self._post(self._l_finished, run, result, result, None, None)
-
-    def _dask_waiters(self) -> cf.ThreadPoolExecutor:
-        # One waiting thread per running Dask task: the cluster, not this machine's
-        # cores, bounds how many run at once.
-        with self._dask_lock:
-            if self._dask_pool is None:
-                self._dask_pool = cf.ThreadPoolExecutor(256, thread_name_prefix="pipeline-kit-dask")
-            return self._dask_pool
+    def _executor(self, name: str) -> ThreadExecutor | ProcessExecutor | DaskExecutor:
+        if name == "dask":
+            return self._dask
+        return self._processes if name == "process" else self._threads
 
     def dask_bridge(self) -> Any:
         """The Dask connection of ``executor="dask"`` tasks (connects on first use)."""
-        with self._dask_lock:
-            if self._dask_bridge is None:
-                if self._dask_spec is None:
-                    raise ValueError("executor='dask' needs TaskManager(dask_client=...)")
-                from pipeline_kit.tasks._dask_executor import bridge_for, connect
-
-                client, self._dask_owned = connect(self._dask_spec)
-                self._dask_bridge = bridge_for(client)
-            return self._dask_bridge
+        return self._dask.bridge()
 
     @property
     def has_dask(self) -> bool:
         """True when ``executor="dask"`` is available (a ``dask_client=`` was given)."""
-        return self._dask_spec is not None
+        return self._dask.spec is not None
 
     @property
     def dask_client(self) -> Any:
         """The ``distributed.Client`` in use (connects on first use)."""
         return self.dask_bridge().client
 
-    async def _l_run_async(self, run: _Run) -> None:
-        self._l_running(run)
-        if run.info.status is not TaskStatus.RUNNING:
-            return
-        _current_task.set(run.info.task_id)  # this asyncio task's own context
-        _current_manager.set(self)
-        try:
-            kwargs = run.kwargs
-            if _wants_progress(run.fn):
-                kwargs = {**kwargs, "progress": run.reporter}
-            result = await run.fn(*run.args, **kwargs)
-            data = to_result_data(result)
-        except asyncio.CancelledError:
-            if not run.info.is_terminal:
-                self._l_cancel_run(run, "task was cancelled")
-        except BaseException as e:  # noqa: BLE001
-            self._l_finished(run, None, None, e, traceback.format_exc())
-        else:
-            self._l_finished(run, result, data, None, None)
-
     # ------------------------------------------------------------------ queries
 
+    def resolve_id(self, task_id: str) -> str:
+        """The full id of ``task_id``, which may be a unique prefix of 6 or more characters.
+
+        An unknown id comes back unchanged (callers say "unknown"); a prefix of
+        several attempts raises :class:`AmbiguousTaskIdError` listing them.
+        """
+        if task_id in self._runs or len(task_id) < SHORT_ID_MIN:
+            return task_id
+        found = {i for i in self._runs.copy() if i.startswith(task_id)}
+        if not self._store_closed():
+            found.update(self.store.find_ids(task_id))
+        if len(found) > 1:
+            raise AmbiguousTaskIdError(task_id, sorted(found))
+        return found.pop() if found else task_id
+
     def get_task_status(self, task_id: str) -> TaskInfo | None:
-        """Latest snapshot of one attempt: from memory, else from the store."""
+        """Latest snapshot of one attempt (by id or unique id prefix): memory, else the store."""
+        task_id = self.resolve_id(task_id)
         run = self._runs.get(task_id)
         if run is not None:
             return run.info
@@ -708,7 +623,7 @@ class TaskManager:
         """
         if self._closed:
             return False
-        return self._call(self._l_cancel, task_id)
+        return self._call(self._l_cancel, self.resolve_id(task_id))
 
     def request_cancel(self, task_id: str) -> str:
         """Cancel a task of this or any other process sharing the store.
@@ -717,6 +632,7 @@ class TaskManager:
         runs it: it cancels the task at its next heartbeat, within
         ``heartbeat_interval`` seconds), ``"finished"`` or ``"unknown"``.
         """
+        task_id = self.resolve_id(task_id)
         if self.cancel(task_id):
             return "cancelled"
         info = self.get_task_status(task_id)
@@ -777,8 +693,18 @@ class TaskManager:
         return pd.DataFrame(rows, columns=cols)
 
     def metrics(self) -> TaskMetrics:
-        """Counts, durations (mean/p50/p95), retries, cancellations, timeouts."""
-        return compute_metrics(self._all_infos())
+        """Counts, durations (mean/p50/p95), retries, cancellations, timeouts, store errors.
+
+        ``store_errors`` counts this manager's store writes that failed even after
+        retrying (their snapshots stay in memory and are written again later).
+        """
+        return dataclasses.replace(compute_metrics(self._all_infos()),
+                                   store_errors=self._writer.errors)
+
+    def store_error(self, task_id: str) -> str | None:
+        """Why the latest state of ``task_id`` is not in the store yet (None: it is)."""
+        run = self._runs.get(self.resolve_id(task_id))
+        return None if run is None else run.store_error
 
     def wait(
         self,
@@ -816,15 +742,11 @@ class TaskManager:
 
     def display(self, mode: str | None = None, **kwargs: Any) -> None:
         """Show live progress: a widget panel in JupyterLab, text lines elsewhere."""
-        from pipeline_kit._display import show
-
-        show(self, mode=mode, **kwargs)
+        views().show(self, mode=mode, **kwargs)
 
     def panel(self, **kwargs: Any) -> Any:
-        """A :class:`~pipeline_kit._display.TaskPanel` of this manager's tasks (not shown)."""
-        from pipeline_kit._display import TaskPanel
-
-        return TaskPanel(self, **kwargs)
+        """A widget panel of this manager's tasks (not shown yet): display it yourself."""
+        return views().panel(self, **kwargs)
 
     # ------------------------------------------------------------------ recovery
 
@@ -864,15 +786,8 @@ class TaskManager:
         self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._proc_pool.shutdown(wait=False, cancel_futures=True)
-        if self._dask_pool is not None:
-            self._dask_pool.shutdown(wait=False, cancel_futures=True)
-        for owned in self._dask_owned:  # client, then cluster, that we started
-            try:
-                owned.close()
-            except Exception:  # noqa: BLE001 - closing best effort at shutdown
-                log.debug("closing %r failed", owned, exc_info=True)
+        for executor in (self._threads, self._processes, self._dask):
+            executor.close()
         if self._own_store:
             self.store.close()
 
@@ -881,7 +796,8 @@ class TaskManager:
             self._hb.cancel()
         for run in list(self._active.values()):
             self._l_cancel_run(run, "task manager closed")
-        self._l_commit()
+        self._writer.requeue_unsaved()  # a last chance for writes that failed earlier
+        self._writer.commit()
 
     def __enter__(self) -> TaskManager:
         return self

@@ -40,7 +40,10 @@ class DurationStats:
 
 @dataclass(frozen=True)
 class TaskMetrics:
-    """Counts by type and status, durations, retries, cancellations, timeouts."""
+    """Counts by type and status, durations, retries, cancellations, timeouts.
+
+    ``store_errors``: store writes that failed after retrying (set by the manager).
+    """
 
     total: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
@@ -51,6 +54,7 @@ class TaskMetrics:
     cancellations: int = 0
     timeouts: int = 0
     interrupted: int = 0
+    store_errors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from pipeline_kit._progress import TaskCancelled, to_percent
+from pipeline_kit.tasks._throttle import Throttle
 
 
 class RemoteProgress:
-    """Keeps the latest percent/step and sends at most one message per ``interval``.
+    """Keeps the latest update and sends at most one message per ``interval``.
 
     A change of step goes out sooner (after a tenth of the interval), so short steps
-    are still seen. Subclasses say how to send and how to tell a cancel.
+    are still seen; :meth:`flush` sends what is still unsent (called before the
+    result, so a task's last real progress always arrives). Subclasses say how to
+    send and how to tell a cancel. A message is ``(value, total, step)``, the
+    arguments of the last ``update`` with a value, so units survive the trip.
     """
 
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._last = 0.0
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._throttle = Throttle(interval, step_interval=interval / 10, clock=clock)
         self._sent_step: str | None = None
-        self.percent: float | None = None
+        self._unsent = False
+        self.value: float | None = None
+        self.total: float | None = None
         self.step: str | None = None
 
     def update(self, value: float | None = None, total: float | None = None, *,
@@ -26,21 +32,27 @@ class RemoteProgress:
         """Record progress (checks for a cancel first); maybe send it."""
         self.check_cancelled()
         if value is not None:
-            self.percent = to_percent(value, total)
+            to_percent(value, total)  # refuse bad arguments here, in the task's own frame
+            self.value, self.total = value, total
         if step is not None:
             self.step = step
-        now = time.monotonic()
-        gap = now - self._last
-        if gap >= self._interval or (self.step != self._sent_step and gap >= self._interval / 10):
-            self._last, self._sent_step = now, self.step
-            self._send(self.percent, self.step)
+        self._unsent = True
+        if self._throttle.wait(step_changed=self.step != self._sent_step) == 0.0:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the latest values now if they have not been sent."""
+        if self._unsent:
+            self._throttle.sent()
+            self._sent_step, self._unsent = self.step, False
+            self._send(self.value, self.total, self.step)
 
     def check_cancelled(self) -> None:
         """Raise :class:`TaskCancelled` once the task was cancelled."""
         if self._is_cancelled():
             raise TaskCancelled("task was cancelled")
 
-    def _send(self, percent: float | None, step: str | None) -> None:
+    def _send(self, value: float | None, total: float | None, step: str | None) -> None:
         raise NotImplementedError
 
     def _is_cancelled(self) -> bool:

@@ -1,8 +1,8 @@
 """The progress object a running task calls: cheap, thread-safe, throttled.
 
-``update`` only stores numbers and compares a clock; at most one message per
-``interval`` crosses to the manager's loop (plus one trailing flush so the last
-value before a quiet spell is not lost). Cancellation and timeouts arrive as a
+``update`` only stores numbers and asks the :class:`Throttle`; at most one message
+per ``interval`` crosses to the manager's loop, plus one trailing flush so the last
+value before a quiet spell is not lost. Cancellation and timeouts arrive as a
 ``stop`` exception that the next ``update``/``check_cancelled`` raises.
 """
 
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from pipeline_kit._progress import TaskCancelled, to_percent
+from pipeline_kit.tasks._throttle import Throttle
 
 
 class TaskProgress:
@@ -20,12 +21,13 @@ class TaskProgress:
 
     ``flush`` is called (on the manager's loop) with this reporter when values
     should be published; ``post(fn, *args)`` runs ``fn`` on that loop from any thread.
-    ``task_id`` lets a task name itself, e.g. as a parent.
+    ``task_id`` lets a task name itself, e.g. as a parent. ``done``/``total`` keep
+    the units of the last ``update(done, total)`` (None after a bare percentage).
     """
 
     __slots__ = (
-        "task_id", "percent", "step", "stop", "_loop", "_send", "_flush", "_interval",
-        "_last", "_scheduled", "_on_stop",
+        "task_id", "percent", "step", "done", "total", "stop", "_loop", "_send", "_flush",
+        "_throttle", "_scheduled", "_on_stop",
     )
 
     def __init__(
@@ -35,34 +37,39 @@ class TaskProgress:
         flush: Callable[[TaskProgress], None],
         interval: float = 0.25,
         post: Callable[..., None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.task_id = task_id
         self.percent: float | None = None
         self.step: str | None = None
+        self.done: float | None = None
+        self.total: float | None = None
         self.stop: BaseException | None = None
-        self._loop, self._flush, self._interval = loop, flush, interval
+        self._loop, self._flush = loop, flush
+        self._throttle = Throttle(interval, clock=clock)
         self._send = post if post is not None else loop.call_soon_threadsafe
-        self._last = 0.0
         self._scheduled = False
         self._on_stop: list[Callable[[], None]] = []
 
     def update(
         self, value: float | None = None, total: float | None = None, *, step: str | None = None
     ) -> None:
-        """Record progress (percent, or done/total) and/or the current step name."""
+        """Record progress (percent, or done/total units) and/or the current step name."""
         if self.stop is not None:
             raise self.stop
         if value is not None:
             self.percent = to_percent(value, total)
+            self.done, self.total = (float(value), float(total)) if total is not None else (
+                None, None)
         if step is not None:
             self.step = step
-        now = time.monotonic()
-        if now - self._last < self._interval:
+        wait = self._throttle.wait()
+        if wait > 0:
             if not self._scheduled:  # one trailing flush per interval, never more
                 self._scheduled = True
-                self._post(self._interval - (now - self._last))
+                self._post(wait)
             return
-        self._last = now
+        self._throttle.sent()
         self._post(0.0)
 
     def check_cancelled(self) -> None:
@@ -83,7 +90,7 @@ class TaskProgress:
             self._loop.call_later(delay, self._emit, 0.0)
             return
         self._scheduled = False
-        self._last = time.monotonic()
+        self._throttle.sent()
         self._flush(self)
 
     def request_stop(self, exc: BaseException) -> None:

@@ -66,6 +66,13 @@ class TaskStore(ABC):
     def get(self, task_id: str) -> TaskInfo | None:
         """One attempt, or None."""
 
+    def find_ids(self, prefix: str, limit: int = 20) -> list[str]:
+        """Ids of attempts starting with ``prefix`` (at most ``limit``, sorted).
+
+        Backends answer from their index; this fallback reads every record.
+        """
+        return sorted(i.task_id for i in self.list() if i.task_id.startswith(prefix))[:limit]
+
     @abstractmethod
     def list(
         self,
@@ -122,6 +129,12 @@ def update_sql(mark: str) -> str:
         f"UPDATE tasks SET {sets} WHERE task_id={mark} AND status NOT IN ({TERMINAL_SQL})"
         f" AND NOT (status='running' AND CAST({mark} AS TEXT)='pending')"
     )
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching strings that start with ``prefix`` (escape character ``\\``)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
 
 
 def filter_values(value: Iterable[Any] | Any) -> list[str]:

@@ -29,6 +29,7 @@ from pipeline_kit.tasks._store_base import (
     TaskStore,
     filter_values,
     insert_sql,
+    like_prefix,
     update_sql,
 )
 from pipeline_kit.tasks._types import TaskInfo
@@ -115,6 +116,15 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (collection, doc_id)
 );
 """
+
+
+def _missing_columns(conn: Any) -> list[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'tasks'"
+        " AND table_schema = current_schema()"
+    ).fetchall()
+    have = {r["column_name"] for r in rows}
+    return [c for c in COLUMNS if c not in have]
 
 
 def _time_out(v: datetime) -> datetime:
@@ -256,11 +266,14 @@ class PostgresTaskStore(TaskStore):
             "SELECT to_regclass('tasks') IS NOT NULL AND to_regclass('documents') IS NOT NULL"
             " AS ready"
         ).fetchone()["ready"]
-        if ready:  # nothing to do, and no CREATE privilege needed
+        missing = [] if not ready else _missing_columns(conn)
+        if ready and not missing:  # nothing to do, and no CREATE privilege needed
             return
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             conn.execute(_SCHEMA)
+            for c in _missing_columns(conn):  # a table made by an older version
+                conn.execute(f"ALTER TABLE tasks ADD COLUMN IF NOT EXISTS {c} {_pg_type(c)}")
 
     def insert(self, info: TaskInfo) -> None:
         row = CODEC.to_row(info)
@@ -290,6 +303,14 @@ class PostgresTaskStore(TaskStore):
             .fetchone()
         )
         return None if row is None else CODEC.from_row(row)
+
+    def find_ids(self, prefix: str, limit: int = 20) -> list[str]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT task_id FROM tasks WHERE task_id LIKE %s ESCAPE '\\'"
+                " ORDER BY task_id LIMIT %s", (like_prefix(prefix), limit)).fetchall()
+        )
+        return [r["task_id"] for r in rows]
 
     def list(self, status=None, task_type=None) -> list[TaskInfo]:  # noqa: D102
         where, params = [], []

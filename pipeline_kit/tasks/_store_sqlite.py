@@ -19,6 +19,7 @@ from pipeline_kit.tasks._store_base import (
     default_store_path,
     filter_values,
     insert_sql,
+    like_prefix,
     update_sql,
 )
 from pipeline_kit.tasks._types import TaskInfo
@@ -47,6 +48,19 @@ CREATE TABLE IF NOT EXISTS documents (
 """
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Add columns a newer TaskInfo has to a file made by an older version."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(tasks)")}
+    for c in COLUMNS:
+        if c not in have:
+            kind = " REAL" if c in TIME_FIELDS else ""
+            try:
+                conn.execute(f"ALTER TABLE tasks ADD COLUMN {c}{kind}")
+            except sqlite3.OperationalError as e:
+                if "duplicate column" not in str(e):  # another process added it first
+                    raise
+
+
 class SQLiteTaskStore(TaskStore):
     """Task store in one SQLite file: WAL mode, a connection per thread, busy timeout.
 
@@ -64,6 +78,7 @@ class SQLiteTaskStore(TaskStore):
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
+        _add_missing_columns(conn)
         self._insert_sql = insert_sql("?")
         self._update_sql = update_sql("?")
 
@@ -107,6 +122,14 @@ class SQLiteTaskStore(TaskStore):
     def get(self, task_id: str) -> TaskInfo | None:
         row = self._conn().execute("SELECT * FROM tasks WHERE task_id=?", (task_id,)).fetchone()
         return None if row is None else CODEC.from_row(row)
+
+    def find_ids(self, prefix: str, limit: int = 20) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT task_id FROM tasks WHERE task_id LIKE ? ESCAPE '\\' ORDER BY task_id LIMIT ?",
+            (like_prefix(prefix), limit),
+        )
+        # LIKE ignores ASCII case in SQLite; ids are case-sensitive.
+        return [r[0] for r in rows if r[0].startswith(prefix)]
 
     def list(self, status=None, task_type=None) -> list[TaskInfo]:  # noqa: D102
         sql, params = "SELECT * FROM tasks", []

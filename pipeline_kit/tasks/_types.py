@@ -44,6 +44,18 @@ TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCEL
 ACTIVE = frozenset({TaskStatus.PENDING, TaskStatus.RUNNING})
 
 
+SHORT_ID_MIN = 6  # the shortest id prefix a user may type (lines and tables show 6)
+
+
+class AmbiguousTaskIdError(ValueError):
+    """An id prefix that matches several task attempts; ``matches`` lists them."""
+
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        self.prefix, self.matches = prefix, matches
+        super().__init__(f"task id prefix {prefix!r} is ambiguous: it matches "
+                         f"{', '.join(matches)}; type more characters")
+
+
 def utcnow() -> datetime:
     """Timezone-aware current time in UTC (all task times use it)."""
     return datetime.now(UTC)
@@ -96,6 +108,9 @@ class TaskInfo:
     host: str | None = None
     pid: int | None = None
     manager_id: str | None = None
+    progress_done: float | None = None
+    progress_total: float | None = None
+    progress_rate: float | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -108,6 +123,14 @@ class TaskInfo:
             return None
         end = self.completed_at or utcnow()
         return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current rate (None without units or a rate)."""
+        if (self.status is not TaskStatus.RUNNING or not self.progress_rate
+                or self.progress_done is None or self.progress_total is None):
+            return None
+        return max(0.0, (self.progress_total - self.progress_done) / self.progress_rate)
 
     def replace(self, **changes: Any) -> TaskInfo:
         """A copy with ``changes`` applied (snapshots are immutable)."""

@@ -38,8 +38,8 @@ class _ChildProgress(RemoteProgress):
         self._out, self._cancelled = out, cancelled
         self._lock = threading.Lock()
 
-    def _send(self, percent: float | None, step: str | None) -> None:
-        send(self._out, self._lock, {"progress": percent, "step": step})
+    def _send(self, value: float | None, total: float | None, step: str | None) -> None:
+        send(self._out, self._lock, {"progress": value, "total": total, "step": step})
 
     def _is_cancelled(self) -> bool:
         return self._cancelled.is_set()
@@ -68,29 +68,35 @@ def child_main() -> int:
         cancelled.set()  # parent went away: stop too
 
     threading.Thread(target=listen, daemon=True).start()
+    progress: _ChildProgress | None = None
     try:
         fn = resolve_ref(req["ref"])
         args, kwargs = decode_args(req["args"])
         if wants_progress(fn):
-            kwargs["progress"] = _ChildProgress(out, cancelled, req.get("interval", 0.25))
+            progress = _ChildProgress(out, cancelled, req.get("interval", 0.25))
+            kwargs["progress"] = progress
         result = fn(*args, **kwargs)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
+        if progress is not None:
+            progress.flush()
         send(out, lock, {"result": to_result_data(result)})
         return 0
     except BaseException as e:  # noqa: BLE001 - every failure is reported to the parent
+        if progress is not None:
+            progress.flush()  # the last real progress arrives before the error
         err = {"type": exception_ref(e), "message": str(e), "traceback": traceback.format_exc()}
         send(out, lock, {"error": err})
         return 1
 
 
 def run_in_process(
-    ref: str, args_json: str, progress: Any, interval: float, kill_after: float = 5.0
+    ref: str, args_json: str, progress: Any, interval: float, kill_after: float = 1.0
 ) -> Any:
     """Parent side: run ``ref`` in a child process, forwarding progress and cancellation.
 
     ``progress`` is the task's reporter (its stop request is sent to the child as
-    ``cancel``; it is killed if still running ``kill_after`` seconds later). Returns
+    ``cancel``; it is terminated if still running ``kill_after`` seconds later). Returns
     the JSON result or raises the child's exception.
     """
     env = dict(os.environ)
@@ -108,10 +114,10 @@ def run_in_process(
             _write(proc, lock, "cancel\n")
         except (OSError, ValueError):
             pass  # already exited
-        # A process, unlike a thread, can be stopped by force if it does not listen.
-        timer = threading.Timer(kill_after, lambda: proc.poll() is None and proc.kill())
-        timer.daemon = True
-        timer.start()
+        # A process, unlike a thread, can be stopped by force if it does not listen:
+        # SIGTERM after kill_after seconds, SIGKILL a second later.
+        _later(kill_after, lambda: proc.poll() is None and proc.terminate())
+        _later(kill_after + 1.0, lambda: proc.poll() is None and proc.kill())
 
     progress.on_stop(tell_cancel)
     outcome: dict[str, Any] | None = None
@@ -120,7 +126,7 @@ def run_in_process(
             msg = json.loads(line)
             if "progress" in msg:
                 try:
-                    progress.update(msg["progress"], step=msg["step"])
+                    progress.update(msg["progress"], msg.get("total"), step=msg["step"])
                 except TaskCancelled:
                     tell_cancel()
             else:
@@ -142,6 +148,12 @@ def run_in_process(
         exc.remote_traceback = err["traceback"]  # type: ignore[attr-defined]
         raise exc
     return outcome["result"]
+
+
+def _later(seconds: float, fn: Any) -> None:
+    timer = threading.Timer(seconds, fn)
+    timer.daemon = True
+    timer.start()
 
 
 def _write(proc: subprocess.Popen, lock: threading.Lock, text: str) -> None:
