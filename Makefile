@@ -71,6 +71,7 @@ demo: setup
 
 lint: setup
 	$(PY) -m ruff check pipeline_kit tests
+	$(PY) -m mypy
 
 test: setup lint
 	$(PY) -m pytest

@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline_kit._progress import Progress
 from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
@@ -166,7 +166,7 @@ def run_batch(
     own = manager is None
     mgr = manager or TaskManager(home_path / "tasks.sqlite3", max_workers=jobs or os.cpu_count(),
                                  dask_client=dask_client)
-    executor = "dask" if mgr.has_dask else "thread"
+    executor: Literal["thread", "dask"] = "dask" if mgr.has_dask else "thread"
     try:
         handles = []
         for f, name in zip(files, names, strict=True):

@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus, utcnow
 from pipeline_kit.tasks._views import register_views
@@ -110,12 +110,13 @@ class _Selection:
     """Which tasks a renderer shows: all, or some ids plus their retries and children."""
 
     def __init__(self, select: TaskHandle | Iterable[str] | None) -> None:
-        self.handle = None
+        self.handle: TaskHandle | None = None
+        self.ids: set[str] | None = None
         if select is None:
-            self.ids: set[str] | None = None
-        elif hasattr(select, "task_ids"):
-            self.handle = select
-            self.ids = set(select.task_ids)
+            return
+        if hasattr(select, "task_ids"):
+            self.handle = cast("TaskHandle", select)
+            self.ids = set(self.handle.task_ids)
         else:
             self.ids = set(select)
 

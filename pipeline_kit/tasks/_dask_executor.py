@@ -110,7 +110,7 @@ class DaskBridge:
 
     def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
         msg = event[1]
-        rep = self._reporters.get(msg.get("id"))
+        rep = self._reporters.get(str(msg.get("id")))
         if rep is not None:
             try:
                 rep.update(msg.get("p"), msg.get("t"), step=msg.get("s"))

@@ -152,8 +152,11 @@ class ProcessExecutor(_RemoteExecutor):
     def _run_remote(self, run: Run) -> Any:
         from pipeline_kit.tasks._worker import run_in_process
 
-        return run_in_process(run.info.callable_ref, run.info.call_args, run.reporter,
-                              self._mgr.progress_interval, self.kill_after)
+        ref, args = run.info.callable_ref, run.info.call_args
+        if ref is None or args is None:  # submit() refuses such tasks for this executor
+            raise RuntimeError(f"task {run.info.task_id} has no stored callable to run")
+        return run_in_process(ref, args, run.reporter, self._mgr.progress_interval,
+                              self.kill_after)
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)

@@ -527,14 +527,14 @@ class TaskManager:
             settle = fut.set_result if exc is None else fut.set_exception
             value = result if exc is None else exc
             if self._writer.pending:  # settled once the final state is in the store
-                self._writer.after_commit(lambda: fut.done() or settle(value))
+                self._writer.after_commit(lambda: None if fut.done() else settle(value))
             else:
                 settle(value)
         self._release(run)
 
     @staticmethod
     def _release(run: Run) -> None:
-        run.fn = run.args = run.kwargs = None  # free arguments (audio, models) once settled
+        run.fn, run.args, run.kwargs = None, (), {}  # free arguments (audio, models) once settled
 
     @staticmethod
     def _cancel_timer(run: Run) -> None:

@@ -7,6 +7,7 @@ how a time is stored, so the :class:`RowCodec` here takes that one difference as
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from abc import ABC, abstractmethod
@@ -94,7 +95,7 @@ class TaskStore(ABC):
         """One document, or None."""
 
     @abstractmethod
-    def list_documents(self, collection: str) -> list[dict[str, Any]]:
+    def list_documents(self, collection: str) -> builtins.list[dict[str, Any]]:
         """All documents of a collection, in insertion order."""
 
     def delete_document(self, collection: str, doc_id: str) -> bool:

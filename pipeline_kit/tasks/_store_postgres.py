@@ -11,6 +11,7 @@ psycopg 3 is imported on first use (``pip install 'pipeline_kit[postgres]'``).
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
@@ -349,7 +350,7 @@ class PostgresTaskStore(TaskStore):
         ).fetchone())
         return None if row is None else json.loads(row["data"])
 
-    def list_documents(self, collection: str) -> list[dict[str, Any]]:
+    def list_documents(self, collection: str) -> builtins.list[dict[str, Any]]:
         rows = self._run(lambda c: c.execute(
             "SELECT data FROM documents WHERE collection=%s ORDER BY seq", (collection,)
         ).fetchall())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import sqlite3
@@ -171,7 +172,7 @@ class SQLiteTaskStore(TaskStore):
         ).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def list_documents(self, collection: str) -> list[dict[str, Any]]:
+    def list_documents(self, collection: str) -> builtins.list[dict[str, Any]]:
         rows = self._conn().execute(
             "SELECT data FROM documents WHERE collection=? ORDER BY rowid", (collection,)
         )

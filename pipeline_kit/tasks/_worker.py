@@ -116,8 +116,8 @@ def run_in_process(
             pass  # already exited
         # A process, unlike a thread, can be stopped by force if it does not listen:
         # SIGTERM after kill_after seconds, SIGKILL a second later.
-        _later(kill_after, lambda: proc.poll() is None and proc.terminate())
-        _later(kill_after + 1.0, lambda: proc.poll() is None and proc.kill())
+        _later(kill_after, lambda: None if proc.poll() is not None else proc.terminate())
+        _later(kill_after + 1.0, lambda: None if proc.poll() is not None else proc.kill())
 
     progress.on_stop(tell_cancel)
     outcome: dict[str, Any] | None = None
