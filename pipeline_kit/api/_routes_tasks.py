@@ -23,7 +23,8 @@ router = APIRouter(tags=["tasks"])
 TaskId = Annotated[str, Path(pattern=ID_PATTERN,
                              description="task id, or a unique prefix of 6 or more characters")]
 # 409 also answers an id prefix that matches several tasks (the detail lists them).
-NOT_FOUND: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (404, 409, 422)}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (404, 409, 422)}
 
 
 def _task(app: AppState, task_id: str) -> TaskInfo:
