@@ -53,6 +53,9 @@ class _WorkerProgress(RemoteProgress):
 
 def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:
     """What runs on the worker: import ``ref``, call it, return JSON data."""
+    from distributed import get_worker
+
+    from pipeline_kit._threads import siblings
     from pipeline_kit.tasks._callables import (
         decode_args,
         resolve_ref,
@@ -65,7 +68,8 @@ def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:
         args, kwargs = decode_args(args_json)
         if wants_progress(fn):
             kwargs = {**kwargs, "progress": _WorkerProgress(task_id, interval)}
-        return to_result_data(fn(*args, **kwargs))
+        with siblings(get_worker().state.nthreads):  # tasks of one worker share its cores
+            return to_result_data(fn(*args, **kwargs))
     finally:
         _cancelled.discard(task_id)
 
