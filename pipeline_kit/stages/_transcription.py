@@ -24,6 +24,7 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,49 +141,29 @@ def load_engine(
 
 
 def _decode_batch(
-    engine: AsrEngine, tokenizer: Any, pieces: list[np.ndarray], word_times: bool
+    engine: AsrEngine, tokenizer: Any, pieces: list[np.ndarray], word_times: bool,
+    check: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Encode a batch once; decode it and (optionally) align words on the same encoder output."""
+    """Encode a batch once; decode it and (optionally) align words on the same encoder output.
+
+    ``check`` runs between the three engine calls (encode, beam search, alignment),
+    each of which cannot be interrupted; it may raise to stop (cancellation).
+    """
+    check = check or (lambda: None)
     model = engine.whisper
-    opts = engine.options
     feats = np.stack(
         [model.feature_extractor(a, padding=N_SAMPLES - a.shape[0]) for a in pieces]
     )
     encoder_output = model.encode(feats)
-    prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
-    results = model.model.generate(
-        encoder_output,
-        [prompt] * len(pieces),
-        beam_size=opts.beam_size,
-        patience=opts.patience,
-        length_penalty=opts.length_penalty,
-        max_length=model.max_length,
-        suppress_blank=opts.suppress_blank,
-        suppress_tokens=list(opts.suppress_tokens),
-        no_repeat_ngram_size=opts.no_repeat_ngram_size,
-        repetition_penalty=opts.repetition_penalty,
-        return_scores=True,
-        return_no_speech_prob=True,
-    )
-    tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
-    out: list[dict[str, Any]] = []
-    for r, toks in zip(results, tokens, strict=True):
-        seq_len = len(r.sequences_ids[0])
-        avg_logprob = r.scores[0] * (seq_len**opts.length_penalty) / (seq_len + 1)
-        out.append(
-            {
-                "text": tokenizer.decode(toks),
-                "tokens": toks,
-                "avg_logprob": float(avg_logprob),
-                "no_speech_prob": float(r.no_speech_prob),
-                "words": [],
-            }
-        )
+    check()
+    out = _generate(engine, tokenizer, encoder_output, len(pieces))
     if word_times:
+        check()
         frames = [
             min(math.ceil(a.shape[0] / SAMPLE_RATE * model.frames_per_second), 3000)
             for a in pieces
         ]
+        tokens = [o["tokens"] for o in out]
         alignments = model.find_alignment(tokenizer, tokens, encoder_output, frames)
         for o, alignment in zip(out, alignments, strict=True):
             o["words"] = [
@@ -195,6 +176,43 @@ def _decode_batch(
                 for a in alignment
                 if a["word"].strip()
             ]
+    return out
+
+
+def _generate(engine: AsrEngine, tokenizer: Any, encoder_output: Any,
+              n: int) -> list[dict[str, Any]]:
+    """Beam search on encoded pieces: text, tokens and the scores the filter needs."""
+    model = engine.whisper
+    opts = engine.options
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+    results = model.model.generate(
+        encoder_output,
+        [prompt] * n,
+        beam_size=opts.beam_size,
+        patience=opts.patience,
+        length_penalty=opts.length_penalty,
+        max_length=model.max_length,
+        suppress_blank=opts.suppress_blank,
+        suppress_tokens=list(opts.suppress_tokens),
+        no_repeat_ngram_size=opts.no_repeat_ngram_size,
+        repetition_penalty=opts.repetition_penalty,
+        return_scores=True,
+        return_no_speech_prob=True,
+    )
+    out: list[dict[str, Any]] = []
+    for r in results:
+        toks = [t for t in r.sequences_ids[0] if t < tokenizer.eot]
+        seq_len = len(r.sequences_ids[0])
+        avg_logprob = r.scores[0] * (seq_len**opts.length_penalty) / (seq_len + 1)
+        out.append(
+            {
+                "text": tokenizer.decode(toks),
+                "tokens": toks,
+                "avg_logprob": float(avg_logprob),
+                "no_speech_prob": float(r.no_speech_prob),
+                "words": [],
+            }
+        )
     return out
 
 
@@ -442,7 +460,8 @@ def _decode_all(
         audio = [samples[int(p["start"] * SAMPLE_RATE) : int(p["end"] * SAMPLE_RATE)]
                  for p in batch]
         t_call = time.perf_counter()
-        decoded = _decode_batch(engine, tokenizer, audio, word_times=True)
+        decoded = _decode_batch(engine, tokenizer, audio, word_times=True,
+                                check=progress.check_cancelled)
         per_piece = (time.perf_counter() - t_call) / len(batch)
         for p, d in zip(batch, decoded, strict=True):
             if not is_speech(d):
@@ -458,7 +477,7 @@ def _decode_all(
         progress.update(min(done_s, total), total,
                         step=f"Transcribing segment {i}/{len(pieces)}")
         progress.check_cancelled()
-        size = max(1, min(batch_size, int(CALL_SECONDS / max(per_piece, 1e-3))))
+        size = max(1, min(batch_size, 2 * size, int(CALL_SECONDS / max(per_piece, 1e-3))))
     return raw, rejected
 
 
