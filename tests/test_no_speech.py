@@ -59,7 +59,10 @@ def test_no_speech_gives_an_empty_transcript(name, samples):
     assert t.metadata["vad_engine"] == "silero-vad-onnx"
 
 
-@pytest.mark.parametrize("name, samples", [("tone 0.1 s", tone(0.1)), ("noise", white_noise(5))])
+@pytest.mark.parametrize("name, samples", [
+    ("tone 0.1 s", tone(0.1)), ("tone 1 s", tone(1.0)), ("noise", white_noise(5)),
+    ("silence", silence(3)),  # Whisper hears "you" here, with log-prob -0.4
+])
 def test_decoder_output_on_non_speech_is_rejected(name, samples):
     # Past the VAD (a second line of defence): what Whisper makes of the raw signal is
     # refused by the no-speech / log-probability filter.

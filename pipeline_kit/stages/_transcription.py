@@ -45,10 +45,12 @@ N_SAMPLES = 30 * SAMPLE_RATE  # Whisper's window
 METHOD_WHISPER = "whisper-word-timestamps"
 METHOD_WAV2VEC2 = "wav2vec2-align"
 CALL_SECONDS = 1.0  # aim for engine calls this long, so cancel and progress stay prompt
-# Whisper's own rule for "this piece is not speech": both signs at once.
+# A decoded piece is not speech when Whisper's no-speech probability is high (real
+# speech on the shared and bundled data: at most 0.03; silence, noise and tones
+# that got past VAD: 0.63-0.95) or the decoder is guessing (real speech >= -0.4,
+# single words cut from speech >= -1.8).
 NO_SPEECH_PROB = 0.6
-LOW_LOGPROB = -1.0
-VERY_LOW_LOGPROB = -2.0  # on its own: the decoder is guessing
+VERY_LOW_LOGPROB = -2.0
 
 
 @dataclass(frozen=True)
@@ -219,14 +221,13 @@ def _generate(engine: AsrEngine, tokenizer: Any, encoder_output: Any,
 def is_speech(decoded: dict[str, Any]) -> bool:
     """False for a decoded piece that is most likely not speech (a hallucination).
 
-    Whisper's own rule (high no-speech probability together with a low average
-    log-probability), plus a very low log-probability on its own.
+    Stricter than Whisper's own rule (high no-speech probability *and* low average
+    log-probability), which keeps "you" decoded from pure silence (log-prob -0.4).
     """
     if not decoded["text"].strip():
         return False
-    if decoded["no_speech_prob"] > NO_SPEECH_PROB and decoded["avg_logprob"] < LOW_LOGPROB:
-        return False
-    return decoded["avg_logprob"] >= VERY_LOW_LOGPROB
+    return (decoded["no_speech_prob"] <= NO_SPEECH_PROB
+            and decoded["avg_logprob"] >= VERY_LOW_LOGPROB)
 
 
 def _merge_punctuation(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -463,6 +464,7 @@ def _decode_all(
         decoded = _decode_batch(engine, tokenizer, audio, word_times=True,
                                 check=progress.check_cancelled)
         per_piece = (time.perf_counter() - t_call) / len(batch)
+        log.debug("decoded %d piece(s) in %.2f s", len(batch), per_piece * len(batch))
         for p, d in zip(batch, decoded, strict=True):
             if not is_speech(d):
                 rejected += 1

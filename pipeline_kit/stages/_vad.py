@@ -38,6 +38,7 @@ class VadParams:
     min_speech: float = 0.1  # shorter regions are clicks, not words
     min_silence: float = 0.3  # shorter gaps are pauses inside speech
     pad: float = 0.4  # speech is padded by this much each side (Silero cuts tight)
+    max_gap: float = 0.5  # longer silences (after padding: ~1.3 s of silence) end a piece
 
 
 @functools.lru_cache(maxsize=1)
@@ -151,11 +152,16 @@ def split_long(regions: list[tuple[float, float]], probs: np.ndarray,
     return out
 
 
-def merge_regions(regions: list[tuple[float, float]], chunk_size: float) -> list[dict[str, Any]]:
-    """Join neighbouring regions into pieces of at most ``chunk_size`` s (as WhisperX does)."""
+def merge_regions(regions: list[tuple[float, float]], chunk_size: float,
+                  max_gap: float = float("inf")) -> list[dict[str, Any]]:
+    """Join neighbouring regions into pieces of at most ``chunk_size`` s (as WhisperX does).
+
+    Regions more than ``max_gap`` s apart stay separate: Whisper tends to drop short
+    items ("One.", "Two.") that sit between long silences in one window.
+    """
     pieces: list[dict[str, Any]] = []
     for s, e in regions:
-        if pieces and e - pieces[-1]["start"] <= chunk_size:
+        if pieces and e - pieces[-1]["start"] <= chunk_size and s - pieces[-1]["end"] <= max_gap:
             pieces[-1]["end"] = e
             pieces[-1]["segments"].append((s, e))
         else:
@@ -171,4 +177,4 @@ def detect_speech(
     probs = speech_probabilities(audio, threads=threads, on_block=on_block)
     duration = audio.shape[0] / SAMPLE_RATE
     regions = split_long(speech_regions(probs, params, duration), probs, chunk_size)
-    return merge_regions(regions, chunk_size)
+    return merge_regions(regions, chunk_size, params.max_gap)
