@@ -92,6 +92,7 @@ def test_threads_argument_reaches_the_engine_and_metadata(sample_dir):
     t = transcribe(sample_dir / "sense_and_sensibility_01_austen_64kb-0880.wav", threads=1)
     assert t.metadata["threads"] == {"ctranslate2": 1, "vad_onnxruntime": 1}
     assert t.metadata["vad_engine"] == "silero-vad-onnx" and t.words
+    assert t.model.threads == 1 and t.model.vad == "silero-vad-onnx"
 
 
 @pytest.mark.slow
@@ -108,7 +109,9 @@ def test_batch_with_2_jobs_gives_each_process_its_share(sample_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     share = share_of(2)
     for f in files:
-        meta = json.loads((out / f.stem / "transcript.json").read_text())["metadata"]
+        saved = json.loads((out / f.stem / "transcript.json").read_text())
+        meta = saved["metadata"]
+        assert saved["model"]["threads"] == meta["threads"]["ctranslate2"]
         assert meta["threads"]["ctranslate2"] <= share, meta
         assert meta["threads"]["vad_onnxruntime"] <= share
         assert meta["vad_engine"] == "silero-vad-onnx"

@@ -136,6 +136,8 @@ def load_engine(
             weights_sha256=resolved.weights_sha256,
             device=device,
             compute_type=compute_type,
+            threads=threads,
+            vad=_vad.ENGINE,
         )
         engine = AsrEngine(whisper, tokenizer, DecodeOptions(), info, threads, threading.Lock())
         _engines[key] = engine
