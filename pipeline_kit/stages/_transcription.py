@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _threads
 from .._models import resolve_whisper_model
 from .._progress import Progress, ensure_progress
 from .._threads import engine_threads, limit_torch
@@ -123,6 +124,11 @@ def load_engine(
     with _engines_lock:
         if key in _engines:
             return _engines[key]
+        if _threads.TORCH_LOADED_FIRST and os.environ.get(_threads.WAIT_POLICY) == "PASSIVE":
+            log.warning("torch was imported before pipeline_kit, so its OpenMP threads spin "
+                        "while idle and can slow transcription several times; import "
+                        "pipeline_kit first or set OMP_WAIT_POLICY=PASSIVE before starting "
+                        "Python")
         whisper = WhisperModel(str(resolved.path), device=device, compute_type=compute_type,
                                cpu_threads=threads, local_files_only=True)
         _quiet_logs()
