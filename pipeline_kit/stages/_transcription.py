@@ -383,7 +383,7 @@ def transcribe(
 
     t0 = time.perf_counter()
     with engine.lock:
-        pieces, vad_s = _detect(samples, vad_chunk_seconds, duration, progress)
+        pieces = _detect(samples, vad_chunk_seconds, duration, progress)
         tokenizer, language = _tokenizer(engine, samples, language)
         raw, rejected = _decode_all(engine, tokenizer, samples, pieces, batch_size, duration,
                                     progress)
@@ -391,7 +391,7 @@ def transcribe(
     method = METHOD_WHISPER
     metadata: dict[str, Any] = {
         "batch_size": batch_size, "vad_segments": len(pieces), "rejected_segments": rejected,
-        "vad_engine": _vad.ENGINE, "vad_seconds": round(vad_s, 3),
+        "vad_engine": _vad.ENGINE,
         "threads": {"ctranslate2": engine.threads, "vad_onnxruntime": 1},
     }
     if align_model is not None and raw:
@@ -428,7 +428,7 @@ def transcribe(
 
 
 def _detect(samples: np.ndarray, chunk_seconds: float, duration: float,
-            progress: Progress) -> tuple[list[dict[str, Any]], float]:
+            progress: Progress) -> list[dict[str, Any]]:
     """Speech pieces from Silero VAD, reporting each block as seconds of audio scanned.
 
     Progress units up to the end of decoding: ``duration`` for VAD, then the
@@ -436,16 +436,14 @@ def _detect(samples: np.ndarray, chunk_seconds: float, duration: float,
     speech until then).
     """
     if duration <= 0:
-        return [], 0.0
-    t0 = time.perf_counter()
+        return []
 
     def on_block(done: int, total: int) -> None:
         progress.update(done / SAMPLE_RATE, 2 * duration, step="Detecting speech")
         progress.check_cancelled()
 
     progress.update(0, 2 * duration, step="Detecting speech")
-    pieces = _vad.detect_speech(samples, chunk_seconds, on_block=on_block)
-    return pieces, time.perf_counter() - t0
+    return _vad.detect_speech(samples, chunk_seconds, on_block=on_block)
 
 
 def _decode_all(
