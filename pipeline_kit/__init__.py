@@ -7,6 +7,7 @@ load on first use, not on import.
 
 from __future__ import annotations
 
+from . import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
 from ._batch import run_batch
 from ._display import progress_mode, show  # registers the task views; widgets load when shown
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model

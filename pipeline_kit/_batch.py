@@ -15,6 +15,7 @@ the cluster's workers; workers must see the same folders.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline_kit._progress import Progress
+from pipeline_kit._threads import share_env
 from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
 
 MODES = ("notebook", "pipeline")
@@ -167,6 +169,9 @@ def run_batch(
     mgr = manager or TaskManager(home_path / "tasks.sqlite3", max_workers=jobs or os.cpu_count(),
                                  dask_client=dask_client)
     executor: Literal["thread", "dask"] = "dask" if mgr.has_dask else "thread"
+    # Kernels and in-process runs each take their share of the cores (see _threads).
+    shared = contextlib.ExitStack()
+    shared.enter_context(share_env(jobs or os.cpu_count() or 1))
     try:
         handles = []
         for f, name in zip(files, names, strict=True):
@@ -202,6 +207,7 @@ def run_batch(
                 row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:500]}"
             rows.append(row)
     finally:
+        shared.close()
         if own:
             mgr.close()
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

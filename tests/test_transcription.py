@@ -172,3 +172,29 @@ def test_interpolation_fills_untimed_words_between_neighbours():
     assert out[1]["end"] == pytest.approx(out[2]["start"])
     edge = interpolate_missing_times([{"word": "x", "start": None, "end": None}], 3.0, 4.0)
     assert edge[0]["start"] == 3.0 and edge[0]["end"] == 4.0
+
+
+def test_short_items_between_silences_are_each_transcribed(sample_dir, sample_transcript):
+    """Single words cut from the sample, 1.5 s apart: each is its own segment, none dropped.
+
+    One 30 s window holding them all made Whisper keep only the first ("leisure,
+    etcetera."); words cut from connected speech are clipped, so some are misheard.
+    """
+    audio = load_audio(sample_dir / "austen_sample.wav")
+    wanted = ["leisure", "consider", "power", "selfish", "married", "respectable"]
+    gap = np.zeros(int(16000 * 1.5), dtype=np.float32)
+    parts, spans, t = [gap], [], len(gap) / 16000
+    for w in sample_transcript.words:
+        if normalize_text(w.text)[:1] and normalize_text(w.text)[0] in wanted:
+            piece = audio[int((w.start - 0.05) * 16000) : int((w.end + 0.05) * 16000)]
+            parts += [piece, gap]
+            spans.append((t, t + len(piece) / 16000))
+            t += (len(piece) + len(gap)) / 16000
+            wanted.remove(normalize_text(w.text)[0])
+    assert not wanted, f"sample transcript lacks {wanted}"
+    out = transcribe(np.concatenate(parts))
+    assert len(out.segments) == len(spans), out.segments
+    for seg, (start, end) in zip(out.segments, spans, strict=True):
+        assert seg.start <= start and seg.end >= end and seg.text
+    heard = set(normalize_text(out.text))
+    assert len(heard & {"leisure", "consider", "power", "selfish", "married", "respectable"}) >= 3

@@ -66,6 +66,11 @@ def transcript_from_chunks(chunks: Sequence[Chunk]) -> tuple[Transcript, int]:
     return transcript, first
 
 
+def _no_chunks(source: object) -> bool:
+    """An empty list or tuple: chunks of a transcript without words."""
+    return isinstance(source, Sequence) and not isinstance(source, str) and len(source) == 0
+
+
 def _resolve(source: object) -> tuple[Transcript, int, list[Chunk]]:
     """The transcript, first word index and chunks behind what the caller passed, or TypeError."""
     if isinstance(source, (Transcript, str)):
@@ -73,7 +78,7 @@ def _resolve(source: object) -> tuple[Transcript, int, list[Chunk]]:
     if isinstance(source, Sequence) and source and all(isinstance(c, Chunk) for c in source):
         transcript, offset = transcript_from_chunks(source)
         return transcript, offset, list(source)
-    raise TypeError("expected a Transcript, a str or a non-empty list of Chunk, got "
+    raise TypeError("expected a Transcript, a str or a list of Chunk, got "
                     f"{type(source).__name__}")
 
 
@@ -139,6 +144,9 @@ def analyze_chapters(
     _check_chapter_args(min_sentences, min_seconds, summary_sentences, title_phrases)
     prog = ensure_progress(progress)
     prog.update(0, step="Splitting sentences")
+    if _no_chunks(transcript_or_chunks):  # audio without speech gives no chunks
+        prog.update(100, step="Chapters done (no text)")
+        return []
     transcript, offset, own_chunks = _resolve(transcript_or_chunks)
     chunk_list = list(chunks) if chunks is not None else own_chunks
     sentences = split_sentences(transcript)

@@ -1,10 +1,15 @@
-"""Stage 2: speech to a timed transcript with WhisperX (batched Whisper + pyannote VAD).
+"""Stage 2: speech to a timed transcript with faster-whisper (CTranslate2) and Silero VAD.
 
-Why our own batch loop around WhisperX's parts: WhisperX's ``transcribe`` gives
-segment-level text only, reports progress but cannot be stopped, and computing word
-times afterwards would run the encoder a second time. Here each batch of VAD
-segments is encoded once; the same encoder output feeds both decoding and Whisper's
-cross-attention word alignment, and progress/cancellation happen between batches.
+Why our own loop around faster-whisper's parts: each batch of VAD pieces is encoded
+once; the same encoder output feeds both decoding and Whisper's cross-attention word
+alignment (no second encoder pass), and progress/cancellation happen between
+small batches, sized so one call into the engine takes about a second.
+
+Why no torch on this path: torch/OpenMP thread teams spin and stall when the cores
+are oversubscribed (another busy process, N batch workers, a kernel that used torch
+on its main thread). VAD is Silero on onnxruntime (:mod:`._vad`), features are
+faster-whisper's numpy log-mel, decoding is CTranslate2; all get the thread count
+:func:`pipeline_kit._threads.engine_threads` chooses from the cores really available.
 
 When a local wav2vec2 model is given (``align_model=``) WhisperX's forced alignment
 replaces the Whisper word times. Words it cannot time (numbers are a known case)
@@ -19,14 +24,18 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import _threads
 from .._models import resolve_whisper_model
 from .._progress import Progress, ensure_progress
+from .._threads import engine_threads, limit_torch
+from . import _vad
 from ._types import ModelInfo, Segment, Transcript, Word
 from ._upload import file_sha256
 
@@ -36,19 +45,38 @@ SAMPLE_RATE = 16000
 N_SAMPLES = 30 * SAMPLE_RATE  # Whisper's window
 METHOD_WHISPER = "whisper-word-timestamps"
 METHOD_WAV2VEC2 = "wav2vec2-align"
+CALL_SECONDS = 1.0  # aim for engine calls this long, so cancel and progress stay prompt
+# A decoded piece is not speech when Whisper's no-speech probability is high (real
+# speech on the shared and bundled data: at most 0.03; silence, noise and tones
+# that got past VAD: 0.63-0.95) or the decoder is guessing (real speech >= -0.4,
+# single words cut from speech >= -1.8).
+NO_SPEECH_PROB = 0.6
+VERY_LOW_LOGPROB = -2.0
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Beam-search options (WhisperX's defaults for its batched pipeline)."""
+
+    beam_size: int = 5
+    patience: float = 1.0
+    length_penalty: float = 1.0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    suppress_blank: bool = True
+    suppress_tokens: tuple[int, ...] = (-1,)
 
 
 @dataclass
 class AsrEngine:
-    """A loaded WhisperX pipeline and what identifies it; shared by all tasks of a process."""
+    """A loaded Whisper model and what identifies it; shared by all tasks of a process."""
 
-    pipeline: Any  # whisperx.asr.FasterWhisperPipeline
+    whisper: Any  # faster_whisper.WhisperModel
+    tokenizer: Any  # faster_whisper.tokenizer.Tokenizer, or None for multilingual models
+    options: DecodeOptions
     info: ModelInfo
+    threads: int
     lock: threading.Lock
-
-    @property
-    def whisper(self) -> Any:
-        return self.pipeline.model
 
 
 _engines: dict[tuple[str, str, str, int], AsrEngine] = {}
@@ -69,22 +97,10 @@ def _import_whisperx() -> Any:
 
 def _quiet_logs() -> None:
     # Libraries that set their own INFO level on child loggers (a parent's level does
-    # not override that): keep their chatter ("Lightning automatically upgraded your
-    # checkpoint", "Performing voice activity detection") out of notebooks and logs.
-    for name in ("whisperx", "whisperx.vads.pyannote", "whisperx.asr", "pyannote",
-                 "lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning",
-                 "lightning.pytorch.utilities.migration.utils",
-                 "pytorch_lightning.utilities.migration.utils", "speechbrain"):
+    # not override that): keep their chatter out of notebooks and logs.
+    for name in ("whisperx", "whisperx.asr", "faster_whisper", "pyannote",
+                 "lightning", "lightning.pytorch", "speechbrain"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def default_threads() -> int:
-    """CPU threads per engine: ``$OMP_NUM_THREADS`` when set (Dask workers set 1), else all."""
-    try:
-        n = int(os.environ.get("OMP_NUM_THREADS", ""))
-    except ValueError:
-        n = 0
-    return n if n > 0 else os.cpu_count() or 1
 
 
 def load_engine(
@@ -94,105 +110,70 @@ def load_engine(
     compute_type: str = "int8",
     threads: int | None = None,
 ) -> AsrEngine:
-    """Load (once per process) the WhisperX pipeline for a model, device and compute type.
+    """Load (once per process and thread count) the Whisper model for a device and type.
 
-    Importing WhisperX costs ~15 s and loading a model seconds more, so every later
-    call with the same key returns the same engine.
+    ``threads``: CTranslate2 threads; None chooses from the cores available to this
+    process and its sibling workers (:func:`pipeline_kit._threads.engine_threads`).
     """
+    from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
+
     resolved = resolve_whisper_model(model)
-    threads = threads or default_threads()
+    threads = engine_threads(threads)
     key = (str(resolved.path), device, compute_type, threads)
     with _engines_lock:
         if key in _engines:
             return _engines[key]
-        whisperx = _import_whisperx()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pipeline = whisperx.load_model(
-                str(resolved.path),
-                device=device,
-                compute_type=compute_type,
-                language="en" if resolved.name.endswith(".en") else None,
-                vad_method="pyannote",
-                local_files_only=True,
-                threads=threads,
-            )
-        _quiet_logs()  # loading may have configured more of them
+        if _threads.TORCH_LOADED_FIRST and os.environ.get(_threads.WAIT_POLICY) == "PASSIVE":
+            log.warning("torch was imported before pipeline_kit, so its OpenMP threads spin "
+                        "while idle and can slow transcription several times; import "
+                        "pipeline_kit first or set OMP_WAIT_POLICY=PASSIVE before starting "
+                        "Python")
+        whisper = WhisperModel(str(resolved.path), device=device, compute_type=compute_type,
+                               cpu_threads=threads, local_files_only=True)
+        _quiet_logs()
+        tokenizer = None
+        if not whisper.model.is_multilingual or resolved.name.endswith(".en"):
+            tokenizer = Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual,
+                                  task="transcribe", language="en")
         info = ModelInfo(
             name=resolved.name,
             path=str(resolved.path),
             weights_sha256=resolved.weights_sha256,
             device=device,
             compute_type=compute_type,
+            threads=threads,
+            vad=_vad.ENGINE,
         )
-        engine = AsrEngine(pipeline, info, threading.Lock())
+        engine = AsrEngine(whisper, tokenizer, DecodeOptions(), info, threads, threading.Lock())
         _engines[key] = engine
         return engine
 
 
-def _voice_segments(engine: AsrEngine, audio: np.ndarray, chunk_size: float) -> list[Any]:
-    """Speech regions from WhisperX's pyannote VAD, merged to at most ``chunk_size`` s."""
-    p = engine.pipeline
-    vad = p.vad_model
-    waveform = vad.preprocess_audio(audio)
-    scores = vad({"waveform": waveform, "sample_rate": SAMPLE_RATE})
-    return vad.merge_chunks(
-        scores, chunk_size, onset=p._vad_params["vad_onset"], offset=p._vad_params["vad_offset"]
-    )
-
-
 def _decode_batch(
-    engine: AsrEngine, tokenizer: Any, pieces: list[np.ndarray], word_times: bool
+    engine: AsrEngine, tokenizer: Any, pieces: list[np.ndarray], word_times: bool,
+    check: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Encode a batch once; decode it and (optionally) align words on the same encoder output."""
-    from whisperx.audio import log_mel_spectrogram
+    """Encode a batch once; decode it and (optionally) align words on the same encoder output.
 
+    ``check`` runs between the three engine calls (encode, beam search, alignment),
+    each of which cannot be interrupted; it may raise to stop (cancellation).
+    """
+    check = check or (lambda: None)
     model = engine.whisper
-    opts = engine.pipeline.options
-    n_mels = model.feat_kwargs.get("feature_size") or 80
     feats = np.stack(
-        [
-            log_mel_spectrogram(a, n_mels=n_mels, padding=N_SAMPLES - a.shape[0]).numpy()
-            for a in pieces
-        ]
+        [model.feature_extractor(a, padding=N_SAMPLES - a.shape[0]) for a in pieces]
     )
     encoder_output = model.encode(feats)
-    prompt = model.get_prompt(
-        tokenizer, [], without_timestamps=True, prefix=opts.prefix, hotwords=opts.hotwords
-    )
-    results = model.model.generate(
-        encoder_output,
-        [prompt] * len(pieces),
-        beam_size=opts.beam_size,
-        patience=opts.patience,
-        length_penalty=opts.length_penalty,
-        max_length=model.max_length,
-        suppress_blank=opts.suppress_blank,
-        suppress_tokens=opts.suppress_tokens,
-        no_repeat_ngram_size=opts.no_repeat_ngram_size,
-        repetition_penalty=opts.repetition_penalty,
-        return_scores=True,
-        return_no_speech_prob=True,
-    )
-    tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
-    out: list[dict[str, Any]] = []
-    for r, toks in zip(results, tokens, strict=True):
-        seq_len = len(r.sequences_ids[0])
-        avg_logprob = r.scores[0] * (seq_len**opts.length_penalty) / (seq_len + 1)
-        out.append(
-            {
-                "text": tokenizer.decode(toks),
-                "tokens": toks,
-                "avg_logprob": float(avg_logprob),
-                "no_speech_prob": float(r.no_speech_prob),
-                "words": [],
-            }
-        )
+    check()
+    out = _generate(engine, tokenizer, encoder_output, len(pieces))
     if word_times:
+        check()
         frames = [
             min(math.ceil(a.shape[0] / SAMPLE_RATE * model.frames_per_second), 3000)
             for a in pieces
         ]
+        tokens = [o["tokens"] for o in out]
         alignments = model.find_alignment(tokenizer, tokens, encoder_output, frames)
         for o, alignment in zip(out, alignments, strict=True):
             o["words"] = [
@@ -206,6 +187,55 @@ def _decode_batch(
                 if a["word"].strip()
             ]
     return out
+
+
+def _generate(engine: AsrEngine, tokenizer: Any, encoder_output: Any,
+              n: int) -> list[dict[str, Any]]:
+    """Beam search on encoded pieces: text, tokens and the scores the filter needs."""
+    model = engine.whisper
+    opts = engine.options
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+    results = model.model.generate(
+        encoder_output,
+        [prompt] * n,
+        beam_size=opts.beam_size,
+        patience=opts.patience,
+        length_penalty=opts.length_penalty,
+        max_length=model.max_length,
+        suppress_blank=opts.suppress_blank,
+        suppress_tokens=list(opts.suppress_tokens),
+        no_repeat_ngram_size=opts.no_repeat_ngram_size,
+        repetition_penalty=opts.repetition_penalty,
+        return_scores=True,
+        return_no_speech_prob=True,
+    )
+    out: list[dict[str, Any]] = []
+    for r in results:
+        toks = [t for t in r.sequences_ids[0] if t < tokenizer.eot]
+        seq_len = len(r.sequences_ids[0])
+        avg_logprob = r.scores[0] * (seq_len**opts.length_penalty) / (seq_len + 1)
+        out.append(
+            {
+                "text": tokenizer.decode(toks),
+                "tokens": toks,
+                "avg_logprob": float(avg_logprob),
+                "no_speech_prob": float(r.no_speech_prob),
+                "words": [],
+            }
+        )
+    return out
+
+
+def is_speech(decoded: dict[str, Any]) -> bool:
+    """False for a decoded piece that is most likely not speech (a hallucination).
+
+    Stricter than Whisper's own rule (high no-speech probability *and* low average
+    log-probability), which keeps "you" decoded from pure silence (log-prob -0.4).
+    """
+    if not decoded["text"].strip():
+        return False
+    return (decoded["no_speech_prob"] <= NO_SPEECH_PROB
+            and decoded["avg_logprob"] >= VERY_LOW_LOGPROB)
 
 
 def _merge_punctuation(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -320,13 +350,17 @@ def transcribe(
     offline, or a CTranslate2 model folder. ``align_model``: a local wav2vec2 model
     (folder or cached name) for WhisperX forced alignment; without it, or when it cannot
     be loaded offline (recorded in ``metadata["word_timing_fallback"]``), word times
-    come from Whisper's cross-attention on the same encoder pass. ``progress`` receives
-    one update per batch of VAD segments and may cancel between batches.
+    come from Whisper's cross-attention on the same encoder pass. ``threads``: engine
+    threads (default: this process's share of the available cores, or
+    ``$PIPELINE_KIT_THREADS``). ``batch_size``: most VAD pieces per engine call; fewer
+    when calls get slow. ``progress`` gets ``update(done, total)`` in seconds of audio
+    after every VAD block and every batch, and may cancel there.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if not 1 <= vad_chunk_seconds <= 30:
         raise ValueError(f"vad_chunk_seconds must be in [1, 30], got {vad_chunk_seconds}")
+    n_threads = engine_threads(threads)
     progress = ensure_progress(progress)
     audio_sha = None
     if isinstance(audio, np.ndarray):
@@ -343,38 +377,26 @@ def transcribe(
         samples = load_audio(path)
         audio_sha = file_sha256(path)
     duration = samples.shape[0] / SAMPLE_RATE
-    progress.update(1, step="Loading model")
-    engine = load_engine(model, device=device, compute_type=compute_type, threads=threads)
+    progress.update(0, step="Loading model")
+    engine = load_engine(model, device=device, compute_type=compute_type, threads=n_threads)
     progress.check_cancelled()
 
     t0 = time.perf_counter()
     with engine.lock:
-        progress.update(3, step="Detecting speech")
-        vad = _voice_segments(engine, samples, vad_chunk_seconds) if duration > 0 else []
-        progress.check_cancelled()
+        pieces = _detect(samples, vad_chunk_seconds, duration, progress)
         tokenizer, language = _tokenizer(engine, samples, language)
-        raw: list[dict[str, Any]] = []
-        total = len(vad)
-        for b in range(0, total, batch_size):
-            batch = vad[b : b + batch_size]
-            pieces = [
-                samples[int(s["start"] * SAMPLE_RATE) : int(s["end"] * SAMPLE_RATE)] for s in batch
-            ]
-            decoded = _decode_batch(engine, tokenizer, pieces, word_times=True)
-            for seg, d in zip(batch, decoded, strict=True):
-                offset = round(seg["start"], 3)
-                for w in d["words"]:
-                    w["start"] += offset
-                    w["end"] += offset
-                raw.append(dict(d, start=offset, end=round(seg["end"], 3)))
-            done = min(b + batch_size, total)
-            progress.update(5 + 90 * done / total, step=f"Transcribing segment {done}/{total}")
-            progress.check_cancelled()
+        raw, rejected = _decode_all(engine, tokenizer, samples, pieces, batch_size, duration,
+                                    progress)
 
     method = METHOD_WHISPER
-    metadata: dict[str, Any] = {"batch_size": batch_size, "vad_segments": len(raw)}
+    metadata: dict[str, Any] = {
+        "batch_size": batch_size, "vad_segments": len(pieces), "rejected_segments": rejected,
+        "vad_engine": _vad.ENGINE,
+        "threads": {"ctranslate2": engine.threads, "vad_onnxruntime": 1},
+    }
     if align_model is not None and raw:
-        progress.update(95, step="Aligning words (wav2vec2)")
+        progress.update(duration * 2, duration * 2, step="Aligning words (wav2vec2)")
+        limit_torch(n_threads)
         try:
             grouped = _wav2vec2_words(raw, samples, language, align_model, device)
         except Exception as exc:  # no usable local model: keep Whisper's own word times
@@ -386,6 +408,7 @@ def transcribe(
             for seg, ws in zip(raw, grouped, strict=True):
                 seg["words"] = ws
             method = METHOD_WAV2VEC2
+            metadata["threads"]["torch"] = n_threads
     transcript = _build_transcript(raw, duration)
     elapsed = time.perf_counter() - t0
     progress.update(100, step="Transcription done")
@@ -404,15 +427,76 @@ def transcribe(
     )
 
 
+def _detect(samples: np.ndarray, chunk_seconds: float, duration: float,
+            progress: Progress) -> list[dict[str, Any]]:
+    """Speech pieces from Silero VAD, reporting each block as seconds of audio scanned.
+
+    Progress units up to the end of decoding: ``duration`` for VAD, then the
+    seconds of speech decoded, so the total is only known after VAD (assumed all
+    speech until then).
+    """
+    if duration <= 0:
+        return []
+
+    def on_block(done: int, total: int) -> None:
+        progress.update(done / SAMPLE_RATE, 2 * duration, step="Detecting speech")
+        progress.check_cancelled()
+
+    progress.update(0, 2 * duration, step="Detecting speech")
+    return _vad.detect_speech(samples, chunk_seconds, on_block=on_block)
+
+
+def _decode_all(
+    engine: AsrEngine, tokenizer: Any, samples: np.ndarray, pieces: list[dict[str, Any]],
+    batch_size: int, duration: float, progress: Progress,
+) -> tuple[list[dict[str, Any]], int]:
+    """Decode every VAD piece; return the kept segments and how many were rejected.
+
+    Batches grow up to ``batch_size`` while one engine call stays under
+    ``CALL_SECONDS`` (batching helps on CPU) and shrink when the machine is busy, so
+    cancellation and progress are never more than about one call away.
+    """
+    speech = sum(p["end"] - p["start"] for p in pieces)
+    total = duration + speech
+    done_s = duration
+    raw: list[dict[str, Any]] = []
+    rejected = 0
+    size, i = 1, 0
+    while i < len(pieces):
+        batch = pieces[i : i + size]
+        audio = [samples[int(p["start"] * SAMPLE_RATE) : int(p["end"] * SAMPLE_RATE)]
+                 for p in batch]
+        t_call = time.perf_counter()
+        decoded = _decode_batch(engine, tokenizer, audio, word_times=True,
+                                check=progress.check_cancelled)
+        per_piece = (time.perf_counter() - t_call) / len(batch)
+        log.debug("decoded %d piece(s) in %.2f s", len(batch), per_piece * len(batch))
+        for p, d in zip(batch, decoded, strict=True):
+            if not is_speech(d):
+                rejected += 1
+                continue
+            offset = round(p["start"], 3)
+            for w in d["words"]:
+                w["start"] += offset
+                w["end"] += offset
+            raw.append(dict(d, start=offset, end=round(p["end"], 3)))
+        i += len(batch)
+        done_s += sum(p["end"] - p["start"] for p in batch)
+        progress.update(min(done_s, total), total,
+                        step=f"Transcribing segment {i}/{len(pieces)}")
+        progress.check_cancelled()
+        size = max(1, min(batch_size, 2 * size, int(CALL_SECONDS / max(per_piece, 1e-3))))
+    return raw, rejected
+
+
 def _tokenizer(engine: AsrEngine, samples: np.ndarray, language: str | None) -> tuple[Any, str]:
     from faster_whisper.tokenizer import Tokenizer
 
-    p = engine.pipeline
-    if p.tokenizer is not None and language in (None, p.tokenizer.language_code):
-        return p.tokenizer, p.tokenizer.language_code
-    if language is None:
-        language = p.detect_language(samples) if samples.size else "en"
+    if engine.tokenizer is not None and language in (None, engine.tokenizer.language_code):
+        return engine.tokenizer, engine.tokenizer.language_code
     model = engine.whisper
+    if language is None:
+        language = model.detect_language(samples[:N_SAMPLES])[0] if samples.size else "en"
     tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                     language=language)
     return tok, language

@@ -86,6 +86,8 @@ class ModelInfo:
     weights_sha256: str | None = None
     device: str | None = None
     compute_type: str | None = None
+    threads: int | None = None  # CPU threads the engine ran with
+    vad: str | None = None  # speech detection engine, for a transcript
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

@@ -77,6 +77,9 @@ class _WorkerProgress(RemoteProgress):
 
 def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:
     """What runs on the worker: import ``ref``, call it, return JSON data."""
+    from distributed import get_worker
+
+    from pipeline_kit._threads import siblings
     from pipeline_kit.tasks._callables import (
         decode_args,
         resolve_ref,
@@ -92,7 +95,8 @@ def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:
         if wants_progress(fn):
             progress = _WorkerProgress(task_id, interval)
             kwargs = {**kwargs, "progress": progress}
-        return to_result_data(fn(*args, **kwargs))
+        with siblings(get_worker().state.nthreads):  # tasks of one worker share its cores
+            return to_result_data(fn(*args, **kwargs))
     finally:
         if progress is not None:
             progress.flush()  # the last real progress, also of a failed task
