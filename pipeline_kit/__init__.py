@@ -27,7 +27,7 @@ from .stages._chunking import create_semantic_chunks
 from .stages._graph import build_graph
 from .stages._questions import generate_questions
 from .stages._segmentation import segment_sentences
-from .stages._sweep import plot_sweep, sweep
+from .stages._sweep import choose_setting, plot_sweep, sweep
 from .stages._temporal import find_temporal_markers, temporal_info
 from .stages._transcription import transcribe
 from .stages._types import (
@@ -91,6 +91,7 @@ __all__ = [
     "Word",
     "analyze_chapters",
     "build_graph",
+    "choose_setting",
     "create_semantic_chunks",
     "find_temporal_markers",
     "generate_questions",

@@ -15,6 +15,7 @@ from pipeline_kit.stages._chunking import (
     chunk_prepared,
     create_semantic_chunks,
     prepare,
+    topic_boundaries,
 )
 from pipeline_kit.stages._segmetrics import load_choi, pk, sentence_to_word_boundaries
 from pipeline_kit.stages._types import Chunk, ModelInfo, Segment, Transcript, Word
@@ -57,7 +58,11 @@ def sizes(draw):
     return chunk_size, overlap
 
 
-def assert_hard_rules(chunks: list[Chunk], t: Transcript, chunk_size: int, overlap: int) -> None:
+def assert_hard_rules(chunks: list[Chunk], t: Transcript, chunk_size: int, overlap: int,
+                      walls: tuple[int, ...] | None = None) -> None:
+    """Size, text, times and overlap rules. ``walls``: the topic starts chunks must
+    respect (no chunk straddles one; no overlap across one); ``None``: overlap is
+    exact at every cut (``straddle_topics=True`` or the fixed method)."""
     n = len(t.words)
     if n == 0:
         assert chunks == []
@@ -72,8 +77,16 @@ def assert_hard_rules(chunks: list[Chunk], t: Transcript, chunk_size: int, overl
         assert c.start_time == t.words[c.start_word_index].start
         assert c.end_time == t.words[c.end_word_index - 1].end
         assert c.start_time <= c.end_time
+    if walls is not None:
+        assert topic_boundaries(chunks) == list(walls)
+        for c in chunks:  # no chunk straddles a topic boundary
+            assert not any(c.start_word_index < w < c.end_word_index for w in walls)
     for a, b in pairwise(chunks):
-        assert b.start_word_index == a.end_word_index - overlap  # exact overlap
+        if walls is not None and b.topic_index != a.topic_index:
+            assert b.topic_index == a.topic_index + 1
+            assert b.start_word_index == a.end_word_index  # no overlap across topics
+        else:
+            assert b.start_word_index == a.end_word_index - overlap  # exact overlap
         assert b.end_word_index > a.end_word_index  # every chunk brings new words
         assert b.start_word_index > a.start_word_index
         assert b.start_time >= a.start_time and b.end_time >= a.end_time
@@ -88,7 +101,8 @@ def test_hard_rules_hold_on_random_texts(text, size, method):
     chunk_size, overlap = size
     t = _timed_transcript(tokens, gaps)
     chunks = create_semantic_chunks(t, chunk_size, overlap, method=method, with_temporal=False)
-    assert_hard_rules(chunks, t, chunk_size, overlap)
+    walls = None if method == "fixed" else prepare(t, method).topic_starts
+    assert_hard_rules(chunks, t, chunk_size, overlap, walls)
     again = create_semantic_chunks(t, chunk_size, overlap, method=method, with_temporal=False)
     assert [c.to_dict() for c in chunks] == [c.to_dict() for c in again]  # deterministic
 
@@ -100,8 +114,11 @@ def test_hard_rules_hold_for_any_threshold_and_window(text, size, threshold, win
     chunk_size, overlap = size
     t = _timed_transcript(tokens, gaps)
     prep = prepare(t, "tfidf", window=window, smoothing=smoothing)
-    chunks = chunk_prepared(prep, chunk_size, overlap, threshold=threshold, with_temporal=False)
+    chunks = chunk_prepared(prep, chunk_size, overlap, threshold=threshold, with_temporal=False,
+                            straddle_topics=True)
     assert_hard_rules(chunks, t, chunk_size, overlap)
+    assert_hard_rules(chunk_prepared(prep, chunk_size, overlap, with_temporal=False), t,
+                      chunk_size, overlap, prep.topic_starts)
 
 
 def test_plain_text_accepted_and_short_text_is_one_chunk():
@@ -121,7 +138,9 @@ def test_segment_shorter_than_overlap_is_merged():
     c = "Voters elected the judge to the court under the new election law. " * 12
     t = Transcript.from_text(a + b + c)
     chunks = create_semantic_chunks(t, 120, 10, method="tfidf")
-    assert_hard_rules(chunks, t, 120, 10)
+    walls = prepare(t, "tfidf").topic_starts
+    assert len(walls) == 1 and walls[0] in (144, 147)  # B is too short to be a topic
+    assert_hard_rules(chunks, t, 120, 10, walls)
     for x, y in pairwise(chunks):
         assert y.end_word_index - x.end_word_index >= 10 or y is chunks[-1]
 
@@ -129,14 +148,14 @@ def test_segment_shorter_than_overlap_is_merged():
 def test_oversized_sentence_is_split_by_words():
     t = Transcript.from_text(" ".join(f"w{i}" for i in range(95)))  # no punctuation at all
     chunks = create_semantic_chunks(t, 20, 5, method="tfidf")
-    assert_hard_rules(chunks, t, 20, 5)
+    assert_hard_rules(chunks, t, 20, 5, ())
 
 
 def test_cuts_prefer_sentence_ends_when_forced():
     sents = [f"Sentence number {i} talks about the same plain topic here." for i in range(40)]
     t = Transcript.from_text(" ".join(sents))
     chunks = create_semantic_chunks(t, 50, 0, method="tfidf")
-    assert_hard_rules(chunks, t, 50, 0)
+    assert_hard_rules(chunks, t, 50, 0, prepare(t, "tfidf").topic_starts)
     ends = [t.words[e - 1].text.endswith(".") for e in chunk_boundaries(chunks)]
     assert all(ends)
 
@@ -244,6 +263,71 @@ def test_lj_speech_text_chunks_carry_spelled_out_years():
     text = shared_path("speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt").read_text()
     t = Transcript.from_text(text)
     chunks = create_semantic_chunks(t, 80, 10, method="tfidf")
-    assert_hard_rules(chunks, t, 80, 10)
+    assert_hard_rules(chunks, t, 80, 10, prepare(t, "tfidf").topic_starts)
     values = {m.normalized for c in chunks for m in c.temporal_info.markers}
     assert {"1455", "1462", "1465", "15th century"} <= values
+
+
+# ------------------------------------------------------------------ topic-aware chunking
+
+
+def test_chunks_never_straddle_the_segmentation_topics_unless_asked():
+    # Three Choi documents (real text): the MiniLM + lexical segmentation finds topics,
+    # every topic boundary is a cut without overlap, size splits stay inside a topic.
+    for text, _ in _choi_docs("3-5", 3):
+        t = Transcript.from_text(text)
+        prep = prepare(t, "embedding")
+        assert len(prep.topic_starts) >= 2
+        chunks = chunk_prepared(prep, 60, 15, with_temporal=False)
+        assert_hard_rules(chunks, t, 60, 15, prep.topic_starts)
+        assert len(chunks) > len(prep.topic_starts) + 1  # the size limit split some topics
+        straddled = chunk_prepared(prep, 60, 15, with_temporal=False, straddle_topics=True)
+        assert_hard_rules(straddled, t, 60, 15)
+        assert any(c.start_word_index < w < c.end_word_index
+                   for c in straddled for w in prep.topic_starts)
+
+
+def test_topic_chunking_is_deterministic_and_empty_input_gives_nothing():
+    text = _choi_docs("3-5", 1)[0][0]
+    runs = [[c.to_dict() for c in create_semantic_chunks(text, 80, 20)] for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert create_semantic_chunks("", 80, 20) == []
+    empty = Transcript("", (), (), "en", 1.0, ModelInfo("test"), "test")
+    assert create_semantic_chunks(empty, 80, 20) == []
+    assert prepare(empty).topic_starts == ()
+
+
+def test_topic_chunks_keep_measured_word_times():
+    tokens = _choi_docs("3-5", 1)[0][0].split()
+    gaps = [0.05 + (i % 7) * 0.11 for i in range(len(tokens))]  # uneven, never evenly spread
+    t = _timed_transcript(tokens, gaps)
+    chunks = create_semantic_chunks(t, 70, 10, method="tfidf", with_temporal=False)
+    assert_hard_rules(chunks, t, 70, 10, prepare(t, "tfidf").topic_starts)
+
+
+def test_bundled_sample_text_chunks_follow_rules(sample_dir):
+    text = (sample_dir / "austen_sample.txt").read_text(encoding="utf-8")
+    t = Transcript.from_text(text)
+    prep = prepare(t, "embedding")
+    chunks = chunk_prepared(prep, 40, 8)
+    assert_hard_rules(chunks, t, 40, 8, prep.topic_starts)
+
+
+def test_choi_topic_boundaries_of_chunks_match_gold_with_the_hard_max_kept():
+    # Chunks of at most 150 words (overlap 25): the chunks' topic boundaries score Pk
+    # below 0.1 against the gold segments; with a size that never binds, all chunk
+    # boundaries do, far better than the old threshold rule (straddle_topics=True).
+    docs = _choi_docs("3-11", 4)
+    topic, loose, old = [], [], []
+    for text, gold in docs:
+        n = len(text.split())
+        prep = prepare(text, "embedding")
+        chunks = chunk_prepared(prep, 150, 25, with_temporal=False)
+        assert max(c.word_count for c in chunks) <= 150
+        topic.append(pk(gold, topic_boundaries(chunks), n))
+        loose.append(pk(gold, chunk_boundaries(chunk_prepared(prep, 5000, 0)), n))
+        old.append(pk(gold, chunk_boundaries(
+            chunk_prepared(prep, 5000, 0, straddle_topics=True)), n))
+    assert np.mean(topic) < 0.1, topic
+    assert np.mean(loose) < 0.1, loose
+    assert np.mean(loose) < np.mean(old), (loose, old)

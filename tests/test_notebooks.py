@@ -120,3 +120,27 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert "criterion" in chosen
     assert (exp / "sweep.csv").is_file()
     assert os.path.getsize(exp / "sweep.png") > 0
+
+
+def test_notebook_03_chooses_without_gold_and_shows_gold_metrics(tmp_path, monkeypatch):
+    """03 alone on a Choi reference: the sweep table and the chosen setting carry the
+    gold columns, and the label-free choice ranks in the better half by gold Pk."""
+    papermill = pytest.importorskip("papermill")
+    from conftest import shared_path
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ref = shared_path("textseg/choi_dev/3-11/0.ref")
+    exp = tmp_path / "experiments"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "03_chunking_experiments.ipynb"), str(tmp_path / "03.ipynb"),
+        parameters={"chunk_sizes": [100, 300, 1000], "overlaps": [0, 25],
+                    "methods": ["tfidf", "fixed"], "reference_path": str(ref),
+                    "transcript_path": str(tmp_path / "absent.json"),
+                    "output_dir": str(exp)},
+        kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
+    chosen = json.loads((exp / "chosen_setting.json").read_text())
+    assert {"pk", "windowdiff", "f1", "topic_pk"} <= set(chosen["metrics"])
+    assert chosen["settings"] == 12
+    assert chosen["gold_pk_rank"] <= chosen["settings"] // 2
+    table = (exp / "sweep.csv").read_text().splitlines()[0].split(",")
+    assert "pk" in table and "topic_pk" in table

@@ -14,7 +14,7 @@ from pipeline_kit.stages._segmetrics import (
     pk,
     sentence_to_word_boundaries,
 )
-from pipeline_kit.stages._sweep import plot_sweep, sweep
+from pipeline_kit.stages._sweep import choose_setting, plot_sweep, sweep
 
 TOPICS = [
     "The printing press used movable metal type and black ink on paper pages. ",
@@ -48,7 +48,7 @@ def test_sweep_embeds_once_per_method_and_has_one_row_per_setting():
     assert emb.calls == 1 and emb.texts == 24  # 24 sentences, encoded once for 6 settings
     assert len(df) == 12
     assert set(df["method"]) == {"embedding", "tfidf"}
-    for col in ("n_chunks", "words_mean", "words_max", "words_std", "coherence",
+    for col in ("n_chunks", "words_mean", "words_max", "words_std", "coherence", "topic_pk",
                 "boundary_similarity", "sentence_end_share", "precision", "recall", "f1",
                 "pk", "windowdiff"):
         assert col in df.columns and df[col].notna().all(), col
@@ -95,3 +95,34 @@ def test_sweep_on_choi_prefers_semantic_over_fixed():
                gold_boundaries=gold)
     best = df.groupby("method")["pk"].min()
     assert best["tfidf"] < best["fixed"]
+
+
+def test_label_free_choice_tracks_gold_pk_on_choi():
+    # topic_pk needs no reference; across settings it ranks them as gold Pk does, and
+    # the setting it chooses is better than most by gold Pk. Gold columns appear only
+    # when a reference is given and change nothing else.
+    from scipy.stats import spearmanr
+
+    grid = {"chunk_size": [100, 200, 400, 1000], "overlap": [0, 25],
+            "method": ["embedding", "tfidf", "fixed"]}
+    rhos = []
+    for doc in ("3-11/0.ref", "3-11/1.ref", "3-11/2.ref"):
+        sents, bounds = load_choi(shared_path(f"textseg/choi_dev/{doc}"))
+        text = " ".join(sents)
+        gold = sentence_to_word_boundaries(sents, bounds)
+        blind = sweep(text, **grid)
+        scored = sweep(text, gold_boundaries=gold, **grid)
+        assert "pk" not in blind.columns and "pk" in scored.columns
+        assert blind["topic_pk"].tolist() == scored["topic_pk"].tolist()
+        rhos.append(spearmanr(scored["topic_pk"], scored["pk"]).statistic)
+        chosen = choose_setting(blind)
+        chosen_pk = scored.loc[chosen.name, "pk"]
+        assert chosen_pk <= scored["pk"].median(), (chosen_pk, scored["pk"].tolist())
+    assert np.mean(rhos) >= 0.7, rhos
+
+
+def test_choose_setting_refuses_an_empty_table():
+    df = sweep(TEXT, chunk_size=[30], overlap=[0], method="tfidf")
+    assert choose_setting(df)["chunk_size"] == 30
+    with pytest.raises(ValueError, match="empty"):
+        choose_setting(df.iloc[0:0])

@@ -1,40 +1,48 @@
-"""Semantic chunking of a transcript into overlapping, size-bounded word ranges.
+"""Topic-aware chunking of a transcript into overlapping, size-bounded word ranges.
 
 Two separate steps, so a parameter sweep embeds only once:
 
 1. :func:`prepare` splits sentences (punctuation and pauses), embeds every sentence
-   in one ``encode`` call (MiniLM by default, or TF-IDF/LSA), and scores every
-   sentence gap: cosine similarity between the mean embeddings of the ``window``
-   sentences on either side (sentence windows, since MiniLM truncates long input),
-   smoothed, turned into a TextTiling depth score (how far similarity dips below
-   the peaks on both sides).
-2. :func:`chunk_prepared` places the cuts by dynamic programming: each cut at a
-   sentence gap gains ``score - threshold``, so gaps where similarity drops more
-   than the threshold are taken, and a stretch that would exceed ``chunk_size`` is
-   split where it costs least: its weakest sentence gap, failing that a clause end,
-   at last any word.
+   in one ``encode`` call (MiniLM by default, or TF-IDF/LSA) and, from those same
+   embeddings, finds the topic segments with the toolkit's segmentation
+   (:mod:`._segmentation`'s modularity DP: hybrid lexical + embedding gain for
+   ``"embedding"``, lexical only for ``"tfidf"``; Pk 0.055 on Choi). It also scores
+   every sentence gap: cosine similarity between the mean embeddings of the
+   ``window`` sentences on either side, smoothed, turned into a TextTiling depth
+   score (how far similarity dips below the peaks on both sides).
+2. :func:`chunk_prepared` places the cuts. Every topic boundary is a cut; inside
+   each topic segment a dynamic programme adds only the cuts the size limit needs,
+   at the weakest sentence gaps (highest depth score), failing that at a clause end,
+   at last at any word. With ``straddle_topics=True`` the topic segmentation is
+   ignored and the older rule applies to the whole text: each cut at a sentence gap
+   gains ``score - threshold`` (so strong similarity drops are taken) and chunks
+   may run across topic boundaries.
 
 Hard rules (always hold):
 
 * no chunk has more than ``chunk_size`` words;
-* chunk ``i+1`` starts exactly ``overlap`` words before chunk ``i`` ends
-  (``start[i+1] == end[i] - overlap``); the words from ``end[i]`` on are its new words;
-* every chunk brings at least one new word, and the first chunk is longer than
-  ``overlap`` (unless it is the only one), so starts strictly increase.
+* inside a topic segment chunk ``i+1`` starts exactly ``overlap`` words before
+  chunk ``i`` ends (``start[i+1] == end[i] - overlap``); at a topic boundary it starts
+  exactly where chunk ``i`` ends (the overlap never carries words of one topic into
+  the next), unless ``straddle_topics=True``, where the overlap is exact everywhere;
+* no chunk straddles a topic boundary (unless ``straddle_topics=True``);
+  ``Chunk.topic_index`` numbers the topic segment of each chunk;
+* every chunk brings at least one new word, and the first chunk of a segment is
+  longer than ``overlap`` (unless it is the segment's only one), so starts strictly
+  increase.
 
-Segments shorter than the overlap: a topical stretch with fewer new words than
+Segments shorter than the overlap: a stretch with fewer new words than
 ``min_words`` (default ``overlap``, clipped to ``[1, chunk_size - overlap]``) is
-not made a chunk of its own; it is merged into the next chunk (or into the
-previous one when it ends the text and fits). Only when no other split keeps
-every chunk within ``chunk_size`` is a shorter stretch accepted (e.g. a short
-tail). So a chunk rarely consists mostly of words carried over. A text of at
-most ``chunk_size`` words with no strong topic shift is one chunk.
+not made a chunk of its own when another split keeps every chunk within
+``chunk_size``. A topic segment of at most ``chunk_size`` words is one chunk.
+Times are the transcript's own word times (the first and last word of a chunk).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -44,13 +52,15 @@ import numpy as np
 from .._params import Param, check_int
 from .._progress import Progress, ScaledProgress, ensure_progress
 from ._embeddings import Embedder, TfidfEmbedder, get_embedder
+from ._segmentation import best_partition, gain_matrix
 from ._sentences import Sentence, as_transcript, split_sentences
 from ._temporal import temporal_info
 from ._types import Chunk, TemporalInfo, Transcript
 
 METHODS = ("embedding", "tfidf", "fixed")
-PREPARE_OPTIONS = ("window", "smoothing", "pause_seconds", "max_sentence_words")
-CHUNK_OPTIONS = ("threshold", "threshold_z", "min_words", "with_temporal")
+PREPARE_OPTIONS = ("window", "smoothing", "pause_seconds", "max_sentence_words",
+                   "min_topic_sentences")
+CHUNK_OPTIONS = ("threshold", "threshold_z", "min_words", "with_temporal", "straddle_topics")
 
 _SHORT_PENALTY = 1000.0  # cost of a chunk under min_words: only taken when nothing else fits
 _CLAUSE_COST = 1.0  # extra cost of cutting after a comma-like token instead of a sentence
@@ -64,7 +74,8 @@ class Prepared:
     ``gap_words[g]`` is the word index where sentence ``g + 1`` starts, ``similarity[g]``
     the window similarity across that gap and ``scores[g]`` its depth score (higher:
     stronger topic shift). ``embeddings`` holds one unit row per sentence (None for
-    ``method="fixed"``).
+    ``method="fixed"``). ``topic_starts`` holds the word indices (excluding 0) where a
+    topic segment starts (empty for ``method="fixed"``).
     """
 
     transcript: Transcript
@@ -77,10 +88,16 @@ class Prepared:
     scores: np.ndarray
     window: int
     smoothing: int
+    topic_starts: tuple[int, ...] = ()
 
     @property
     def n_words(self) -> int:
         return len(self.transcript.words)
+
+    def topic_segments(self) -> list[tuple[int, int]]:
+        """Word ranges ``[start, end)`` of the topic segments, in order."""
+        edges = [0, *self.topic_starts, self.n_words]
+        return list(pairwise(edges)) if self.n_words else []
 
 
 # ---------------------------------------------------------------- validation
@@ -169,6 +186,23 @@ def _resolve_embedder(method: str, embedder: Embedder | str | None) -> Embedder 
     return get_embedder(embedder)
 
 
+def topic_starts(sentences: Sequence[Sentence], method: str, embeddings: np.ndarray | None,
+                 min_sentences: int) -> tuple[int, ...]:
+    """Word indices where topic segments start, by the toolkit's segmentation DP.
+
+    Reuses the chunker's sentence embeddings (no second ``encode``): hybrid lexical +
+    embedding gain for ``"embedding"``, lexical gain only otherwise.
+    """
+    if method == "fixed" or len(sentences) < 2 * min_sentences:
+        return ()
+    texts = [s.text for s in sentences]
+    if method == "embedding" and embeddings is not None:
+        gain = gain_matrix(texts, method="hybrid", embeddings=embeddings)
+    else:
+        gain = gain_matrix(texts, method="lexical")
+    return tuple(sentences[b].start_word for b in best_partition(gain, min_length=min_sentences))
+
+
 def prepare(
     transcript: Transcript | str,
     method: str = "embedding",
@@ -178,24 +212,27 @@ def prepare(
     smoothing: int = 1,
     pause_seconds: float = 1.0,
     max_sentence_words: int | None = 60,
+    min_topic_sentences: int = 3,
     progress: Progress | None = None,
 ) -> Prepared:
-    """Split sentences, embed them once and score every sentence gap.
+    """Split sentences, embed them once, find the topic segments, score every gap.
 
     ``method="embedding"`` uses ``embedder`` (default: bundled MiniLM);
     ``"tfidf"`` uses TF-IDF/LSA fitted on this transcript (``embedder`` is used only
-    when it is a :class:`TfidfEmbedder`); ``"fixed"`` embeds nothing (fixed-size baseline).
+    when it is a :class:`TfidfEmbedder`); ``"fixed"`` embeds nothing (fixed-size
+    baseline, no topics). ``min_topic_sentences``: fewest sentences per topic segment.
     """
     method = CHUNKING_METHOD.check(method)
     window = check_int("window", window, 1)
     smoothing = check_int("smoothing", smoothing, 1)
+    min_topic_sentences = check_int("min_topic_sentences", min_topic_sentences, 1)
     if max_sentence_words is not None:
         max_sentence_words = check_int("max_sentence_words", max_sentence_words, 1)
     if not (isinstance(pause_seconds, (int, float)) and pause_seconds > 0):
         raise ValueError(f"pause_seconds must be a positive number, got {pause_seconds!r}")
     prog = ensure_progress(progress)
     t = as_transcript(transcript)
-    prog.update(0, 3, step="Splitting sentences")
+    prog.update(0, 4, step="Splitting sentences")
     sentences = tuple(split_sentences(t, pause_seconds=pause_seconds, max_words=max_sentence_words))
     gap_words = np.array([s.start_word for s in sentences[1:]], dtype=np.int64)
     model = _resolve_embedder(method, embedder)
@@ -204,15 +241,18 @@ def prepare(
     scores = np.zeros(len(gap_words))
     if model is not None and sentences:
         prog.check_cancelled()
-        prog.update(1, 3, step="Embedding sentences")
+        prog.update(1, 4, step="Embedding sentences")
         emb = np.asarray(model.encode([s.text for s in sentences]), dtype=np.float32)
         prog.check_cancelled()
-        prog.update(2, 3, step="Scoring sentence gaps")
+        prog.update(2, 4, step="Scoring sentence gaps")
         sim = window_similarity(emb, window)
         scores = _depth(_smooth(sim, smoothing))
-    prog.update(3, 3, step="Prepared")
+    prog.check_cancelled()
+    prog.update(3, 4, step="Finding topic segments")
+    topics = topic_starts(sentences, method, emb, min_topic_sentences)
+    prog.update(4, 4, step="Prepared")
     return Prepared(t, sentences, method, None if model is None else model.name, emb,
-                    gap_words, sim, scores, window, smoothing)
+                    gap_words, sim, scores, window, smoothing, topics)
 
 
 # ---------------------------------------------------------------- step 2: place boundaries
@@ -223,62 +263,81 @@ def _fallback_cost(token: str) -> float:
         else _WORD_COST
 
 
-def _candidates(prep: Prepared, threshold: float, span: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut positions and their gains: sentence gaps, plus words where gaps are too far apart."""
-    n = prep.n_words
+def _candidates(prep: Prepared, lo: int, hi: int, threshold: float,
+                span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut positions in ``(lo, hi]`` and their gains: sentence gaps, plus words where
+    gaps are too far apart; ``hi`` itself is last with gain 0."""
     words = prep.transcript.words
-    pos = [int(p) for p in prep.gap_words]
-    gain = [float(s) - threshold for s in prep.scores]
+    i, j = np.searchsorted(prep.gap_words, [lo, hi], side="right")
+    inside = prep.gap_words[i:j] < hi
+    pos = [int(p) for p in prep.gap_words[i:j][inside]]
+    gain = [float(x) - threshold for x in prep.scores[i:j][inside]]
     fill_over = max(1, span // 2)
-    anchors = [0, *pos, n]
     extra_pos: list[int] = []
     extra_gain: list[float] = []
-    for a, b in pairwise(anchors):
+    for a, b in pairwise([lo, *pos, hi]):
         if b - a > fill_over:
             for p in range(a + 1, b):
                 extra_pos.append(p)
                 extra_gain.append(-threshold - _fallback_cost(words[p - 1].text))
-    allpos = np.array(pos + extra_pos + [n], dtype=np.int64)
+    allpos = np.array(pos + extra_pos + [hi], dtype=np.int64)
     allgain = np.array(gain + extra_gain + [0.0])
     order = np.argsort(allpos, kind="stable")
     return allpos[order], allgain[order]
 
 
-def _place_cuts(prep: Prepared, chunk_size: int, overlap: int, threshold: float,
-                min_words: int, progress: Progress) -> list[int]:
-    """Chunk end positions (word indices, last is n) maximising total gain under the rules."""
-    n = prep.n_words
+def _place_cuts(prep: Prepared, lo: int, hi: int, chunk_size: int, overlap: int,
+                threshold: float, min_words: int, progress: Progress) -> list[int]:
+    """Chunk ends in ``(lo, hi]`` (last is ``hi``) maximising total gain under the rules.
+
+    The first chunk starts at ``lo`` with nothing carried over.
+    """
     span = chunk_size - overlap  # most new words a later chunk may bring
-    pos, gain = _candidates(prep, threshold, span)
+    pos, gain = _candidates(prep, lo, hi, threshold, span)
     k = len(pos)
     best = np.full(k, -np.inf)
     back = np.full(k, -1, dtype=np.int64)
     # Cost of a chunk by its number of new words (0..chunk_size): only short ones pay.
     lengths = np.arange(chunk_size + 1)
     short = np.where(lengths < min_words, _SHORT_PENALTY * (1 + (min_words - lengths)), 0.0)
-    first_ok = ((pos > overlap) & (pos <= chunk_size)) | ((pos == n) & (pos <= chunk_size))
-    best[first_ok] = gain[first_ok] - short[np.minimum(pos[first_ok], chunk_size)]
+    first_len = pos - lo
+    first_ok = (((first_len > overlap) | (pos == hi)) & (first_len <= chunk_size))
+    best[first_ok] = gain[first_ok] - short[first_len[first_ok]]
     los = np.searchsorted(pos, pos - span, side="left")
     for j in range(1, k):
         if j % 2048 == 0:
             progress.check_cancelled()
-        lo = int(los[j])
-        if lo >= j:
+        start = int(los[j])
+        if start >= j:
             continue
-        prev = best[lo:j] - short[pos[j] - pos[lo:j]]
+        prev = best[start:j] - short[pos[j] - pos[start:j]]
         i = int(prev.argmax())
         value = prev[i] + gain[j]
         if value > best[j]:
             best[j] = value
-            back[j] = lo + i
+            back[j] = start + i
     if not np.isfinite(best[-1]):  # cannot happen when 0 <= overlap < chunk_size
         raise RuntimeError("no chunking satisfies the size rules")
-    cuts = [n]
+    cuts = [hi]
     j = k - 1
     while back[j] >= 0:
         j = int(back[j])
         cuts.append(int(pos[j]))
     return cuts[::-1]
+
+
+def _topic_cuts(prep: Prepared, chunk_size: int, overlap: int, min_words: int,
+                progress: Progress) -> list[int]:
+    """Every topic boundary, plus inside each segment only the cuts its size needs.
+
+    The threshold sits above every depth score, so each cut costs at least 1 and
+    the fewest cuts win; among those, the weakest sentence gaps.
+    """
+    threshold = (float(prep.scores.max()) if len(prep.scores) else 0.0) + 1.0
+    cuts: list[int] = []
+    for lo, hi in prep.topic_segments():
+        cuts += _place_cuts(prep, lo, hi, chunk_size, overlap, threshold, min_words, progress)
+    return cuts
 
 
 def _fixed_cuts(n: int, chunk_size: int, overlap: int) -> list[int]:
@@ -304,14 +363,18 @@ def chunk_prepared(
     threshold_z: float = 1.0,
     min_words: int | None = None,
     with_temporal: bool = True,
+    straddle_topics: bool = False,
     progress: Progress | None = None,
 ) -> list[Chunk]:
     """Place chunk boundaries on a :class:`Prepared` transcript (no embedding here).
 
-    ``threshold``: depth score above which a sentence gap is worth a cut (default
-    :func:`auto_threshold` with ``threshold_z``). ``min_words``: fewest new words a
-    chunk should bring (default ``overlap`` clipped to
-    ``[1, chunk_size - overlap]``; see the module docstring).
+    By default every topic boundary is a cut without overlap and each topic segment
+    is split only where ``chunk_size`` forces it. ``straddle_topics=True`` ignores
+    the topics: cuts go where the depth score beats ``threshold`` (default
+    :func:`auto_threshold` with ``threshold_z``; both are used only then) and the
+    overlap is exact at every cut. ``min_words``: fewest new words a chunk should
+    bring (default ``overlap`` clipped to ``[1, chunk_size - overlap]``; see the
+    module docstring).
     """
     chunk_size, overlap = validate_sizes(chunk_size, overlap)
     if min_words is None:
@@ -326,29 +389,45 @@ def chunk_prepared(
         threshold = auto_threshold(prepared, threshold_z)
     elif not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite number or None, got {threshold!r}")
+    if not isinstance(straddle_topics, bool):
+        raise ValueError(f"straddle_topics must be True or False, got {straddle_topics!r}")
     prog = ensure_progress(progress)
     n = prepared.n_words
     if n == 0:
         return []
     prog.update(0, 2, step="Placing chunk boundaries")
+    walls: tuple[int, ...] = ()
     if prepared.method == "fixed":
         cuts = _fixed_cuts(n, chunk_size, overlap)
+    elif straddle_topics:
+        cuts = _place_cuts(prepared, 0, n, chunk_size, overlap, float(threshold), min_words,
+                           prog)
     else:
-        cuts = _place_cuts(prepared, chunk_size, overlap, float(threshold), min_words, prog)
+        cuts = _topic_cuts(prepared, chunk_size, overlap, min_words, prog)
+        walls = prepared.topic_starts
     prog.update(1, 2, step="Building chunks")
     score_at = dict(zip(prepared.gap_words.tolist(), prepared.scores.tolist(), strict=True))
-    return build_chunks(prepared.transcript, cuts, overlap, score_at, with_temporal, prog)
+    return build_chunks(prepared.transcript, cuts, overlap, score_at, with_temporal, prog,
+                        walls=walls, topic_starts=prepared.topic_starts)
 
 
 def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
                  score_at: dict[int, float] | None = None, with_temporal: bool = True,
-                 progress: Progress | None = None) -> list[Chunk]:
-    """Chunks from cut positions: chunk ``i`` is ``[cuts[i-1] - overlap, cuts[i])``."""
+                 progress: Progress | None = None, *, walls: Collection[int] = (),
+                 topic_starts: Sequence[int] = ()) -> list[Chunk]:
+    """Chunks from cut positions: chunk ``i`` is ``[cuts[i-1] - overlap, cuts[i])``.
+
+    At a cut in ``walls`` (topic boundaries) the next chunk starts at the cut itself,
+    without overlap. ``topic_index`` counts the ``topic_starts`` at or before a
+    chunk's first new word.
+    """
     prog = ensure_progress(progress)
     words = transcript.words
     score_at = score_at or {}
+    wall_set = set(walls)
+    starts = sorted(topic_starts)
     out: list[Chunk] = []
-    start = 0
+    start = fresh = 0
     for i, end in enumerate(cuts):
         prog.check_cancelled()
         text = " ".join(w.text.strip() for w in words[start:end])
@@ -362,8 +441,10 @@ def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
             end_time=words[end - 1].end,
             boundary_score=None if last else float(score_at.get(end, 0.0)),
             temporal_info=temporal_info(text) if with_temporal else TemporalInfo(),
+            topic_index=bisect.bisect_right(starts, fresh),
         ))
-        start = end - overlap
+        start = end if end in wall_set else end - overlap
+        fresh = end
         prog.update(i + 1, len(cuts), step="Building chunks")
     return out
 
@@ -377,11 +458,15 @@ def create_semantic_chunks(
     progress: Progress | None = None,
     **options: Any,
 ) -> list[Chunk]:
-    """Split a transcript (or plain text) into overlapping chunks at topic shifts.
+    """Split a transcript (or plain text) into overlapping chunks that follow its topics.
 
+    Chunk boundaries first follow the topic segmentation, then split each topic
+    segment by size (at most ``chunk_size`` words, exact ``overlap`` inside a topic,
+    none across a topic boundary; see the module docstring).
     ``method``: ``"embedding"`` (MiniLM or ``embedder``), ``"tfidf"`` (model-free) or
-    ``"fixed"`` (every ``chunk_size - overlap`` words). ``options``: ``window``,
-    ``smoothing``, ``pause_seconds``, ``max_sentence_words`` (see :func:`prepare`) and
+    ``"fixed"`` (every ``chunk_size - overlap`` words, no topics). ``options``:
+    ``window``, ``smoothing``, ``pause_seconds``, ``max_sentence_words``,
+    ``min_topic_sentences`` (see :func:`prepare`) and ``straddle_topics``,
     ``threshold``, ``threshold_z``, ``min_words``, ``with_temporal`` (see
     :func:`chunk_prepared`). Deterministic for a given input and embedder.
     """
@@ -398,3 +483,8 @@ def create_semantic_chunks(
 def chunk_boundaries(chunks: Sequence[Chunk]) -> list[int]:
     """Word indices where each chunk's new words begin (the cuts), first chunk excluded."""
     return [c.end_word_index for c in chunks[:-1]]
+
+
+def topic_boundaries(chunks: Sequence[Chunk]) -> list[int]:
+    """Word indices where a chunk opens a new topic segment (its first new word)."""
+    return [a.end_word_index for a, b in pairwise(chunks) if b.topic_index != a.topic_index]

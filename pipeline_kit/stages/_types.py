@@ -269,6 +269,7 @@ class Chunk:
     end_time: float
     boundary_score: float | None = None  # similarity drop that closed it (None: end of text)
     temporal_info: TemporalInfo = field(default_factory=TemporalInfo)
+    topic_index: int = 0  # topic segment it lies in (chunks never straddle topics by default)
 
     @property
     def word_count(self) -> int:
@@ -295,6 +296,7 @@ class Chunk:
             "end_time": self.end_time,
             "boundary_score": self.boundary_score,
             "temporal_info": self.temporal_info.to_dict(),
+            "topic_index": self.topic_index,
         }
 
     @classmethod
@@ -308,6 +310,7 @@ class Chunk:
             end_time=d["end_time"],
             boundary_score=d.get("boundary_score"),
             temporal_info=TemporalInfo.from_dict(d.get("temporal_info", {})),
+            topic_index=d.get("topic_index", 0),
         )
 
 
