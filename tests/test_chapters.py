@@ -238,7 +238,8 @@ def test_analyze_chapters_rejects_bad_sources(lj):
     with pytest.raises(TypeError):
         analyze_chapters(42)
     with pytest.raises(TypeError):
-        analyze_chapters([])
+        analyze_chapters([object()])
+    assert analyze_chapters([]) == []  # audio without speech: no chunks, no chapters
     chunks = make_chunks(lj)
     with pytest.raises(ValueError, match="starts at word"):
         analyze_chapters([chunks[0], chunks[2]], method="lexical")

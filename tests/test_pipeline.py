@@ -228,16 +228,16 @@ def test_killed_run_continues_from_first_missing_artifact(first, tmp_path):
 
 _TWO_AT_ONCE = r"""
 import asyncio, json, sys
-import whisperx
+import faster_whisper
 from pipeline_kit._pipeline import run_pipeline_async
 from pipeline_kit.tasks import TaskManager
 
 loads = []
-real_load = whisperx.load_model
-def counting_load(*a, **k):  # counts calls; the real loader does the work
-    loads.append(a[0] if a else k.get("whisper_arch"))
-    return real_load(*a, **k)
-whisperx.load_model = counting_load
+class CountingModel(faster_whisper.WhisperModel):  # counts loads; the real model does the work
+    def __init__(self, path, *a, **k):
+        loads.append(path)
+        super().__init__(path, *a, **k)
+faster_whisper.WhisperModel = CountingModel
 
 async def main(a, b, home):
     with TaskManager(home + "/tasks.sqlite3") as m:
