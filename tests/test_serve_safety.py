@@ -116,6 +116,13 @@ def _kill(srv: Server) -> None:
     srv.proc.wait(30)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def test_server_killed_during_complete_leaves_no_staging_file_after_restart(tmp_path):
     """A 150 MB upload: reassembly, hashing and decoding it take seconds; kill inside."""
     home = tmp_path / "home"
@@ -133,7 +140,9 @@ def test_server_killed_during_complete_leaves_no_staging_file_after_restart(tmp_
                             content=data[i:i + 16 * MiB])
                 assert r.status_code == 201, r.text
             assert api.post(f"/audio/uploads/{uid}/complete").status_code == 202
-            staged = _wait_for(lambda: _hidden_files(staging), srv.proc, "staging file")
+            # kill mid-write: once the staging file holds some, not yet all, of the audio
+            staged = _wait_for(lambda: [p for p in _hidden_files(staging) if _size(p) > 0],
+                               srv.proc, "a staging file with data")
             _kill(srv)
     finally:
         srv.stop()
