@@ -174,8 +174,10 @@ def _chunking_identity(params: Mapping[str, Any]) -> dict[str, Any]:
 def _run_chapters(call: StageCall) -> list[Chapter]:
     from pipeline_kit.stages._chapters import analyze_chapters
 
-    return analyze_chapters(call.inputs["chunking"], min_sentences=call.params["min_sentences"],
-                            progress=call.progress)
+    # From the transcript, so chapter times are its real word times (the same as a
+    # direct analyze_chapters(transcript) call); the chunks only fill chunk_ids.
+    return analyze_chapters(call.inputs["transcription"], chunks=call.inputs["chunking"],
+                            min_sentences=call.params["min_sentences"], progress=call.progress)
 
 
 def _run_graph(call: StageCall) -> Any:
@@ -240,7 +242,8 @@ register(StageSpec(
     codec=records_codec(Chapter),
     sources=(_S + "_chapters", _S + "_segmentation", _S + "_keyphrases", _S + "_embeddings",
              _S + "_sentences", _S + "_types"),
-    result_attr="chapters", weight=6, seconds_per_audio_second=0.0066, depends=("chunking",),
+    result_attr="chapters", weight=6, seconds_per_audio_second=0.0066,
+    depends=("transcription", "chunking"),
     params=(MIN_SENTENCES,), aliases=("chapter_analysis",), identity=_with_embedder,
     summary=_count("chapters"),
     description="titled, summarised chapters with time ranges"))

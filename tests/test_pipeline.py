@@ -266,3 +266,18 @@ def test_two_pipelines_at_once_share_one_model_load(tmp_path):
     assert model_a == model_b
     assert "transcription" not in hits_a and "transcription" not in hits_b
 
+
+
+def test_chapter_times_are_the_same_whichever_function_is_called(tmp_path):
+    """One code path: the pipeline's chapters are analyze_chapters(transcript, chunks=...),
+    with real word times (chapters built from chunk text alone spread times evenly)."""
+    from conftest import shared_path
+
+    from pipeline_kit import analyze_chapters
+
+    lj = shared_path("speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav")
+    r = run_pipeline(lj, ["chapters"], home=tmp_path, chunking_method="tfidf")
+    assert len(r.chapters) > 1
+    assert analyze_chapters(r.transcript, chunks=r.chunks) == r.chapters
+    word_starts = {w.start for w in r.transcript.words}
+    assert all(c.start_time in word_starts for c in r.chapters[1:])  # real word times
