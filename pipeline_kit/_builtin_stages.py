@@ -183,8 +183,8 @@ def _run_chapters(call: StageCall) -> list[Chapter]:
 def _run_graph(call: StageCall) -> Any:
     from pipeline_kit.stages._graph import build_graph
 
-    return build_graph(call.inputs["chunking"], top_concepts=call.params["top_concepts"],
-                       progress=call.progress)
+    return build_graph(call.inputs["chunking"], chapters=call.inputs["chapters"],
+                       top_concepts=call.params["top_concepts"], progress=call.progress)
 
 
 def _export_graph(g: Any, out: Path) -> None:
@@ -231,13 +231,6 @@ register(StageSpec(
     identity=_chunking_identity, check=check_sizes, summary=_count("chunks"),
     description="overlapping chunks with word/time ranges and temporal markers"))
 register(StageSpec(
-    name="graph", task_type=TaskType.GRAPH_GENERATION, run=_run_graph, codec=_graph_codec(),
-    sources=(_S + "_graph", _S + "_graph_query", _S + "_keyphrases", _S + "_embeddings",
-             _S + "_types"),
-    result_attr="graph", weight=6, seconds_per_audio_second=0.0015, depends=("chunking",),
-    params=(TOP_CONCEPTS,), aliases=("graph_generation",), identity=_with_embedder,
-    export=_export_graph, summary=_graph_summary, description="concept graph (networkx)"))
-register(StageSpec(
     name="chapters", task_type=TaskType.CHAPTER_ANALYSIS, run=_run_chapters,
     codec=records_codec(Chapter),
     sources=(_S + "_chapters", _S + "_segmentation", _S + "_keyphrases", _S + "_embeddings",
@@ -247,6 +240,14 @@ register(StageSpec(
     params=(MIN_SENTENCES,), aliases=("chapter_analysis",), identity=_with_embedder,
     summary=_count("chapters"),
     description="titled, summarised chapters with time ranges"))
+register(StageSpec(
+    name="graph", task_type=TaskType.GRAPH_GENERATION, run=_run_graph, codec=_graph_codec(),
+    sources=(_S + "_graph", _S + "_graph_query", _S + "_keyphrases", _S + "_embeddings",
+             _S + "_types"),
+    result_attr="graph", weight=6, seconds_per_audio_second=0.0015,
+    depends=("chunking", "chapters"),
+    params=(TOP_CONCEPTS,), aliases=("graph_generation",), identity=_with_embedder,
+    export=_export_graph, summary=_graph_summary, description="concept graph (networkx)"))
 register(StageSpec(
     name="questions", task_type=TaskType.QUESTION_GENERATION, run=_run_questions,
     codec=records_codec(Question),

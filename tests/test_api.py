@@ -215,7 +215,7 @@ def test_chunked_upload_in_shuffled_order_becomes_audio(api, sample):
 def test_process_polls_to_completion_with_the_seed_status_shape(api, sample, processed):
     assert processed["status"] == "processing_started"
     assert processed["audio_id"] == sample["audio_id"]
-    assert processed["stages"] == ["upload", "transcription", "chunking", "graph", "chapters",
+    assert processed["stages"] == ["upload", "transcription", "chunking", "chapters", "graph",
                                    "questions"]
     # the first run has no measurements yet: the documented defaults × 26.7 s of audio
     assert processed["estimated_duration_minutes"] > 0

@@ -138,10 +138,10 @@ ONE_CHANGE = [
     ({"chunk_size": 60}, ["chunking"], ["upload", "transcription"]),
     ({"overlap": 10}, ["chunking"], ["upload", "transcription"]),
     ({"chunking_method": "fixed"}, ["chunking"], ["upload", "transcription"]),
-    ({"top_concepts": 12}, ["graph"], ["upload", "transcription", "chunking"]),
-    ({"min_sentences": 2}, ["chapters"], ["upload", "transcription", "chunking"]),
-    ({"max_questions": 3}, ["questions"], ["upload", "transcription", "chunking", "graph",
-                                           "chapters"]),
+    ({"top_concepts": 12}, ["graph"], ["upload", "transcription", "chunking", "chapters"]),
+    ({"min_sentences": 2}, ["chapters", "graph"], ["upload", "transcription", "chunking"]),
+    ({"max_questions": 3}, ["questions"], ["upload", "transcription", "chunking", "chapters",
+                                           "graph"]),
 ]
 
 
@@ -281,3 +281,15 @@ def test_chapter_times_are_the_same_whichever_function_is_called(tmp_path):
     assert analyze_chapters(r.transcript, chunks=r.chunks) == r.chapters
     word_starts = {w.start for w in r.transcript.words}
     assert all(c.start_time in word_starts for c in r.chapters[1:])  # real word times
+
+
+def test_the_pipeline_graph_carries_its_chapters(first):
+    """The graph stage gets the chapters stage's result, as a direct call with chapters= does."""
+    from pipeline_kit import build_graph
+
+    g = first.graph
+    assert g.graph["has_chapters"] is True
+    chunk_chapters = {d.get("chapter") for _, d in g.nodes(data=True) if d["kind"] == "chunk"}
+    assert chunk_chapters == {c.chapter_index for c in first.chapters}
+    direct = build_graph(first.chunks, chapters=first.chapters)
+    assert sorted(direct.nodes(data="kind")) == sorted(g.nodes(data="kind"))
