@@ -1,9 +1,9 @@
 """The trailing progress flush: the last value reported inside a throttle interval is
 still published after it (not lost until the task ends).
 
-Deterministic against today's reporter: the throttle reads ``time.monotonic`` through
-``pipeline_kit.tasks._reporter.time``, which the test replaces with a clock it moves by
-hand; the event loop is run only between updates, so no thread races the reporter.
+Deterministic: the reporter's throttle takes the test's clock (``clock=``), which only
+moves by hand; the event loop is run only between updates, so no thread races the
+reporter.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 
 import pytest
 
-from pipeline_kit.tasks import _reporter
 from pipeline_kit.tasks._reporter import TaskProgress
 
 
@@ -34,10 +33,8 @@ async def _until(flushed: list, n: int, timeout: float) -> None:
 
 
 @pytest.fixture
-def clock(monkeypatch) -> HandClock:
-    c = HandClock()
-    monkeypatch.setattr(_reporter, "time", c)
-    return c
+def clock() -> HandClock:
+    return HandClock()
 
 
 def test_last_update_inside_the_interval_is_flushed_after_it(clock):
@@ -45,7 +42,7 @@ def test_last_update_inside_the_interval_is_flushed_after_it(clock):
     flushed: list[tuple[float | None, str | None]] = []
     try:
         rep = TaskProgress("t", loop, lambda r: flushed.append((r.percent, r.step)),
-                           interval=0.2)
+                           interval=0.2, clock=clock.monotonic)
         rep.update(10, 100, step="a")  # first update: published at once
         loop.run_until_complete(_until(flushed, 1, timeout=5))
         assert flushed == [(10.0, "a")]
@@ -67,7 +64,7 @@ def test_one_trailing_flush_per_interval(clock):
     flushed: list[tuple[float | None, str | None]] = []
     try:
         rep = TaskProgress("t", loop, lambda r: flushed.append((r.percent, r.step)),
-                           interval=0.2)
+                           interval=0.2, clock=clock.monotonic)
         rep.update(0, 100)
         loop.run_until_complete(_until(flushed, 1, timeout=5))
         for i in range(1, 101):  # a burst inside one interval

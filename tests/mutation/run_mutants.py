@@ -75,9 +75,11 @@ MUTANTS: list[Mutant] = [
     Mutant("e", "final (trailing) progress flush dropped",
            "pipeline_kit/tasks/_reporter.py",
            "                self._scheduled = True\n"
-           "                self._post(self._interval - (now - self._last))\n",
+           "                self._post(wait)\n",
            "                self._scheduled = True\n",
-           ("tests/test_progress_flush.py",)),
+           ("tests/test_progress_flush.py",
+            "tests/test_tasks_parts.py::"
+            "test_reporter_throttles_and_its_trailing_flush_keeps_the_last_value")),
     Mutant("f", "cancelling a running task never reaches the task",
            "pipeline_kit/tasks/_reporter.py",
            "        if self.stop is None:\n            self.stop = exc\n",
