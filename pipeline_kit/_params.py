@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +133,3 @@ def _fmt(bound: float | None) -> str:
         return "any"
     return str(int(bound)) if float(bound).is_integer() else str(bound)
 
-
-def check_all(params: Sequence[Param], values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` checked by their declarations (missing names get the default)."""
-    return {p.name: p.check(values.get(p.name, p.default)) for p in params}

@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline_kit._artifacts import ArtifactCache, atomic_write_text, code_version, stage_key
+from pipeline_kit._artifacts import ArtifactCache, code_version, stage_key
+from pipeline_kit._fs import atomic_write_text
 from pipeline_kit._progress import Progress, to_percent
 from pipeline_kit._registry import REGISTRY, RunParams, StageCall, StageSpec
 from pipeline_kit.stages._upload import file_sha256

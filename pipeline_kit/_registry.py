@@ -193,9 +193,6 @@ class Registry:
             raise KeyError(f"unknown stage {name!r}; registered: {', '.join(self._specs)}"
                            ) from None
 
-    def __iter__(self) -> Iterator[StageSpec]:
-        return iter(self.specs())
-
     def aliases(self) -> dict[str, str]:
         return {a: s.name for s in self.specs() for a in s.aliases}
 
