@@ -157,15 +157,26 @@ def owner_alive(host: str, pid: int) -> bool:
     """
     if host != _host_tag():
         return True
-    if pid == os.getpid():
+    return pid == os.getpid() or pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """True if process ``pid`` exists on this host and is not a zombie."""
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill would terminate the process there; rely on heartbeats
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # EPERM: it exists, under another user
+    except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def sweep_temps(

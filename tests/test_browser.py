@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from conftest import service_missing
 
-from pipeline_kit.tasks._recovery import pid_alive
+from pipeline_kit._fs import pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_run_pipeline.ipynb"

@@ -10,30 +10,12 @@ import logging
 import os
 from datetime import datetime
 
+from pipeline_kit._fs import pid_alive
 from pipeline_kit.tasks._store import TaskStore
 from pipeline_kit.tasks._types import ACTIVE, TaskInfo, TaskStatus, utcnow
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "TaskInterrupted"
-
-
-def pid_alive(pid: int) -> bool:
-    """True if process ``pid`` exists on this host and is not a zombie."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill would terminate the process there; rely on heartbeats
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def dead_owner_reason(info: TaskInfo, host: str, now: datetime, stale: float) -> str | None:
