@@ -204,15 +204,6 @@ def test_changing_the_audio_changes_every_stage_that_reads_it(tmp_path):
     assert {s for s in stages if base[s] != other[s]} == expected == set(stages)
 
 
-def test_only_chunk_size_changed_reruns_chunking_and_dependents(home, tmp_path):
-    """End to end: the cache, not only the keys, follows one changed parameter."""
-    first = pk.run_pipeline(WAV, home=home, out_dir=tmp_path / "a", chunking_method="tfidf")
-    again = pk.run_pipeline(WAV, home=home, out_dir=tmp_path / "b", chunking_method="tfidf",
-                            chunk_size=40)
-    assert again.run_record["cache_hits"] == ["upload", "transcription"]
-    assert [c.word_count for c in again.chunks] != [c.word_count for c in first.chunks]
-
-
 # ----------------------------------------------------------------------------- declarations
 
 def test_a_bad_declaration_fails_when_declared():
