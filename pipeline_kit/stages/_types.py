@@ -47,6 +47,7 @@ class Word:
     end: float
     probability: float | None = None
     interpolated: bool = False  # time filled in from neighbours, not measured
+    speaker: str | None = None  # diarization label (e.g. "SPEAKER_1"), None before diarization
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -68,6 +69,7 @@ class Segment:
     word_end: int  # one past its last word
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
+    speaker: str | None = None  # the speaker of most of its words, None before diarization
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -270,6 +272,7 @@ class Chunk:
     boundary_score: float | None = None  # similarity drop that closed it (None: end of text)
     temporal_info: TemporalInfo = field(default_factory=TemporalInfo)
     topic_index: int = 0  # topic segment it lies in (chunks never straddle topics by default)
+    speakers: dict[str, float] = field(default_factory=dict)  # speaker -> seconds talked in it
 
     @property
     def word_count(self) -> int:
@@ -297,6 +300,7 @@ class Chunk:
             "boundary_score": self.boundary_score,
             "temporal_info": self.temporal_info.to_dict(),
             "topic_index": self.topic_index,
+            "speakers": dict(self.speakers),
         }
 
     @classmethod
@@ -311,6 +315,7 @@ class Chunk:
             boundary_score=d.get("boundary_score"),
             temporal_info=TemporalInfo.from_dict(d.get("temporal_info", {})),
             topic_index=d.get("topic_index", 0),
+            speakers=dict(d.get("speakers", {})),
         )
 
 
@@ -327,6 +332,7 @@ class Chapter:
     end_sentence: int  # one past the last sentence
     chunk_ids: tuple[str, ...] = ()
     key_phrases: tuple[str, ...] = ()
+    speakers: dict[str, float] = field(default_factory=dict)  # speaker -> seconds talked in it
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -336,7 +342,71 @@ class Chapter:
         d = dict(d)
         d["chunk_ids"] = tuple(d.get("chunk_ids", ()))
         d["key_phrases"] = tuple(d.get("key_phrases", ()))
+        d["speakers"] = dict(d.get("speakers", {}))
         return cls(**d)
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """One stretch of audio in which one speaker talks (turns of two speakers may overlap)."""
+
+    start: float
+    end: float
+    speaker: str  # "SPEAKER_1", "SPEAKER_2", ... in order of first appearance
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SpeakerTurn:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Who spoke when: speaker turns over a recording, and how they were found."""
+
+    turns: tuple[SpeakerTurn, ...]
+    speakers: tuple[str, ...]  # labels in order of first appearance
+    method: str  # e.g. "resemblyzer+spectral", "pyannote:<path>", "single-speaker"
+    overlaps: tuple[tuple[float, float], ...] = ()  # (start, end) where two or more speak
+    audio_duration_seconds: float = 0.0
+    model: ModelInfo | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def talk_time(self) -> dict[str, float]:
+        """Seconds each speaker talks (overlapping turns count for each speaker)."""
+        totals = dict.fromkeys(self.speakers, 0.0)
+        for t in self.turns:
+            totals[t.speaker] = totals.get(t.speaker, 0.0) + t.duration
+        return totals
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "turns": [t.to_dict() for t in self.turns],
+            "speakers": list(self.speakers),
+            "method": self.method,
+            "overlaps": [list(o) for o in self.overlaps],
+            "audio_duration_seconds": self.audio_duration_seconds,
+            "model": self.model.to_dict() if self.model else None,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Diarization:
+        return cls(
+            turns=tuple(SpeakerTurn.from_dict(t) for t in d.get("turns", ())),
+            speakers=tuple(d.get("speakers", ())),
+            method=d["method"],
+            overlaps=tuple((float(a), float(b)) for a, b in d.get("overlaps", ())),
+            audio_duration_seconds=d.get("audio_duration_seconds", 0.0),
+            model=ModelInfo.from_dict(d["model"]) if d.get("model") else None,
+            metadata=d.get("metadata", {}),
+        )
 
 
 @dataclass(frozen=True)
