@@ -160,11 +160,21 @@ def _export_transcript(t: Transcript, out: Path) -> None:
 
 
 def _run_chunking(call: StageCall) -> list[Chunk]:
-    from pipeline_kit.stages._chunking import create_semantic_chunks
+    """Chunks; their MiniLM vectors are kept beside the artifacts for the collection."""
+    from pipeline_kit._chunk_vectors import save_vectors
+    from pipeline_kit._progress import ScaledProgress
+    from pipeline_kit.stages._chunking import chunk_embeddings, chunk_prepared, prepare
 
-    p = call.params
-    return create_semantic_chunks(call.inputs["transcription"], p["chunk_size"], p["overlap"],
-                                  method=p["chunking_method"], progress=call.progress)
+    p, prog = call.params, call.progress
+    check_sizes(p)
+    prepared = prepare(call.inputs["transcription"], p["chunking_method"],
+                       progress=ScaledProgress(prog, 0, 80))
+    chunks = chunk_prepared(prepared, p["chunk_size"], p["overlap"],
+                            progress=ScaledProgress(prog, 80, 100))
+    vectors = chunk_embeddings(prepared, chunks)
+    if vectors is not None and p["chunking_method"] == "embedding" and prepared.embedder_name:
+        save_vectors(call.home, chunks, prepared.embedder_name, vectors)
+    return chunks
 
 
 def _chunking_identity(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,8 +193,10 @@ def _run_chapters(call: StageCall) -> list[Chapter]:
 def _run_graph(call: StageCall) -> Any:
     from pipeline_kit.stages._graph import build_graph
 
+    # Near-duplicate concepts merge by MiniLM similarity too when it is installed.
     return build_graph(call.inputs["chunking"], chapters=call.inputs["chapters"],
-                       top_concepts=call.params["top_concepts"], progress=call.progress)
+                       top_concepts=call.params["top_concepts"],
+                       merge_embedder=embedder_identity() is not None, progress=call.progress)
 
 
 def _export_graph(g: Any, out: Path) -> None:
@@ -225,7 +237,7 @@ register(StageSpec(
     name="chunking", task_type=TaskType.SEMANTIC_CHUNKING, run=_run_chunking,
     codec=records_codec(Chunk),
     sources=(_S + "_chunking", _S + "_embeddings", _S + "_sentences", _S + "_temporal",
-             _S + "_types"),
+             _S + "_types", "pipeline_kit._chunk_vectors"),
     result_attr="chunks", weight=10, seconds_per_audio_second=0.018, depends=("transcription",),
     params=(CHUNK_SIZE, OVERLAP, CHUNKING_METHOD), aliases=("semantic_chunking",),
     identity=_chunking_identity, check=check_sizes, summary=_count("chunks"),
@@ -243,7 +255,7 @@ register(StageSpec(
 register(StageSpec(
     name="graph", task_type=TaskType.GRAPH_GENERATION, run=_run_graph, codec=_graph_codec(),
     sources=(_S + "_graph", _S + "_graph_query", _S + "_keyphrases", _S + "_embeddings",
-             _S + "_types"),
+             _S + "_concept_merge", _S + "_types"),
     result_attr="graph", weight=6, seconds_per_audio_second=0.0015,
     depends=("chunking", "chapters"),
     params=(TOP_CONCEPTS,), aliases=("graph_generation",), identity=_with_embedder,

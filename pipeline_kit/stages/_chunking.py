@@ -480,6 +480,27 @@ def create_semantic_chunks(
     return chunk_prepared(prepared, chunk_size, overlap, progress=second, **chunk_opts)
 
 
+def chunk_embeddings(prepared: Prepared, chunks: Sequence[Chunk]) -> np.ndarray | None:
+    """One unit row per chunk: the mean of the embeddings of the sentences it overlaps.
+
+    Reuses the sentence embeddings :func:`prepare` computed (nothing is encoded), so
+    a collection can search chunks semantically without embedding them again. None
+    when nothing was embedded (``method="fixed"``).
+    """
+    emb = prepared.embeddings
+    if emb is None or not prepared.sentences:
+        return None
+    starts = np.array([s.start_word for s in prepared.sentences])
+    ends = np.array([s.end_word for s in prepared.sentences])
+    rows = []
+    for c in chunks:
+        inside = (starts < c.end_word_index) & (ends > c.start_word_index)
+        rows.append(emb[inside].mean(axis=0) if inside.any() else np.zeros(emb.shape[1]))
+    out = np.asarray(rows, dtype=np.float32).reshape(len(chunks), emb.shape[1])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms == 0, 1.0, norms)
+
+
 def chunk_boundaries(chunks: Sequence[Chunk]) -> list[int]:
     """Word indices where each chunk's new words begin (the cuts), first chunk excluded."""
     return [c.end_word_index for c in chunks[:-1]]

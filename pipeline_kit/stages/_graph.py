@@ -25,6 +25,7 @@ import numpy as np
 
 from .._params import Param
 from .._progress import Progress, ensure_progress
+from ._concept_merge import merge_concepts
 from ._embeddings import Embedder, get_embedder, normalize_rows
 from ._keyphrases import PhraseStats, phrase_stats
 from ._types import Chapter, Chunk
@@ -286,33 +287,108 @@ def _attach_chapters(G: nx.Graph, chunks: Sequence[Chunk],
 
 
 def _add_concepts(G: nx.Graph, st: PhraseStats, cols: list[int], chunks: Sequence[Chunk],
-                  chapter_of: dict[str, int]) -> list[set[int]]:
+                  chapter_of: dict[str, int],
+                  members: dict[int, list[int]] | None = None) -> list[set[int]]:
     """Concept nodes for the chosen ``cols`` and their ``mention`` edges to chunks.
 
-    Returns, per chunk, the positions (in ``cols``) of the concepts it mentions.
+    ``members[c]`` lists the phrase columns merged into concept ``c`` (itself first):
+    their counts and TF-IDF add up. Returns, per chunk, the positions (in ``cols``)
+    of the concepts it mentions.
     """
     scores = _phrase_scores(st)
-    df = st.document_frequency
-    tf = _sparse(st.tfidf)[:, cols].tocsc()
-    cnt = _sparse(st.counts)[:, cols].tocsc()
+    members = members or {}
     present: list[set[int]] = [set() for _ in chunks]
     for pos, j in enumerate(cols):
+        group = members.get(j, [j])
         key = st.phrases[j]
         cid = concept_id(key)
-        col_tf, col_cnt = tf.getcol(pos), cnt.getcol(pos).toarray().ravel()
-        rows = col_tf.indices
+        col_tf = np.asarray(_sparse(st.tfidf)[:, group].sum(axis=1)).ravel()
+        col_cnt = np.asarray(_sparse(st.counts)[:, group].sum(axis=1)).ravel()
+        rows = np.flatnonzero(col_cnt)
         chs = sorted({chapter_of[ids_i] for ids_i in (chunks[r].chunk_id for r in rows)
                       if ids_i in chapter_of})
+        forms = sorted({v for m in group for v in st.variants.get(st.phrases[m], ())})
         G.add_node(cid, kind="concept", label=st.surface[key], key=key,
-                   weight=float(scores[j]), document_frequency=int(df[j]),
+                   weight=float(scores[group].sum()), document_frequency=int(len(rows)),
                    count=int(col_cnt.sum()), proper_name=key in st.proper,
-                   variants="|".join(st.variants.get(key, ())),
+                   variants="|".join(forms),
+                   merged="|".join(st.surface[st.phrases[m]] for m in group[1:]),
                    chapters=",".join(map(str, chs)), rank=pos)
-        for r, w in zip(rows, col_tf.data, strict=True):
+        for r in rows:
             G.add_edge(chunks[r].chunk_id, cid, kind="mention", kinds="mention",
-                       weight=float(w), count=int(col_cnt[r]))
+                       weight=float(col_tf[r]), count=int(col_cnt[r]))
             present[r].add(pos)
     return present
+
+
+def _chapter_rows(chunks: Sequence[Chunk], chapter_of: dict[str, int]) -> list[np.ndarray]:
+    """Per chapter (in index order): the positions of its chunks."""
+    by: dict[int, list[int]] = {}
+    for r, c in enumerate(chunks):
+        if c.chunk_id in chapter_of:
+            by.setdefault(chapter_of[c.chunk_id], []).append(r)
+    return [np.array(by[k], dtype=int) for k in sorted(by)]
+
+
+def _chapter_scores(st: PhraseStats, rows: np.ndarray) -> np.ndarray:
+    """Per phrase column: TF-IDF summed over the chunks ``rows``, times its quality."""
+    return np.asarray(_sparse(st.tfidf)[rows].sum(axis=0)).ravel() * st.quality
+
+
+def _chapter_candidates(st: PhraseStats, chapter_rows: list[np.ndarray], k: int) -> list[int]:
+    """The ``k`` best phrase columns of each chapter, so a short chapter has candidates."""
+    out: list[int] = []
+    for rows in chapter_rows:
+        sc = _chapter_scores(st, rows)
+        out += [int(j) for j in np.argsort(-sc, kind="stable")[:k] if sc[j] > 0]
+    return out
+
+
+def _merge_pool(st: PhraseStats, pool: list[int],
+                embedder: Embedder | str | None | bool) -> tuple[list[int], dict[int, list[int]]]:
+    """Near-duplicate phrases of ``pool`` merged: representatives (pool order) and members.
+
+    A group's representative is its canonical label's column (see ``merge_concepts``).
+    """
+    if not pool:
+        return [], {}
+    scores = _phrase_scores(st)
+    labels = [st.surface[st.phrases[j]] for j in pool]
+    groups = merge_concepts(labels, [float(scores[j]) for j in pool], embedder=embedder)
+    members: dict[int, list[int]] = {}
+    rep_of: dict[int, int] = {}
+    for g, name in enumerate(groups.canonical):
+        cols = [j for j, k in zip(pool, groups.group, strict=True) if k == g]
+        rep = next(j for j in cols if st.surface[st.phrases[j]] == name)
+        members[rep] = [rep, *(j for j in cols if j != rep)]
+        for j in cols:
+            rep_of[j] = rep
+    reps = list(dict.fromkeys(rep_of[j] for j in pool))
+    return reps, members
+
+
+def _cover_chapters(chosen: list[int], st: PhraseStats, chapter_rows: list[np.ndarray],
+                    members: dict[int, list[int]], reps: list[int], top: int) -> list[int]:
+    """``chosen`` changed so every chapter contributes its best concepts.
+
+    Each chapter's best ``per`` representatives (by chapter-local score, merged
+    members summed) are kept; at most half the budget is reserved this way, the
+    rest keeps ``chosen``'s order.
+    """
+    if not chapter_rows or not reps:
+        return chosen
+    per = max(1, min(3, top // (2 * len(chapter_rows))))
+    must: list[int] = []
+    for rows in chapter_rows:
+        sc = _chapter_scores(st, rows)
+        group_sc = np.array([sc[members.get(r, [r])].sum() for r in reps])
+        best = [reps[i] for i in np.argsort(-group_sc, kind="stable")[:per] if group_sc[i] > 0]
+        must += [b for b in best if b not in must]
+    must = must[:top]
+    room = top - len(must)
+    others = [c for c in chosen if c not in must][:max(room, 0)]
+    keep = set(must) | set(others)
+    return [c for c in chosen if c in keep] + [m for m in must if m not in chosen]
 
 
 def _cooccurrence(present: list[set[int]], window: int) -> dict[tuple[int, int], float]:
@@ -389,6 +465,7 @@ def build_graph(
     betweenness_k: int = 200,
     betweenness_exact_max: int = 600,
     seed: int = 42,
+    merge_embedder: Embedder | str | None | bool = False,
     progress: Progress | None = None,
 ) -> nx.Graph:
     """Build the chunk/concept graph of ``chunks`` (see the module docstring for its shape).
@@ -408,6 +485,12 @@ def build_graph(
     weight is at least ``min_cooccurrence`` and it is among the ``k_cooccurrence``
     strongest pairs of one of its two concepts. Betweenness is exact up to
     ``betweenness_exact_max`` nodes and sampled from ``betweenness_k`` sources above.
+
+    Near-duplicate concepts ("Ages" and "Middle Ages") become one node (its
+    ``merged`` attribute lists the others) by lemma and containment, and by embedding
+    similarity with ``merge_embedder`` (True: the bundled MiniLM; False: not at all).
+    With chapters, every chapter contributes its best concepts, so short chapters
+    are covered.
     """
     top_concepts = _check_arguments(chunks, top_concepts, mmr_diversity, k_similar,
                                     cooccurrence_window)
@@ -420,22 +503,31 @@ def build_graph(
         use_embeddings = embedder is not None or chunk_embeddings is not None
     prog.check_cancelled()
 
-    pool = _candidate_pool(st, 3 * top_concepts) if st is not None else np.zeros(0, int)
+    G = nx.Graph(name="pipeline_kit concept graph", seed=seed, n_chunks=len(chunks))
+    _add_chunk_nodes(G, chunks)
+    chapter_of = _attach_chapters(G, chunks, chapters)
+    chapter_rows = _chapter_rows(chunks, chapter_of)
+    pool: list[int] = []
+    members: dict[int, list[int]] = {}
+    if st is not None:
+        pool = list(dict.fromkeys([*_candidate_pool(st, 3 * top_concepts).tolist(),
+                                   *_chapter_candidates(st, chapter_rows, 3)]))
+        pool, members = _merge_pool(st, pool, merge_embedder)
     emb = _Embedded()
     if use_embeddings and st is not None:
         prog.update(15, step="Building graph: embeddings")
-        emb = _embed(st, pool, texts, embedder, chunk_embeddings)
+        emb = _embed(st, np.array(pool, dtype=int), texts, embedder, chunk_embeddings)
+    G.graph["embedder"] = emb.name
     prog.check_cancelled()
-    cols = _select_concepts(st, top_concepts, mmr_diversity, emb.phrases, emb.doc, pool) \
-        if st is not None else []
+    cols: list[int] = []
+    if st is not None:
+        cols = _select_concepts(st, top_concepts, mmr_diversity, emb.phrases, emb.doc,
+                                np.array(pool, dtype=int))
+        cols = _cover_chapters(cols, st, chapter_rows, members, pool, top_concepts)
 
     prog.update(40, step="Building graph: nodes and edges")
-    G = nx.Graph(name="pipeline_kit concept graph", embedder=emb.name, seed=seed,
-                 n_chunks=len(chunks))
-    _add_chunk_nodes(G, chunks)
-    chapter_of = _attach_chapters(G, chunks, chapters)
     if st is not None and cols:
-        present = _add_concepts(G, st, cols, chunks, chapter_of)
+        present = _add_concepts(G, st, cols, chunks, chapter_of, members)
         co = _strongest_pairs(_cooccurrence(present, cooccurrence_window), min_cooccurrence,
                               k_cooccurrence)
         _add_cooccurrence_edges(G, st, cols, co)
