@@ -18,6 +18,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -303,6 +304,8 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
         result.values = {s: values[s] for s in stages}
         record.update(outcome="completed", finished_at=_now())
         await asyncio.to_thread(_save_record, manager, result, True)
+        if "chunking" in stages:
+            await asyncio.to_thread(_update_collection, home, record)
     except BaseException as e:
         record.update(outcome="cancelled" if isinstance(e, asyncio.CancelledError) else "failed",
                       error=f"{type(e).__name__}: {e}", finished_at=_now())
@@ -355,6 +358,17 @@ def _save_record(manager: TaskManager, result: PipelineResult, full: bool = Fals
         except OSError:
             pass  # the store's copy below still tells the outcome
     manager.put_document("runs", result.run_id, record)
+
+
+def _update_collection(home: str, record: dict[str, Any]) -> None:
+    """Add the finished run to ``<home>/collection``; a failure warns (the run stands)."""
+    try:
+        from pipeline_kit._collection import index_run
+
+        index_run(home, record)
+    except Exception as e:  # the index is derived data: `pipeline-kit index` rebuilds it
+        warnings.warn(f"collection index under {home} not updated: {type(e).__name__}: {e}",
+                      RuntimeWarning, stacklevel=1)
 
 
 # ----------------------------------------------------------------------------- entry points

@@ -1,0 +1,139 @@
+"""Search over a collection's chunks, in memory: BM25 (SciPy sparse), exact cosine (NumPy)
+and their reciprocal-rank fusion.
+
+DuckDB's full-text extension is not bundled with its wheel (it would be fetched at
+run time), so keyword scores are computed here: terms are hashed into 2**20
+columns (no vocabulary to keep, so each run's term counts are computed once at
+index time and simply stacked), and the BM25 weight of every (chunk, term) is
+computed once when the searcher loads. A query then sums a few sparse columns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+from scipy import sparse
+
+from pipeline_kit.stages._keyphrases import singular
+
+N_FEATURES = 2**20
+K1, B = 1.2, 0.75
+RRF_K = 60
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+@cache
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-case word tokens without stop words, each made singular ("Printers" -> "printer")."""
+    stop = _stop_words()
+    return [singular(t) for t in _TOKEN_RE.findall(text.lower()) if t not in stop]
+
+
+@cache
+def _hasher():  # -> sklearn HashingVectorizer
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(analyzer=terms, n_features=N_FEATURES, alternate_sign=False,
+                             norm=None, dtype=np.float32)
+
+
+def term_counts(texts: Sequence[str]) -> sparse.csr_matrix:
+    """(texts × hashed terms) raw counts."""
+    return _hasher().transform(list(texts)).tocsr()
+
+
+def query_columns(q: str) -> np.ndarray:
+    """Hashed columns of the query's distinct terms."""
+    ts = list(dict.fromkeys(terms(q)))
+    if not ts:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(_hasher().transform([" ".join(ts)]).indices)
+
+
+def bm25_weights(counts: sparse.csr_matrix) -> sparse.csc_matrix:
+    """Okapi BM25 weight of every (chunk, term) with a count, as a CSC matrix."""
+    n = counts.shape[0]
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    avg = float(lengths.mean()) if n else 1.0
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    rows = np.repeat(np.arange(n), np.diff(counts.indptr))
+    tf = counts.data
+    norm = K1 * (1 - B + B * lengths[rows] / max(avg, 1e-9))
+    data = (idf[counts.indices] * tf * (K1 + 1) / (tf + norm)).astype(np.float32)
+    return sparse.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape).tocsc()
+
+
+def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None,
+          positive: bool = False) -> np.ndarray:
+    """Row indices of the ``k`` best scores (best first) among ``allowed`` rows."""
+    s = scores.astype(np.float64, copy=True)
+    if allowed is not None:
+        s[~allowed] = -np.inf
+    if positive:
+        s[s <= 0] = -np.inf
+    k = min(k, int(np.isfinite(s).sum()))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-s, k - 1)[:k]
+    return part[np.lexsort((part, -s[part]))]
+
+
+class Searcher:
+    """BM25 weights and unit chunk vectors of every indexed chunk, row for row."""
+
+    def __init__(self, counts: sparse.csr_matrix, vectors: np.ndarray | None,
+                 has_vector: np.ndarray) -> None:
+        self.weights = bm25_weights(counts)
+        self.vectors = vectors
+        self.has_vector = has_vector
+        self.n = counts.shape[0]
+
+    def keyword(self, q: str) -> np.ndarray:
+        """BM25 score of every chunk for ``q``."""
+        cols = query_columns(q)
+        if not len(cols) or not self.n:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self.weights[:, cols].sum(axis=1)).ravel()
+
+    def semantic(self, q_vector: np.ndarray) -> np.ndarray:
+        """Cosine of every chunk vector with ``q_vector`` (-1 for chunks without one)."""
+        if self.vectors is None or not self.n:
+            return np.full(self.n, -1.0, dtype=np.float32)
+        s = self.vectors @ q_vector.astype(np.float32)
+        s[~self.has_vector] = -1.0
+        return s
+
+    def fuse(self, lists: Sequence[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Reciprocal-rank fusion of ranked row lists: (rows best first, fused scores)."""
+        fused: dict[int, float] = {}
+        for ranked in lists:
+            for rank, row in enumerate(ranked.tolist()):
+                fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+        order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        return np.array(order, dtype=np.int64), np.array([fused[r] for r in order])
+
+
+def highlight(text: str, q: str, width: int = 40) -> str:
+    """A window of ``text`` around the first query term, matched words wrapped in ``**``."""
+    wanted = set(terms(q))
+    words = text.split()
+    hits = [i for i, w in enumerate(words)
+            if (t := terms(w)) and any(x in wanted for x in t)]
+    if len(words) <= width:
+        lo, hi = 0, len(words)
+    else:
+        centre = hits[0] if hits else 0
+        lo = max(0, min(centre - width // 3, len(words) - width))
+        hi = lo + width
+    marked = [f"**{w}**" if i in set(hits) else w for i, w in enumerate(words)][lo:hi]
+    return ("… " if lo else "") + " ".join(marked) + (" …" if hi < len(words) else "")
