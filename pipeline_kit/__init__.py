@@ -58,6 +58,15 @@ __version__ = "0.1.0"
 register_stage = REGISTRY.register
 
 
+def __getattr__(name: str) -> object:
+    """``pk.Collection`` loads DuckDB, pandas and SciPy on first use, not on import."""
+    if name == "Collection":
+        from ._collection import Collection
+
+        return Collection
+    raise AttributeError(f"module 'pipeline_kit' has no attribute {name!r}")
+
+
 def stage_names() -> list[str]:
     """Registered stage names in run order (built-ins and plug-ins)."""
     return REGISTRY.names()
@@ -66,6 +75,7 @@ __all__ = [
     "AudioLibrary",
     "AudioRecord",
     "Chapter",
+    "Collection",
     "Chunk",
     "Codec",
     "Diarization",

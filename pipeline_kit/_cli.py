@@ -104,6 +104,16 @@ def _parser() -> argparse.ArgumentParser:
     add("tasks", "list tasks")
     add("runs", "list pipeline runs")
     _serve_options(add("serve", "serve the HTTP API (needs the optional extra 'api')"))
+    ix = sub.add_parser("index", help="index every finished run of homes or batch outputs "
+                        "into their collection (incremental)")
+    ix.add_argument("homes", nargs="+", metavar="HOME", help="a home or batch output folder")
+    ix.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
+    se = sub.add_parser("search", help="search the recordings of a home or batch output")
+    se.add_argument("home", metavar="HOME", help="a home or batch output folder")
+    se.add_argument("query")
+    se.add_argument("-k", type=int, default=10, help="hits to show (default 10)")
+    se.add_argument("--mode", default="hybrid", choices=("hybrid", "semantic", "keyword"))
+    se.add_argument("--json", action="store_true", help="hits as JSON lines")
     _uploads_options(sub.add_parser("uploads", help="list unfinished uploads; remove "
                                     "abandoned ones and crash leftovers"))
     return p
@@ -203,6 +213,35 @@ def _batch(args: argparse.Namespace) -> int:
     if failed:
         print(f"pipeline-kit: {failed} of {len(df)} files failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from pipeline_kit._collection import Collection
+
+    for home in args.homes:
+        coll = Collection(home, update=False)
+        added = coll.index(rebuild=args.rebuild)
+        n = len(coll.runs())
+        print(f"{coll.index_dir}: {added} run(s) added, {n} indexed")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from pipeline_kit._collection import Collection
+
+    if args.k < 1:
+        raise _UsageError(f"-k must be at least 1, got {args.k}")
+    hits = Collection(args.home).search(args.query, k=args.k, mode=args.mode)
+    if args.json:
+        for row in hits.to_dict(orient="records"):
+            print(json.dumps(row, ensure_ascii=False, default=str))
+        return 0
+    if hits.empty:
+        print("no hits")
+    for h in hits.itertuples():
+        print(f"{h.score:.4f}  {h.recording}  {h.start_time:7.1f}-{h.end_time:7.1f}s  "
+              f"{h.chunk_id}  {h.snippet}")
+    return 0
 
 
 def _parse_value(text: str) -> Any:
@@ -368,6 +407,10 @@ def _main(argv: list[str] | None) -> int:
             return _batch(args)
         if args.command == "uploads":
             return _uploads(args)
+        if args.command == "index":
+            return _index(args)
+        if args.command == "search":
+            return _search(args)
         if args.command == "runs":
             from pipeline_kit._pipeline import runs
 

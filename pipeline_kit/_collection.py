@@ -271,7 +271,8 @@ class Collection:
             meta = con.execute("""
                 SELECT c.row, r.recording, c.recording_id, c.run_id, c.chunk_id,
                        c.chapter_index, ch.title AS chapter, c.start_time, c.end_time,
-                       c.speaker, c.speakers, c.text, r.audio_path, u.date, u.finished_at
+                       c.speaker, c.speakers, c.text, r.audio_path, CAST(u.date AS VARCHAR) AS date,
+                       u.finished_at
                 FROM chunks c JOIN runs u USING (run_id) JOIN recordings r
                      ON r.recording_id = c.recording_id
                 LEFT JOIN chapters ch ON ch.run_id = c.run_id
@@ -356,7 +357,7 @@ class Collection:
             SELECT r.recording, m.recording_id, m.run_id, m.chunk_id, c.row AS chunk_row,
                    m.text, m.kind, m.normalized, m.year, m.span_years, m.confidence,
                    m.start_time, m.end_time, c.chapter_index, ch.title AS chapter, c.speaker,
-                   c.speakers, u.date, r.audio_path
+                   c.speakers, CAST(u.date AS VARCHAR) AS date, r.audio_path
             FROM markers m JOIN runs u USING (run_id) JOIN recordings r
                  ON r.recording_id = m.recording_id
             JOIN chunks c ON c.run_id = m.run_id AND c.chunk_id = m.chunk_id

@@ -20,6 +20,7 @@ from pipeline_kit.api._deps import AppState
 from pipeline_kit.api._limits import BodySizeLimit
 from pipeline_kit.api._routes_audio import router as audio_router
 from pipeline_kit.api._routes_results import results_router
+from pipeline_kit.api._routes_search import router as search_router
 from pipeline_kit.api._routes_tasks import router as tasks_router
 from pipeline_kit.api._schemas import ErrorBody, Health
 from pipeline_kit.stages._upload import AudioLibrary
@@ -88,7 +89,7 @@ def create_app(
     refused: dict[int | str, dict] = {
         400: {"model": ErrorBody, "description": "malformed request (body not UTF-8 JSON)"},
         401: {"model": ErrorBody, "description": "missing or invalid bearer token"}}
-    for router in (audio_router, tasks_router, results_router()):
+    for router in (audio_router, tasks_router, results_router(), search_router):
         app.include_router(router, dependencies=auth, responses=refused)
 
     @app.get("/health", response_model=Health, tags=["server"])

@@ -1,0 +1,204 @@
+"""pk.Collection on real runs: the bundled sample and the shared LJ recording, through the
+whole pipeline once per module, then indexed, searched, filtered and re-indexed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_path
+
+import pipeline_kit as pk
+from pipeline_kit._chunk_vectors import load_vectors
+from pipeline_kit._collection import Collection
+from pipeline_kit.stages._concept_merge import merge_concepts
+
+REPO = Path(__file__).resolve().parents[1]
+AUSTEN = REPO / "data" / "sample" / "austen_sample.wav"
+LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav"
+PARAMS = {"chunk_size": 60, "overlap": 10}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("coll-home")
+
+
+@pytest.fixture(scope="module")
+def results(home) -> dict[str, pk.PipelineResult]:
+    """The two recordings run through every stage (the pipeline indexes each as it ends)."""
+    lj = shared_path(LJ)
+    return {p.name: pk.run_pipeline(p, home=home, out_dir=home / "out" / p.stem, **PARAMS)
+            for p in (AUSTEN, lj)}
+
+
+@pytest.fixture(scope="module")
+def coll(home, results) -> Collection:
+    return Collection(home)
+
+
+def _lj(results) -> pk.PipelineResult:
+    return results[Path(LJ).name]
+
+
+def test_pipeline_indexed_every_run_with_its_stored_vectors(home, results, coll):
+    runs = coll.runs().set_index("run_id")
+    assert set(runs.index) == {r.run_id for r in results.values()}
+    for r in results.values():
+        assert runs.loc[r.run_id, "n_chunks"] == len(r.chunks) > 1
+        assert bool(runs.loc[r.run_id, "has_vectors"])
+        words = coll.query("SELECT count(*) AS n FROM words WHERE run_id = ?", [r.run_id])
+        assert words["n"][0] == len(r.transcript.words)
+    # the index holds the vectors the chunking stage stored, row for row (not recomputed)
+    lj = _lj(results)
+    seq = int(runs.loc[lj.run_id, "seq"])
+    indexed = np.load(coll.index_dir / f"run-{seq:07d}-{lj.run_id}.npy")
+    stored = load_vectors(home, lj.chunks, pk.resolve_embedding_model(None).name)
+    assert stored is not None and np.array_equal(indexed, stored)
+
+
+def test_keyword_search_finds_the_chunk_and_its_time(results, coll):
+    lj = _lj(results)
+    expected = {c.chunk_id: c for c in lj.chunks if "gutenberg" in c.text.lower()}
+    assert expected, "the LJ transcript names the Gutenberg Bible"
+    hits = coll.search("Gutenberg", k=5, mode="keyword")
+    top = hits.iloc[0]
+    assert top["recording"] == Path(LJ).name and top["chunk_id"] in expected
+    chunk = expected[top["chunk_id"]]
+    assert (top["start_time"], top["end_time"]) == (chunk.start_time, chunk.end_time)
+    assert "**Gutenberg" in top["snippet"]
+    assert set(hits["chunk_id"]) <= set(expected)  # BM25: only chunks with the word
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_a_sentence_of_a_chunk_finds_that_chunk(results, coll, mode):
+    lj = _lj(results)
+    target = lj.chunks[len(lj.chunks) // 2]
+    words = target.text.split()
+    query = " ".join(words[len(words) // 3: len(words) // 3 + 15])
+    hits = coll.search(query, k=3, mode=mode)
+    top = hits.iloc[0]
+    assert top["recording"] == Path(LJ).name
+    hit = next(c for c in lj.chunks if c.chunk_id == top["chunk_id"])
+    assert query in hit.text, (query, hit.text)
+
+
+def test_filters(results, coll):
+    austen = AUSTEN.name
+    hits = coll.search("printing letters", k=10, where={"recording": austen})
+    assert len(hits) and set(hits["recording"]) == {austen}
+    assert coll.search("printing", k=10, where={"date": ("2999-01-01", None)}).empty
+    today = coll.runs()["date"].astype(str).iloc[0]
+    assert len(coll.search("printing", k=10, where={"date": (today, today)}))
+    lj = _lj(results)
+    ch = lj.chapters[-1]
+    in_chapter = coll.search("printing", k=10, where={"chapter": ch.chapter_index,
+                                                      "recording": Path(LJ).name})
+    assert len(in_chapter) and set(in_chapter["chapter_index"]) == {ch.chapter_index}
+    late = coll.search("printing", k=10, mode="keyword", where="start_time > 100")
+    assert len(late) and (late["start_time"] > 100).all()
+    assert coll.search("printing", where={"speaker": "SPEAKER_1"}).empty  # no diarization
+    with pytest.raises(ValueError, match="unknown filter"):
+        coll.search("printing", where={"colour": "red"})
+    with pytest.raises(ValueError, match="mode"):
+        coll.search("printing", mode="fuzzy")
+
+
+def test_timeline_entries_link_to_chunks_and_times(results, coll):
+    tl = coll.timeline()
+    lj = _lj(results)
+    chunks = {c.chunk_id: c for c in lj.chunks}
+    mine = tl[tl["run_id"] == lj.run_id]
+    assert len(mine) >= 2
+    for m in mine.itertuples():
+        chunk = chunks[m.chunk_id]
+        assert m.text in chunk.text
+        assert (m.start_time, m.end_time) == (chunk.start_time, chunk.end_time)
+    century = mine[mine["normalized"] == "15th century"]
+    assert len(century) and (century["year"] == 1400).all()
+    fig = coll.plot_timeline(tl)
+    assert len(fig.axes) == 2
+
+
+def test_concepts_across_recordings(results, coll):
+    table = coll.concepts()
+    names = {Path(LJ).name, AUSTEN.name}
+    assert len(table) and all(set(r) <= names for r in table["recordings"])
+    assert {n for r in table["recordings"] for n in r} == names
+    # "Middle Ages" and "Ages", if both appear, are one concept
+    lj_labels = set(coll.query("SELECT label FROM concepts")["label"])
+    for variants in table["variants"]:
+        assert len(set(variants) & {"Middle Ages", "Ages"}) in (0, 2) or \
+            not {"Middle Ages", "Ages"} <= lj_labels
+    G = coll.graph()
+    kinds = {d["kind"] for _, d in G.nodes(data=True)}
+    assert kinds == {"concept", "recording"}
+
+
+def test_merging_the_issue_examples_and_not_unrelated_ones():
+    labels = ["Middle Ages", "Ages", "Gutenberg Bible", "aforesaid Gutenberg Bible", "Bible",
+              "printing", "printing press", "Civil War", "World War", "War", "Italy",
+              "printing in Italy", "printers", "Printer"]
+    g = merge_concepts(labels)
+    m = g.mapping()
+    assert m["Ages"] == m["Middle Ages"] == "Middle Ages"
+    assert m["Bible"] == m["aforesaid Gutenberg Bible"] == m["Gutenberg Bible"] == \
+        "Gutenberg Bible"
+    assert m["printers"] == m["Printer"]
+    apart = [("Middle Ages", "Gutenberg Bible"), ("printing", "printing press"),
+             ("Civil War", "World War"), ("War", "Civil War"), ("Italy", "printing in Italy")]
+    for a, b in apart:
+        assert m[a] != m[b], (a, b)
+
+
+def test_cli_and_api_search(home, results, coll):
+    from api_server import start_server
+
+    out = subprocess.run([sys.executable, "-m", "pipeline_kit._cli", "search", str(home),
+                          "Gutenberg", "-k", "3", "--json", "--mode", "keyword"],
+                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    expected = coll.search("Gutenberg", k=3, mode="keyword")
+    assert [r["chunk_id"] for r in rows] == list(expected["chunk_id"])
+    srv = start_server(home)
+    try:
+        with srv.client() as api:
+            r = api.get("/search", params={"q": "Gutenberg", "k": 3, "mode": "keyword"})
+            assert r.status_code == 200, r.text
+            assert [h["chunk_id"] for h in r.json()["hits"]] == list(expected["chunk_id"])
+            assert api.get("/search", params={"q": ""}).status_code == 422
+    finally:
+        srv.stop()
+
+
+def test_indexing_is_incremental_and_idempotent(home, results, tmp_path):
+    home = Path(shutil.copytree(home, tmp_path / "home"))  # the new run below stays here
+    fresh = Collection(home, index_dir=tmp_path / "idx")
+    assert len(fresh.runs()) == 2
+    before = fresh.search("Gutenberg Bible", k=5)
+    assert fresh.index() == 0
+    assert fresh.index(rebuild=True) == 2
+    again = fresh.search("Gutenberg Bible", k=5)
+    assert list(again["chunk_id"]) == list(before["chunk_id"])
+    # a new run of a known recording is added alone; searches see only its newest run
+    newer = pk.run_pipeline(AUSTEN, home=home, out_dir=home / "out" / "again", chunk_size=40,
+                            overlap=5)
+    assert fresh.index() == 1 and fresh.index() == 0
+    assert len(fresh.runs()) == 3
+    hits = fresh.search("Dashwood", k=20, where={"recording": AUSTEN.name})
+    assert len(hits) and set(hits["run_id"]) == {newer.run_id}
+    every = fresh.search("Dashwood", k=50, where={"recording": AUSTEN.name}, latest=False)
+    assert len(set(every["run_id"])) == 2
+
+
+def test_bad_sources_fail_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        Collection(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="no pipeline run"):
+        Collection(tmp_path)
