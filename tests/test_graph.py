@@ -143,3 +143,42 @@ def test_validation_and_empty():
         build_graph([], top_concepts=0)
     G = build_graph([])
     assert G.number_of_nodes() == 0
+
+
+def _short_middle_topic() -> tuple[list[Chunk], list[Chapter]]:
+    """Choi document 1 with its second segment cut to two sentences: three chapters, the
+    middle one short (another topic), chunked inside each chapter."""
+    from pipeline_kit.stages._chunking import build_chunks
+    from pipeline_kit.stages._types import Transcript
+
+    doc = shared_path("textseg/choi_dev/3-11/1.ref").read_text(encoding="utf-8")
+    segs = [[line.strip() for line in s.splitlines() if line.strip()]
+            for s in doc.split("==========") if s.strip()]
+    texts = [" ".join(s) for s in (segs[0], segs[1][:2], segs[2])]
+    bounds = [0]
+    for t in texts:
+        bounds.append(bounds[-1] + len(t.split()))
+    cuts = sorted({*range(40, bounds[-1], 40), *bounds[1:]})
+    chunks = build_chunks(Transcript.from_text(" ".join(texts)), cuts, 0, with_temporal=False)
+    chapters = [Chapter(i, f"part {i}", "", 0.0, 0.0, 0, 0, tuple(
+        c.chunk_id for c in chunks if bounds[i] <= c.start_word_index < bounds[i + 1]))
+        for i in range(3)]
+    return chunks, chapters
+
+
+def test_every_chapter_contributes_concepts_even_a_short_one():
+    chunks, chapters = _short_middle_topic()
+    G = build_graph(chunks, chapters=chapters, top_concepts=5)
+    covered = {int(ch) for _, d in G.nodes(data=True) if d["kind"] == "concept"
+               for ch in d["chapters"].split(",") if ch}
+    assert covered == {0, 1, 2}
+
+
+def test_near_duplicate_concepts_are_one_node(lj_chunks):
+    G = build_graph(lj_chunks, top_concepts=40)
+    labels = {d["label"]: d for _, d in G.nodes(data=True) if d["kind"] == "concept"}
+    merged = {m for d in labels.values() for m in d["merged"].split("|") if m}
+    assert {"Bible", "aforesaid Gutenberg Bible"} <= set(labels["Gutenberg Bible"]["merged"]
+                                                          .split("|"))
+    assert not merged & set(labels)  # a merged-away label is no node of its own
+    assert "Middle Ages" in labels and "Ages" not in labels

@@ -6,8 +6,9 @@ Three tests, applied in order, join labels into groups (union-find):
 1. **lemma**: the same words once lower-cased and singular ("Printers", "printer");
 2. **containment**: a label that is the tail of a longer label's head noun phrase
    ("Ages" in "Middle Ages", "Gutenberg Bible" in "aforesaid Gutenberg Bible"), when
-   every longer label it is the tail of lies in one group (so "War" stays apart
-   when both "Civil War" and "World War" are present);
+   every longer label it is the tail of lies in one group, or one of those groups
+   weighs at least twice any other (so "War" stays apart from an equally weighted
+   "Civil War" and "World War");
 3. **embedding**: MiniLM cosine of the labels at least ``similarity`` (0.88 keeps
    "elections"/"election" and "childhood obesity"/"obesity in children" together
    and "printing"/"printing press" (0.82) or "car"/"automobile" (0.87) apart).
@@ -92,8 +93,9 @@ def _join_lemmas(keys: list[str], u: _Union) -> None:
             first[k] = i
 
 
-def _join_contained(keys: list[str], u: _Union) -> None:
-    """Join each label to the longer labels whose head ends with it, when unambiguous."""
+def _join_contained(keys: list[str], weights: Sequence[float], u: _Union) -> None:
+    """Join each label to the longer labels whose head ends with it, when unambiguous:
+    they all lie in one group, or one group weighs at least twice any other."""
     heads = [_head(k) for k in keys]
     order = sorted(range(len(keys)), key=lambda i: -len(keys[i].split()))
     for i in order:
@@ -102,8 +104,12 @@ def _join_contained(keys: list[str], u: _Union) -> None:
             continue  # "art of printing" is never the tail of another phrase
         parents = [j for j in range(len(keys))
                    if len(heads[j]) > len(words) and heads[j][-len(words):] == words]
-        if parents and len({u.find(j) for j in parents}) == 1:
-            u.join(i, parents[0])
+        weight: dict[int, float] = {}
+        for j in parents:
+            weight[u.find(j)] = weight.get(u.find(j), 0.0) + weights[j]
+        ranked = sorted(weight.values(), reverse=True)
+        if ranked and (len(ranked) == 1 or ranked[0] >= 2 * ranked[1]):
+            u.join(i, max(weight, key=lambda g: weight[g]))
 
 
 def _join_similar(labels: Sequence[str], u: _Union, embedder: Embedder | str | None,
@@ -145,7 +151,7 @@ def merge_concepts(labels: Sequence[str], weights: Sequence[float] | None = None
     keys = [lemma_key(x) for x in labels]
     u = _Union(len(labels))
     _join_lemmas(keys, u)
-    _join_contained(keys, u)
+    _join_contained(keys, w, u)
     if embedder is not False and len(labels) > 1:
         _join_similar(labels, u, None if embedder is True else embedder, similarity)
     roots: dict[int, int] = {}
