@@ -36,6 +36,7 @@ from pipeline_kit._fs import atomic_write_bytes
 MODES = ("hybrid", "semantic", "keyword")
 INDEX_FOLDER = "collection"
 _POOL = 100  # candidates taken from each list before fusing
+HYBRID_WEIGHTS = (1.0, 1.0)  # keyword, semantic: their weights in the rank fusion
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings(recording_id VARCHAR PRIMARY KEY, recording VARCHAR,
     audio_path VARCHAR, duration DOUBLE);
@@ -146,76 +147,72 @@ class Collection:
                     f.unlink()
             known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
             for home, record in iter_new_runs(self.homes, known):
-                self._add(con, read_run(record, home))
-                added += 1
+                added += self._add(con, [read_run(record, home)])
         if added or rebuild:
             self._touch()
         return added
 
     def add_run(self, run: RunTables) -> bool:
         """Index one run given as tables (False when its run id is indexed already)."""
-        with self._db() as con:
-            if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run.run_id]).fetchone():
-                return False
-            self._add(con, run)
-        self._touch()
-        return True
+        return self.add_runs([run]) == 1
 
     def add_runs(self, runs: Sequence[RunTables]) -> int:
-        """:meth:`add_run` for many runs in one transaction (bulk loads)."""
-        added = 0
+        """Index runs given as tables, in one transaction; the number new to the index."""
         with self._db() as con:
-            known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
-            con.execute("BEGIN")
-            for run in runs:
-                if run.run_id not in known:
-                    self._add(con, run, transaction=False)
-                    known.add(run.run_id)
-                    added += 1
-            con.execute("COMMIT")
-        self._touch()
+            added = self._add(con, runs)
+        if added:
+            self._touch()
         return added
 
     def _touch(self) -> None:
         atomic_write_bytes(self.index_dir / "stamp", datetime.now(UTC).isoformat().encode(),
                            durable=False)
 
-    def _add(self, con: Any, run: RunTables, transaction: bool = True) -> None:
-        """Write one run's rows and its sidecar files (sidecars first: rows point at them)."""
+    def _add(self, con: Any, runs: Sequence[RunTables]) -> int:
+        """Write the runs not indexed yet: sidecar files first (rows point at them), then
+        every table's rows, one insert per table, in one transaction."""
+        known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
         first_row, seq = con.execute(
-            "SELECT coalesce(max(first_row + n_chunks), 0), coalesce(max(seq), 0) + 1 "
+            "SELECT coalesce(max(first_row + n_chunks), 0), coalesce(max(seq), 0) "
             "FROM runs").fetchone()
-        self._write_sidecars(seq, run)
-        if transaction:
-            con.execute("BEGIN")
-            try:
-                self._insert_run(con, run, seq, first_row)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        else:
-            self._insert_run(con, run, seq, first_row)
-
-    def _insert_run(self, con: Any, run: RunTables, seq: int, first_row: int) -> None:
-        n = len(run.chunks)
-        con.execute("INSERT OR IGNORE INTO recordings VALUES (?, ?, ?, ?)",
-                    [run.recording_id, run.recording, run.audio_path, run.duration])
-        con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run.run_id, seq, run.recording_id, run.started_at, run.finished_at,
-                     _date(run.started_at), run.home, run.out_dir,
-                     json.dumps(run.parameters, default=str), first_row, n,
-                     run.vectors is not None, datetime.now(UTC).isoformat()])
-        chunks = run.chunks.assign(row=np.arange(first_row, first_row + n, dtype=np.int64))
-        self._insert(con, "chunks", chunks, run)
-        for table in _TABLES:
-            self._insert(con, table, getattr(run, table), run)
+        frames: dict[str, list[pd.DataFrame]] = {}
+        meta: list[list[Any]] = []
+        recs: list[list[Any]] = []
+        for run in runs:
+            if run.run_id in known:
+                continue
+            known.add(run.run_id)
+            seq += 1
+            n = len(run.chunks)
+            self._write_sidecars(seq, run)
+            recs.append([run.recording_id, run.recording, run.audio_path, run.duration])
+            meta.append([run.run_id, seq, run.recording_id, run.started_at, run.finished_at,
+                         _date(run.started_at), run.home, run.out_dir,
+                         json.dumps(run.parameters, default=str), first_row, n,
+                         run.vectors is not None, datetime.now(UTC).isoformat()])
+            chunks = run.chunks.assign(row=np.arange(first_row, first_row + n, dtype=np.int64))
+            for table, df in (("chunks", chunks), *((t, getattr(run, t)) for t in _TABLES)):
+                if df is not None and not df.empty:
+                    frames.setdefault(table, []).append(
+                        df.assign(run_id=run.run_id, recording_id=run.recording_id))
+            first_row += n
+        if not meta:
+            return 0
+        con.execute("BEGIN")
+        try:
+            con.executemany("INSERT OR IGNORE INTO recordings VALUES (?, ?, ?, ?)", recs)
+            con.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            meta)
+            for table, dfs in frames.items():
+                self._insert(con, table, pd.concat(dfs, ignore_index=True))
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        return len(meta)
 
     @staticmethod
-    def _insert(con: Any, table: str, df: pd.DataFrame, run: RunTables) -> None:
-        if df is None or df.empty:
-            return
-        frame = df.assign(run_id=run.run_id, recording_id=run.recording_id)
+    def _insert(con: Any, table: str, frame: pd.DataFrame) -> None:
         con.register("_frame", frame)
         try:
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame")
@@ -272,15 +269,15 @@ class Collection:
                 SELECT c.row, r.recording, c.recording_id, c.run_id, c.chunk_id,
                        c.chapter_index, ch.title AS chapter, c.start_time, c.end_time,
                        c.speaker, c.speakers, c.text, r.audio_path, CAST(u.date AS VARCHAR) AS date,
-                       u.finished_at
+                       u.seq
                 FROM chunks c JOIN runs u USING (run_id) JOIN recordings r
                      ON r.recording_id = c.recording_id
                 LEFT JOIN chapters ch ON ch.run_id = c.run_id
                      AND ch.chapter_index = c.chapter_index
                 ORDER BY c.row""").df()
         counts, vectors, has = self._load_matrices(runs)
-        latest = meta.groupby("recording_id")["finished_at"].transform("max")
-        meta["latest"] = (meta["finished_at"] == latest).to_numpy()
+        newest = meta.groupby("recording_id")["seq"].transform("max")
+        meta["latest"] = (meta["seq"] == newest).to_numpy()  # each recording's newest run
         searcher = Searcher(counts, vectors, has)
         self._searcher = (stamp, searcher, meta)
         return searcher, meta
@@ -346,7 +343,7 @@ class Collection:
             sem_rows = top_k(sem, pool if mode == "hybrid" else k, allowed & searcher.has_vector)
             if mode == "semantic":
                 return sem_rows, sem[sem_rows]
-        return searcher.fuse([kw_rows, sem_rows], k)
+        return searcher.fuse([kw_rows, sem_rows], k, HYBRID_WEIGHTS)
 
     # ------------------------------------------------------------------------- timeline
 
@@ -401,7 +398,7 @@ def index_run(home: str | os.PathLike[str], record: dict[str, Any]) -> bool:
     with coll._db() as con:
         if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [record["run_id"]]).fetchone():
             return False
-        coll._add(con, read_run(record, Path(home)))
+        coll._add(con, [read_run(record, Path(home))])
     coll._touch()
     return True
 

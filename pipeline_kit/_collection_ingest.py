@@ -316,3 +316,26 @@ def iter_new_runs(homes: Sequence[Path], known: set[str]) -> Iterator[tuple[Path
             if record["run_id"] not in known:
                 known.add(record["run_id"])
                 yield home, record
+
+
+def tables_from_texts(run_id: str, recording: str, texts: Sequence[str],
+                      vectors: np.ndarray | None = None, *, started_at: str | None = None,
+                      seconds_per_word: float = 0.4) -> RunTables:
+    """A run made of plain texts, one chunk each (times spread at ``seconds_per_word``):
+    for benchmarks and for indexing text collections that never were audio."""
+    starts = np.cumsum([0, *(len(t.split()) for t in texts)])
+    chunks = pd.DataFrame({
+        "chunk_index": np.arange(len(texts)),
+        "chunk_id": [f"chunk-{i:04d}" for i in range(len(texts))],
+        "text": list(texts),
+        "start_time": starts[:-1] * seconds_per_word,
+        "end_time": starts[1:] * seconds_per_word,
+        "start_word": starts[:-1], "end_word": starts[1:],
+        "topic_index": np.arange(len(texts)),
+        "chapter_index": pd.array([None] * len(texts), dtype="Int64"),
+        "speaker": [None] * len(texts), "speakers": [""] * len(texts),
+    })
+    return RunTables(run_id=run_id, recording_id=recording, recording=recording,
+                     started_at=started_at, finished_at=started_at, home="", out_dir=None,
+                     parameters={}, duration=float(starts[-1] * seconds_per_word),
+                     audio_path=None, chunks=chunks, vectors=vectors)

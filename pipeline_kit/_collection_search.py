@@ -6,13 +6,14 @@ run time), so keyword scores are computed here: terms are hashed into 2**20
 columns (no vocabulary to keep, so each run's term counts are computed once at
 index time and simply stacked), and the BM25 weight of every (chunk, term) is
 computed once when the searcher loads. A query then sums a few sparse columns.
+Tokens are hashed with crc32 (stable across processes, unlike ``hash``).
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 from scipy import sparse
@@ -25,38 +26,55 @@ RRF_K = 60
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
-@cache
-def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+# Function words that carry no topic (a short fixed list: importing scikit-learn's
+# would cost seconds per process).
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its
+itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself
+yourselves also may might must shall upon us yet
+""".split())
+_cols: dict[str, int] = {}  # token -> hashed column (-1: a stop word), memoised
 
-    return frozenset(ENGLISH_STOP_WORDS)
+
+def _column(token: str) -> int:
+    col = _cols.get(token)
+    if col is None:
+        col = -1 if token in STOP_WORDS else zlib.crc32(singular(token).encode()) % N_FEATURES
+        if len(_cols) < 2_000_000:
+            _cols[token] = col
+    return col
 
 
 def terms(text: str) -> list[str]:
     """Lower-case word tokens without stop words, each made singular ("Printers" -> "printer")."""
-    stop = _stop_words()
-    return [singular(t) for t in _TOKEN_RE.findall(text.lower()) if t not in stop]
-
-
-@cache
-def _hasher():  # -> sklearn HashingVectorizer
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    return HashingVectorizer(analyzer=terms, n_features=N_FEATURES, alternate_sign=False,
-                             norm=None, dtype=np.float32)
+    return [singular(t) for t in _TOKEN_RE.findall(text.lower()) if t not in STOP_WORDS]
 
 
 def term_counts(texts: Sequence[str]) -> sparse.csr_matrix:
-    """(texts × hashed terms) raw counts."""
-    return _hasher().transform(list(texts)).tocsr()
+    """(texts × hashed terms) raw counts; a term's column is a crc32 of its singular form."""
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, text in enumerate(texts):
+        ids = [c for c in map(_column, _TOKEN_RE.findall(text.lower())) if c >= 0]
+        cols += ids
+        rows += [i] * len(ids)
+    keys, counts = np.unique(np.array(rows, dtype=np.int64) * N_FEATURES
+                             + np.array(cols, dtype=np.int64), return_counts=True)
+    m = sparse.csr_matrix((counts.astype(np.float32), (keys // N_FEATURES, keys % N_FEATURES)),
+                          shape=(len(texts), N_FEATURES))
+    m.sum_duplicates()
+    return m
 
 
 def query_columns(q: str) -> np.ndarray:
     """Hashed columns of the query's distinct terms."""
-    ts = list(dict.fromkeys(terms(q)))
-    if not ts:
-        return np.zeros(0, dtype=np.int64)
-    return np.unique(_hasher().transform([" ".join(ts)]).indices)
+    cols = {c for c in map(_column, _TOKEN_RE.findall(q.lower())) if c >= 0}
+    return np.array(sorted(cols), dtype=np.int64)
 
 
 def bm25_weights(counts: sparse.csr_matrix) -> sparse.csc_matrix:
@@ -113,12 +131,13 @@ class Searcher:
         s[~self.has_vector] = -1.0
         return s
 
-    def fuse(self, lists: Sequence[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def fuse(self, lists: Sequence[np.ndarray], k: int,
+             weights: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Reciprocal-rank fusion of ranked row lists: (rows best first, fused scores)."""
         fused: dict[int, float] = {}
-        for ranked in lists:
+        for ranked, w in zip(lists, weights or [1.0] * len(lists), strict=True):
             for rank, row in enumerate(ranked.tolist()):
-                fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+                fused[row] = fused.get(row, 0.0) + w / (RRF_K + rank + 1)
         order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
         return np.array(order, dtype=np.int64), np.array([fused[r] for r in order])
 

@@ -1,0 +1,261 @@
+"""Collection scale benchmark (a script, not a test): 10 -> 100 -> 1,000 recordings.
+
+Recordings are synthesized by replicating real text (the Choi part-1 documents of
+``../shared/data/textseg/choi_dev``, chunked as the pipeline does with
+``method="fixed"``, 60 words, overlap 10) with varied words: each chunk of a
+synthetic recording is a real chunk with 20 % of its words replaced by other words of
+the corpus, and its vector is the real chunk's MiniLM vector plus noise (cosine
+about 0.9), so nothing is embedded while indexing, as in the pipeline (runs store
+their vectors). Each recording has ``--chunks`` chunks (500: 500,000 at 1,000), a
+words table and chunk rows.
+
+Per size, in separate processes:
+
+* build: index build time (synthesis excluded), chunks/s, index size on disk,
+  peak memory (ru_maxrss);
+* search (ours): load time, then p50/p95 latency of keyword, semantic and hybrid
+  queries (query embedding included), peak memory;
+* baseline: the same keyword queries as a plain DuckDB scan of the chunk table
+  (``text ILIKE '%term%'`` on every query term, no ranking), in its own process;
+  ours and the baseline run in ABBA order and the ratio of their p50s is printed.
+
+Targets (issue 21): search p95 <= 100 ms at 500,000 chunks; indexing >= 5,000 chunks/s.
+
+Run: HF_HUB_OFFLINE=1 PYTHONPATH=. python tests/benchmarks/bench_collection.py
+     [--sizes 10 100 1000] [--chunks 500] [--queries 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+CHOI = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data")) \
+    / "textseg" / "choi_dev"
+BASE_CHUNKS = 1500
+BATCH = 25  # recordings per add_runs call
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------------------------- material
+
+def base_material(cache: Path) -> tuple[list[str], np.ndarray]:
+    """Real chunks of the Choi documents and their MiniLM vectors (cached across runs)."""
+    from pipeline_kit.stages._chunking import create_semantic_chunks
+    from pipeline_kit.stages._segmetrics import load_choi
+
+    texts: list[str] = []
+    for folder in ("3-11", "3-5", "6-8", "9-11"):
+        for f in sorted((CHOI / folder).glob("*.ref"), key=lambda p: int(p.stem)):
+            sents, _ = load_choi(f)
+            texts += [c.text for c in create_semantic_chunks(" ".join(sents), 60, 10,
+                                                             method="fixed",
+                                                             with_temporal=False)]
+    texts = texts[:BASE_CHUNKS]
+    vec_file = cache / f"choi_chunks_{len(texts)}.npy"
+    if vec_file.exists():
+        return texts, np.load(vec_file)
+    from pipeline_kit.stages._embeddings import get_embedder
+
+    vecs = get_embedder(None).encode(texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(vec_file, vecs)
+    return texts, vecs
+
+
+def synth_runs(start: int, count: int, n_chunks: int, texts: list[str], vecs: np.ndarray):
+    """``count`` synthetic recordings (ids from ``start``), as collection run tables."""
+    import pandas as pd
+
+    from pipeline_kit._collection_ingest import tables_from_texts
+
+    vocab = np.array(sorted({w for t in texts for w in t.split()}))
+    out = []
+    for r in range(start, start + count):
+        rng = np.random.default_rng(r)
+        pick = rng.integers(0, len(texts), n_chunks)
+        chunks = []
+        for i in pick:
+            words = np.array(texts[i].split())
+            swap = rng.random(len(words)) < 0.2
+            words[swap] = vocab[rng.integers(0, len(vocab), int(swap.sum()))]
+            chunks.append(" ".join(words))
+        noise = rng.normal(0, 0.012, (n_chunks, vecs.shape[1])).astype(np.float32)
+        v = vecs[pick] + noise
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        run = tables_from_texts(f"run{r:05d}", f"recording-{r:05d}.wav", chunks, v,
+                                started_at=f"2026-{1 + r % 12:02d}-{1 + r % 28:02d}T10:00:00")
+        words = " ".join(chunks).split()
+        run.words = pd.DataFrame({"word_index": np.arange(len(words)), "text": words,
+                                  "start_time": np.arange(len(words)) * 0.4,
+                                  "end_time": np.arange(1, len(words) + 1) * 0.4,
+                                  "speaker": [None] * len(words)})
+        out.append(run)
+    return out
+
+
+def queries(texts: list[str], n: int) -> list[str]:
+    """Query strings: 3-6 consecutive words of random real chunks."""
+    rng = np.random.default_rng(7)
+    out = []
+    for i in rng.integers(0, len(texts), n):
+        words = texts[i].split()
+        k = int(rng.integers(3, 7))
+        j = int(rng.integers(0, max(1, len(words) - k)))
+        out.append(" ".join(words[j:j + k]))
+    return out
+
+
+# ----------------------------------------------------------------------------- steps
+
+def step_build(index_dir: Path, recordings: int, n_chunks: int, cache: Path) -> dict:
+    from pipeline_kit._collection import Collection
+
+    texts, vecs = base_material(cache)
+    home = index_dir / "home"
+    (home / "artifacts").mkdir(parents=True, exist_ok=True)
+    coll = Collection(home, index_dir=index_dir / "idx", update=False)
+    seconds = 0.0
+    for start in range(0, recordings, BATCH):
+        runs = synth_runs(start, min(BATCH, recordings - start), n_chunks, texts, vecs)
+        t0 = time.perf_counter()
+        coll.add_runs(runs)
+        seconds += time.perf_counter() - t0
+    size = sum(f.stat().st_size for f in (index_dir / "idx").iterdir())
+    chunks = recordings * n_chunks
+    return {"chunks": chunks, "build_s": seconds, "chunks_per_s": chunks / seconds,
+            "size_mb": size / 2**20, "peak_mb": _peak_mb()}
+
+
+def step_search(index_dir: Path, n_queries: int, cache: Path) -> dict:
+    from pipeline_kit._collection import Collection
+    from pipeline_kit.stages._embeddings import get_embedder
+
+    texts, _ = base_material(cache)
+    qs = queries(texts, n_queries)
+    get_embedder(None).encode(["warm up"])  # model load is not a query
+    coll = Collection(index_dir / "home", index_dir=index_dir / "idx", update=False)
+    t0 = time.perf_counter()
+    coll.search("warm up", k=20, mode="keyword")
+    out: dict = {"load_s": time.perf_counter() - t0}
+    for mode in ("keyword", "semantic", "hybrid"):
+        lat = []
+        for q in qs:
+            t0 = time.perf_counter()
+            coll.search(q, k=20, mode=mode)
+            lat.append(time.perf_counter() - t0)
+        out[mode] = {"p50_ms": 1000 * float(np.percentile(lat, 50)),
+                     "p95_ms": 1000 * float(np.percentile(lat, 95))}
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def step_baseline(index_dir: Path, n_queries: int, cache: Path) -> dict:
+    """The keyword queries as a DuckDB scan: every chunk containing every query term."""
+    import duckdb
+
+    from pipeline_kit._collection_search import terms
+
+    texts, _ = base_material(cache)
+    qs = queries(texts, n_queries)
+    con = duckdb.connect(str(index_dir / "idx" / "index.duckdb"), read_only=True)
+    lat = []
+    for q in qs:
+        ts = terms(q) or q.split()
+        cond = " AND ".join(["text ILIKE ?"] * len(ts))
+        t0 = time.perf_counter()
+        con.execute(f"SELECT run_id, chunk_id, start_time, end_time FROM chunks WHERE {cond} "
+                    "LIMIT 20", [f"%{t}%" for t in ts]).df()
+        lat.append(time.perf_counter() - t0)
+    con.close()
+    return {"keyword": {"p50_ms": 1000 * float(np.percentile(lat, 50)),
+                        "p95_ms": 1000 * float(np.percentile(lat, 95))},
+            "peak_mb": _peak_mb()}
+
+
+# ----------------------------------------------------------------------------- driver
+
+def _child(*args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                         env=env, check=False)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
+    ap.add_argument("--chunks", type=int, default=500, help="chunks per recording")
+    ap.add_argument("--queries", type=int, default=40)
+    ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "pk_bench_cache"))
+    ap.add_argument("--step", choices=("build", "search", "baseline"))
+    ap.add_argument("--dir")
+    args = ap.parse_args()
+    cache = Path(args.cache)
+    if args.step:
+        d = Path(args.dir)
+        res = {"build": lambda: step_build(d, args.sizes[0], args.chunks, cache),
+               "search": lambda: step_search(d, args.queries, cache),
+               "baseline": lambda: step_baseline(d, args.queries, cache)}[args.step]()
+        print(json.dumps(res))
+        return
+    base_material(cache)  # embed the real chunks once, before any timing
+    rows = []
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            common = ["--dir", tmp, "--chunks", str(args.chunks), "--queries",
+                      str(args.queries), "--cache", str(cache)]
+            build = _child("--step", "build", "--sizes", str(n), *common)
+            runs: dict[str, list[dict]] = {"search": [], "baseline": []}
+            for side in ("search", "baseline", "baseline", "search"):  # ABBA
+                runs[side].append(_child("--step", side, *common))
+            rows.append((n, build, runs))
+            _print_row(n, build, runs)
+    _print_table(rows)
+
+
+def _mean(xs: list[dict], *path: str) -> float:
+    vals = []
+    for x in xs:
+        for p in path:
+            x = x[p]
+        vals.append(float(x))
+    return sum(vals) / len(vals)
+
+
+def _print_row(n: int, build: dict, runs: dict) -> None:
+    print(f"# {n} recordings done: {json.dumps(build)}", file=sys.stderr, flush=True)
+
+
+def _print_table(rows: list) -> None:
+    print(f"\n{'recordings':>10} {'chunks':>8} {'build s':>8} {'chunks/s':>9} {'size MB':>8} "
+          f"{'build MB':>8} {'load s':>7} {'kw p50/p95 ms':>14} {'sem p50/p95 ms':>15} "
+          f"{'hyb p50/p95 ms':>15} {'search MB':>9} {'scan p50 ms':>11} {'scan/kw':>8}")
+    for n, b, r in rows:
+        s, base = r["search"], r["baseline"]
+        kw50, scan50 = _mean(s, "keyword", "p50_ms"), _mean(base, "keyword", "p50_ms")
+        print(f"{n:>10} {b['chunks']:>8} {b['build_s']:>8.1f} {b['chunks_per_s']:>9.0f} "
+              f"{b['size_mb']:>8.1f} {b['peak_mb']:>8.0f} {_mean(s, 'load_s'):>7.2f} "
+              f"{kw50:>6.1f}/{_mean(s, 'keyword', 'p95_ms'):<7.1f} "
+              f"{_mean(s, 'semantic', 'p50_ms'):>7.1f}/{_mean(s, 'semantic', 'p95_ms'):<7.1f} "
+              f"{_mean(s, 'hybrid', 'p50_ms'):>7.1f}/{_mean(s, 'hybrid', 'p95_ms'):<7.1f} "
+              f"{_mean(s, 'peak_mb'):>9.0f} {scan50:>11.1f} {scan50 / kw50:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
