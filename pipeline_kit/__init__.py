@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
 from ._batch import run_batch
 from ._display import progress_mode, show  # registers the task views; widgets load when shown
+from ._load_run import RunNotFoundError, load_run
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
 from ._params import Param
 from ._pipeline import (
@@ -87,6 +88,7 @@ __all__ = [
     "Progress",
     "Question",
     "RetryPolicy",
+    "RunNotFoundError",
     "RunParams",
     "Segment",
     "SpeakerTurn",
@@ -110,6 +112,7 @@ __all__ = [
     "find_temporal_markers",
     "generate_questions",
     "import_audio",
+    "load_run",
     "plot_sweep",
     "process_upload",
     "progress_mode",
