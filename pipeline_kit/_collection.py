@@ -34,10 +34,14 @@ from pipeline_kit._collection_search import Searcher, highlight, term_counts, to
 from pipeline_kit._fs import atomic_write_bytes
 
 MODES = ("hybrid", "semantic", "keyword")
+# Bumped whenever the stored rows or sidecar files change meaning (e.g. term hashing):
+# an index of another format is rebuilt from the homes' runs when opened.
+INDEX_FORMAT = "3"
 INDEX_FOLDER = "collection"
 _POOL = 100  # candidates taken from each list before fusing
 HYBRID_WEIGHTS = (1.0, 1.0)  # keyword, semantic: their weights in the rank fusion
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS recordings(recording_id VARCHAR PRIMARY KEY, recording VARCHAR,
     audio_path VARCHAR, duration DOUBLE);
 CREATE TABLE IF NOT EXISTS runs(run_id VARCHAR PRIMARY KEY, seq INTEGER, recording_id VARCHAR,
@@ -97,7 +101,10 @@ class Collection:
         self._searcher: tuple[float, Searcher, pd.DataFrame] | None = None
         with self._db() as con:
             con.execute(_SCHEMA)
-        if update:
+            stale = self._format(con) != INDEX_FORMAT
+        if stale:
+            self.index(rebuild=True)
+        elif update:
             self.index()
 
     def __repr__(self) -> str:
@@ -122,6 +129,15 @@ class Collection:
             finally:
                 con.close()
 
+    @staticmethod
+    def _format(con: Any) -> str | None:
+        """The index's format; a new (empty) index takes the current one."""
+        row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        if row is None and not con.execute("SELECT count(*) FROM runs").fetchone()[0]:
+            con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
+            return INDEX_FORMAT
+        return row[0] if row else None
+
     def _stamp(self) -> float:
         p = self.index_dir / "stamp"
         return p.stat().st_mtime_ns if p.exists() else 0.0
@@ -141,8 +157,9 @@ class Collection:
         added = 0
         with self._db() as con:
             if rebuild:
-                for t in ("recordings", "runs", "chunks", *_TABLES):
+                for t in ("meta", "recordings", "runs", "chunks", *_TABLES):
                     con.execute(f"DELETE FROM {t}")
+                con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
                 for f in self.index_dir.glob("run-*"):
                     f.unlink()
             known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}

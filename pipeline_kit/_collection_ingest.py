@@ -222,13 +222,20 @@ def speaker_frame(chunks: Sequence[Chunk]) -> pd.DataFrame:
 _YEAR_RE = re.compile(r"^(\d{3,4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _DECADE_RE = re.compile(r"^(\d{3,4})0s$")
 _CENTURY_RE = re.compile(r"^(\d{1,2})(?:st|nd|rd|th) century$")
+# Named eras as (start year, span), by the usual textbook bounds.
+_ERAS: dict[str, tuple[float | None, float | None]] = {
+    "middle ages": (500.0, 1000.0), "early middle ages": (500.0, 500.0),
+    "high middle ages": (1000.0, 250.0), "late middle ages": (1250.0, 250.0),
+    "renaissance": (1400.0, 200.0), "industrial revolution": (1760.0, 80.0),
+}
 
 
 def resolve_year(kind: str, normalized: str | None) -> tuple[float | None, float | None]:
     """(year on the axis, span in years) of a marker, or (None, None) when unresolved.
 
     "1455" -> (1455, 1); "1980s" -> (1980, 10); "1985-03-04" -> (1985.17, 0);
-    "15th century" -> (1400, 100). Relative and age markers stay unresolved.
+    "15th century" -> (1400, 100); "Middle Ages" -> (500, 1000). Relative and age
+    markers stay unresolved.
     """
     if not normalized:
         return None, None
@@ -244,7 +251,7 @@ def resolve_year(kind: str, normalized: str | None) -> tuple[float | None, float
     m = _CENTURY_RE.match(normalized)
     if m:
         return (int(m.group(1)) - 1) * 100.0, 100.0
-    return None, None
+    return _ERAS.get(normalized.lower(), (None, None))
 
 
 def marker_frame(chunks: Sequence[Chunk]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The notebooks: committed clean, and runnable headless with papermill (01 → 02 → 03)."""
+"""The notebooks: committed clean, and runnable headless with papermill (01 → 02 → 03 → 04)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import papermill
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["01_run_pipeline.ipynb", "02_explore_graph.ipynb", "03_chunking_experiments.ipynb"]
+NAMES = ["01_run_pipeline.ipynb", "02_explore_graph.ipynb", "03_chunking_experiments.ipynb",
+         "04_collection.ipynb"]
 SAMPLE = NOTEBOOKS.parent / "data" / "sample" / "austen_sample.wav"
 
 
@@ -120,6 +121,12 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert "criterion" in chosen
     assert (exp / "sweep.csv").is_file()
     assert os.path.getsize(exp / "sweep.png") > 0
+
+    # 04 indexes 01's run (its home is the run folder) and searches it
+    nb4 = run("04_collection.ipynb", homes=[str(run_dir)], query="Dashwood", k=5)
+    text4 = _outputs_text(nb4)
+    assert f"Collection(['{run_dir}']" in text4  # 01's run, not the standalone demo
+    assert "hits for 'Dashwood' (keyword)" in text4  # 01 chunked with TF-IDF: no vectors
 
 
 def test_notebook_03_chooses_without_gold_and_shows_gold_metrics(tmp_path, monkeypatch):
