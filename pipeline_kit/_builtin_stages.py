@@ -166,7 +166,7 @@ def _run_chunking(call: StageCall) -> list[Chunk]:
     from pipeline_kit.stages._chunking import chunk_embeddings, chunk_prepared, prepare
 
     p, prog = call.params, call.progress
-    check_sizes(p)
+    check_sizes(dict(p))
     prepared = prepare(call.inputs["transcription"], p["chunking_method"],
                        progress=ScaledProgress(prog, 0, 80))
     chunks = chunk_prepared(prepared, p["chunk_size"], p["overlap"],

@@ -488,7 +488,7 @@ def _filter(meta: pd.DataFrame, key: str, value: Any) -> np.ndarray:
                                                                regex=False).to_numpy()
         return sel
     if key == "speaker":
-        vals = set(_values(value))
+        wanted = set(_values(value))
         return meta["speakers"].fillna("").map(
-            lambda s: bool(vals & set(s.split(",")))).to_numpy(dtype=bool)
+            lambda s: bool(wanted & set(s.split(",")))).to_numpy(dtype=bool)
     return meta[key].isin(_values(value)).to_numpy()

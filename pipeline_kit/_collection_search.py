@@ -11,6 +11,7 @@ Tokens are hashed with crc32 (stable across processes, unlike ``hash``).
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from collections.abc import Sequence
@@ -56,19 +57,24 @@ def terms(text: str) -> list[str]:
 
 
 def term_counts(texts: Sequence[str]) -> sparse.csr_matrix:
-    """(texts × hashed terms) raw counts; a term's column is a crc32 of its singular form."""
-    rows: list[int] = []
-    cols: list[int] = []
-    for i, text in enumerate(texts):
-        ids = [c for c in map(_column, _TOKEN_RE.findall(text.lower())) if c >= 0]
-        cols += ids
-        rows += [i] * len(ids)
-    keys, counts = np.unique(np.array(rows, dtype=np.int64) * N_FEATURES
-                             + np.array(cols, dtype=np.int64), return_counts=True)
-    m = sparse.csr_matrix((counts.astype(np.float32), (keys // N_FEATURES, keys % N_FEATURES)),
-                          shape=(len(texts), N_FEATURES))
-    m.sum_duplicates()
-    return m
+    """(texts × hashed terms) raw counts; a term's column is a crc32 of its singular form.
+
+    Tokens are factorised first (pandas, in C), so only distinct tokens reach Python.
+    """
+    import pandas as pd
+
+    tokens = [_TOKEN_RE.findall(t.lower()) for t in texts]
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(texts))
+    flat = list(itertools.chain.from_iterable(tokens))
+    if not flat:
+        return sparse.csr_matrix((len(texts), N_FEATURES), dtype=np.float32)
+    codes, distinct = pd.factorize(pd.Series(flat, dtype=object))
+    cols = np.fromiter(map(_column, distinct), dtype=np.int64, count=len(distinct))[codes]
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    keep = cols >= 0
+    keys, counts = np.unique(rows[keep] * N_FEATURES + cols[keep], return_counts=True)
+    return sparse.csr_matrix((counts.astype(np.float32), (keys // N_FEATURES, keys % N_FEATURES)),
+                             shape=(len(texts), N_FEATURES))
 
 
 def query_columns(q: str) -> np.ndarray:

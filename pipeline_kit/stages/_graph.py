@@ -304,7 +304,7 @@ def _add_concepts(G: nx.Graph, st: PhraseStats, cols: list[int], chunks: Sequenc
         cid = concept_id(key)
         col_tf = np.asarray(_sparse(st.tfidf)[:, group].sum(axis=1)).ravel()
         col_cnt = np.asarray(_sparse(st.counts)[:, group].sum(axis=1)).ravel()
-        rows = np.flatnonzero(col_cnt)
+        rows = np.flatnonzero(col_cnt).tolist()
         chs = sorted({chapter_of[ids_i] for ids_i in (chunks[r].chunk_id for r in rows)
                       if ids_i in chapter_of})
         forms = sorted({v for m in group for v in st.variants.get(st.phrases[m], ())})
