@@ -100,11 +100,9 @@ def bm25_weights(counts: sparse.csr_matrix) -> sparse.csc_matrix:
 def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None,
           positive: bool = False) -> np.ndarray:
     """Row indices of the ``k`` best scores (best first) among ``allowed`` rows."""
-    s = scores.astype(np.float64, copy=True)
-    if allowed is not None:
-        s[~allowed] = -np.inf
+    s = scores if allowed is None else np.where(allowed, scores, -np.inf)
     if positive:
-        s[s <= 0] = -np.inf
+        s = np.where(s > 0, s, -np.inf)
     k = min(k, int(np.isfinite(s).sum()))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)

@@ -156,10 +156,12 @@ def test_merging_the_issue_examples_and_not_unrelated_ones():
         assert m[a] != m[b], (a, b)
 
 
-def test_cli_and_api_search(home, results, coll):
+def test_cli_and_api_search(home, results, coll, tmp_path):
     from api_server import start_server
 
-    out = subprocess.run([sys.executable, "-m", "pipeline_kit._cli", "search", str(home),
+    batch = tmp_path / "batch"  # a batch output keeps its runs' home in <out>/home
+    shutil.copytree(home, batch / "home")
+    out = subprocess.run([sys.executable, "-m", "pipeline_kit._cli", "search", str(batch),
                           "Gutenberg", "-k", "3", "--json", "--mode", "keyword"],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 0, out.stderr
