@@ -133,7 +133,7 @@ def test_openapi_schema_and_docs_are_served(server):
                  "/tasks/{task_id}/status", "/tasks/{task_id}/cancel", "/tasks/{task_id}/retry",
                  "/tasks", "/metrics", "/audio/{audio_id}/transcript", "/audio/{audio_id}/chunks",
                  "/audio/{audio_id}/chapters", "/audio/{audio_id}/questions",
-                 "/audio/{audio_id}/graph"):
+                 "/audio/{audio_id}/graph", "/search"):
         assert path in paths, path
     assert httpx.get(f"{server.url}/docs").status_code == 200
 
@@ -541,7 +541,7 @@ def test_schemathesis_finds_no_server_error(server, sample, processed, tmp_path)
     elapsed = time.monotonic() - t0
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
-    assert "Selected: 18/18" in out and "5xx" not in out.split("SUMMARY")[-1], out[-3000:]
+    assert "Selected: 19/19" in out and "5xx" not in out.split("SUMMARY")[-1], out[-3000:]
     assert elapsed < 120, elapsed
     print("schemathesis:", " ".join(out.split("Test cases:")[-1].split()[:12]),
           f"in {elapsed:.0f} s")
