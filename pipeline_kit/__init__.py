@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from . import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
 from ._batch import run_batch
+from ._compare import RunComparison, compare_runs
 from ._display import progress_mode, show  # registers the task views; widgets load when shown
+from ._explore import explore
+from ._graph_view import graph_view
+from ._listen import format_time, play, table, transcript_view
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
 from ._params import Param
 from ._pipeline import (
@@ -77,6 +81,7 @@ __all__ = [
     "Progress",
     "Question",
     "RetryPolicy",
+    "RunComparison",
     "RunParams",
     "Segment",
     "SpeakerTurn",
@@ -96,10 +101,15 @@ __all__ = [
     "analyze_chapters",
     "build_graph",
     "choose_setting",
+    "compare_runs",
     "create_semantic_chunks",
+    "explore",
     "find_temporal_markers",
+    "format_time",
     "generate_questions",
+    "graph_view",
     "import_audio",
+    "play",
     "plot_sweep",
     "process_upload",
     "progress_mode",
@@ -116,6 +126,8 @@ __all__ = [
     "stage_parameters",
     "start_pipeline",
     "sweep",
+    "table",
     "temporal_info",
     "transcribe",
+    "transcript_view",
 ]
