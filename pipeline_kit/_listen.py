@@ -289,6 +289,8 @@ class ListenView:
                 print(self.title)
             if self.plain is not None:
                 print(self.plain)
+            elif self.frame.empty:
+                print("(no rows)")
             else:
                 display(self.text())
 
