@@ -41,6 +41,7 @@ LISTEN_CLASS = "pk-listen"  # the box that holds one <audio> and the controls th
 MAX_ROWS = 200  # rows shown in a table view (more would slow the browser, not help the reader)
 _TIME_COLUMNS = (("start", "end"), ("start_time", "end_time"), ("start_s", "end_s"))
 _RATE = 16000
+_BLOCK = 5 * _RATE  # samples per write when encoding
 
 # One delegated handler: a click on an element with data-s (start) and data-e (end)
 # plays that range of the box's <audio>; a frame loop pauses at the end and marks the
@@ -156,7 +157,10 @@ def _encoded(path: str, mtime_ns: int, size: int) -> tuple[bytes, str]:
     samples = load_audio(path, sr=_RATE)
     buf = io.BytesIO()
     try:
-        sf.write(buf, samples, _RATE, format="OGG", subtype="VORBIS")
+        # In blocks: libsndfile's Vorbis encoder segfaults on one write of a few minutes.
+        with sf.SoundFile(buf, "w", _RATE, 1, format="OGG", subtype="VORBIS") as f:
+            for i in range(0, len(samples), _BLOCK):
+                f.write(samples[i:i + _BLOCK])
         return buf.getvalue(), "ogg"
     except (RuntimeError, sf.LibsndfileError):  # a libsndfile built without Vorbis
         buf = io.BytesIO()
