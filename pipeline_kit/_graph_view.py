@@ -34,6 +34,7 @@ CHAPTER_COLORS = (
     "#6b8fb3", "#c98d5a", "#8fb36b", "#b36b8f", "#6bb3a8", "#a89a6b", "#8f6bb3", "#b3766b",
 )
 NO_GROUP_COLOR = "#bbbbbb"
+ALL = -1  # the "all" entry of a filter (ipywidgets reads a None value as "nothing selected")
 SEARCH_CUTOFF = 0.8  # difflib ratio for a suggestion: "gutenberg"/"tender" is 0.67
 MAX_LABELS = 25  # concept labels in the static drawing (the most central ones)
 
@@ -109,8 +110,8 @@ def search_concepts(G: nx.Graph, query: str) -> tuple[list[str], list[str]]:
             if any(q in f and (f.startswith(q) or f" {q}" in f) for f in _forms(G.nodes[n]))]
     if hits:
         return hits, []
-    labels = {str(G.nodes[n].get("label", n)) for n in concepts}
-    words = {w for lab in labels for w in lab.lower().split()}
+    labels = {str(G.nodes[n].get("label", n)).lower() for n in concepts}
+    words = {w for lab in labels for w in lab.split()}
     close = difflib.get_close_matches(q, sorted(labels | words), n=3, cutoff=SEARCH_CUTOFF)
     return [], close
 
@@ -185,7 +186,7 @@ def draw_graph(G: nx.Graph, ax: Any = None, *, pos: dict | None = None,
 
 def _chapter_options(G: nx.Graph, chapters: Sequence[Any] | None) -> list[tuple[str, Any]]:
     titles = {c.chapter_index: c for c in chapters or ()}
-    opts: list[tuple[str, Any]] = [("all chapters", None)]
+    opts: list[tuple[str, Any]] = [("all chapters", ALL)]
     for i in chapters_of(G):
         c = titles.get(i)
         opts.append((f"{i} · {c.title} ({format_range(c.start_time, c.end_time)})" if c
@@ -194,7 +195,7 @@ def _chapter_options(G: nx.Graph, chapters: Sequence[Any] | None) -> list[tuple[
 
 
 def _community_options(G: nx.Graph) -> list[tuple[str, Any]]:
-    opts: list[tuple[str, Any]] = [("all communities", None)]
+    opts: list[tuple[str, Any]] = [("all communities", ALL)]
     for k in communities_of(G):
         members = sorted((n for n, d in G.nodes(data=True)
                           if d.get("kind") == "concept" and d.get("community") == k),
@@ -256,7 +257,8 @@ class GraphView:
 
     def current(self) -> nx.Graph:
         """The graph as the filters and the search box cut it."""
-        H = filter_graph(self.G, self.chapter.value, self.community.value)
+        H = filter_graph(self.G, None if self.chapter.value == ALL else self.chapter.value,
+                         None if self.community.value == ALL else self.community.value)
         hits, close = search_concepts(H, self.search.value)
         if not self.search.value.strip():
             self.matches.value = f"<span style='color:#666'>{len(hits)} concepts</span>"
@@ -280,13 +282,15 @@ class GraphView:
             label = str(d.get("label", n)) if concept else (
                 f"{n} {format_range(d.get('start_time'), d.get('end_time'))}")
             K.add_node(n, label=label, kind=str(d.get("kind")), color=node_color(d),
-                       size=(4 + 300 * float(d.get("pagerank", 0.0))) if concept else 2.5)
+                       size=(4 + 300 * float(d.get("pagerank", 0.0))) if concept else 3.0)
         for u, v, d in H.edges(data=True):
             K.add_edge(u, v, weight=float(d.get("weight", 1.0)), kind=str(d.get("kind")))
         layout = {n: {"x": self.pos[n][0], "y": self.pos[n][1]} for n in K if n in self.pos}
+        # Our own legend, search and filters replace sigma's panel, which covered the graph.
         return Sigma(K, layout=layout, height=self.height, node_size="size",
-                     node_label="label", hide_search=True, start_layout=False,
-                     edge_color="kind", label_density=2)
+                     node_size_range=(3, 16), node_label="label", hide_search=True,
+                     hide_info_panel=True, start_layout=False, edge_color="kind",
+                     label_density=2)
 
     def refresh(self, _change: Any = None) -> None:
         """Redraw for the current filters and search (also the first drawing)."""
