@@ -14,6 +14,7 @@ from ._display import progress_mode, show  # registers the task views; widgets l
 from ._explore import explore
 from ._graph_view import graph_view
 from ._listen import format_time, play, table, transcript_view
+from ._load_run import RunNotFoundError, load_run
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
 from ._params import Param
 from ._pipeline import (
@@ -82,6 +83,7 @@ __all__ = [
     "Question",
     "RetryPolicy",
     "RunComparison",
+    "RunNotFoundError",
     "RunParams",
     "Segment",
     "SpeakerTurn",
@@ -109,6 +111,7 @@ __all__ = [
     "generate_questions",
     "graph_view",
     "import_audio",
+    "load_run",
     "play",
     "plot_sweep",
     "process_upload",
