@@ -204,3 +204,19 @@ def test_compare_runs_refuses_runs_of_different_recordings(runs, tmp_path):
                                                "inputs": [{"path": "x", "sha256": "0" * 64}]})
     with pytest.raises(ValueError, match="different recordings"):
         pk.compare_runs(a, other)
+
+
+def test_explore_a_reloaded_run_shows_the_same_chapters(runs):
+    """pk.load_run gives back the run: its explore panes are the original's, byte for byte."""
+    a, _ = runs
+    panes = []
+    for result in (a, pk.load_run(a.out_dir)):
+        w = pk.explore(result).widget()
+        chooser = next(x for x in _walk(w) if "pk-chapter-list" in x._dom_classes)
+        pane = next(x for x in _walk(w) if "pk-chapter-pane" in x._dom_classes)
+        seen = []
+        for ch in result.chapters:
+            chooser.value = ch.chapter_index
+            seen.append(pane.value)
+        panes.append(seen)
+    assert panes[0] == panes[1] and len(panes[0]) == len(a.chapters)

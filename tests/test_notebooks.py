@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -101,6 +102,12 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     json.loads((run_dir / "run.json").read_text())
     text1 = _outputs_text(nb1)
     assert "HBox(" not in text1 and "VBox(" not in text1, "progress rendered as widget reprs"
+    # The play tables and the explore widget print plain tables with mm:ss headless.
+    mimes = {m for c in _code_cells(nb1) for o in c.get("outputs", []) for m in o.get("data", {})}
+    assert "application/vnd.jupyter.widget-view+json" not in mimes, mimes
+    for bad in ("ListenView(", "Explorer(", "Audio(", "Select("):
+        assert bad not in text1, f"{bad!r} in the headless output of 01"
+    assert re.search(r"\b00:\d\d\b", text1), "no mm:ss times in the headless tables"
     assert "transcription" in text1 and "completed" in text1, "no text progress lines"
     assert "questions" in text1  # the closing summary
 
