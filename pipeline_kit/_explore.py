@@ -71,7 +71,9 @@ def chapter_html(chapter: Any, transcript: Any, chunks: Sequence[Any],
     summary = f"<div><i>{html.escape(c.summary)}</i></div>" if c.summary else ""
     words = (words_html(transcript.words, c.start_time, c.end_time)
              if transcript is not None else "")
-    cks = to_frame(chapter_chunks(c, chunks), CHUNK_COLUMNS)
+    mine = chapter_chunks(c, chunks)
+    with_speakers = any(getattr(k, "speakers", None) for k in mine)  # after diarization
+    cks = to_frame(mine, CHUNK_COLUMNS + (["speakers"] if with_speakers else []))
     qs = to_frame(chapter_questions(c, chunks, questions), QUESTION_COLUMNS)
     parts = [head, _speakers_html(dict(c.speakers)), phrases, summary,
              f"<div style='max-height:220px;overflow:auto;border:1px solid #ddd;padding:4px'>"

@@ -282,7 +282,7 @@ class GraphView:
             label = str(d.get("label", n)) if concept else (
                 f"{n} {format_range(d.get('start_time'), d.get('end_time'))}")
             K.add_node(n, label=label, kind=str(d.get("kind")), color=node_color(d),
-                       size=(4 + 300 * float(d.get("pagerank", 0.0))) if concept else 3.0)
+                       size=(4 + 300 * float(d.get("pagerank", 0.0))) if concept else 8.0)
         for u, v, d in H.edges(data=True):
             K.add_edge(u, v, weight=float(d.get("weight", 1.0)), kind=str(d.get("kind")))
         layout = {n: {"x": self.pos[n][0], "y": self.pos[n][1]} for n in K if n in self.pos}

@@ -220,3 +220,22 @@ def test_explore_a_reloaded_run_shows_the_same_chapters(runs):
             seen.append(pane.value)
         panes.append(seen)
     assert panes[0] == panes[1] and len(panes[0]) == len(a.chapters)
+
+
+def test_explore_shows_speakers_once_the_words_have_them(runs):
+    """Before diarization nothing about speakers shows; with speaker labels on the words
+    and talk times on chapters/chunks, the chapter pane names them."""
+    a, _ = runs
+    w0 = pk.explore(a).widget()
+    pane = next(x for x in _walk(w0) if "pk-chapter-pane" in x._dom_classes)
+    assert "speakers" not in pane.value and "SPEAKER_" not in pane.value
+    words = tuple(dataclasses.replace(w, speaker=f"SPEAKER_{1 + (i // 50) % 2}")
+                  for i, w in enumerate(a.transcript.words))
+    ch0 = dataclasses.replace(a.chapters[0], speakers={"SPEAKER_1": 30.0, "SPEAKER_2": 12.5})
+    chunks = [dataclasses.replace(c, speakers={"SPEAKER_1": 5.0}) for c in a.chunks]
+    values = {**a.values, "transcription": dataclasses.replace(a.transcript, words=words),
+              "chapters": [ch0, *a.chapters[1:]], "chunking": chunks}
+    w = pk.explore(dataclasses.replace(a, values=values)).widget()
+    pane = next(x for x in _walk(w) if "pk-chapter-pane" in x._dom_classes)
+    assert "<b>speakers</b>: SPEAKER_1 00:30, SPEAKER_2 00:12" in pane.value
+    assert "<b>SPEAKER_1:</b>" in pane.value and "<th>speakers</th>" in pane.value
