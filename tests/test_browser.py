@@ -499,7 +499,9 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     run's chapters; clicking a concept node in the graph lists its chunks. Each view
     is saved as a screenshot in the test's tmp folder.
     """
-    from pipeline_kit._graph_view import community_color
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from pipeline_kit._graph_view import communities_of, community_color, filter_graph
     from pipeline_kit.stages._graph_query import from_node_link_json
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -574,6 +576,23 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
                    if d.get("kind") == "concept" and d.get("label") == label)
     listed = set(re.findall(r"chunk-\d{4}", chunk_list.inner_text()))
     assert listed == {u for u in G[concept] if G.nodes[u]["kind"] == "chunk"}, (label, listed)
+
+    # The community filter keeps that community's concepts and chunks only.
+    k = communities_of(G)[0]
+    community = explore.locator(".widget-dropdown",
+                                has=page.locator("label", has_text="community")).first
+    community.locator("select").select_option(index=1)  # after "all communities"
+    want_nodes = filter_graph(G, community=k).number_of_nodes()
+    try:
+        page.wait_for_function(
+            "([el, n]) => (' ' + el.innerText.split(/\\s+/).join(' ') + ' ')"
+            ".includes(' ' + n + ' nodes ')",
+            arg=[graph.element_handle(), want_nodes], timeout=10_000)
+    except PlaywrightTimeout:
+        pytest.fail(f"community {k}: the graph does not show {want_nodes} nodes: "
+                    f"{graph.inner_text()[:200]!r}{context()}")
+    page.wait_for_timeout(1000)
+    shot("graph_community_filter", graph)
 
     # A chunk table's ▶ plays that chunk.
     table = page.locator(".pk-listen:not(.pk-explore)",
