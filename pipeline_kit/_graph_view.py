@@ -34,6 +34,8 @@ CHAPTER_COLORS = (
     "#6b8fb3", "#c98d5a", "#8fb36b", "#b36b8f", "#6bb3a8", "#a89a6b", "#8f6bb3", "#b3766b",
 )
 NO_GROUP_COLOR = "#bbbbbb"
+EDGE_COLORS = {"mention": "#c5cbd3", "cooccurrence": "#e8c468", "next": "#f28e2b",
+               "similar": "#76b7b2"}
 ALL = -1  # the "all" entry of a filter (ipywidgets reads a None value as "nothing selected")
 SEARCH_CUTOFF = 0.8  # difflib ratio for a suggestion: "gutenberg"/"tender" is 0.67
 MAX_LABELS = 25  # concept labels in the static drawing (the most central ones)
@@ -277,20 +279,23 @@ class GraphView:
         from ipysigma import Sigma
 
         K = nx.Graph()
+        top = max((float(d.get("pagerank", 0.0)) for _, d in H.nodes(data=True)), default=0.0)
         for n, d in H.nodes(data=True):
             concept = d.get("kind") == "concept"
             label = str(d.get("label", n)) if concept else (
                 f"{n} {format_range(d.get('start_time'), d.get('end_time'))}")
-            K.add_node(n, label=label, kind=str(d.get("kind")), color=node_color(d),
-                       size=(4 + 300 * float(d.get("pagerank", 0.0))) if concept else 8.0)
+            size = 4 + 12 * float(d.get("pagerank", 0.0)) / top if concept and top else 5
+            K.add_node(n, label=label, kind=str(d.get("kind")), color=node_color(d), size=size)
         for u, v, d in H.edges(data=True):
-            K.add_edge(u, v, weight=float(d.get("weight", 1.0)), kind=str(d.get("kind")))
+            kind = str(d.get("kind"))
+            K.add_edge(u, v, weight=float(d.get("weight", 1.0)), kind=kind,
+                       color=EDGE_COLORS.get(kind, NO_GROUP_COLOR))
         layout = {n: {"x": self.pos[n][0], "y": self.pos[n][1]} for n in K if n in self.pos}
-        # Our own legend, search and filters replace sigma's panel, which covered the graph.
-        return Sigma(K, layout=layout, height=self.height, node_size="size",
-                     node_size_range=(3, 16), node_label="label", hide_search=True,
-                     hide_info_panel=True, start_layout=False, edge_color="kind",
-                     label_density=2)
+        # Raw sizes and colours (pixels, hex): the same in every filtered view. Our own
+        # legend, search and filters replace sigma's panel, which covered the graph.
+        return Sigma(K, layout=layout, height=self.height, raw_node_size="size",
+                     node_label="label", hide_search=True, hide_info_panel=True,
+                     start_layout=False, label_density=2)
 
     def refresh(self, _change: Any = None) -> None:
         """Redraw for the current filters and search (also the first drawing)."""
