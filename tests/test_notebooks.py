@@ -117,7 +117,7 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert "UnknownConceptError" in text2
 
     exp = tmp_path / "experiments"
-    run("03_chunking_experiments.ipynb", chunk_sizes=[30, 60], overlaps=[0, 10],
+    nb3 = run("03_chunking_experiments.ipynb", chunk_sizes=[30, 60], overlaps=[0, 10],
         methods=["tfidf", "embedding"], transcript_path=str(run_dir / "transcript.json"),
         output_dir=str(exp))
     chosen = json.loads((exp / "chosen_setting.json").read_text())
@@ -127,6 +127,9 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert "criterion" in chosen
     assert (exp / "sweep.csv").is_file()
     assert os.path.getsize(exp / "sweep.png") > 0
+    # The compare section ran two pipelines of the sample, 40 and 80 words a chunk.
+    assert (exp / "compare_a" / "run.json").is_file() and (exp / "compare_b" / "run.json").is_file()
+    assert "chunk_size 40 → 80" in _outputs_text(nb3)
 
 
 def test_notebook_03_chooses_without_gold_and_shows_gold_metrics(tmp_path, monkeypatch):
@@ -143,7 +146,7 @@ def test_notebook_03_chooses_without_gold_and_shows_gold_metrics(tmp_path, monke
         parameters={"chunk_sizes": [100, 300, 1000], "overlaps": [0, 25],
                     "methods": ["tfidf", "fixed"], "reference_path": str(ref),
                     "transcript_path": str(tmp_path / "absent.json"),
-                    "output_dir": str(exp)},
+                    "output_dir": str(exp), "compare_audio": ""},  # no compare section
         kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
     chosen = json.loads((exp / "chosen_setting.json").read_text())
     assert {"pk", "windowdiff", "f1", "topic_pk"} <= set(chosen["metrics"])
