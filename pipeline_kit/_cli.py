@@ -91,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="files at once (default: cores)")
     b.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("NAME", "VALUE"), help="notebook parameter, as papermill's -p")
+    b.add_argument("-f", "--parameters-file", action="append", default=[], metavar="YAML",
+                   help="notebook parameters from a YAML file, as papermill's -f "
+                        "(-p values win)")
     b.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address, or 'local'")
     _pipeline_options(b)
@@ -183,26 +186,52 @@ def _batch(args: argparse.Namespace) -> int:
         audio += matches
     if not audio:
         raise _UsageError("no audio given (paths or --input GLOB)")
-    parameters = {name: _parse_value(value) for name, value in args.parameter}
-    home = Path(args.home) if args.home else Path(args.out) / "home"
+    parameters = {**_parameter_files(args.parameters_file),
+                  **{name: _parse_value(value) for name, value in args.parameter}}
+    out = Path(args.out).resolve()  # now: nothing may change the working directory later
+    home = Path(args.home).resolve() if args.home else out / "home"
     home.mkdir(parents=True, exist_ok=True)
     mgr = TaskManager(args.store or home / "tasks.sqlite3", max_workers=args.jobs,
-                      dask_client=args.dask)
+                      max_processes=args.jobs, dask_client=args.dask)
     try:
         if not args.quiet:
             show(mgr, mode="text", stream=sys.stderr)
-        df = run_batch(audio, args.out, mode=args.mode, jobs=args.jobs, manager=mgr,
+        df = run_batch(audio, out, mode=args.mode, jobs=args.jobs, manager=mgr,
                        home=home, notebook=notebooks[0] if notebooks else None,
                        parameters=parameters, stages=stages, **_stage_params(args))
     finally:
         mgr.close()
-    cols = ["name", "status", "seconds", "words", "chunks", "chapters", "questions", "error"]
-    print(df[cols].to_string(index=False))
-    print(f"summary: {Path(args.out).resolve() / 'summary.csv'}")
+    cols = ["file", "status", "seconds", "words", "chunks", "chapters", "questions", "out_dir",
+            "error"]
+    table = df[cols].astype(object)
+    print(table.where(table.notna(), "").to_string(index=False))
+    print(f"summary: {out / 'summary.csv'}")
     failed = int((df["status"] != "completed").sum())
     if failed:
         print(f"pipeline-kit: {failed} of {len(df)} files failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _parameter_files(paths: list[str]) -> dict[str, Any]:
+    """Parameters of ``-f`` YAML files, later files winning; each must hold a mapping."""
+    import yaml
+
+    merged: dict[str, Any] = {}
+    for name in paths:
+        try:
+            data = yaml.safe_load(Path(name).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise _UsageError(f"-f {name}: cannot read it ({e.strerror})") from None
+        except yaml.YAMLError as e:
+            raise _UsageError(f"-f {name}: not valid YAML "
+                              f"({' '.join(str(e).split())})") from None
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise _UsageError(f"-f {name}: needs NAME: VALUE lines (a mapping), got "
+                              f"{type(data).__name__}")
+        merged.update(data)
+    return merged
 
 
 def _parse_value(text: str) -> Any:
