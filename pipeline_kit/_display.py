@@ -153,21 +153,48 @@ def format_units(info: TaskInfo) -> str:
     return "  ".join(parts)
 
 
-def format_line(info: TaskInfo) -> str:
-    """One line: ``[ 42%] transcription  a1b2c3  running  Step  12/40  3.1/s  ETA 9s  12.3s``."""
-    parts = [f"[{info.progress_percentage:3.0f}%] {info.task_type}", info.task_id[:6],
-             info.status.value]
-    if info.current_step:
-        parts.append(info.current_step)
-    units = format_units(info)
-    if units:
-        parts.append(units)
+STATUS_WIDTH = max(len(s.value) for s in TaskStatus)
+ELAPSED_WIDTH = 7  # "1234.5s"
+
+
+def task_label(info: TaskInfo) -> str:
+    """A task's name in views: its type, plus its audio file's name for a top-level task."""
+    audio = info.metadata.get("audio") if isinstance(info.metadata, dict) else None
+    if audio and info.parent_id is None:
+        return f"{info.task_type} {os.path.basename(str(audio))}"
+    return str(info.task_type)
+
+
+def run_header(info: TaskInfo) -> str | None:
+    """``run 1a2b3c4d: interview.wav (upload, transcription, ...)`` for a top-level task
+    whose metadata names a run or an audio file; None for others."""
+    meta = info.metadata if isinstance(info.metadata, dict) else {}
+    if info.parent_id is not None or not (meta.get("run_id") or meta.get("audio")):
+        return None
+    head = f"run {str(meta['run_id'])[:8]}" if meta.get("run_id") else str(info.task_type)
+    if meta.get("audio"):
+        head += f": {os.path.basename(str(meta['audio']))}"
+    stages = meta.get("stages")
+    if isinstance(stages, list) and stages:
+        head += f" ({', '.join(map(str, stages))})"
+    return head
+
+
+def step_text(info: TaskInfo) -> str:
+    """The step, units/rate/ETA of a running task, or the error of a failed/cancelled one."""
     if info.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and info.error_message:
-        msg = info.error_message.splitlines()[0]
-        parts.append(f"({msg[:120]})")
-    if info.started_at is not None:
-        parts.append(format_elapsed(info.duration))
-    return "  ".join(parts)
+        return info.error_message.splitlines()[0][:120]
+    return "  ".join(x for x in (info.current_step, format_units(info)) if x)
+
+
+def format_line(info: TaskInfo, name_width: int = 0) -> str:
+    """One line in aligned columns, the elapsed time before the free-length step text:
+    ``[ 42%] transcription  a1b2c3  running      12.3s  Step  12/40  3.1/s  ETA 9s``."""
+    elapsed = format_elapsed(info.duration) if info.started_at is not None else ""
+    parts = [f"[{info.progress_percentage:3.0f}%] {task_label(info).ljust(name_width)}",
+             info.task_id[:6], info.status.value.ljust(STATUS_WIDTH),
+             elapsed.rjust(ELAPSED_WIDTH), step_text(info)]
+    return "  ".join(parts).rstrip()
 
 
 def summary_table(infos: Iterable[TaskInfo]) -> str:
@@ -177,10 +204,13 @@ def summary_table(infos: Iterable[TaskInfo]) -> str:
     for i in infos:
         note = i.error_message if i.status is not TaskStatus.COMPLETED else i.current_step
         note = (note or "").splitlines()[0][:80] if note else ""
-        rows.append((i.task_id[:6], str(i.task_type), i.status.value, str(i.attempt),
+        rows.append((i.task_id[:6], task_label(i), i.status.value, str(i.attempt),
                      format_elapsed(i.duration), note))
     widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    right = {3, 4}
+    lines = ["  ".join(v.rjust(w) if c in right else v.ljust(w)
+                       for c, (v, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+             for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -209,6 +239,8 @@ class TextRenderer:
         self.stream = stream if stream is not None else sys.stdout
         self.interval, self.summary, self.heartbeat = interval, summary, heartbeat
         self._sel = _Selection(select)
+        self._name_width = 0
+        self._headed: set[str] = set()
         self._last: dict[str, tuple[float, TaskStatus]] = {}
         self._seen: dict[str, TaskInfo] = {}
         self._lock = threading.Lock()
@@ -233,7 +265,7 @@ class TextRenderer:
                          and now - self._last[i.task_id][0] >= self.heartbeat]
                 for info in quiet:
                     self._last[info.task_id] = (now, info.status)
-                    self._write(format_line(info))  # duration runs on to now
+                    self._write(format_line(info, self._name_width))  # duration runs on
 
     def _write(self, text: str) -> None:
         try:
@@ -247,11 +279,16 @@ class TextRenderer:
             return
         with self._lock:
             self._seen[info.task_id] = info
+            self._name_width = max(self._name_width, len(task_label(info)))
+            header = run_header(info)
+            if header and info.task_id not in self._headed:
+                self._headed.add(info.task_id)
+                self._write(f"== {header}")
             prev = self._last.get(info.task_id)
             now = time.monotonic()
             if prev is None or prev[1] is not info.status or now - prev[0] >= self.interval:
                 self._last[info.task_id] = (now, info.status)
-                self._write(format_line(info))
+                self._write(format_line(info, self._name_width))
         if info.is_terminal:
             # Checked one loop turn later: a retry or the next child is published first.
             self.manager.call_soon(self._check_idle)
@@ -287,42 +324,60 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-class _Row:
-    """The widgets of one task: bar, status, step, elapsed time, cancel button."""
+def _fixed(width: str) -> Any:
+    import ipywidgets as W
 
-    def __init__(self, panel: TaskPanel, info: TaskInfo) -> None:
+    return W.Layout(width=width, min_width=width, flex="0 0 auto", margin="0 6px 0 0")
+
+
+class _Row:
+    """The widgets of one task in fixed-width columns, so rows line up:
+    id | name + bar | percent | status | elapsed | step (takes the rest) | cancel.
+
+    The elapsed time stands before the step, so a long step is cut (with an
+    ellipsis) instead of running into it; a finished row hides its Cancel button.
+    """
+
+    def __init__(self, on_cancel: Any, info: TaskInfo, name_width: int) -> None:
         import ipywidgets as W
 
         self.info = info
-        self.bar = W.FloatProgress(
-            value=0.0, min=0.0, max=100.0, description=str(info.task_type)[:20],
-            style={"description_width": "initial"}, layout=W.Layout(width="45%"),
-        )
-        self.status = W.HTML()
-        self.step = W.Label()
-        self.elapsed = W.Label()
+        self.ident = W.Label(info.task_id[:6], layout=_fixed("7ch"))
+        self.bar = W.FloatProgress(value=0.0, min=0.0, max=100.0, description=task_label(info),
+                                   tooltip=task_label(info),
+                                   layout=_fixed("200px"))
+        self.set_name_width(name_width)
+        self.percent = W.Label(layout=_fixed("5ch"))
+        self.status = W.HTML(layout=_fixed("16ch"))
+        self.elapsed = W.Label(layout=_fixed("8ch"))
+        self.step = W.Label(layout=W.Layout(flex="1 1 auto", width="auto", min_width="0"))
         self.button = W.Button(description="Cancel", tooltip=f"cancel task {info.task_id}",
-                               layout=W.Layout(width="80px"))
-        self.button.on_click(lambda _b: panel.manager.cancel(self.info.task_id))
-        self.box = W.HBox([W.Label(info.task_id[:6]), self.bar, self.status, self.step,
-                           self.elapsed, self.button])
+                               layout=_fixed("80px"))
+        self.button.on_click(lambda _b: on_cancel(self.info.task_id))
+        self.box = W.HBox([self.ident, self.bar, self.percent, self.status, self.elapsed,
+                           self.step, self.button], layout=W.Layout(width="100%"))
         self.set(info)
+
+    def set_name_width(self, chars: int) -> None:
+        """Room for names of ``chars`` characters (every row of a panel gets the same)."""
+        self.bar.style.description_width = f"{chars + 1}ch"
+        self.bar.layout.width = self.bar.layout.min_width = f"calc({chars + 1}ch + 200px)"
 
     def set(self, info: TaskInfo) -> None:
         self.info = info
         self.bar.value = info.progress_percentage
         self.bar.bar_style = BAR_STYLE[info.status]
         self.bar.style.bar_color = "#9e9e9e" if info.status is TaskStatus.CANCELLED else None
+        self.percent.value = f"{info.progress_percentage:.0f}%"
         label = info.status.value + (f" (attempt {info.attempt})" if info.attempt > 1 else "")
         self.status.value = (
             f'<b style="color:{COLOUR[info.status]}">{label}</b>'
         )
-        step = "  ".join(x for x in (info.current_step, format_units(info)) if x)
-        if info.status is TaskStatus.FAILED and info.error_message:
-            step = info.error_message.splitlines()[0][:120]
-        self.step.value = step
+        self.step.value = step_text(info)
         self.elapsed.value = format_elapsed(info.duration)
         self.button.disabled = info.is_terminal
+        if info.is_terminal:
+            self.button.layout.visibility = "hidden"
 
 
 class TaskPanel:
@@ -346,7 +401,11 @@ class TaskPanel:
         self.loop = loop if loop is not None else _running_loop()
         self.tick = tick
         self.rows: dict[str, _Row] = {}
-        self.widget = W.VBox([])
+        self.name_width = 12
+        self.header = W.HTML(layout=W.Layout(margin="0 0 4px 0", display="none"))
+        self.headers: dict[str, str] = {}
+        self.rows_box = W.VBox([])
+        self.widget = W.VBox([self.header, self.rows_box])
         self._sel = _Selection(select)
         self._tick_handle: asyncio.TimerHandle | None = None
         self._closed = False
@@ -370,8 +429,10 @@ class TaskPanel:
     def _apply(self, info: TaskInfo) -> None:
         row = self.rows.get(info.task_id)
         if row is None:
-            row = self.rows[info.task_id] = _Row(self, info)
-            self.widget.children = (*self.widget.children, row.box)
+            self._add_header(info)
+            self._widen(len(task_label(info)))
+            row = self.rows[info.task_id] = _Row(self.manager.cancel, info, self.name_width)
+            self.rows_box.children = (*self.rows_box.children, row.box)
         elif row.info.updated_at > info.updated_at or (
             row.info.is_terminal and not info.is_terminal
         ):
@@ -380,6 +441,26 @@ class TaskPanel:
             row.set(info)
         if info.status is TaskStatus.RUNNING:
             self._schedule_tick()
+
+    def _add_header(self, info: TaskInfo) -> None:
+        """Name the run(s) shown: one line per top-level task that names a run or file."""
+        import html
+
+        text = run_header(info)
+        if text is None:
+            return
+        self.headers[info.task_id] = text
+        self.header.value = "<br>".join(f"<b>{html.escape(t)}</b>"
+                                        for t in self.headers.values())
+        self.header.layout.display = None
+
+    def _widen(self, chars: int) -> None:
+        """Give every row's name column room for ``chars`` characters (names are not cut)."""
+        if chars <= self.name_width:
+            return
+        self.name_width = chars
+        for r in self.rows.values():
+            r.set_name_width(chars)
 
     def _schedule_tick(self) -> None:
         if self.loop is not None and self._tick_handle is None and not self._closed:

@@ -58,11 +58,16 @@ def test_panel_models_follow_the_feed_on_the_creating_loop(tm):
     assert r_ok.bar.value == 100 and r_ok.bar.bar_style == "success"
     assert "completed" in r_ok.status.value and r_ok.step.value == "step 10/10"
     assert r_ok.button.disabled and re.fullmatch(r"\d+\.\ds", r_ok.elapsed.value)
+    assert r_ok.percent.value == "100%"
+    # finished rows drop their Cancel button (hidden, so the columns stay in place)
+    assert {r.button.layout.visibility for r in (r_ok, r_bad, r_c)} == {"hidden"}
+    assert panel.rows[blocked.task_id].box.children[-1] is r_c.button
     assert r_bad.bar.bar_style == "danger" and "boom" in r_bad.step.value
     assert "failed" in r_bad.status.value
     assert r_c.bar.bar_style == "" and r_c.bar.style.bar_color == "#9e9e9e"
     assert "cancelled" in r_c.status.value
-    assert len(panel.widget.children) == 3
+    assert len(panel.rows_box.children) == 3
+    assert panel.header.layout.display == "none"  # these tasks name no run or audio
     panel.close()
 
 
@@ -85,9 +90,11 @@ def test_text_mode_lines_and_summary(tm):
         tm.submit(fx.fail, "bad input", task_type=TaskType.CHAPTER_ANALYSIS).result(5)
     lines = out.getvalue().splitlines()
     assert re.match(r"\[  0%\] transcription  [0-9a-f]{6}  pending$", lines[0])
-    assert any(re.match(r"\[100%\] transcription  [0-9a-f]{6}  completed  step 5/5  \d+\.\ds$", x)
+    # aligned columns: status padded, elapsed right-aligned before the step text
+    done = re.compile(r"\[100%\] transcription  [0-9a-f]{6}  completed  +\d+\.\ds  step 5/5$")
+    assert any(done.match(x) for x in lines), lines
+    assert any("chapter_analysis" in x and "failed" in x and x.endswith("  bad input")
                for x in lines)
-    assert any("chapter_analysis" in x and "failed" in x and "(bad input)" in x for x in lines)
     assert any(x.startswith("task    type") for x in lines)  # summary header
     assert "HBox" not in out.getvalue()
 
@@ -174,11 +181,71 @@ def test_text_and_widget_rows_show_units_rate_and_eta(tm):
                     progress_percentage=30.0, current_step="Segments", started_at=utcnow(),
                     progress_done=12, progress_total=40, progress_rate=3.5)
     line = D.format_line(info)
-    assert re.match(r"\[ 30%\] diarization  ababab  running  Segments  12/40  3\.5/s  ETA 8s  "
-                    r"\d+\.\ds$", line), line
+    assert re.match(r"\[ 30%\] diarization  ababab  running  +\d+\.\ds  Segments  12/40  3\.5/s  "
+                    r"ETA 8s$", line), line
     done = info.replace(status=TaskStatus.COMPLETED, progress_percentage=100.0)
     assert "ETA" not in D.format_line(done) and "/s" not in D.format_line(done)
     panel = D.TaskPanel(tm, loop=None)
     panel._apply(info)
     assert panel.rows[info.task_id].step.value == "Segments  12/40  3.5/s  ETA 8s"
+    panel.close()
+
+
+def test_text_columns_line_up_and_long_names_are_whole():
+    from pipeline_kit.tasks import TaskInfo, TaskStatus
+    from pipeline_kit.tasks._types import utcnow
+
+    long_name = "speaker_diarization_with_a_long_custom_name"
+    infos = [
+        TaskInfo(task_id="a" * 32, task_type="transcription", status=TaskStatus.RUNNING,
+                 started_at=utcnow(), current_step="Transcribing a very long step " * 3),
+        TaskInfo(task_id="b" * 32, task_type=long_name, status=TaskStatus.COMPLETED,
+                 progress_percentage=100.0, started_at=utcnow(), completed_at=utcnow()),
+        TaskInfo(task_id="c" * 32, task_type="chunking"),
+    ]
+    width = max(len(D.task_label(i)) for i in infos)
+    lines = [D.format_line(i, width) for i in infos]
+    assert long_name in lines[1]  # never cut
+    assert len({ln.index(i.task_id[:6]) for ln, i in zip(lines, infos, strict=True)}) == 1
+    assert len({ln.index(i.status.value) for ln, i in zip(lines, infos, strict=True)}) == 1
+    # the elapsed time has its own column before the step: text never runs into it
+    ends = [re.search(r"\d+\.\ds", ln[ln.index(i.status.value):])
+            for ln, i in zip(lines, infos, strict=True)]
+    assert ends[0] and ends[1] and ends[2] is None  # pending: no time yet
+    starts = [ln.index(i.status.value) for ln, i in zip(lines, infos, strict=True)]
+    assert starts[0] + ends[0].end() == starts[1] + ends[1].end()  # right-aligned
+    assert lines[0][starts[0] + ends[0].end():].startswith("  Transcribing")
+
+
+def test_headers_name_the_run_and_its_audio(tm):
+    info_meta = {"run_id": "1a2b3c4d5e6f7a8b", "audio": "/data/talks/interview one.wav",
+                 "stages": ["upload", "transcription"]}
+    h = tm.submit(fx.noop, task_type=TaskType.PIPELINE, metadata=info_meta)
+    out = io.StringIO()
+    renderer = D.TextRenderer(tm, select=[h.task_id], stream=out, interval=0.0)
+    panel = D.TaskPanel(tm, loop=None)
+    h.result(5)
+    renderer.close()
+    panel.close()
+    header = "run 1a2b3c4d: interview one.wav (upload, transcription)"
+    assert out.getvalue().splitlines()[0] == f"== {header}"
+    assert out.getvalue().count("== ") == 1
+    assert "pipeline interview one.wav" in out.getvalue()  # the row names its file too
+    assert header in panel.header.value and panel.header.layout.display is None
+    assert panel.rows[h.task_id].bar.description == "pipeline interview one.wav"
+    child = tm.submit(fx.noop, task_type=T, metadata={"audio": "x.wav"}, parent_id=h.task_id)
+    child.result(5)
+    assert D.run_header(tm.get_task_status(child.task_id)) is None  # only top-level tasks
+
+
+def test_panel_name_column_widens_for_every_row(tm):
+    panel = D.TaskPanel(tm, loop=None)
+    short = tm.submit(fx.noop, task_type="a")
+    short.result(5)
+    long_name = "a_rather_long_custom_task_type_name_of_40_chars"
+    tm.submit(fx.noop, task_type=long_name).result(5)
+    widths = {r.bar.style.description_width for r in panel.rows.values()}
+    assert widths == {f"{len(long_name) + 1}ch"}
+    assert panel.rows[short.task_id].bar.layout.width == f"calc({len(long_name) + 1}ch + 200px)"
+    assert any(r.bar.description == long_name for r in panel.rows.values())
     panel.close()
