@@ -519,6 +519,29 @@ def show(
     return TextRenderer(manager, select=select, **kwargs)
 
 
+def _in_kernel() -> bool:
+    """True inside an IPython kernel (JupyterLab, papermill): text goes to its stdout."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def follow(manager: TaskManager, handle: TaskHandle) -> TaskPanel | TextRenderer | None:
+    """Show ``handle``'s progress the default way: a panel in JupyterLab, else text lines
+    (stdout in a kernel, so papermill keeps them; stderr in scripts, beside their output);
+    nothing with ``PIPELINE_KIT_PROGRESS=none``. For calls that made their own manager."""
+    mode = progress_mode()
+    if mode == "text":
+        stream = sys.stdout if _in_kernel() else sys.stderr
+        return show(manager, mode="text", select=handle, stream=stream)
+    return show(manager, mode=mode, select=handle)
+
+
 # The shared whole-manager text view of each manager (dies with its manager).
 _text_views: weakref.WeakKeyDictionary[Any, TextRenderer] = weakref.WeakKeyDictionary()
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_kit._artifacts import ArtifactCache, code_version, stage_key
+from pipeline_kit._display import follow
 from pipeline_kit._fs import atomic_write_text
 from pipeline_kit._progress import Progress, to_percent
 from pipeline_kit._registry import REGISTRY, RunParams, StageCall, StageSpec
@@ -450,7 +451,9 @@ def run_pipeline(
     ``stages``: canonical names or the seed's aliases (needed stages are added).
     ``params``: any stage parameter by name (``chunk_size=200``, ``model="small"``;
     see ``pk.stage_parameters()``), each checked against its bounds before work starts.
-    Without ``manager`` one is created on ``<home>/tasks.sqlite3`` and closed after.
+    Without ``manager`` one is created on ``<home>/tasks.sqlite3`` and closed after, and
+    the run's progress is shown (text lines on stderr in a script, a widget panel in
+    JupyterLab; ``PIPELINE_KIT_PROGRESS=none`` silences it).
     ``executor="dask"`` runs the stages on the workers of ``manager``'s Dask client
     (they must see the same ``home`` folder).
     In a running event loop (Jupyter) use ``await run_pipeline_async(...)``.
@@ -465,9 +468,14 @@ def run_pipeline(
     run = prepare_run(audio, stages, out_dir, home, executor, manager, params)
     own = manager is None
     mgr = manager or TaskManager(store=_store_target(home))
+    view = None
     try:
-        return _submit(mgr, run).result()
+        handle = _submit(mgr, run)
+        view = follow(mgr, handle) if own else None
+        return handle.result()
     finally:
+        if view is not None:
+            view.close()
         if own:
             mgr.close()
 
@@ -486,9 +494,15 @@ async def run_pipeline_async(
     run = prepare_run(audio, stages, out_dir, home, executor, manager, params)
     own = manager is None
     mgr = manager or TaskManager(store=_store_target(home))
+    view = None
     try:
-        return await _submit(mgr, run)
+        handle = _submit(mgr, run)
+        view = follow(mgr, handle) if own else None
+        return await handle
     finally:
+        if view is not None:
+            await asyncio.sleep(0)  # the panel applies the last snapshots on this loop
+            view.close()
         if own:
             await asyncio.to_thread(mgr.close)
 

@@ -249,3 +249,45 @@ def test_panel_name_column_widens_for_every_row(tm):
     assert panel.rows[short.task_id].bar.layout.width == f"calc({len(long_name) + 1}ch + 200px)"
     assert any(r.bar.description == long_name for r in panel.rows.values())
     panel.close()
+
+
+_RUN_SCRIPT = """
+import asyncio, sys
+import pipeline_kit as pk
+wav, home = sys.argv[1], sys.argv[2]
+kw = dict(home=home, chunking_method="tfidf", chunk_size=60, overlap=10)
+r = pk.run_pipeline(wav, ["chunking"], **kw)
+print("sync", r.run_id, len(r.chunks))
+r = asyncio.run(pk.run_pipeline_async(wav, ["chunking"], **kw))
+print("async", r.run_id, len(r.chunks))
+"""
+
+
+@pytest.mark.parametrize("mode", ["default", "none"])
+def test_run_pipeline_without_a_manager_shows_progress_unless_silenced(tmp_path, mode):
+    """A script calling run_pipeline / run_pipeline_async gets text progress on stderr
+    (its stdout stays its own); PIPELINE_KIT_PROGRESS=none silences it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    wav = Path(__file__).resolve().parents[1] / "data" / "sample" / "austen_sample.wav"
+    env = {k: v for k, v in os.environ.items() if k != "PIPELINE_KIT_PROGRESS"}
+    if mode == "none":
+        env["PIPELINE_KIT_PROGRESS"] = "none"
+    done = subprocess.run([sys.executable, "-c", _RUN_SCRIPT, str(wav), str(tmp_path / "home")],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert [ln.split()[0] for ln in out] == ["sync", "async"]
+    run_ids = [ln.split()[1] for ln in out]
+    if mode == "none":
+        assert done.stderr == ""
+        return
+    err = done.stderr
+    for run_id in run_ids:  # each run: its header, then its own lines
+        assert f"== run {run_id[:8]}: {wav.name} (upload, transcription, chunking)\n" in err
+    assert re.search(r"^\[100%\] transcription +[0-9a-f]{6}  completed", err, re.M)
+    assert re.search(rf"^\[100%\] pipeline {wav.name}  [0-9a-f]{{6}}  completed", err, re.M)
+    assert err.count("task    type") == 2  # one summary per run
