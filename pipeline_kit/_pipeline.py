@@ -204,6 +204,34 @@ class PipelineResult:
         """The result of ``stage`` (its canonical name), or None when it did not run."""
         return self.values.get(REGISTRY.get(stage).name)
 
+    def __repr__(self) -> str:
+        rec = self.run_record
+        parts = [f"run {self.run_id[:8]}", str(rec.get("outcome", "?"))]
+        audio = _audio_name(rec)
+        head = ", ".join(parts) + (f", {audio}" if audio else "")
+        body = ", ".join(f"{REGISTRY.get(stage).result_attr}: {_brief(value)}"
+                         for stage, value in self.values.items())
+        return f"PipelineResult({head}{'; ' + body if body else ''})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rec = self.run_record
+        hits, seconds = set(rec.get("cache_hits") or []), rec.get("stage_seconds") or {}
+        rows = "".join(
+            f"<tr><td>{html.escape(stage)}</td>"
+            f"<td>{html.escape(REGISTRY.get(stage).result_attr)}</td>"
+            f"<td>{html.escape(_brief(value))}</td>"
+            f"<td>{'cached' if stage in hits else ''}</td>"
+            f"<td style='text-align:right'>{seconds.get(stage, 0.0):.1f} s</td></tr>"
+            for stage, value in self.values.items())
+        title = (f"Run {self.run_id[:8]} · {_audio_name(rec) or 'no audio'} · "
+                 f"{rec.get('outcome', '?')}")
+        where = f"<br>results in <code>{html.escape(str(self.out_dir))}</code>" \
+            if self.out_dir else ""
+        return (f"<div><b>{html.escape(title)}</b><table><tr><th>stage</th><th>result</th>"
+                f"<th>summary</th><th></th><th>time</th></tr>{rows}</table>{where}</div>")
+
     def to_dict(self) -> dict[str, Any]:
         return self.run_record
 
@@ -221,6 +249,21 @@ class PipelineResult:
                 spec.export(value, out)
         atomic_write_text(out / "run.json", json.dumps(self.run_record, indent=1, default=str))
         return out
+
+
+def _audio_name(record: dict[str, Any]) -> str:
+    inputs = record.get("inputs") or [{}]
+    return Path(inputs[0].get("path") or "").name
+
+
+def _brief(value: Any) -> str:
+    """A few words about one stage's result: a count, a graph's size, or a short repr."""
+    if hasattr(value, "number_of_nodes") and hasattr(value, "number_of_edges"):
+        return f"{value.number_of_nodes()} nodes, {value.number_of_edges()} edges"
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)}"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _now() -> str:

@@ -291,3 +291,119 @@ def test_run_pipeline_without_a_manager_shows_progress_unless_silenced(tmp_path,
     assert re.search(r"^\[100%\] transcription +[0-9a-f]{6}  completed", err, re.M)
     assert re.search(rf"^\[100%\] pipeline {wav.name}  [0-9a-f]{{6}}  completed", err, re.M)
     assert err.count("task    type") == 2  # one summary per run
+
+
+# ---------------------------------------------------------------- result reprs
+
+
+@pytest.fixture(scope="module")
+def pipeline_result(tmp_path_factory):
+    from pathlib import Path
+
+    import pipeline_kit as pk
+
+    wav = Path(__file__).resolve().parents[1] / "data" / "sample" / "austen_sample.wav"
+    home = tmp_path_factory.mktemp("reprs")
+    return pk.run_pipeline(wav, home=home, chunking_method="tfidf", chunk_size=40, overlap=5)
+
+
+def _mss(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def test_result_reprs_are_one_short_line(pipeline_result):
+    r = pipeline_result
+    t = r.transcript
+    assert repr(t) == (f"Transcript({_mss(t.audio_duration_seconds)}, {len(t.words)} words, "
+                       f"{t.language}, {t.model.name})")
+    assert len(r.chunks) >= 2
+    for c in r.chunks:
+        text = repr(c)
+        assert text.startswith(f"Chunk({c.chunk_index}, {_mss(c.start_time)}–{_mss(c.end_time)}"
+                               f", {c.word_count} words, '") and len(text) < 110, text
+        assert "\n" not in text
+    for ch in r.chapters:
+        assert repr(ch).startswith(f"Chapter({ch.chapter_index}, {ch.title[:20]!r}"[:-1])
+        assert f"{len(ch.chunk_ids)} chunk" in repr(ch)
+    assert all(len(repr(q)) < 200 and repr(q).startswith(f"Question({q.type}, ")
+               for q in r.questions)
+    seg = t.segments[0]
+    assert repr(seg).startswith(f"Segment(0, {_mss(seg.start)}–{_mss(seg.end)}, '")
+    text = repr(r)
+    assert text.startswith(f"PipelineResult(run {r.run_id[:8]}, completed, austen_sample.wav; ")
+    assert f"transcript: {t!r}" in text and f"chunks: {len(r.chunks)}," in text
+    assert (f"graph: {r.graph.number_of_nodes()} nodes, {r.graph.number_of_edges()} edges"
+            in text)
+    assert f"questions: {len(r.questions)})" in text and len(text) < 400
+    assert "'austen_sample.wav', completed, 0:27, 16000 Hz, 1 ch" in repr(r.audio)
+
+
+def test_result_html_summaries(pipeline_result):
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[str] = []
+            self.text: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag != "br":
+                self.open.append(tag)
+
+        def handle_endtag(self, tag):
+            assert self.open.pop() == tag
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    def parsed(html: str) -> str:
+        p = Tags()
+        p.feed(html)
+        assert p.open == []  # every tag closed, in order
+        return " ".join(p.text)
+
+    r = pipeline_result
+    t = r.transcript
+    text = parsed(t._repr_html_())
+    for expected in (_mss(t.audio_duration_seconds), str(len(t.words)), t.model.name,
+                     t.language, " ".join(t.text.split()[:8])):
+        assert expected in text, expected
+    chunk = r.chunks[1]
+    text = parsed(chunk._repr_html_())
+    assert chunk.chunk_id in text and f"{_mss(chunk.start_time)}–{_mss(chunk.end_time)}" in text
+    assert " ".join(chunk.text.split()[:6]) in text
+    chapter = r.chapters[0]
+    text = parsed(chapter._repr_html_())
+    assert chapter.title in text and all(cid in text for cid in chapter.chunk_ids)
+    text = parsed(r._repr_html_())
+    assert f"Run {r.run_id[:8]}" in text and str(r.out_dir) in text
+    for stage in r.run_record["stages"]:
+        assert stage in text
+    assert f"{r.graph.number_of_nodes()} nodes" in text
+
+
+def test_long_transcript_repr_stays_short_and_html_is_escaped():
+    import pipeline_kit as pk
+
+    t = pk.Transcript.from_text("the <script>alert(1)</script> speech goes on " * 2000)
+    hours, rest = divmod(round(len(t.words) * 0.4), 3600)  # from an hour on: h:mm:ss
+    clock = f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    assert hours >= 1 and repr(t) == f"Transcript({clock}, {len(t.words):,} words, en, text)"
+    html = t._repr_html_()
+    assert len(html) < 3000 and "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_diarization_repr_and_talk_times():
+    import pipeline_kit as pk
+
+    d = pk.Diarization(turns=(pk.SpeakerTurn(0.0, 70.0, "SPEAKER_1"),
+                              pk.SpeakerTurn(70.0, 95.5, "SPEAKER_2"),
+                              pk.SpeakerTurn(95.5, 130.0, "SPEAKER_1")),
+                       speakers=("SPEAKER_1", "SPEAKER_2"), method="resemblyzer+spectral",
+                       audio_duration_seconds=130.0)
+    assert repr(d) == "Diarization(2 speakers, 3 turns, 2:10, resemblyzer+spectral)"
+    html = d._repr_html_()
+    talk = d.talk_time()
+    assert f"talks {_mss(talk['SPEAKER_1'])}" in html and f"talks {_mss(talk['SPEAKER_2'])}" in html
