@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from pipeline_kit._progress import TaskCancelled, to_percent
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus, utcnow
 from pipeline_kit.tasks._views import register_views
 
@@ -353,7 +354,10 @@ class _Row:
         self.step = W.Label(layout=W.Layout(flex="1 1 auto", width="auto", min_width="0"))
         self.button = W.Button(description="Cancel", tooltip=f"cancel task {info.task_id}",
                                layout=_fixed("80px"))
-        self.button.on_click(lambda _b: on_cancel(self.info.task_id))
+        if on_cancel is None:
+            self.button.layout.visibility = "hidden"
+        else:
+            self.button.on_click(lambda _b: on_cancel(self.info.task_id))
         self.box = W.HBox([self.ident, self.bar, self.percent, self.status, self.elapsed,
                            self.step, self.button], layout=W.Layout(width="100%"))
         self.set(info)
@@ -486,6 +490,106 @@ class TaskPanel:
         from IPython.display import display
 
         display(self.widget)
+
+
+# ---------------------------------------------------------------- without a manager
+
+
+class ProgressView:
+    """A :class:`~pipeline_kit._progress.Progress` that shows itself, for a call run
+    directly rather than as a task (``pk.sweep(...)`` in a notebook cell).
+
+    It renders the same row (widget) or lines (text) as a task's, from a snapshot it
+    keeps up to date: percent, step, units with rate and ETA. ``finish`` records the end.
+    """
+
+    def __init__(self, label: str, *, mode: str | None = None, stream: TextIO | None = None,
+                 interval: float = 2.0) -> None:
+        import uuid
+
+        self.mode = (mode or progress_mode()).lower()
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.stream = stream or (sys.stdout if _in_kernel() else sys.stderr)
+        self.interval = interval
+        self.info = TaskInfo(task_id=uuid.uuid4().hex, task_type=label,
+                             status=TaskStatus.RUNNING, started_at=utcnow())
+        self._started = time.monotonic()
+        self._printed = 0.0
+        self.row: _Row | None = None
+        if self.mode == "widget":
+            from IPython.display import display
+
+            # a direct call holds the kernel, so a click could only land after the end
+            self.row = _Row(None, self.info, len(label))
+            display(self.row.box)
+        self._render(force=True)
+
+    def update(self, value: float | None = None, total: float | None = None, *,
+               step: str | None = None) -> None:
+        """Record progress: a percentage or ``done, total`` units, and/or a step name."""
+        changes: dict[str, Any] = {"updated_at": utcnow()}
+        pct = to_percent(value, total)
+        if pct is not None:
+            changes["progress_percentage"] = pct
+            done = float(value) if total is not None and value is not None else None
+            elapsed = time.monotonic() - self._started
+            changes.update(progress_done=done, progress_total=total,
+                           progress_rate=done / elapsed if done and elapsed > 0 else None)
+        if step is not None:
+            changes["current_step"] = step
+        self.info = self.info.replace(**changes)
+        self._render()
+
+    def check_cancelled(self) -> None:
+        return None
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Mark the end: completed, or failed/cancelled with ``error``'s message."""
+        if error is None:
+            status, message = TaskStatus.COMPLETED, None
+        else:
+            cancelled = isinstance(error, TaskCancelled)
+            status = TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED
+            message = str(error) or type(error).__name__
+        pct = 100.0 if error is None else self.info.progress_percentage
+        self.info = self.info.replace(status=status, error_message=message,
+                                      progress_percentage=pct, completed_at=utcnow())
+        self._render(force=True)
+
+    def _render(self, force: bool = False) -> None:
+        if self.row is not None:
+            self.row.set(self.info)
+        elif self.mode == "text":
+            now = time.monotonic()
+            if force or now - self._printed >= self.interval:
+                self._printed = now
+                self.stream.write(format_line(self.info) + "\n")
+                self.stream.flush()
+
+
+def with_progress(label: str) -> Any:
+    """Decorate a function taking ``progress=`` so that, called without one, it shows a
+    :class:`ProgressView` named ``label`` (``PIPELINE_KIT_PROGRESS=none``: nothing)."""
+    import functools
+
+    def wrap(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def call(*args: Any, progress: Any = None, **kwargs: Any) -> Any:
+            if progress is not None or progress_mode() == "none":
+                return fn(*args, progress=progress, **kwargs)
+            view = ProgressView(label)
+            try:
+                result = fn(*args, progress=view, **kwargs)
+            except BaseException as e:
+                view.finish(e)
+                raise
+            view.finish()
+            return result
+
+        return call
+
+    return wrap
 
 
 # ---------------------------------------------------------------- entry point

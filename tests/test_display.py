@@ -407,3 +407,51 @@ def test_diarization_repr_and_talk_times():
     html = d._repr_html_()
     talk = d.talk_time()
     assert f"talks {_mss(talk['SPEAKER_1'])}" in html and f"talks {_mss(talk['SPEAKER_2'])}" in html
+
+
+# ---------------------------------------------------------------- calls without a manager
+
+
+def _speech_text() -> str:
+    from conftest import shared_path
+
+    return shared_path("speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt").read_text()
+
+
+def test_sweep_called_directly_shows_its_progress(capsys, monkeypatch):
+    import pipeline_kit as pk
+
+    monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "text")
+    t = pk.Transcript.from_text(_speech_text())
+    df = pk.sweep(t, chunk_size=[60, 100], overlap=[0, 20], method="tfidf")
+    assert len(df) == 4
+    err = capsys.readouterr().err.splitlines()
+    assert re.match(r"\[  0%\] chunking sweep  [0-9a-f]{6}  running  +\d+\.\ds$", err[0]), err
+    assert re.match(r"\[100%\] chunking sweep  [0-9a-f]{6}  completed  +\d+\.\ds  Sweep done$",
+                    err[-1]), err
+
+    with pytest.raises(ValueError, match="nope"):
+        pk.sweep(t, chunk_size=[60], overlap=[0], method="nope")
+    err = capsys.readouterr().err.splitlines()
+    assert "failed" in err[-1] and "nope" in err[-1]
+
+    monkeypatch.setenv("PIPELINE_KIT_PROGRESS", "none")
+    pk.sweep(t, chunk_size=[60], overlap=[0], method="tfidf")
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_view_widget_row_follows_a_real_sweep(capsys):
+    import pipeline_kit as pk
+
+    t = pk.Transcript.from_text(_speech_text())
+    view = D.ProgressView("chunking sweep", mode="widget")
+    assert view.row is not None and view.row.button.layout.visibility == "hidden"
+    pk.sweep(t, chunk_size=[60, 100], overlap=[0, 20], method="tfidf", progress=view)
+    assert view.info.progress_done == view.info.progress_total == 5  # 1 method + 4 settings
+    assert view.info.status.value == "running" and view.info.progress_rate > 0
+    view.finish()
+    row = view.row
+    assert row.bar.value == 100 and row.bar.bar_style == "success"
+    assert row.percent.value == "100%" and row.step.value == "Sweep done"
+    assert row.bar.description == "chunking sweep" and "completed" in row.status.value
+    assert re.fullmatch(r"\d+\.\ds", row.elapsed.value)
