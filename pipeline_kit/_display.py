@@ -314,6 +314,13 @@ class TextRenderer:
         self._stopped.set()
         self._unsub()
 
+    def finish(self, timeout: float = 5.0) -> None:
+        """Wait (up to ``timeout`` s) until a handle's view has printed its summary and
+        closed itself, then close: for a caller whose task just ended."""
+        if self._sel.handle is not None and self._sel.handle.done():
+            self._stopped.wait(timeout)
+        self.close()
+
 
 # ---------------------------------------------------------------- widgets
 
@@ -485,6 +492,10 @@ class TaskPanel:
         self._unsub()
         if self._tick_handle is not None:
             self._tick_handle.cancel()
+
+    def finish(self, timeout: float = 0.0) -> None:
+        """Stop following the feed (the final snapshots were applied already)."""
+        self.close()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

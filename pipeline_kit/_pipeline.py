@@ -518,7 +518,7 @@ def run_pipeline(
         return handle.result()
     finally:
         if view is not None:
-            view.close()
+            view.finish()
         if own:
             mgr.close()
 
@@ -545,7 +545,7 @@ async def run_pipeline_async(
     finally:
         if view is not None:
             await asyncio.sleep(0)  # the panel applies the last snapshots on this loop
-            view.close()
+            await asyncio.to_thread(view.finish)
         if own:
             await asyncio.to_thread(mgr.close)
 
