@@ -220,10 +220,12 @@ def test_text_columns_line_up_and_long_names_are_whole():
 def test_headers_name_the_run_and_its_audio(tm):
     info_meta = {"run_id": "1a2b3c4d5e6f7a8b", "audio": "/data/talks/interview one.wav",
                  "stages": ["upload", "transcription"]}
-    h = tm.submit(fx.noop, task_type=TaskType.PIPELINE, metadata=info_meta)
+    h = tm.submit(fx.block, "head", task_type=TaskType.PIPELINE, metadata=info_meta)
+    assert fx.event("head.started").wait(5)
     out = io.StringIO()
     renderer = D.TextRenderer(tm, select=[h.task_id], stream=out, interval=0.0)
     panel = D.TaskPanel(tm, loop=None)
+    fx.event("head.release").set()
     h.result(5)
     renderer.close()
     panel.close()
