@@ -206,17 +206,17 @@ def _filter_values(items: list[str], allowed: tuple[str, ...] | None, flag: str)
 def _tasks(args: argparse.Namespace) -> int:
     """``tasks``: a compact table (or JSON) of the store's attempts, filtered."""
     from pipeline_kit._listing import task_json, task_rows
-    from pipeline_kit.tasks import open_store
 
     if args.limit < 0:
         raise _UsageError(f"--limit must be >= 0, got {args.limit}")
     statuses = _filter_values(args.status, args.choices, "--status")
     types = _filter_values(args.type, None, "--type")
-    store = open_store(_existing_store(args))
+    _existing_store(args)
+    mgr = _manager(args)  # opening it marks tasks of dead processes interrupted first
     try:
-        infos = store.list(status=statuses or None, task_type=types or None)
+        infos = mgr.store.list(status=statuses or None, task_type=types or None)
     finally:
-        store.close()
+        mgr.close()
     shown, text = task_rows(infos, args.limit)
     if args.json:
         print(task_json(shown))

@@ -351,8 +351,9 @@ class _Row:
 
         self.info = info
         self.ident = W.Label(info.task_id[:6], layout=_fixed("7ch"))
-        self.bar = W.FloatProgress(value=0.0, min=0.0, max=100.0, description=task_label(info),
-                                   tooltip=task_label(info),
+        # the name is the task type (the panel's header names the run and its file)
+        self.bar = W.FloatProgress(value=0.0, min=0.0, max=100.0,
+                                   description=str(info.task_type), tooltip=task_label(info),
                                    layout=_fixed("200px"))
         self.set_name_width(name_width)
         self.percent = W.Label(layout=_fixed("5ch"))
@@ -441,7 +442,7 @@ class TaskPanel:
         row = self.rows.get(info.task_id)
         if row is None:
             self._add_header(info)
-            self._widen(len(task_label(info)))
+            self._widen(len(str(info.task_type)))
             row = self.rows[info.task_id] = _Row(self.manager.cancel, info, self.name_width)
             self.rows_box.children = (*self.rows_box.children, row.box)
         elif row.info.updated_at > info.updated_at or (

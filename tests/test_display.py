@@ -234,7 +234,8 @@ def test_headers_name_the_run_and_its_audio(tm):
     assert out.getvalue().count("== ") == 1
     assert "pipeline interview one.wav" in out.getvalue()  # the row names its file too
     assert header in panel.header.value and panel.header.layout.display is None
-    assert panel.rows[h.task_id].bar.description == "pipeline interview one.wav"
+    assert panel.rows[h.task_id].bar.description == "pipeline"
+    assert panel.rows[h.task_id].bar.tooltip == "pipeline interview one.wav"
     child = tm.submit(fx.noop, task_type=T, metadata={"audio": "x.wav"}, parent_id=h.task_id)
     child.result(5)
     assert D.run_header(tm.get_task_status(child.task_id)) is None  # only top-level tasks
