@@ -71,6 +71,24 @@ def output_names(files: list[Path]) -> list[str]:
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
+class NotebookCellError(RuntimeError):
+    """A cell of a batch notebook raised: which cell, which exception, at which line."""
+
+
+def cell_error(exc: Any) -> NotebookCellError:
+    """A one-line error of papermill's ``PapermillExecutionError`` (whose text is the
+    whole traceback): ``cell In [11] raised AssertionError at: assert len(q) > 0``."""
+    at = ""
+    for line in reversed("\n".join(exc.traceback).splitlines()):
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+        m = re.match(r"\s*-+>\s*\d+\s+(.*)", line)
+        if m:
+            at = f" at: {m.group(1).strip()}"
+            break
+    value = f": {exc.evalue}" if exc.evalue else ""
+    return NotebookCellError(f"cell In [{exc.exec_count}] raised {exc.ename}{value}{at}")
+
+
 def execute_notebook(notebook: str, output: str, parameters: dict[str, Any], cwd: str,
                      progress: Progress | None = None) -> dict[str, Any]:
     """Execute ``notebook`` into ``output`` with papermill; return the run's summary.
@@ -89,10 +107,13 @@ def execute_notebook(notebook: str, output: str, parameters: dict[str, Any], cwd
         if progress is not None:
             progress.update(min(cell_index + 1, n_cells), n_cells, step="notebook cells")
 
-    papermill.execute_notebook(notebook, output, parameters=parameters, cwd=None,
-                               progress_bar=False, log_output=False, kernel_name="python3",
-                               resources={"metadata": {"path": cwd}},
-                               extra_arguments=KERNEL_ARGUMENTS, on_cell_executed=on_cell)
+    try:
+        papermill.execute_notebook(notebook, output, parameters=parameters, cwd=None,
+                                   progress_bar=False, log_output=False, kernel_name="python3",
+                                   resources={"metadata": {"path": cwd}},
+                                   extra_arguments=KERNEL_ARGUMENTS, on_cell_executed=on_cell)
+    except papermill.PapermillExecutionError as e:
+        raise cell_error(e) from None
     if progress is not None:
         progress.update(100, step="notebook executed")
     return run_summary(Path(parameters["output_dir"]))
@@ -117,17 +138,21 @@ def notebook_stage_params(notebook: Path, params: dict[str, Any]) -> dict[str, A
 def run_summary(out_dir: Path) -> dict[str, Any]:
     """Counts and identity of the run saved in ``out_dir`` (from run.json and results)."""
     rec = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    ran = set(rec.get("stages") or [])  # a folder re-used may hold files of an earlier run
 
-    def count(name: str) -> int | None:
+    def count(name: str, stage: str) -> int | None:
         p = out_dir / f"{name}.json"
-        return len(json.loads(p.read_text(encoding="utf-8"))) if p.is_file() else None
+        if stage not in ran or not p.is_file():
+            return None
+        return len(json.loads(p.read_text(encoding="utf-8")))
 
     words = None
     t = out_dir / "transcript.json"
-    if t.is_file():
+    if "transcription" in ran and t.is_file():
         words = len(json.loads(t.read_text(encoding="utf-8")).get("words", []))
-    return {"run_id": rec.get("run_id"), "words": words, "chunks": count("chunks"),
-            "chapters": count("chapters"), "questions": count("questions"),
+    return {"run_id": rec.get("run_id"), "words": words, "chunks": count("chunks", "chunking"),
+            "chapters": count("chapters", "chapters"),
+            "questions": count("questions", "questions"),
             "cache_hits": ",".join(rec.get("cache_hits") or []), "outcome": rec.get("outcome")}
 
 

@@ -362,15 +362,30 @@ def _batch(args: argparse.Namespace) -> int:
                        parameters=parameters, stages=stages, **_stage_params(args))
     finally:
         mgr.close()
-    cols = ["file", "status", "seconds", "words", "chunks", "chapters", "questions", "out_dir",
-            "error"]
-    table = df[cols].astype(object)
-    print(table.where(table.notna(), "").to_string(index=False))
-    print(f"summary: {out / 'summary.csv'}")
+    print(_batch_table(df))
+    print(f"summary: {out / 'summary.csv'} (results in {out}/<folder>)")
     failed = int((df["status"] != "completed").sum())
     if failed:
         print(f"pipeline-kit: {failed} of {len(df)} files failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _batch_table(df: Any) -> str:
+    """This batch's rows: file, outcome, counts, its folder, the error cut to one line."""
+    from pipeline_kit._listing import format_duration, table
+
+    def cell(v: Any) -> str:
+        if v is None or v != v:  # None or NaN
+            return ""
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+    header = ("file", "status", "time", "words", "chunks", "chapters", "questions", "folder",
+              "error")
+    rows = [(r["file"], r["status"], format_duration(r["seconds"]) if cell(r["seconds"]) else "",
+             cell(r["words"]), cell(r["chunks"]), cell(r["chapters"]), cell(r["questions"]),
+             r["name"], cell(r["error"])[:90])
+            for r in df.to_dict("records")]
+    return table(header, rows, right=(2, 3, 4, 5, 6))
 
 
 def _parameter_files(paths: list[str]) -> dict[str, Any]:

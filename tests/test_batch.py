@@ -151,8 +151,9 @@ def test_summary_merges_with_the_one_already_there(inbox, tmp_path):
     replaced, so the summary has one row per file."""
     out, home = tmp_path / "out", tmp_path / "home"
     run_batch([inbox / "lecture.wav"], out, mode="pipeline", home=home,
-              chunking_method="tfidf", stages=["chunking"])
+              chunking_method="tfidf", stages=["chapters"])
     first = pd.read_csv(out / "summary.csv")
+    assert first["chapters"][0] >= 1 and (out / "lecture" / "chapters.json").is_file()
     df = run_batch([inbox / "interview one.wav", inbox / "lecture.wav"], out, mode="pipeline",
                    home=home, chunking_method="tfidf", stages=["chunking"], chunk_size=60,
                    overlap=10)
@@ -162,6 +163,7 @@ def test_summary_merges_with_the_one_already_there(inbox, tmp_path):
     lecture = saved[saved["file"] == "lecture.wav"].iloc[0]
     assert lecture["run_id"] != first["run_id"][0]  # the new run replaced the old row
     assert lecture["chunks"] > first["chunks"][0]  # smaller chunks: more of them
+    assert lecture["chapters"] != lecture["chapters"]  # NaN: the old chapters.json not counted
     third = inbox / "third.wav"
     shutil.copy(WAV, third)
     run_batch([third], out, mode="pipeline", home=home, chunking_method="tfidf",
@@ -183,3 +185,28 @@ def test_parameters_file_errors_name_the_file(inbox, tmp_path, capsys):
     assert main(["batch", str(inbox), "--out", str(tmp_path / "o"), "-f", str(missing)]) == 2
     assert f"-f {missing}: cannot read it" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_failing_notebook_cell_is_one_line_naming_cell_and_line(inbox, tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        'audio_path = ""\noutput_dir = ""\nhome = ""\nstages = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from pathlib import Path\nsize = Path(audio_path).stat().st_size\n"
+        "assert size < 100, f'{Path(audio_path).name} has {size} bytes'")]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = kernel
+    path = tmp_path / "check.ipynb"
+    nbformat.write(nb, path)
+    rc = main(["batch", str(path), str(inbox / "lecture.wav"), "--out", str(tmp_path / "o")])
+    out = capsys.readouterr()
+    assert rc == 1
+    row = pd.read_csv(tmp_path / "o" / "summary.csv").iloc[0]
+    size = (inbox / "lecture.wav").stat().st_size
+    assert row["file"] == "lecture.wav" and row["status"] == "failed"
+    assert row["error"] == (  # In [3]: after the parameters and papermill's injected cell
+        f"NotebookCellError: cell In [3] raised AssertionError: lecture.wav has {size} bytes "
+        "at: assert size < 100, f'{Path(audio_path).name} has {size} bytes'")
+    assert "NotebookCellError: cell In [3] raised AssertionError" in out.out
+    assert "Traceback" not in out.out and "IPKernelApp" not in out.err
