@@ -127,7 +127,7 @@ def test_parallel_batch_keeps_every_path_five_times(inbox, tmp_path, monkeypatch
         captured = capsys.readouterr()
         assert rc == 0, captured.err
         assert Path.cwd() == work
-        assert f"summary: {out / 'summary.csv'}\n" in captured.out
+        assert f"summary: {out / 'summary.csv'} (results in {out}/<folder>)\n" in captured.out
         assert "IPKernelApp" not in captured.err and "encryption" not in captured.err
         df = pd.read_csv(out / "summary.csv")
         assert sorted(df["file"]) == sorted(audio)
