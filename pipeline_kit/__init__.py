@@ -10,7 +10,11 @@ from __future__ import annotations
 from . import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
 from ._batch import run_batch
 from ._compare import RunComparison, compare_runs
-from ._display import progress_mode, show  # registers the task views; widgets load when shown
+from ._display import (  # registers the task views; widgets load when shown
+    progress_mode,
+    show,
+    with_progress,
+)
 from ._explore import explore
 from ._graph_view import graph_view
 from ._listen import format_time, play, table, transcript_view
@@ -32,7 +36,8 @@ from .stages._chunking import create_semantic_chunks
 from .stages._graph import build_graph
 from .stages._questions import generate_questions
 from .stages._segmentation import segment_sentences
-from .stages._sweep import choose_setting, plot_sweep, sweep
+from .stages._sweep import choose_setting, plot_sweep
+from .stages._sweep import sweep as _sweep
 from .stages._temporal import find_temporal_markers, temporal_info
 from .stages._transcription import transcribe
 from .stages._types import (
@@ -59,6 +64,9 @@ from .tasks import (
 )
 
 __version__ = "0.1.0"
+
+# Called in a notebook cell without a progress object, the sweep shows its own progress.
+sweep = with_progress("chunking sweep")(_sweep)
 
 register_stage = REGISTRY.register
 
