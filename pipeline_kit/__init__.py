@@ -1,6 +1,6 @@
 """pipeline_kit: spoken audio into timed transcripts, chunks, graphs, chapters and questions.
 
-The public surface: the six stage functions, their result records, the task manager
+The public surface: the stage functions, their result records, the task manager
 and the offline model helpers. Heavy libraries (WhisperX, torch, sentence-transformers)
 load on first use, not on import.
 """
@@ -24,6 +24,7 @@ from ._progress import NullProgress, Progress, TaskCancelled
 from ._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
 from .stages._chapters import analyze_chapters
 from .stages._chunking import create_semantic_chunks
+from .stages._diarization import diarize
 from .stages._graph import build_graph
 from .stages._questions import generate_questions
 from .stages._segmentation import segment_sentences
@@ -97,6 +98,7 @@ __all__ = [
     "build_graph",
     "choose_setting",
     "create_semantic_chunks",
+    "diarize",
     "find_temporal_markers",
     "generate_questions",
     "import_audio",
