@@ -215,8 +215,8 @@ def test_chunked_upload_in_shuffled_order_becomes_audio(api, sample):
 def test_process_polls_to_completion_with_the_seed_status_shape(api, sample, processed):
     assert processed["status"] == "processing_started"
     assert processed["audio_id"] == sample["audio_id"]
-    assert processed["stages"] == ["upload", "transcription", "chunking", "chapters", "graph",
-                                   "questions"]
+    assert processed["stages"] == ["upload", "transcription", "diarization", "chunking",
+                                   "chapters", "graph", "questions"]
     # the first run has no measurements yet: the documented defaults × 26.7 s of audio
     assert processed["estimated_duration_minutes"] > 0
     assert set(processed["estimate_basis"].values()) == {"default: declared by the stage"}
@@ -269,6 +269,11 @@ def test_results_of_the_run(api, sample, processed):
     assert questions and all(q["text"] for q in questions)
     graph = api.get(f"/audio/{aid}/graph", params=run).json()["graph"]
     assert graph["nodes"] and ("links" in graph or "edges" in graph)
+    speakers = api.get(f"/audio/{aid}/speakers", params=run).json()
+    assert speakers["speakers"] == ["SPEAKER_1"]  # one reader
+    assert speakers["turns"][0]["start"] < 2 and speakers["talk_time"]["SPEAKER_1"] > 15
+    diarization = api.get(f"/audio/{aid}/diarization", params=run).json()["diarization"]
+    assert diarization["turns"] == speakers["turns"]
     assert api.get(f"/audio/{aid}/chunks", params={"run_id": "nope"}).status_code == 404
     # Without run_id: the newest run's results (a re-run of the same settings, all cached).
     r = api.post(f"/audio/{aid}/process", json={"chunking_method": "tfidf"})

@@ -26,11 +26,13 @@ runs through pyannote.audio instead, offline.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -224,6 +226,17 @@ def _load_encoder() -> Any:
         return _encoder
 
 
+@contextlib.contextmanager
+def _one_torch_thread(torch: Any) -> Iterator[None]:
+    """torch on one thread inside the block (process-wide; restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _mel(samples: np.ndarray) -> np.ndarray:
     """Resemblyzer's (linear) mel spectrogram of the whole recording, volume-normalised."""
     from resemblyzer import audio as ra
@@ -234,12 +247,16 @@ def _mel(samples: np.ndarray) -> np.ndarray:
     return ra.wav_to_mel_spectrogram(wav.astype(np.float32))
 
 
-def embed_windows(samples: np.ndarray, wins: list[tuple[float, float]], threads: int,
+def embed_windows(samples: np.ndarray, wins: list[tuple[float, float]],
                   progress: Progress, duration: float) -> np.ndarray:
-    """One L2-normalised speaker embedding per window, shape (len(wins), 256)."""
+    """One L2-normalised speaker embedding per window, shape (len(wins), 256).
+
+    The LSTM runs on one torch thread: its 480 small steps per batch each end in a
+    barrier of torch's OpenMP team, and with the cores oversubscribed (measured at a
+    load of 9 on 2 cores) two threads took 6-14x longer than one (trn03: 17 s vs 2.9 s).
+    """
     import torch
 
-    limit_torch(threads)
     encoder = _load_encoder()
     mel = _mel(samples)
     n_frames = int(round((wins[0][1] - wins[0][0]) / MEL_HOP))
@@ -248,7 +265,7 @@ def embed_windows(samples: np.ndarray, wins: list[tuple[float, float]], threads:
     out = []
     for b in range(0, len(idx), BATCH):
         batch = np.stack([mel[i:i + n_frames] for i in idx[b:b + BATCH]])
-        with torch.no_grad():
+        with _encoder_lock, _one_torch_thread(torch), torch.no_grad():
             out.append(encoder(torch.from_numpy(batch)).numpy())
         done = min(len(idx), b + BATCH)
         progress.update(duration + 2 * duration * done / len(idx), 4 * duration,
@@ -375,13 +392,24 @@ def frame_labels(regions: list[tuple[float, float]], wins: list[tuple[float, flo
     runs: list[tuple[float, float, int]] = []
     for s, e in regions:
         n = max(1, int(round((e - s) / params.frame)))
-        edges = np.linspace(s, e, n + 1)
-        centres = (edges[:-1] + edges[1:]) / 2
-        cover = (starts[None, :] <= centres[:, None]) & (ends[None, :] > centres[:, None])
-        nearest = np.argmin(np.abs(mids[None, :] - centres[:, None]), axis=1)
-        cover[np.arange(n), nearest] |= ~cover.any(axis=1)
-        frame_score = (cover.astype(float) @ scores) / cover.sum(axis=1, keepdims=True)
-        runs += _smooth(edges, np.argmax(frame_score, axis=1), params.min_turn)
+        step = (e - s) / n
+        # windows covering frame j (centre s + (j + 0.5) * step): a difference array
+        hit = np.flatnonzero((ends > s) & (starts < e))
+        lo = np.clip(np.ceil((starts[hit] - s) / step - 0.5), 0, n).astype(int)
+        hi = np.clip(np.ceil((ends[hit] - s) / step - 0.5), 0, n).astype(int)
+        total = np.zeros((n + 1, scores.shape[1]))
+        count = np.zeros(n + 1)
+        np.add.at(total, lo, scores[hit])
+        np.add.at(total, hi, -scores[hit])
+        np.add.at(count, lo, 1)
+        np.add.at(count, hi, -1)
+        total, count = np.cumsum(total, axis=0)[:n], np.cumsum(count)[:n]
+        empty = np.flatnonzero(count < 0.5)
+        if empty.size:
+            centres = s + (empty + 0.5) * step
+            total[empty] = scores[np.argmin(np.abs(mids[None, :] - centres[:, None]), axis=1)]
+        edges = s + step * np.arange(n + 1)
+        runs += _smooth(edges, np.argmax(total, axis=1), params.min_turn)
     return runs
 
 
@@ -441,10 +469,11 @@ def _resemblyzer(samples: np.ndarray, transcript: Transcript | None, num_speaker
                  min_speakers: int | None, max_speakers: int | None, params: EngineParams,
                  threads: int, progress: Progress) -> Diarization:
     duration = samples.shape[0] / SAMPLE_RATE
-    info = ModelInfo(name="resemblyzer-voice-encoder", device="cpu", threads=threads,
+    info = ModelInfo(name="resemblyzer-voice-encoder", device="cpu", threads=1,
                      weights_sha256=encoder_sha256(),
                      vad=None if transcript is not None else _vad.ENGINE)
     meta: dict[str, Any] = {"engine": ENGINE, "params": asdict(params),
+                            "threads": {"torch_encoder": 1, "clustering": threads},
                             "regions_from": "transcript" if transcript is not None else "vad"}
     progress.update(0, step="Finding speech")
     regions = speech_regions(samples, transcript, params, progress)
@@ -455,9 +484,13 @@ def _resemblyzer(samples: np.ndarray, transcript: Transcript | None, num_speaker
         meta["note"] = f"audio shorter than one {params.window} s window: one speaker"
         return Diarization(turns, speakers, f"{ENGINE}:single-window", (), duration, info, meta)
     wins = windows(regions, params, duration)
-    emb = embed_windows(samples, wins, threads, progress, duration)
+    emb = embed_windows(samples, wins, progress, duration)
     progress.update(3 * duration, 4 * duration, step="Clustering speakers")
-    labels = cluster(emb, num_speakers, min_speakers, max_speakers, params)
+    progress.check_cancelled()
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads):  # BLAS and OpenMP of numpy/scikit-learn: our share
+        labels = cluster(emb, num_speakers, min_speakers, max_speakers, params)
     x = centre(emb) if params.centre else emb
     turns, speakers = label_turns(frame_labels(regions, wins, x, labels, params))
     meta.update(windows=len(wins), speech_seconds=round(sum(e - s for s, e in regions), 3),
