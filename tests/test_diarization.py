@@ -89,6 +89,17 @@ def test_a_model_not_available_offline_fails_at_once_saying_how_to_provide_it(tm
         assert "not available offline" in str(e.value) and "config.yaml" in str(e.value)
 
 
+def test_a_local_pyannote_config_whose_models_are_missing_fails_before_reading_audio(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("version: 3.1.0\npipeline:\n  name: pyannote.audio.pipelines."
+                      "SpeakerDiarization\n  params:\n    clustering: AgglomerativeClustering\n"
+                      f"    embedding: {tmp_path}/missing-embedding.bin\n"
+                      f"    segmentation: {tmp_path}/missing-segmentation.bin\n")
+    with pytest.raises(pk.ModelNotAvailableError) as e:
+        pk.diarize("/nonexistent/audio.wav", model=tmp_path)
+    assert "could not be loaded offline" in str(e.value) and str(config) in str(e.value)
+
+
 def test_audio_shorter_than_a_window_is_one_speaker():
     audio = load_audio(AUSTEN)[SR:2 * SR]  # 1 s of speech
     d = pk.diarize(audio)

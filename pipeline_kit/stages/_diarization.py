@@ -123,14 +123,17 @@ def diarize(
     ``progress`` gets ``update`` per block of work and may cancel between blocks.
     """
     check_speaker_counts(num_speakers, min_speakers, max_speakers)
-    pyannote_path = resolve_diarization_model(model) if model is not None else None
     progress = ensure_progress(progress)
     n_threads = engine_threads(threads)
+    pipeline = config = None
+    if model is not None:  # before any audio is read: a model that cannot load fails at once
+        config = resolve_diarization_model(model)
+        pipeline = _load_pyannote(config, n_threads, progress)
     samples = _samples(audio, progress)
     duration = samples.shape[0] / SAMPLE_RATE
     t0 = time.perf_counter()
-    if pyannote_path is not None:
-        result = _pyannote(pyannote_path, samples, num_speakers, min_speakers, max_speakers,
+    if config is not None:
+        result = _pyannote(pipeline, config, samples, num_speakers, min_speakers, max_speakers,
                            n_threads, progress)
     else:
         result = _resemblyzer(samples, transcript, num_speakers, min_speakers, max_speakers,
@@ -510,12 +513,9 @@ def encoder_sha256() -> str | None:
     return weights_sha256(Path(spec.origin).parent)
 
 
-def _pyannote(path: Path, samples: np.ndarray, num_speakers: int | None,
-              min_speakers: int | None, max_speakers: int | None, threads: int,
-              progress: Progress) -> Diarization:
-    """Run a local pyannote.audio pipeline on the samples (its own VAD and clustering)."""
-    import torch
-
+def _load_pyannote(config: Path, threads: int, progress: Progress) -> Any:
+    """The pyannote.audio pipeline of a local ``config.yaml``; ModelNotAvailableError if
+    it cannot be loaded offline (its checkpoints missing, a hub name in it)."""
     limit_torch(threads)
     progress.update(0, step="Loading pyannote pipeline")
     with warnings.catch_warnings():
@@ -523,14 +523,24 @@ def _pyannote(path: Path, samples: np.ndarray, num_speakers: int | None,
         from pyannote.audio import Pipeline
 
         try:
-            pipeline = Pipeline.from_pretrained(path)
+            pipeline = Pipeline.from_pretrained(config)
         except Exception as exc:
             raise ModelNotAvailableError(
-                f"pyannote pipeline {path} could not be loaded offline "
-                f"({type(exc).__name__}: {exc}); its config.yaml must name model files "
-                "that exist locally") from exc
+                f"pyannote pipeline {config} could not be loaded offline "
+                f"({type(exc).__name__}: {str(exc)[:300]}); its config.yaml must name model "
+                "checkpoints that exist locally") from exc
     if pipeline is None:
-        raise ModelNotAvailableError(f"pyannote pipeline {path} could not be loaded offline")
+        raise ModelNotAvailableError(f"pyannote pipeline {config} could not be loaded offline")
+    return pipeline
+
+
+def _pyannote(pipeline: Any, path: Path, samples: np.ndarray, num_speakers: int | None,
+              min_speakers: int | None, max_speakers: int | None, threads: int,
+              progress: Progress) -> Diarization:
+    """Run a loaded pyannote.audio pipeline on the samples (its own VAD and clustering)."""
+    import torch
+
+    limit_torch(threads)
     progress.check_cancelled()
     progress.update(10, step="Diarizing (pyannote)")
     kwargs = {k: v for k, v in (("num_speakers", num_speakers), ("min_speakers", min_speakers),
@@ -544,6 +554,7 @@ def _pyannote(path: Path, samples: np.ndarray, num_speakers: int | None,
     turns, speakers = label_turns([(s, e, order[lab]) for s, e, lab in runs])
     overlaps = tuple((round(s.start, 3), round(s.end, 3))
                      for s in annotation.get_overlap().support())
-    info = ModelInfo(name=f"pyannote:{path.name}", path=str(path), device="cpu", threads=threads)
+    info = ModelInfo(name=f"pyannote:{path.parent.name}", path=str(path), device="cpu",
+                     threads=threads)
     return Diarization(turns, speakers, f"pyannote:{path}", overlaps,
                        samples.shape[0] / SAMPLE_RATE, info, {"engine": "pyannote"})
