@@ -274,7 +274,7 @@ register(StageSpec(
     summary=_transcript_summary,
     route=False, description="WhisperX transcript with word times"))
 register(StageSpec(
-    name="diarization", task_type="speaker_diarization", run=_run_diarization,
+    name="diarization", task_type="diarization", run=_run_diarization,
     codec=record_codec(Diarization),
     sources=(_S + "_diarization", _S + "_rttm", _S + "_vad", _S + "_audio", _S + "_types"),
     result_attr="diarization", weight=8, seconds_per_audio_second=0.1,

@@ -234,8 +234,8 @@ def test_process_polls_to_completion_with_the_seed_status_shape(api, sample, pro
     r = api.get("/tasks", params={"parent_id": processed["task_id"]})
     children = r.json()["tasks"]
     assert {c["task_type"] for c in children} == {
-        "audio_upload_processing", "transcription", "semantic_chunking", "graph_generation",
-        "chapter_analysis", "question_generation"}
+        "audio_upload_processing", "transcription", "diarization", "semantic_chunking",
+        "graph_generation", "chapter_analysis", "question_generation"}
     assert all(c["status"] == "completed" for c in children)
 
 
@@ -546,7 +546,7 @@ def test_schemathesis_finds_no_server_error(server, sample, processed, tmp_path)
     elapsed = time.monotonic() - t0
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
-    assert "Selected: 18/18" in out and "5xx" not in out.split("SUMMARY")[-1], out[-3000:]
+    assert "Selected: 20/20" in out and "5xx" not in out.split("SUMMARY")[-1], out[-3000:]
     assert elapsed < 120, elapsed
     print("schemathesis:", " ".join(out.split("Test cases:")[-1].split()[:12]),
           f"in {elapsed:.0f} s")

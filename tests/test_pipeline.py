@@ -104,7 +104,7 @@ def test_stage_tasks_are_children_of_the_pipeline_task(first, manager):
     assert parent.status == "completed" and parent.progress_percentage == 100
     kids = df[df.parent_id == parent.task_id]
     assert sorted(kids.task_type) == sorted(str(t) for t in (
-        TaskType.AUDIO_UPLOAD_PROCESSING, TaskType.TRANSCRIPTION, "speaker_diarization",
+        TaskType.AUDIO_UPLOAD_PROCESSING, TaskType.TRANSCRIPTION, "diarization",
         TaskType.SEMANTIC_CHUNKING, TaskType.GRAPH_GENERATION, TaskType.CHAPTER_ANALYSIS,
         TaskType.QUESTION_GENERATION))
     assert set(kids.status) == {"completed"}
