@@ -216,3 +216,26 @@ def _write_wav(path: Path, audio: np.ndarray) -> None:
         w.setsampwidth(2)
         w.setframerate(SR)
         w.writeframes(pcm.tobytes())
+
+
+def test_cli_run_takes_speaker_flags_and_writes_rttm(tmp_path, two_voices, capsys):
+    from pipeline_kit._cli import main
+
+    audio, changes = two_voices
+    wav = tmp_path / "two_voices.wav"
+    _write_wav(wav, audio)
+    home, out = str(tmp_path / "home"), tmp_path / "out"
+    for flags, problem in ((["--speakers", "0"], "num_speakers must be an integer from 1 to 20"),
+                           (["--min-speakers", "3", "--max-speakers", "2"],
+                            "min_speakers (3) is greater than max_speakers (2)")):
+        assert main(["run", str(wav), "--out", str(out), "--home", home, *flags]) != 0
+        assert problem in capsys.readouterr().err
+        assert not out.exists()
+    rc = main(["run", str(wav), "--out", str(out), "--home", home, "--stages", "diarization",
+               "--speakers", "2"])
+    assert rc == 0
+    turns = read_rttm(out / "diarization.rttm")["audio"]
+    assert {t.speaker for t in turns} == {"SPEAKER_1", "SPEAKER_2"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["parameters"]["num_speakers"] == 2
+    assert (out / "transcript.srt").is_file()  # diarization needed the transcript
