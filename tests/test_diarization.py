@@ -239,3 +239,9 @@ def test_cli_run_takes_speaker_flags_and_writes_rttm(tmp_path, two_voices, capsy
     run = json.loads((out / "run.json").read_text())
     assert run["parameters"]["num_speakers"] == 2
     assert (out / "transcript.srt").is_file()  # diarization needed the transcript
+
+
+def test_more_speakers_asked_for_than_windows_is_no_crash():
+    audio = load_audio(AUSTEN)[: int(2.5 * SR)]  # a few windows only
+    d = pk.diarize(audio, min_speakers=5, max_speakers=8)
+    assert 1 <= len(d.speakers) <= 5 and d.turns

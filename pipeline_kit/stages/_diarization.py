@@ -286,7 +286,8 @@ def cluster(emb: np.ndarray, num_speakers: int | None, min_speakers: int | None,
     n = emb.shape[0]
     if n == 1 or num_speakers == 1:
         return np.zeros(n, dtype=int)
-    lo, hi = min_speakers or 1, min(max_speakers or MAX_SPEAKERS, n)
+    hi = min(max_speakers or MAX_SPEAKERS, n)
+    lo = min(min_speakers or 1, hi)  # never more clusters than windows
     x = centre(emb) if params.centre else emb
     step = max(1, int(np.ceil(n / MAX_CLUSTERED)))
     sample = x[::step]
@@ -305,7 +306,8 @@ def centre(emb: np.ndarray) -> np.ndarray:
 
     Resemblyzer's embeddings of one recording all share the room and microphone:
     raw cosine similarities sit around 0.7 between speakers and 0.75-0.8 within one;
-    without the shared part they spread to about -0.2 and 0.2.
+    without the shared part they spread to about -0.2 and 0.2. Off by default
+    (``EngineParams.centre``): on AMI it split single dominant speakers (DER 0.51 vs 0.35).
     """
     c = emb - emb.mean(axis=0)
     return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
