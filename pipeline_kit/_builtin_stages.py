@@ -257,6 +257,8 @@ def _run_questions(call: StageCall) -> list[Question]:
 # (austen_sample.wav, 26.7 s; Whisper tiny.en, embedding chunking) in a fresh process on
 # 2 CPU cores, model loading included: upload 0.07 s, transcription 7.2 s, chunking
 # 0.49 s, graph 0.03 s, chapters 0.18 s, questions 0.005 s.
+# Diarization (bench_diarization.py, 9 x 30 s AMI, warm, cores shared with other work):
+# 0.04 s per audio second, plus a few seconds of loading (torch, Resemblyzer) per process.
 register(StageSpec(
     name="upload", task_type=TaskType.AUDIO_UPLOAD_PROCESSING, run=_run_upload,
     codec=_upload_record_codec(), sources=(_S + "_upload", _S + "_audio", "pipeline_kit._fs"),
