@@ -245,3 +245,11 @@ def test_more_speakers_asked_for_than_windows_is_no_crash():
     audio = load_audio(AUSTEN)[: int(2.5 * SR)]  # a few windows only
     d = pk.diarize(audio, min_speakers=5, max_speakers=8)
     assert 1 <= len(d.speakers) <= 5 and d.turns
+
+
+def test_one_reader_over_minutes_is_one_speaker():
+    """221 s of one LJ Speech reader: the count estimate must not split one voice."""
+    wav = shared_path("speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav")
+    d = pk.diarize(str(wav))
+    assert d.speakers == ("SPEAKER_1",)
+    assert d.talk_time()["SPEAKER_1"] > 200
