@@ -1,6 +1,6 @@
 """pipeline_kit: spoken audio into timed transcripts, chunks, graphs, chapters and questions.
 
-The public surface: the six stage functions, their result records, the task manager
+The public surface: the stage functions, their result records, the task manager
 and the offline model helpers. Heavy libraries (WhisperX, torch, sentence-transformers)
 load on first use, not on import.
 """
@@ -33,6 +33,7 @@ from ._progress import NullProgress, Progress, TaskCancelled
 from ._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
 from .stages._chapters import analyze_chapters
 from .stages._chunking import create_semantic_chunks
+from .stages._diarization import diarize
 from .stages._graph import build_graph
 from .stages._questions import generate_questions
 from .stages._segmentation import segment_sentences
@@ -113,6 +114,7 @@ __all__ = [
     "choose_setting",
     "compare_runs",
     "create_semantic_chunks",
+    "diarize",
     "explore",
     "find_temporal_markers",
     "format_time",

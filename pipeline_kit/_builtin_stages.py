@@ -17,9 +17,10 @@ from pipeline_kit._params import Param
 from pipeline_kit._registry import Codec, StageCall, StageSpec, register
 from pipeline_kit.stages._chapters import MIN_SENTENCES
 from pipeline_kit.stages._chunking import CHUNK_SIZE, CHUNKING_METHOD, OVERLAP, check_sizes
+from pipeline_kit.stages._diarization import MAX_SPEAKERS, check_speaker_counts
 from pipeline_kit.stages._graph import TOP_CONCEPTS
 from pipeline_kit.stages._questions import MAX_QUESTIONS
-from pipeline_kit.stages._types import Chapter, Chunk, Question, Transcript
+from pipeline_kit.stages._types import Chapter, Chunk, Diarization, Question, Transcript
 from pipeline_kit.tasks import TaskType
 
 _S = "pipeline_kit.stages."
@@ -29,6 +30,15 @@ BATCH_SIZE = Param("batch_size", int, 8, "speech segments decoded per batch",
                    minimum=1, maximum=256)
 LANGUAGE = Param("language", str, None, "ISO 639 code of the speech; None to detect it",
                  optional=True, pattern=r"[a-z]{2,3}")
+NUM_SPEAKERS = Param("num_speakers", int, None, "how many people speak; None to estimate it",
+                     minimum=1, maximum=MAX_SPEAKERS, optional=True, flags=("--speakers",))
+MIN_SPEAKERS = Param("min_speakers", int, None, "fewest speakers to find when estimating",
+                     minimum=1, maximum=MAX_SPEAKERS, optional=True)
+MAX_SPEAKERS_PARAM = Param("max_speakers", int, None, "most speakers to find when estimating",
+                           minimum=1, maximum=MAX_SPEAKERS, optional=True)
+DIARIZATION_MODEL = Param("diarization_model", str, None, "a local pyannote.audio pipeline "
+                          "(folder with config.yaml); None for the bundled Resemblyzer engine",
+                          optional=True)
 
 
 def records_codec(cls: Any) -> Codec:
@@ -159,6 +169,48 @@ def _export_transcript(t: Transcript, out: Path) -> None:
     atomic_write_text(out / "transcript.txt", t.to_txt())
 
 
+def _run_diarization(call: StageCall) -> Diarization:
+    from pipeline_kit.stages._diarization import diarize
+
+    p = call.params
+    return diarize(call.audio, call.inputs["transcription"], num_speakers=p["num_speakers"],
+                   min_speakers=p["min_speakers"], max_speakers=p["max_speakers"],
+                   model=p["diarization_model"], progress=call.progress)
+
+
+def _check_speakers(params: dict[str, Any]) -> None:
+    check_speaker_counts(params["num_speakers"], params["min_speakers"], params["max_speakers"])
+
+
+@cache
+def _diarizer_identity(model: str | None) -> dict[str, Any]:
+    """What the diarization result depends on beyond its parameters: engine and weights."""
+    from pipeline_kit.stages._diarization import ENGINE, encoder_sha256
+
+    if model is None:
+        return {"engine": ENGINE, "weights_sha256": encoder_sha256()}
+    from pipeline_kit._models import resolve_diarization_model, weights_sha256
+
+    config = resolve_diarization_model(model)
+    return {"engine": "pyannote", "config": str(config),
+            "weights_sha256": weights_sha256(config.parent)}
+
+
+def _diarization_summary(d: Diarization) -> dict[str, Any]:
+    out: dict[str, Any] = {"speakers": len(d.speakers), "turns": len(d.turns),
+                           "method": d.method,
+                           "talk_time": {k: round(v, 2) for k, v in d.talk_time().items()}}
+    if not d.turns:
+        out["note"] = "no speech found: no speaker turns"
+    return out
+
+
+def _export_diarization(d: Diarization, out: Path) -> None:
+    from pipeline_kit.stages._rttm import to_rttm
+
+    atomic_write_text(out / "diarization.rttm", to_rttm(d.turns))
+
+
 def _run_chunking(call: StageCall) -> list[Chunk]:
     from pipeline_kit.stages._chunking import create_semantic_chunks
 
@@ -205,6 +257,8 @@ def _run_questions(call: StageCall) -> list[Question]:
 # (austen_sample.wav, 26.7 s; Whisper tiny.en, embedding chunking) in a fresh process on
 # 2 CPU cores, model loading included: upload 0.07 s, transcription 7.2 s, chunking
 # 0.49 s, graph 0.03 s, chapters 0.18 s, questions 0.005 s.
+# Diarization (bench_diarization.py, 9 x 30 s AMI, warm, cores shared with other work):
+# 0.04 s per audio second, plus a few seconds of loading (torch, Resemblyzer) per process.
 register(StageSpec(
     name="upload", task_type=TaskType.AUDIO_UPLOAD_PROCESSING, run=_run_upload,
     codec=_upload_record_codec(), sources=(_S + "_upload", _S + "_audio", "pipeline_kit._fs"),
@@ -221,6 +275,17 @@ register(StageSpec(
     identity=lambda p: {"model": model_identity(p["model"])}, export=_export_transcript,
     summary=_transcript_summary,
     route=False, description="WhisperX transcript with word times"))
+register(StageSpec(
+    name="diarization", task_type="diarization", run=_run_diarization,
+    codec=record_codec(Diarization),
+    sources=(_S + "_diarization", _S + "_rttm", _S + "_vad", _S + "_audio", _S + "_types"),
+    result_attr="diarization", weight=8, seconds_per_audio_second=0.1,
+    depends=("upload", "transcription"),
+    params=(NUM_SPEAKERS, MIN_SPEAKERS, MAX_SPEAKERS_PARAM, DIARIZATION_MODEL), reads_audio=True,
+    aliases=("speaker_diarization",), check=_check_speakers,
+    identity=lambda p: {"diarizer": _diarizer_identity(p["diarization_model"])},
+    export=_export_diarization, summary=_diarization_summary,
+    description="speaker turns: who speaks when"))
 register(StageSpec(
     name="chunking", task_type=TaskType.SEMANTIC_CHUNKING, run=_run_chunking,
     codec=records_codec(Chunk),

@@ -146,3 +146,24 @@ def weights_sha256(folder: Path) -> str:
     biggest = max(files, key=lambda p: p.stat().st_size)
     st = biggest.stat()
     return _hash_file(str(biggest), st.st_size, st.st_mtime_ns)
+
+
+def resolve_diarization_model(model: str | os.PathLike[str]) -> Path:
+    """The ``config.yaml`` of a local pyannote.audio pipeline (the default engine needs none).
+
+    ``model`` is a pipeline folder holding ``config.yaml`` or that file itself. Hub
+    names are not fetched: pyannote's pipelines are gated downloads, so they must be
+    saved locally first.
+    """
+    p = Path(model).expanduser()
+    if p.is_dir() and (p / "config.yaml").is_file():
+        return (p / "config.yaml").resolve()
+    if p.is_file() and p.suffix in (".yaml", ".yml"):
+        return p.resolve()
+    raise ModelNotAvailableError(
+        f"diarization model {str(model)!r} is not available offline. Leave model=None for "
+        "the bundled engine (Resemblyzer, package Resemblyzer), or pass a local pyannote.audio "
+        "pipeline: a folder with config.yaml (and the model checkpoints it names), e.g. "
+        "saved on a machine with network access from 'pyannote/speaker-diarization-3.1' "
+        "after accepting its terms on the Hugging Face hub."
+    )

@@ -172,6 +172,11 @@ def _other_value(p: Param, tmp_path: Path) -> Any:
         folder.mkdir(exist_ok=True)
         (folder / "model.bin").write_bytes(b"not the bundled weights")
         return str(folder)
+    if p.name == "diarization_model":  # a local pyannote pipeline folder (its config)
+        folder = tmp_path / "other-pyannote"
+        folder.mkdir(exist_ok=True)
+        (folder / "config.yaml").write_text("pipeline:\n  name: other\n")
+        return str(folder)
     if p.choices:
         return next(c for c in p.choices if c != p.default)
     if p.kind is str:

@@ -15,7 +15,7 @@ from pipeline_kit._registry import REGISTRY
 from pipeline_kit.api._deps import AppState, state
 from pipeline_kit.api._results import find_result
 from pipeline_kit.api._schemas import ID_PATTERN, ErrorBody
-from pipeline_kit.stages._types import Transcript
+from pipeline_kit.stages._types import Diarization, Transcript
 
 router = APIRouter(tags=["results"])
 AudioId = Annotated[str, Path(pattern=ID_PATTERN, description="audio id")]
@@ -58,6 +58,17 @@ def transcript(
     t = Transcript.from_dict(data)
     text = {"srt": t.to_srt, "vtt": t.to_vtt, "txt": t.to_txt}[format]()
     return PlainTextResponse(text, media_type=TEXT_TYPES[format])
+
+
+@router.get("/audio/{audio_id}/speakers", responses=ERRORS)
+def speakers(audio_id: AudioId, run_id: RunId = None,  # type: ignore[assignment]
+             app: AppState = Depends(state)) -> dict[str, Any]:
+    """Who speaks: labels in order of first appearance, seconds each talks, and the turns."""
+    rid, data = _result(app, audio_id, "diarization", "speaker turns", run_id)
+    d = Diarization.from_dict(data)
+    return {"audio_id": audio_id, "run_id": rid, "speakers": list(d.speakers),
+            "talk_time": d.talk_time(), "turns": [t.to_dict() for t in d.turns],
+            "overlaps": [list(o) for o in d.overlaps], "method": d.method}
 
 
 def _records(stage: str, field: str, what: str):
