@@ -172,7 +172,7 @@ class Transcript:
         return cls.from_dict(json.loads(Path(source).read_text(encoding="utf-8")))
 
     def words_df(self):  # -> pandas.DataFrame
-        """One row per word: text, start, end, probability, interpolated, segment."""
+        """One row per word: text, start, end, probability, interpolated, speaker, segment."""
         import pandas as pd
 
         seg_of = [0] * len(self.words)
@@ -180,7 +180,8 @@ class Transcript:
             for i in range(s.word_start, s.word_end):
                 seg_of[i] = s.id
         df = pd.DataFrame([w.to_dict() for w in self.words],
-                          columns=["text", "start", "end", "probability", "interpolated"])
+                          columns=["text", "start", "end", "probability", "interpolated",
+                                   "speaker"])
         df["segment"] = seg_of
         return df
 
@@ -423,6 +424,7 @@ class Question:
     source: str = "builtin"  # which generator produced it
     context: str | None = None  # the source sentence the answer comes from
     answer_type: str | None = None  # "person", "place", "date", "number", "thing", "phrase"
+    speaker: str | None = None  # who said the source sentence, when one speaker said all of it
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
