@@ -22,11 +22,14 @@ from ._pipeline import (
 )
 from ._progress import NullProgress, Progress, TaskCancelled
 from ._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
+from ._speaker_names import rename_speakers
+from ._speaker_views import speaker_timeline, talk_time_table
 from .stages._chapters import analyze_chapters
 from .stages._chunking import create_semantic_chunks
 from .stages._graph import build_graph
 from .stages._questions import generate_questions
 from .stages._segmentation import segment_sentences
+from .stages._speakers import assign_speakers, concept_speakers, speaker_times
 from .stages._sweep import choose_setting, plot_sweep, sweep
 from .stages._temporal import find_temporal_markers, temporal_info
 from .stages._transcription import transcribe
@@ -94,8 +97,10 @@ __all__ = [
     "UploadError",
     "Word",
     "analyze_chapters",
+    "assign_speakers",
     "build_graph",
     "choose_setting",
+    "concept_speakers",
     "create_semantic_chunks",
     "find_temporal_markers",
     "generate_questions",
@@ -104,6 +109,7 @@ __all__ = [
     "process_upload",
     "progress_mode",
     "register_stage",
+    "rename_speakers",
     "resolve_embedding_model",
     "resolve_whisper_model",
     "run_batch",
@@ -112,10 +118,13 @@ __all__ = [
     "runs",
     "segment_sentences",
     "show",
+    "speaker_timeline",
+    "speaker_times",
     "stage_names",
     "stage_parameters",
     "start_pipeline",
     "sweep",
+    "talk_time_table",
     "temporal_info",
     "transcribe",
 ]
