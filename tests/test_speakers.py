@@ -372,13 +372,26 @@ def test_questions_name_the_speaker_of_a_one_speaker_sentence(run):
     assert checked >= 1
 
 
-def test_rename_persists_in_the_saved_run_the_store_and_the_artifact_view(run, home):
-    renamed = pk.rename_speakers(run, {"SPEAKER_1": "Interviewer"})
+def _copy_of_run(run, home: Path, tmp_path: Path):
+    """The run with its home (store, audio, artifacts) and exports copied under ``tmp_path``,
+    so a test that renames leaves the module's run as it was."""
+    import shutil
+
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    out = copy / "out"
+    record = {**run.run_record, "home": str(copy), "out_dir": str(out)}
+    return dataclasses.replace(run, run_record=record, out_dir=out), copy
+
+
+def test_rename_persists_in_the_saved_run_the_store_and_the_artifact_view(run, home, tmp_path):
+    mine, copy = _copy_of_run(run, home, tmp_path)
+    renamed = pk.rename_speakers(mine, {"SPEAKER_1": "Interviewer"})
     assert {w.speaker for w in renamed.transcript.words} == {"Interviewer", "SPEAKER_2"}
     assert all("SPEAKER_1" not in c.speakers for c in renamed.chunks)
     assert renamed["diarization"].speakers == ("Interviewer", "SPEAKER_2")
-    assert {w.speaker for w in run.transcript.words} == {"SPEAKER_1", "SPEAKER_2"}  # unchanged
-    out = Path(run.out_dir)
+    assert {w.speaker for w in mine.transcript.words} == {"SPEAKER_1", "SPEAKER_2"}  # unchanged
+    out = Path(mine.out_dir)
     # the saved run directory, read back from disk
     assert saved_names(out) == {"SPEAKER_1": "Interviewer"}
     assert json.loads((out / "run.json").read_text())["speaker_names"] == {
@@ -389,19 +402,42 @@ def test_rename_persists_in_the_saved_run_the_store_and_the_artifact_view(run, h
     assert reread == renamed.transcript
     chunks = json.loads((out / "chunks.json").read_text())
     assert any("Interviewer" in c["speakers"] for c in chunks)
-    # the store's run record, and the run's artifacts as a loader shows them
-    store = open_store(home / "tasks.sqlite3")
+    # the store's run record (found through the run's home), and the run's artifacts as a
+    # loader shows them
+    store = open_store(copy / "tasks.sqlite3")
     try:
         doc = store.get_document("runs", run.run_id)
     finally:
         store.close()
     assert doc["speaker_names"] == {"SPEAKER_1": "Interviewer"}
-    shown = presented({s: _artifact(run, home, s) for s in doc["stages"]}, doc["speaker_names"])
+    shown = presented({s: _artifact(run, copy, s) for s in doc["stages"]}, doc["speaker_names"])
     assert shown["transcription"] == renamed.transcript
     # a second rename may use the given name; both names persist
     again = pk.rename_speakers(renamed, {"Interviewer": "Host", "SPEAKER_2": "Guest"})
     assert {w.speaker for w in again.transcript.words} == {"Host", "Guest"}
     assert saved_names(out) == {"SPEAKER_1": "Host", "SPEAKER_2": "Guest"}
+    # the module's own run and its files are untouched
+    assert "[SPEAKER_1] " in (Path(run.out_dir) / "transcript.srt").read_text()
+
+
+def test_api_transcript_carries_speakers_and_given_names(run, home, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from pipeline_kit.api import ApiLimits, create_app
+
+    mine, copy = _copy_of_run(run, home, tmp_path)
+    pk.rename_speakers(dataclasses.replace(mine, out_dir=None), {"SPEAKER_2": "Guest"})
+    with TestClient(create_app(home=copy, token=None, limits=ApiLimits())) as client:
+        audio_id = run.audio.audio_id
+        got = client.get(f"/audio/{audio_id}/transcript")
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["run_id"] == run.run_id
+        t = Transcript.from_dict(body["transcript"])
+        assert [w.speaker for w in t.words] == [
+            {"SPEAKER_2": "Guest"}.get(w.speaker, w.speaker) for w in run.transcript.words]
+        srt = client.get(f"/audio/{audio_id}/transcript", params={"format": "srt"})
+        assert "[Guest] " in srt.text and "[SPEAKER_1] " in srt.text
 
 
 @pytest.mark.parametrize(("names", "message"), [
