@@ -45,6 +45,8 @@ from .stages._types import (
     TemporalMarker,
     Transcript,
     Word,
+    chapters_df,
+    chunks_df,
 )
 from .stages._upload import AudioLibrary, AudioRecord, UploadError, import_audio, process_upload
 from .tasks import (
@@ -99,7 +101,9 @@ __all__ = [
     "analyze_chapters",
     "assign_speakers",
     "build_graph",
+    "chapters_df",
     "choose_setting",
+    "chunks_df",
     "concept_speakers",
     "create_semantic_chunks",
     "find_temporal_markers",

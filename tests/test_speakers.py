@@ -167,6 +167,10 @@ def test_chunk_and_chapter_talk_times_sum_to_their_durations(labelled):
     assert chapters and all(ch.speakers for ch in chapters)
     for ch in chapters:
         assert sum(ch.speakers.values()) == pytest.approx(ch.end_time - ch.start_time, abs=0.01)
+    # the DataFrame views name who talks most in each
+    for df, records in ((pk.chunks_df(chunks), chunks), (pk.chapters_df(chapters), chapters)):
+        assert list(df["speakers"]) == [r.speakers for r in records]
+        assert list(df["speaker"]) == [max(r.speakers, key=r.speakers.get) for r in records]
     # without speakers nothing is invented
     plain = dataclasses.replace(labelled, words=tuple(dataclasses.replace(w, speaker=None)
                                                       for w in labelled.words))

@@ -18,7 +18,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._types import Chapter, Chunk, Diarization, Question, Segment, SpeakerTurn, Transcript, Word
+from ._types import (
+    Chapter,
+    Chunk,
+    Diarization,
+    Question,
+    Segment,
+    SpeakerTurn,
+    Transcript,
+    Word,
+    dominant_speaker,
+)
 
 MAX_GAP = 1.0  # seconds: how far a word outside every turn may be from the nearest one
 MIN_RUN_WORDS = 3  # a speaker run shorter than this is no speaker change for chunking
@@ -123,11 +133,6 @@ def speaker_times(words: Sequence[Word], start: float, end: float) -> dict[str, 
             out[w.speaker] = out.get(w.speaker, 0.0) + (right - left)
         left = right
     return {s: round(v, 3) for s, v in sorted(out.items(), key=lambda kv: -kv[1])}
-
-
-def dominant_speaker(speakers: Mapping[str, float]) -> str | None:
-    """The speaker with the most talk time in a ``speakers`` mapping (None when empty)."""
-    return max(speakers.items(), key=lambda kv: kv[1])[0] if speakers else None
 
 
 def speaker_changes(words: Sequence[Word], min_words: int = MIN_RUN_WORDS) -> list[int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
@@ -432,6 +432,34 @@ class Question:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Question:
         return cls(**d)
+
+
+def dominant_speaker(speakers: Mapping[str, float]) -> str | None:
+    """The speaker with the most talk time in a ``speakers`` mapping (None when empty)."""
+    return max(speakers.items(), key=lambda kv: kv[1])[0] if speakers else None
+
+
+CHUNK_COLUMNS = ["chunk_id", "start_time", "end_time", "word_count", "topic_index",
+                 "boundary_score", "speaker", "speakers", "text"]
+CHAPTER_COLUMNS = ["chapter_index", "title", "start_time", "end_time", "speaker", "speakers",
+                   "key_phrases", "summary"]
+
+
+def chunks_df(chunks: Sequence[Chunk]):  # -> pandas.DataFrame
+    """One row per chunk; ``speaker`` is who talks most in it, ``speakers`` each one's
+    seconds (None and {} before diarization)."""
+    import pandas as pd
+
+    rows = [{**c.to_dict(), "speaker": dominant_speaker(c.speakers)} for c in chunks]
+    return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
+
+
+def chapters_df(chapters: Sequence[Chapter]):  # -> pandas.DataFrame
+    """One row per chapter, with ``speaker`` (most talk time) and ``speakers`` as for chunks."""
+    import pandas as pd
+
+    rows = [{**c.to_dict(), "speaker": dominant_speaker(c.speakers)} for c in chapters]
+    return pd.DataFrame(rows, columns=CHAPTER_COLUMNS)
 
 
 def dump_records(records: Sequence[_Dumpable], path: str | Path | None = None) -> str:
