@@ -43,12 +43,18 @@ class _Turns:
     def __init__(self, turns: Iterable[SpeakerTurn]) -> None:
         self.turns = sorted(turns, key=lambda t: (t.start, t.end, t.speaker))
         self.starts = [t.start for t in self.turns]
+        self.longest = max((t.duration for t in self.turns), default=0.0)
+
+    def _near(self, start: float, end: float, margin: float) -> list[SpeakerTurn]:
+        """Turns that may lie within ``margin`` of ``[start, end]`` (no turn is longer
+        than ``longest``, so only starts in a window around it can qualify)."""
+        lo = bisect.bisect_left(self.starts, start - self.longest - margin)
+        return self.turns[lo:bisect.bisect_right(self.starts, end + margin)]
 
     def speaker(self, start: float, end: float, max_gap: float) -> str | None:
         """The speaker overlapping ``[start, end]`` most, else the nearest within ``max_gap``."""
-        candidates = self.turns[:bisect.bisect_right(self.starts, end)]
         overlap: dict[str, float] = {}
-        for t in candidates:
+        for t in self._near(start, end, 0.0):
             inter = min(t.end, end) - max(t.start, start)
             if inter > 0:
                 overlap[t.speaker] = overlap.get(t.speaker, 0.0) + inter
@@ -58,7 +64,7 @@ class _Turns:
 
     def _nearest(self, start: float, end: float, max_gap: float) -> str | None:
         best: tuple[float, str] | None = None
-        for t in self.turns:
+        for t in self._near(start, end, max_gap):
             gap = max(t.start - end, start - t.end, 0.0)
             if gap <= max_gap and (best is None or gap < best[0]):
                 best = (gap, t.speaker)
