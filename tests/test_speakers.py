@@ -93,6 +93,30 @@ def _clear_words(t: Transcript, gold: Diarization) -> list[int]:
     return out
 
 
+# ----------------------------------------------------------------------------- without shared data
+
+def test_hand_built_turns_over_the_bundled_sample_label_whole_sentences(sample_dir):
+    """Turns that change speaker at sentence gaps (mid-pause) of the bundled reading:
+    every word gets its sentence's speaker, and subtitle cues never mix two."""
+    from pipeline_kit.stages._sentences import split_sentences
+
+    t = pk.transcribe(str(sample_dir / "austen_sample.wav"))
+    sentences = split_sentences(t)
+    assert len(sentences) >= 4
+    cuts = [0.0, *((a.end_time + b.start_time) / 2 for a, b in zip(sentences, sentences[1:],
+                                                                   strict=False)),
+            t.audio_duration_seconds + 1.0]
+    who = [f"SPEAKER_{1 + (i // 2) % 2}" for i in range(len(sentences))]  # two sentences each
+    turns = tuple(SpeakerTurn(cuts[i], cuts[i + 1], who[i]) for i in range(len(sentences)))
+    hand = Diarization(turns=turns, speakers=("SPEAKER_1", "SPEAKER_2"), method="hand")
+    labelled = pk.assign_speakers(t, hand)
+    for s, speaker in zip(sentences, who, strict=True):
+        assert {w.speaker for w in labelled.words[s.start_word:s.end_word]} == {speaker}
+    for block in labelled.to_srt().strip().split("\n\n"):
+        text = block.splitlines()[2]
+        assert _CUE.match(text), block
+
+
 # ----------------------------------------------------------------------------- words, segments
 
 def test_words_get_the_gold_speaker_on_both_sides_of_every_change(transcript, labelled, gold):
