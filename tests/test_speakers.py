@@ -207,6 +207,13 @@ def test_split_on_speaker_change_cuts_at_every_change(labelled, method):
     size, overlap = 60, 10
     changes = speaker_changes(labelled.words)
     assert len(changes) >= 3
+    # each stretch between changes has 3+ words, and the next is mostly someone else's
+    bounds = [0, *changes, len(labelled.words)]
+    stretches = [[w.speaker for w in labelled.words[a:b]]
+                 for a, b in zip(bounds, bounds[1:], strict=False)]
+    assert all(len(x) >= 3 for x in stretches)
+    main = [max(set(x), key=x.count) for x in stretches]
+    assert all(a != b for a, b in zip(main, main[1:], strict=False))
     whole = pk.create_semantic_chunks(labelled, size, overlap, method=method)
     assert any(len(c.speakers) > 1 for c in whole)  # the option has something to change
     split = pk.create_semantic_chunks(labelled, size, overlap, method=method,

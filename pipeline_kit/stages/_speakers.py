@@ -163,6 +163,9 @@ def speaker_changes(words: Sequence[Word], min_words: int = MIN_RUN_WORDS) -> li
                 merged[-1][0] = run[0]
         else:
             merged.append(list(run))
+    if len(merged) > 1 and merged[0][2] < min_words:  # a short opening joins the run after it
+        merged[1][1:] = [0, merged[0][2] + merged[1][2]]
+        del merged[0]
     return [r[1] for r in merged[1:]]
 
 
