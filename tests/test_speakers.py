@@ -425,6 +425,7 @@ def test_rename_persists_in_the_saved_run_the_store_and_the_artifact_view(run, h
     assert {w.speaker for w in renamed.transcript.words} == {"Interviewer", "SPEAKER_2"}
     assert all("SPEAKER_1" not in c.speakers for c in renamed.chunks)
     assert renamed["diarization"].speakers == ("Interviewer", "SPEAKER_2")
+    assert renamed.transcript.metadata["speakers"]["labels"] == ["Interviewer", "SPEAKER_2"]
     assert {w.speaker for w in mine.transcript.words} == {"SPEAKER_1", "SPEAKER_2"}  # unchanged
     out = Path(mine.out_dir)
     # the saved run directory, read back from disk

@@ -218,9 +218,10 @@ def concept_speakers_from_words(forms: Iterable[str], words: Sequence[Word]) -> 
     for key in keys:
         n = len(key)
         for i in range(len(words) - n + 1):
+            speaker = words[i].speaker
             hit = last[i + n - 1] == key[-1] and tuple(low[i:i + n - 1]) == key[:-1]
-            if hit and words[i].speaker is not None:
-                counts[words[i].speaker] += 1
+            if hit and speaker is not None:
+                counts[speaker] += 1
     return dict(counts.most_common())
 
 
@@ -321,9 +322,14 @@ def _relabel_transcript(t: Transcript, names: Mapping[str, str]) -> Transcript:
     def name(s: str | None) -> str | None:
         return names.get(s, s) if s is not None else None
 
+    meta = dict(t.metadata or {})
+    if isinstance(meta.get("speakers"), dict):
+        labels = meta["speakers"].get("labels", [])
+        meta["speakers"] = {**meta["speakers"], "labels": [name(s) for s in labels]}
     return dataclasses.replace(
         t, words=tuple(dataclasses.replace(w, speaker=name(w.speaker)) for w in t.words),
-        segments=tuple(dataclasses.replace(s, speaker=name(s.speaker)) for s in t.segments))
+        segments=tuple(dataclasses.replace(s, speaker=name(s.speaker)) for s in t.segments),
+        metadata=meta)
 
 
 def _relabel_graph(G: Any, names: Mapping[str, str]) -> Any:
