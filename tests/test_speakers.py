@@ -456,6 +456,20 @@ def test_rename_persists_in_the_saved_run_the_store_and_the_artifact_view(run, h
     assert "[SPEAKER_1] " in (Path(run.out_dir) / "transcript.srt").read_text()
 
 
+def test_load_run_shows_the_speakers_and_the_names_given(run, home, tmp_path):
+    load_run = getattr(pk, "load_run", None)
+    if load_run is None:
+        pytest.skip("pk.load_run is not on this branch (it is on main)")
+    assert load_run(run.out_dir).transcript == run.transcript  # labelled, as the run showed it
+    mine, copy = _copy_of_run(run, home, tmp_path)
+    pk.rename_speakers(mine, {"SPEAKER_2": "Guest"})
+    expected = [{"SPEAKER_2": "Guest"}.get(w.speaker, w.speaker) for w in run.transcript.words]
+    for loaded in (load_run(mine.out_dir), load_run(run.run_id, home=copy)):
+        assert [w.speaker for w in loaded.transcript.words] == expected
+        assert loaded["diarization"].speakers == ("SPEAKER_1", "Guest")
+        assert all("SPEAKER_2" not in c.speakers for c in loaded.chunks)
+
+
 def test_api_transcript_carries_speakers_and_given_names(run, home, tmp_path):
     from fastapi.testclient import TestClient
 
