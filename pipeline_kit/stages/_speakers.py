@@ -3,10 +3,11 @@
 :func:`assign_speakers` follows whisperx's ``assign_word_speakers``: a word gets the
 speaker whose turns overlap it most (intersections summed per speaker); a word in
 no turn (diarization turns often start late or end early around a word) gets the
-nearest turn's speaker when that turn is at most ``max_gap`` seconds away, else
-None. A segment gets the speaker of most of its words. Everything else (chunk and
-chapter talk time, speaker cuts in chunking, concept and question speakers,
-renaming) reads the word labels, so one rule decides who said what everywhere.
+nearest turn's speaker when that turn is at most ``max_gap`` seconds away (of equally
+near turns, the one whose middle is nearest, as whisperx picks), else None. A
+segment gets the speaker of most of its words. Everything else (chunk and chapter
+talk time, speaker cuts in chunking, concept and question speakers, renaming) reads
+the word labels, so one rule decides who said what everywhere.
 """
 
 from __future__ import annotations
@@ -63,12 +64,16 @@ class _Turns:
         return self._nearest(start, end, max_gap)
 
     def _nearest(self, start: float, end: float, max_gap: float) -> str | None:
-        best: tuple[float, str] | None = None
+        best: tuple[float, float, str] | None = None
+        mid = (start + end) / 2
         for t in self._near(start, end, max_gap):
             gap = max(t.start - end, start - t.end, 0.0)
-            if gap <= max_gap and (best is None or gap < best[0]):
-                best = (gap, t.speaker)
-        return best[1] if best else None
+            # equal gaps (a zero-length word inside two turns): the nearer middle wins, as
+            # in whisperx's nearest-turn rule
+            key = (gap, abs((t.start + t.end) / 2 - mid), t.speaker)
+            if gap <= max_gap and (best is None or key < best):
+                best = key
+        return best[2] if best else None
 
 
 def _majority(labels: Sequence[str | None]) -> str | None:
