@@ -8,9 +8,11 @@ check how speakers are carried, not how well they are found (``test_diarization`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -320,17 +322,19 @@ GOLD_SPEC = StageSpec(
 LATER = ("chunking", "chapters", "graph", "questions")
 
 
-@pytest.fixture(scope="module")
-def gold_stage(sample_wav):
-    """A ``diarization`` stage answering the gold turns, registered where the real one
-    goes (or the real one's engine swapped for the gold turns, once it exists), so the
-    stages after it take speakers; the registry is restored afterwards."""
-    GOLD_RTTM[0] = str(sample_wav.with_suffix(".rttm"))
+@contextlib.contextmanager
+def gold_stage_registered(rttm: str | Path) -> Iterator[None]:
+    """A ``diarization`` stage answering the gold turns of ``rttm``, registered where the
+    real one goes (or the real one's engine swapped for the gold turns, once it exists),
+    so the stages after it take speakers; the registry is restored afterwards."""
+    GOLD_RTTM[0] = str(rttm)
     if "diarization" in REGISTRY.names():
         real = REGISTRY.get("diarization")
         REGISTRY.override("diarization", run=_run_gold)
-        yield
-        REGISTRY.register(real, replace_existing=True)
+        try:
+            yield
+        finally:
+            REGISTRY.register(real, replace_existing=True)
         return
     originals = [REGISTRY.get(n) for n in LATER]
     for name in reversed(LATER):
@@ -346,6 +350,12 @@ def gold_stage(sample_wav):
             REGISTRY.unregister(name)
         for spec in originals:
             REGISTRY.register(spec)
+
+
+@pytest.fixture(scope="module")
+def gold_stage(sample_wav):
+    with gold_stage_registered(sample_wav.with_suffix(".rttm")):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -488,24 +498,40 @@ def test_load_run_shows_the_speakers_and_the_names_given(run, home, tmp_path):
         assert all("SPEAKER_2" not in c.speakers for c in loaded.chunks)
 
 
-def test_api_transcript_carries_speakers_and_given_names(run, home, tmp_path):
+# The API in a process of its own (as test_api's server): importing pipeline_kit.api here
+# would freeze its request schema before other test modules register their stages.
+API_CHILD = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from test_speakers import gold_stage_registered
+with gold_stage_registered(sys.argv[2]):
     from fastapi.testclient import TestClient
-
     from pipeline_kit.api import ApiLimits, create_app
+    with TestClient(create_app(home=sys.argv[3], token=None, limits=ApiLimits())) as client:
+        url = f"/audio/{sys.argv[4]}/transcript"
+        got = client.get(url)
+        srt = client.get(url, params={"format": "srt"})
+print(json.dumps({"status": got.status_code, "json": got.json(), "srt": srt.text}))
+"""
+
+
+def test_api_transcript_carries_speakers_and_given_names(run, home, tmp_path, sample_wav):
+    import subprocess
+    import sys
 
     mine, copy = _copy_of_run(run, home, tmp_path)
     pk.rename_speakers(dataclasses.replace(mine, out_dir=None), {"SPEAKER_2": "Guest"})
-    with TestClient(create_app(home=copy, token=None, limits=ApiLimits())) as client:
-        audio_id = run.audio.audio_id
-        got = client.get(f"/audio/{audio_id}/transcript")
-        assert got.status_code == 200, got.text
-        body = got.json()
-        assert body["run_id"] == run.run_id
-        t = Transcript.from_dict(body["transcript"])
-        assert [w.speaker for w in t.words] == [
-            {"SPEAKER_2": "Guest"}.get(w.speaker, w.speaker) for w in run.transcript.words]
-        srt = client.get(f"/audio/{audio_id}/transcript", params={"format": "srt"})
-        assert "[Guest] " in srt.text and "[SPEAKER_1] " in srt.text
+    proc = subprocess.run([sys.executable, "-c", API_CHILD, str(Path(__file__).parent),
+                           str(sample_wav.with_suffix(".rttm")), str(copy),
+                           run.audio.audio_id], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert answer["status"] == 200, answer
+    assert answer["json"]["run_id"] == run.run_id
+    t = Transcript.from_dict(answer["json"]["transcript"])
+    assert [w.speaker for w in t.words] == [
+        {"SPEAKER_2": "Guest"}.get(w.speaker, w.speaker) for w in run.transcript.words]
+    assert "[Guest] " in answer["srt"] and "[SPEAKER_1] " in answer["srt"]
 
 
 @pytest.mark.parametrize(("names", "message"), [
