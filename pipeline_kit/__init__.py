@@ -31,12 +31,15 @@ from ._pipeline import (
 )
 from ._progress import NullProgress, Progress, TaskCancelled
 from ._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
+from ._speaker_names import rename_speakers
+from ._speaker_views import speaker_timeline, talk_time_table
 from .stages._chapters import analyze_chapters
 from .stages._chunking import create_semantic_chunks
 from .stages._diarization import diarize
 from .stages._graph import build_graph
 from .stages._questions import generate_questions
 from .stages._segmentation import segment_sentences
+from .stages._speakers import assign_speakers, concept_speakers, speaker_times
 from .stages._sweep import choose_setting, plot_sweep
 from .stages._sweep import sweep as _sweep
 from .stages._temporal import find_temporal_markers, temporal_info
@@ -53,6 +56,8 @@ from .stages._types import (
     TemporalMarker,
     Transcript,
     Word,
+    chapters_df,
+    chunks_df,
 )
 from .stages._upload import AudioLibrary, AudioRecord, UploadError, import_audio, process_upload
 from .tasks import (
@@ -110,9 +115,13 @@ __all__ = [
     "UploadError",
     "Word",
     "analyze_chapters",
+    "assign_speakers",
     "build_graph",
+    "chapters_df",
     "choose_setting",
+    "chunks_df",
     "compare_runs",
+    "concept_speakers",
     "create_semantic_chunks",
     "diarize",
     "explore",
@@ -127,6 +136,7 @@ __all__ = [
     "process_upload",
     "progress_mode",
     "register_stage",
+    "rename_speakers",
     "resolve_embedding_model",
     "resolve_whisper_model",
     "run_batch",
@@ -135,11 +145,14 @@ __all__ = [
     "runs",
     "segment_sentences",
     "show",
+    "speaker_timeline",
+    "speaker_times",
     "stage_names",
     "stage_parameters",
     "start_pipeline",
     "sweep",
     "table",
+    "talk_time_table",
     "temporal_info",
     "transcribe",
     "transcript_view",

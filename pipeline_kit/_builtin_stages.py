@@ -14,9 +14,15 @@ from typing import Any
 
 from pipeline_kit._fs import atomic_write_text
 from pipeline_kit._params import Param
-from pipeline_kit._registry import Codec, StageCall, StageSpec, register
+from pipeline_kit._registry import REGISTRY, Codec, StageCall, StageSpec, register
 from pipeline_kit.stages._chapters import MIN_SENTENCES
-from pipeline_kit.stages._chunking import CHUNK_SIZE, CHUNKING_METHOD, OVERLAP, check_sizes
+from pipeline_kit.stages._chunking import (
+    CHUNK_SIZE,
+    CHUNKING_METHOD,
+    OVERLAP,
+    SPLIT_ON_SPEAKER_CHANGE,
+    check_sizes,
+)
 from pipeline_kit.stages._diarization import MAX_SPEAKERS, check_speaker_counts
 from pipeline_kit.stages._graph import TOP_CONCEPTS
 from pipeline_kit.stages._questions import MAX_QUESTIONS
@@ -136,6 +142,33 @@ def _library_audio(record: Any, home: Path) -> str | None:
     return str(p) if p.is_file() else None
 
 
+# ----------------------------------------------------------------------------- speakers
+
+def speaker_inputs() -> tuple[str, ...]:
+    """What a stage that carries speakers depends on besides its own inputs: the
+    transcript and the ``diarization`` stage, when that stage is registered (it is
+    declared before the stages that use it); nothing otherwise."""
+    return ("transcription", "diarization") if "diarization" in REGISTRY else ()
+
+
+def with_speakers(depends: tuple[str, ...]) -> tuple[str, ...]:
+    """``depends`` plus :func:`speaker_inputs`, each once, in order."""
+    return tuple(dict.fromkeys((*depends, *speaker_inputs())))
+
+
+def labelled_transcript(call: StageCall) -> Transcript:
+    """The transcript with speakers on its words when the stage got a diarization.
+
+    The transcription artifact itself stays speaker-free (its cache key must not
+    depend on diarization); every stage that needs speakers assigns them the same way.
+    """
+    from pipeline_kit.stages._speakers import assign_speakers
+
+    transcript = call.inputs["transcription"]
+    diarization = call.inputs.get("diarization")
+    return transcript if diarization is None else assign_speakers(transcript, diarization)
+
+
 # ----------------------------------------------------------------------------- the others
 
 def _run_transcription(call: StageCall) -> Transcript:
@@ -215,8 +248,9 @@ def _run_chunking(call: StageCall) -> list[Chunk]:
     from pipeline_kit.stages._chunking import create_semantic_chunks
 
     p = call.params
-    return create_semantic_chunks(call.inputs["transcription"], p["chunk_size"], p["overlap"],
-                                  method=p["chunking_method"], progress=call.progress)
+    return create_semantic_chunks(labelled_transcript(call), p["chunk_size"], p["overlap"],
+                                  method=p["chunking_method"], progress=call.progress,
+                                  split_on_speaker_change=p["split_on_speaker_change"])
 
 
 def _chunking_identity(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,15 +262,19 @@ def _run_chapters(call: StageCall) -> list[Chapter]:
 
     # From the transcript, so chapter times are its real word times (the same as a
     # direct analyze_chapters(transcript) call); the chunks only fill chunk_ids.
-    return analyze_chapters(call.inputs["transcription"], chunks=call.inputs["chunking"],
+    return analyze_chapters(labelled_transcript(call), chunks=call.inputs["chunking"],
                             min_sentences=call.params["min_sentences"], progress=call.progress)
 
 
 def _run_graph(call: StageCall) -> Any:
     from pipeline_kit.stages._graph import build_graph
+    from pipeline_kit.stages._speakers import link_concepts_to_speakers
 
-    return build_graph(call.inputs["chunking"], chapters=call.inputs["chapters"],
-                       top_concepts=call.params["top_concepts"], progress=call.progress)
+    G = build_graph(call.inputs["chunking"], chapters=call.inputs["chapters"],
+                    top_concepts=call.params["top_concepts"], progress=call.progress)
+    if "diarization" in call.inputs:
+        link_concepts_to_speakers(G, labelled_transcript(call))
+    return G
 
 
 def _export_graph(g: Any, out: Path) -> None:
@@ -247,10 +285,15 @@ def _export_graph(g: Any, out: Path) -> None:
 
 def _run_questions(call: StageCall) -> list[Question]:
     from pipeline_kit.stages._questions import generate_questions
+    from pipeline_kit.stages._speakers import questions_with_speakers
 
     i = call.inputs
-    return generate_questions(i["chunking"], i["chapters"], i["graph"],
-                              max_questions=call.params["max_questions"], progress=call.progress)
+    questions = generate_questions(i["chunking"], i["chapters"], i["graph"],
+                                   max_questions=call.params["max_questions"],
+                                   progress=call.progress)
+    if "diarization" in i:
+        questions = questions_with_speakers(questions, i["chunking"], labelled_transcript(call))
+    return questions
 
 
 # seconds_per_audio_second: measured with `run_pipeline` on the bundled sample
@@ -290,34 +333,37 @@ register(StageSpec(
     name="chunking", task_type=TaskType.SEMANTIC_CHUNKING, run=_run_chunking,
     codec=records_codec(Chunk),
     sources=(_S + "_chunking", _S + "_embeddings", _S + "_sentences", _S + "_temporal",
-             _S + "_types"),
-    result_attr="chunks", weight=10, seconds_per_audio_second=0.018, depends=("transcription",),
-    params=(CHUNK_SIZE, OVERLAP, CHUNKING_METHOD), aliases=("semantic_chunking",),
+             _S + "_speakers", _S + "_types"),
+    result_attr="chunks", weight=10, seconds_per_audio_second=0.018,
+    depends=with_speakers(("transcription",)),
+    params=(CHUNK_SIZE, OVERLAP, CHUNKING_METHOD, SPLIT_ON_SPEAKER_CHANGE),
+    aliases=("semantic_chunking",),
     identity=_chunking_identity, check=check_sizes, summary=_count("chunks"),
     description="overlapping chunks with word/time ranges and temporal markers"))
 register(StageSpec(
     name="chapters", task_type=TaskType.CHAPTER_ANALYSIS, run=_run_chapters,
     codec=records_codec(Chapter),
     sources=(_S + "_chapters", _S + "_segmentation", _S + "_keyphrases", _S + "_embeddings",
-             _S + "_sentences", _S + "_types"),
+             _S + "_sentences", _S + "_speakers", _S + "_types"),
     result_attr="chapters", weight=6, seconds_per_audio_second=0.0066,
-    depends=("transcription", "chunking"),
+    depends=with_speakers(("transcription", "chunking")),
     params=(MIN_SENTENCES,), aliases=("chapter_analysis",), identity=_with_embedder,
     summary=_count("chapters"),
     description="titled, summarised chapters with time ranges"))
 register(StageSpec(
     name="graph", task_type=TaskType.GRAPH_GENERATION, run=_run_graph, codec=_graph_codec(),
     sources=(_S + "_graph", _S + "_graph_query", _S + "_keyphrases", _S + "_embeddings",
-             _S + "_types"),
+             _S + "_speakers", _S + "_types"),
     result_attr="graph", weight=6, seconds_per_audio_second=0.0015,
-    depends=("chunking", "chapters"),
+    depends=with_speakers(("chunking", "chapters")),
     params=(TOP_CONCEPTS,), aliases=("graph_generation",), identity=_with_embedder,
     export=_export_graph, summary=_graph_summary, description="concept graph (networkx)"))
 register(StageSpec(
     name="questions", task_type=TaskType.QUESTION_GENERATION, run=_run_questions,
     codec=records_codec(Question),
-    sources=(_S + "_questions", _S + "_keyphrases", _S + "_sentences", _S + "_types"),
+    sources=(_S + "_questions", _S + "_keyphrases", _S + "_sentences", _S + "_speakers",
+             _S + "_types"),
     result_attr="questions", weight=6, seconds_per_audio_second=0.0002,
-    depends=("chunking", "chapters", "graph"), params=(MAX_QUESTIONS,),
+    depends=with_speakers(("chunking", "chapters", "graph")), params=(MAX_QUESTIONS,),
     aliases=("question_generation",), summary=_count("questions"),
     description="comprehension and clarifying questions"))

@@ -29,6 +29,7 @@ from pipeline_kit._display import follow
 from pipeline_kit._fs import atomic_write_text
 from pipeline_kit._progress import Progress, to_percent
 from pipeline_kit._registry import REGISTRY, RunParams, StageCall, StageSpec
+from pipeline_kit._speaker_names import presented
 from pipeline_kit.stages._upload import file_sha256
 from pipeline_kit.tasks import TaskHandle, TaskManager, TaskType, current_manager, current_task_id
 from pipeline_kit.tasks._store import (
@@ -344,7 +345,7 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
     try:
         for wave in REGISTRY.waves(stages):
             await asyncio.gather(*(run(s) for s in wave))
-        result.values = {s: values[s] for s in stages}
+        result.values = presented({s: values[s] for s in stages})  # speakers on the transcript
         record.update(outcome="completed", finished_at=_now())
         await asyncio.to_thread(_save_record, manager, result, True)
     except BaseException as e:

@@ -4,8 +4,10 @@ Sentences (:func:`split_sentences`) are segmented by :func:`segment_sentences`'s
 modularity DP; each chapter then gets key phrases (:func:`key_phrases` over all
 chapters, so they are distinctive), a title made of the best of them, an extractive
 summary (its most central sentences by embedding similarity, in text order), its
-time span and the chunks overlapping it. Chapter times are contiguous: a chapter ends
-where the next one starts, so pauses between chapters belong to the earlier one.
+time span, the chunks overlapping it and, when its words carry speakers, each
+speaker's talk time (see :func:`~._speakers.speaker_times`). Chapter times are
+contiguous: a chapter ends where the next one starts, so pauses between chapters
+belong to the earlier one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ._segmentation import (
     lexical_vectors,
 )
 from ._sentences import Sentence, as_transcript, split_sentences
+from ._speakers import has_speakers, speaker_times
 from ._types import Chapter, Chunk, ModelInfo, Segment, Transcript, Word
 
 
@@ -172,6 +175,8 @@ def analyze_chapters(
     vectors = emb if emb is not None else lexical_vectors(texts)
     chapters = _build(sentences, bounds, vectors, chunk_list, offset,
                       summary_sentences, title_phrases)
+    if has_speakers(transcript.words):
+        chapters = _with_talk_time(chapters, sentences, transcript.words)
     prog.update(100, step="Chapters done")
     return chapters
 
@@ -203,4 +208,17 @@ def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Ve
             chunk_ids=ids,
             key_phrases=names,
         ))
+    return out
+
+
+def _with_talk_time(chapters: list[Chapter], sentences: list[Sentence],
+                    words: Sequence[Word]) -> list[Chapter]:
+    """Each chapter with the talk time of every speaker over its (contiguous) span."""
+    import dataclasses
+
+    out = []
+    for c in chapters:
+        span = words[sentences[c.start_sentence].start_word:sentences[c.end_sentence - 1].end_word]
+        out.append(dataclasses.replace(c, speakers=speaker_times(span, c.start_time,
+                                                                 c.end_time)))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
@@ -207,7 +207,7 @@ class Transcript:
         return cls.from_dict(json.loads(Path(source).read_text(encoding="utf-8")))
 
     def words_df(self):  # -> pandas.DataFrame
-        """One row per word: text, start, end, probability, interpolated, segment."""
+        """One row per word: text, start, end, probability, interpolated, speaker, segment."""
         import pandas as pd
 
         seg_of = [0] * len(self.words)
@@ -215,7 +215,8 @@ class Transcript:
             for i in range(s.word_start, s.word_end):
                 seg_of[i] = s.id
         df = pd.DataFrame([w.to_dict() for w in self.words],
-                          columns=["text", "start", "end", "probability", "interpolated"])
+                          columns=["text", "start", "end", "probability", "interpolated",
+                                   "speaker"])
         df["segment"] = seg_of
         return df
 
@@ -507,6 +508,7 @@ class Question:
     source: str = "builtin"  # which generator produced it
     context: str | None = None  # the source sentence the answer comes from
     answer_type: str | None = None  # "person", "place", "date", "number", "thing", "phrase"
+    speaker: str | None = None  # who said the source sentence, when one speaker said all of it
 
     def __repr__(self) -> str:
         where = f", {span(self.start_time, self.end_time)}" if self.start_time is not None else ""
@@ -519,6 +521,34 @@ class Question:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Question:
         return cls(**d)
+
+
+def dominant_speaker(speakers: Mapping[str, float]) -> str | None:
+    """The speaker with the most talk time in a ``speakers`` mapping (None when empty)."""
+    return max(speakers.items(), key=lambda kv: kv[1])[0] if speakers else None
+
+
+CHUNK_COLUMNS = ["chunk_id", "start_time", "end_time", "word_count", "topic_index",
+                 "boundary_score", "speaker", "speakers", "text"]
+CHAPTER_COLUMNS = ["chapter_index", "title", "start_time", "end_time", "speaker", "speakers",
+                   "key_phrases", "summary"]
+
+
+def chunks_df(chunks: Sequence[Chunk]):  # -> pandas.DataFrame
+    """One row per chunk; ``speaker`` is who talks most in it, ``speakers`` each one's
+    seconds (None and {} before diarization)."""
+    import pandas as pd
+
+    rows = [{**c.to_dict(), "speaker": dominant_speaker(c.speakers)} for c in chunks]
+    return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
+
+
+def chapters_df(chapters: Sequence[Chapter]):  # -> pandas.DataFrame
+    """One row per chapter, with ``speaker`` (most talk time) and ``speakers`` as for chunks."""
+    import pandas as pd
+
+    rows = [{**c.to_dict(), "speaker": dominant_speaker(c.speakers)} for c in chapters]
+    return pd.DataFrame(rows, columns=CHAPTER_COLUMNS)
 
 
 def dump_records(records: Sequence[_Dumpable], path: str | Path | None = None) -> str:
