@@ -300,8 +300,8 @@ def test_estimate_uses_measured_speed_and_the_cache(api, sample, processed):
                        "chunk_size": 40, "overlap": 5})
     assert r.status_code == 202, r.text
     new = r.json()
-    assert new["stages"] == ["upload", "transcription", "chunking"]
-    assert new["cached_stages"] == ["upload", "transcription"]
+    assert new["stages"] == ["upload", "transcription", "diarization", "chunking"]
+    assert new["cached_stages"] == ["upload", "transcription", "diarization"]
     assert new["estimate_basis"]["chunking"].startswith("measured: median of")
     assert new["estimated_duration_minutes"] > 0
     assert wait_task(api, new["task_id"])[-1]["status"] == "completed"

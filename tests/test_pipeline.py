@@ -136,13 +136,15 @@ def test_chunk_size_change_reruns_only_downstream(first, home, manager):
 # depend only on the audio and the model). Batch size and language would re-transcribe,
 # which the transcription tests cover.
 ONE_CHANGE = [
-    ({"chunk_size": 60}, ["chunking"], ["upload", "transcription"]),
-    ({"overlap": 10}, ["chunking"], ["upload", "transcription"]),
-    ({"chunking_method": "fixed"}, ["chunking"], ["upload", "transcription"]),
-    ({"top_concepts": 12}, ["graph"], ["upload", "transcription", "chunking", "chapters"]),
-    ({"min_sentences": 2}, ["chapters", "graph"], ["upload", "transcription", "chunking"]),
-    ({"max_questions": 3}, ["questions"], ["upload", "transcription", "chunking", "chapters",
-                                           "graph"]),
+    ({"chunk_size": 60}, ["chunking"], ["upload", "transcription", "diarization"]),
+    ({"overlap": 10}, ["chunking"], ["upload", "transcription", "diarization"]),
+    ({"chunking_method": "fixed"}, ["chunking"], ["upload", "transcription", "diarization"]),
+    ({"top_concepts": 12}, ["graph"],
+     ["upload", "transcription", "diarization", "chunking", "chapters"]),
+    ({"min_sentences": 2}, ["chapters", "graph"],
+     ["upload", "transcription", "diarization", "chunking"]),
+    ({"max_questions": 3}, ["questions"],
+     ["upload", "transcription", "diarization", "chunking", "chapters", "graph"]),
     ({"num_speakers": 2}, ["diarization"], ["upload", "transcription"]),
 ]
 
@@ -159,7 +161,7 @@ def test_one_parameter_changed_alone_reruns_its_stage(first, home, manager, chan
 
 def test_alias_pulls_in_needed_stages(first, home, manager):
     r = run_pipeline(WAV, ["semantic_chunking"], manager, home=home, chunking_method="tfidf")
-    assert r.run_record["stages"] == ["upload", "transcription", "chunking"]
+    assert r.run_record["stages"] == ["upload", "transcription", "diarization", "chunking"]
     assert r.chunks == first.chunks and r.graph is None and r.questions is None
     assert not (r.out_dir / "graph.graphml").exists()
 
