@@ -531,6 +531,16 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     for bad in ("VBox(", "HBox(", "ListenView(", "Explorer(", "Error displaying widget"):
         assert bad not in page.inner_text(".jp-Notebook"), f"{bad!r} shown{context()}"
 
+    # Speakers: the timeline figure and the talk-time table of the run's diarization.
+    speakers = json.loads((run / "diarization.json").read_text())["speakers"]
+    cell = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=
+                                                         "pk.speaker_timeline")).first
+    cell.scroll_into_view_if_needed()
+    assert cell.locator(".jp-OutputArea img").count() == 1, f"no speaker timeline{context()}"
+    table_text = cell.locator(".jp-OutputArea").inner_text()
+    assert speakers and all(s in table_text for s in speakers), (speakers, table_text[:300])
+    shot("speaker_timeline", cell)
+
     # Explore: choose the second chapter, play it: the audio plays inside its range.
     explore = page.locator(".pk-explore").first
     assert explore.count(), f"no explore widget rendered{context()}"
