@@ -1,11 +1,15 @@
 """Chapter analysis: topical sections of a transcript with titles, summaries and times.
 
 Sentences (:func:`split_sentences`) are segmented by :func:`segment_sentences`'s
-modularity DP; each chapter then gets key phrases (:func:`key_phrases` over all
-chapters, so they are distinctive), a title made of the best of them, an extractive
-summary (its most central sentences by embedding similarity, in text order), its
-time span and the chunks overlapping it. Chapter times are contiguous: a chapter ends
-where the next one starts, so pauses between chapters belong to the earlier one.
+modularity DP. Spoken headings ("One.", "Two." — short stand-alone items after a
+pause, see :func:`heading_cues`) open chapters, even ones shorter than
+``min_sentences``; once a recording announces its sections, chapters follow them.
+Each chapter then gets key phrases (:func:`key_phrases` over all chapters, so they
+are distinctive), a title that is the most central of them (:func:`by_centrality`),
+an extractive summary (its most central sentences by embedding similarity, in text
+order), its time span and the chunks overlapping it. Chapter times are contiguous:
+a chapter ends where the next one starts, so pauses between chapters belong to the
+earlier one.
 """
 
 from __future__ import annotations
@@ -206,7 +210,8 @@ def analyze_chapters(
     text. ``method``, ``embedder`` and ``options`` are those of
     :func:`segment_sentences`. ``chunks``: for a transcript input, the chunks to list
     in ``chunk_ids`` (chunk input lists its own). ``summary_sentences``: at most this
-    many sentences per summary (1 for chapters under 6 sentences). ``cues``: let
+    many sentences per summary (1 for chapters under 6 sentences). ``title_phrases``: key
+    phrases in the title, most central first (1: one noun phrase). ``cues``: let
     spoken headings (:func:`heading_cues`) open chapters, even short ones below
     ``min_sentences``; ``False`` segments by content alone.
     """
