@@ -322,3 +322,16 @@ def test_titles_are_one_central_phrase_from_the_chapter(announced):
         assert c.title.lower() in c.summary.lower() or any(
             c.title.lower() in s.text.lower()
             for s in split_sentences(t)[c.start_sentence:c.end_sentence])
+
+
+def test_short_replies_are_no_headings(announced):
+    # The same sections after stand-alone "Yes." / "Okay." (a conversation, not
+    # announced sections): no cue, so the chapters are those of the content alone.
+    t, _ = announced
+    texts = [seg.text for seg in t.segments]
+    replies = ["Yes.", "Okay.", "Right.", "Sure."]
+    pieces = [replies[i // 2] if i % 2 == 0 else x for i, x in enumerate(texts)]
+    chat = _timed(pieces)
+    spans = [(c.start_sentence, c.end_sentence) for c in analyze_chapters(chat)]
+    assert spans == [(c.start_sentence, c.end_sentence)
+                     for c in analyze_chapters(chat, cues=False)]

@@ -14,6 +14,7 @@ earlier one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from .._params import Param, check_int
 from .._progress import Progress, ensure_progress
 from ._embeddings import Embedder, get_embedder
-from ._keyphrases import key_phrases
+from ._keyphrases import NUMBER_WORDS, key_phrases
 from ._segmentation import (
     Vectors,
     best_partition,
@@ -139,37 +140,67 @@ CUE_BONUS = 8.0
 UNANNOUNCED_COST = 1e6  # gain for a chapter starting at a heading (pair gains average 1 in size)
 
 
-def heading_cues(sentences: Sequence[Sentence], transcript: Transcript) -> np.ndarray:
-    """Per sentence: is it a spoken heading, set apart by pauses, that likely opens a section?
+_SECTION_WORDS = "chapter part section step lesson topic act scene number question item"
+_NUMBERED_RE = re.compile(
+    rf"(?:(?:{'|'.join(_SECTION_WORDS.split())})\s+)?"
+    rf"(?:\d+(?:st|nd|rd|th)?|[ivx]+|(?:{'|'.join(sorted(NUMBER_WORDS))})(?:-\w+)?)"
+)
 
-    Spoken section numbers and titles are short, follow a pause and are followed by
-    one (or end a recognised segment: the recogniser's word times stretch into the
-    pause). Text with evenly spread synthetic times has no pauses, hence no cues.
+
+def standalone_items(sentences: Sequence[Sentence], transcript: Transcript) -> np.ndarray:
+    """Per sentence: is it a short item set apart by pauses (a heading, or a short reply)?
+
+    Such items follow a pause and are followed by one (or end a recognised segment:
+    the recogniser's word times stretch into the pause). Text with evenly spread
+    synthetic times has no pauses, hence no such items.
     """
     seg_ends = {seg.word_end for seg in transcript.segments}
-    cues = np.zeros(len(sentences) + 1, dtype=bool)
+    items = np.zeros(len(sentences) + 1, dtype=bool)
     for i, s in enumerate(sentences):
         if s.word_count > HEADING_WORDS:
             continue
         before = i == 0 or s.start_time - sentences[i - 1].end_time >= HEADING_PAUSE
         after = (i == len(sentences) - 1 or s.end_word in seg_ends
                  or sentences[i + 1].start_time - s.end_time >= HEADING_PAUSE)
-        cues[i] = before and after
-    return cues
+        items[i] = before and after
+    return items
 
 
-def _start_bonus(heads: np.ndarray | None) -> np.ndarray | None:
+def is_numbered(text: str) -> bool:
+    """A section number as spoken: "Two.", "4.", "Part three", "Chapter 12", "II"."""
+    bare = re.sub(r"[^\w\s-]", "", text).strip().lower()
+    return bool(_NUMBERED_RE.fullmatch(bare))
+
+
+def heading_cues(sentences: Sequence[Sentence], transcript: Transcript) -> tuple[np.ndarray, bool]:
+    """Sentences that open a section (per index ``0..n``), and whether sections are announced.
+
+    Announced: two stand-alone items or more are section numbers; then every
+    stand-alone item is taken as a heading (a number the recogniser misheard,
+    "Three." as "Free.", still opens its section). One numbered item is a cue on its
+    own. Without numbers no cue is given, so short replies ("Yes.", "Okay.") in a
+    conversation never cut it.
+    """
+    items = standalone_items(sentences, transcript)
+    numbered = items.copy()
+    for i, s in enumerate(sentences):
+        numbered[i] = items[i] and is_numbered(s.text)
+    if numbered.sum() >= 2:
+        return items, True
+    return numbered, False
+
+
+def _start_bonus(heads: np.ndarray, announced: bool) -> np.ndarray | None:
     """Gain for a chapter starting at each sentence: headings favoured, the rest not.
 
-    A recording that announces its sections (two headings or more) is split where
-    it announces them: a content change inside a section of LJ Speech's printing
-    essay outweighs any moderate cost (the modularity gain of splitting one topic
-    grows with its length), so the cost is prohibitive instead.
+    A recording that announces its sections is split where it announces them: a
+    content change inside a section of LJ Speech's printing essay outweighs any
+    moderate cost (the modularity gain of splitting one topic grows with its
+    length), so the cost is prohibitive instead.
     """
-    if heads is None or not heads.any():
+    if not heads.any():
         return None
-    penalty = -UNANNOUNCED_COST if heads.sum() >= 2 else 0.0
-    return np.where(heads, CUE_BONUS, penalty)
+    return np.where(heads, CUE_BONUS, -UNANNOUNCED_COST if announced else 0.0)
 
 
 MIN_SENTENCES = Param("min_sentences", int, 4, "fewest sentences in a chapter",
@@ -239,13 +270,15 @@ def analyze_chapters(
     prog.update(60, step="Segmenting")
     gain = gain_matrix(texts, method=method, embeddings=emb, **opts)
     times = (np.array([s.start_time for s in sentences]), np.array([s.end_time for s in sentences]))
-    heads = heading_cues(sentences, transcript) if cues else None
-    if heads is not None:  # a heading has no topic of its own: its place is set by the cue
+    heads, announced = heading_cues(sentences, transcript) if cues else (None, False)
+    if heads is not None and heads.any():  # a heading has no topic: the cue sets its place
         gain[heads[:-1]] = 0.0
         gain[:, heads[:-1]] = 0.0
+    else:
+        heads = None
     starts = best_partition(gain, min_length=min_sentences, target_count=target_count,
-                            durations=times, min_seconds=min_seconds,
-                            cues=heads, start_bonus=_start_bonus(heads))
+                            durations=times, min_seconds=min_seconds, cues=heads,
+                            start_bonus=None if heads is None else _start_bonus(heads, announced))
     prog.check_cancelled()
     prog.update(80, step="Titling chapters")
     bounds = list(zip([0, *starts], [*starts, len(sentences)], strict=True))

@@ -23,6 +23,7 @@ _NUMBER_WORDS = frozenset(
     "eighty ninety hundred thousand million billion first second third fourth fifth sixth "
     "seventh eighth ninth tenth twelfth half dozen".split()
 )
+NUMBER_WORDS = _NUMBER_WORDS  # public: chapters read spoken section numbers with it
 # Common verbs (all forms), modals, adverbs and vague nouns that are never concepts.
 _WEAK = frozenset(
     """
