@@ -44,7 +44,8 @@ def parse_rttm(text: str) -> dict[str, list[SpeakerTurn]]:
                              f"<duration> <NA> <NA> <speaker> ...': {line!r}") from None
         if duration < 0:
             raise ValueError(f"RTTM line {n} has a negative duration: {line!r}")
-        out[fields[1]].append(SpeakerTurn(start, start + duration, speaker))
+        # rounded: binary floats add noise (7.944 + 5.996 = 13.940000000000001)
+        out[fields[1]].append(SpeakerTurn(start, round(start + duration, 6), speaker))
     return {k: sorted(v, key=lambda t: (t.start, t.end)) for k, v in out.items()}
 
 
