@@ -73,7 +73,7 @@ lint: setup
 	$(PY) -m ruff check pipeline_kit tests
 	$(PY) -m mypy
 
-test: setup lint
+test: setup lint models
 	$(PY) -m pytest
 	@$(MAKE) --no-print-directory test-notebooks
 
@@ -89,7 +89,9 @@ test-notebooks: setup
 	    -p no:randomly -p no:cacheprovider --timeout 600 \
 	    --nbval-lax --nbval-sanitize-with sanitize.cfg *.ipynb
 
-bench: setup
+bench: setup models
+	@command -v espeak-ng >/dev/null || { echo ">> apt-get install espeak-ng (spoken section numbers of bench_chapter_audio)"; \
+	  $$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -q espeak-ng >/dev/null; }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt -c requirements/lock.txt 2>&1 | grep -v "^WARNING: Location" || true
 	@for f in tests/benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
