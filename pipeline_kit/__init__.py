@@ -1,6 +1,6 @@
 """pipeline_kit: spoken audio into timed transcripts, chunks, graphs, chapters and questions.
 
-The public surface: the six stage functions, their result records, the task manager
+The public surface: the stage functions, their result records, the task manager
 and the offline model helpers. Heavy libraries (WhisperX, torch, sentence-transformers)
 load on first use, not on import.
 """
@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from . import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
 from ._batch import run_batch
-from ._display import progress_mode, show  # registers the task views; widgets load when shown
+from ._compare import RunComparison, compare_runs
+from ._display import (  # registers the task views; widgets load when shown
+    progress_mode,
+    show,
+    with_progress,
+)
+from ._explore import explore
+from ._graph_view import graph_view
+from ._listen import format_time, play, table, transcript_view
 from ._load_run import RunNotFoundError, load_run
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
 from ._params import Param
@@ -23,12 +31,17 @@ from ._pipeline import (
 )
 from ._progress import NullProgress, Progress, TaskCancelled
 from ._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
+from ._speaker_names import rename_speakers
+from ._speaker_views import speaker_timeline, talk_time_table
 from .stages._chapters import analyze_chapters
 from .stages._chunking import create_semantic_chunks
+from .stages._diarization import diarize
 from .stages._graph import build_graph
 from .stages._questions import generate_questions
 from .stages._segmentation import segment_sentences
-from .stages._sweep import choose_setting, plot_sweep, sweep
+from .stages._speakers import assign_speakers, concept_speakers, speaker_times
+from .stages._sweep import choose_setting, plot_sweep
+from .stages._sweep import sweep as _sweep
 from .stages._temporal import find_temporal_markers, temporal_info
 from .stages._transcription import transcribe
 from .stages._types import (
@@ -43,6 +56,8 @@ from .stages._types import (
     TemporalMarker,
     Transcript,
     Word,
+    chapters_df,
+    chunks_df,
 )
 from .stages._upload import AudioLibrary, AudioRecord, UploadError, import_audio, process_upload
 from .tasks import (
@@ -55,6 +70,9 @@ from .tasks import (
 )
 
 __version__ = "0.1.0"
+
+# Called in a notebook cell without a progress object, the sweep shows its own progress.
+sweep = with_progress("chunking sweep")(_sweep)
 
 register_stage = REGISTRY.register
 
@@ -88,6 +106,7 @@ __all__ = [
     "Progress",
     "Question",
     "RetryPolicy",
+    "RunComparison",
     "RunNotFoundError",
     "RunParams",
     "Segment",
@@ -106,17 +125,28 @@ __all__ = [
     "UploadError",
     "Word",
     "analyze_chapters",
+    "assign_speakers",
     "build_graph",
+    "chapters_df",
     "choose_setting",
+    "chunks_df",
+    "compare_runs",
+    "concept_speakers",
     "create_semantic_chunks",
+    "diarize",
+    "explore",
     "find_temporal_markers",
+    "format_time",
     "generate_questions",
+    "graph_view",
     "import_audio",
     "load_run",
+    "play",
     "plot_sweep",
     "process_upload",
     "progress_mode",
     "register_stage",
+    "rename_speakers",
     "resolve_embedding_model",
     "resolve_whisper_model",
     "run_batch",
@@ -125,10 +155,15 @@ __all__ = [
     "runs",
     "segment_sentences",
     "show",
+    "speaker_timeline",
+    "speaker_times",
     "stage_names",
     "stage_parameters",
     "start_pipeline",
     "sweep",
+    "table",
+    "talk_time_table",
     "temporal_info",
     "transcribe",
+    "transcript_view",
 ]

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from pipeline_kit._fs import atomic_write_text
 from pipeline_kit._progress import Progress
 from pipeline_kit._threads import share_env
 from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
@@ -30,8 +31,9 @@ from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
 MODES = ("notebook", "pipeline")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".webm", ".aac", ".mp4")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_run_pipeline.ipynb"
-SUMMARY_COLUMNS = ["name", "audio", "status", "error", "seconds", "run_id", "words", "chunks",
-                   "chapters", "questions", "cache_hits", "out_dir", "notebook", "task_id"]
+SUMMARY_COLUMNS = ["file", "name", "audio", "status", "error", "seconds", "run_id", "words",
+                   "chunks", "chapters", "questions", "cache_hits", "out_dir", "notebook",
+                   "task_id"]
 
 
 def collect_audio(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -64,18 +66,54 @@ def output_names(files: list[Path]) -> list[str]:
     return names
 
 
+# The kernel's own log (not cell output): "running over TCP without encryption" at start,
+# "KeyboardInterrupt caught in kernel" at shutdown. Cell errors still fail the run.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
+class NotebookCellError(RuntimeError):
+    """A cell of a batch notebook raised: which cell, which exception, at which line."""
+
+
+def cell_error(exc: Any) -> NotebookCellError:
+    """A one-line error of papermill's ``PapermillExecutionError`` (whose text is the
+    whole traceback): ``cell In [11] raised AssertionError at: assert len(q) > 0``."""
+    at = ""
+    for line in reversed("\n".join(exc.traceback).splitlines()):
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+        m = re.match(r"\s*-+>\s*\d+\s+(.*)", line)
+        if m:
+            at = f" at: {m.group(1).strip()}"
+            break
+    value = f": {exc.evalue}" if exc.evalue else ""
+    return NotebookCellError(f"cell In [{exc.exec_count}] raised {exc.ename}{value}{at}")
+
+
 def execute_notebook(notebook: str, output: str, parameters: dict[str, Any], cwd: str,
                      progress: Progress | None = None) -> dict[str, Any]:
     """Execute ``notebook`` into ``output`` with papermill; return the run's summary.
 
-    Importable with JSON arguments, so it runs in a thread or on a Dask worker.
+    Importable with JSON arguments, so it runs in a worker process (the batch's
+    default) or on a Dask worker. The kernel is started in ``cwd``; this process never
+    changes its own working directory (papermill's ``cwd=`` would, for every thread).
     Progress is per executed cell.
     """
+    import nbformat
     import papermill
 
-    papermill.execute_notebook(notebook, output, parameters=parameters, cwd=cwd,
-                               progress_bar=False, log_output=False,
-                               kernel_name="python3")
+    n_cells = len(nbformat.read(notebook, as_version=4).cells) + 1  # + injected parameters
+
+    def on_cell(cell: Any = None, cell_index: int = 0, **_: Any) -> None:
+        if progress is not None:
+            progress.update(min(cell_index + 1, n_cells), n_cells, step="notebook cells")
+
+    try:
+        papermill.execute_notebook(notebook, output, parameters=parameters, cwd=None,
+                                   progress_bar=False, log_output=False, kernel_name="python3",
+                                   resources={"metadata": {"path": cwd}},
+                                   extra_arguments=KERNEL_ARGUMENTS, on_cell_executed=on_cell)
+    except papermill.PapermillExecutionError as e:
+        raise cell_error(e) from None
     if progress is not None:
         progress.update(100, step="notebook executed")
     return run_summary(Path(parameters["output_dir"]))
@@ -100,17 +138,21 @@ def notebook_stage_params(notebook: Path, params: dict[str, Any]) -> dict[str, A
 def run_summary(out_dir: Path) -> dict[str, Any]:
     """Counts and identity of the run saved in ``out_dir`` (from run.json and results)."""
     rec = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    ran = set(rec.get("stages") or [])  # a folder re-used may hold files of an earlier run
 
-    def count(name: str) -> int | None:
+    def count(name: str, stage: str) -> int | None:
         p = out_dir / f"{name}.json"
-        return len(json.loads(p.read_text(encoding="utf-8"))) if p.is_file() else None
+        if stage not in ran or not p.is_file():
+            return None
+        return len(json.loads(p.read_text(encoding="utf-8")))
 
     words = None
     t = out_dir / "transcript.json"
-    if t.is_file():
+    if "transcription" in ran and t.is_file():
         words = len(json.loads(t.read_text(encoding="utf-8")).get("words", []))
-    return {"run_id": rec.get("run_id"), "words": words, "chunks": count("chunks"),
-            "chapters": count("chapters"), "questions": count("questions"),
+    return {"run_id": rec.get("run_id"), "words": words, "chunks": count("chunks", "chunking"),
+            "chapters": count("chapters", "chapters"),
+            "questions": count("questions", "questions"),
             "cache_hits": ",".join(rec.get("cache_hits") or []), "outcome": rec.get("outcome")}
 
 
@@ -148,7 +190,7 @@ def run_batch(
         raise ValueError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    files = collect_audio(audio)
+    files = [f.resolve() for f in collect_audio(audio)]
     names = output_names(files)
     out = Path(out_dir).resolve()
     home_path = Path(home).resolve() if home else out / "home"
@@ -167,8 +209,11 @@ def run_batch(
         raise ValueError(f"batch sets {', '.join(sorted(reserved))} per file; do not pass it")
     own = manager is None
     mgr = manager or TaskManager(home_path / "tasks.sqlite3", max_workers=jobs or os.cpu_count(),
-                                 dask_client=dask_client)
+                                 max_processes=jobs or os.cpu_count(), dask_client=dask_client)
     executor: Literal["thread", "dask"] = "dask" if mgr.has_dask else "thread"
+    # A notebook per worker process: papermill's file handler changes the working
+    # directory around every read and write, which threads would race on.
+    nb_executor: Literal["process", "dask"] = "dask" if mgr.has_dask else "process"
     # Kernels and in-process runs each take their share of the cores (see _threads).
     shared = contextlib.ExitStack()
     shared.enter_context(share_env(jobs or os.cpu_count() or 1))
@@ -177,21 +222,22 @@ def run_batch(
         for f, name in zip(files, names, strict=True):
             run_dir = out / name
             run_dir.mkdir(parents=True, exist_ok=True)
-            meta = {"batch": str(out), "audio": str(f.resolve()), "name": name}
+            meta = {"batch": str(out), "audio": str(f), "name": name}
             if mode == "notebook":
-                nb_params = {"audio_path": str(f.resolve()), "output_dir": str(run_dir),
+                nb_params = {"audio_path": str(f), "output_dir": str(run_dir),
                              "home": str(home_path), "stages": stage_list,
                              **notebook_stage_params(nb, params), **(parameters or {})}
                 h = mgr.submit(execute_notebook, str(nb), str(run_dir / nb.name), nb_params,
                                str(nb.parent), task_type=TaskType.PIPELINE, metadata=meta,
-                               executor=executor)
+                               executor=nb_executor)
             else:
                 h = start_pipeline(f, stage_list, manager=mgr, metadata=meta, out_dir=run_dir,
                                    home=home_path, executor=executor, **params)
             handles.append((f, name, run_dir, h))
         rows = []
         for f, name, run_dir, h in handles:
-            row: dict[str, Any] = {"name": name, "audio": str(f), "out_dir": str(run_dir),
+            row: dict[str, Any] = {"file": f.name, "name": name, "audio": str(f),
+                                   "out_dir": str(run_dir),
                                    "task_id": h.task_id,
                                    "notebook": str(run_dir / nb.name) if mode == "notebook"
                                    else None}
@@ -211,7 +257,32 @@ def run_batch(
         if own:
             mgr.close()
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "summary.csv", index=False)
-    (out / "summary.json").write_text(df.to_json(orient="records", indent=1), encoding="utf-8")
+    write_summary(out, df)
     return df
+
+
+def merged_summary(previous, new):  # (DataFrame | None, DataFrame) -> DataFrame
+    """``previous`` rows of files not in ``new``, then ``new``: one row per audio file."""
+    import pandas as pd
+
+    if previous is None or previous.empty:
+        return new
+    if "audio" not in previous.columns:
+        raise ValueError("the existing summary has no 'audio' column; it is not a batch summary")
+    kept = previous[~previous["audio"].isin(set(new["audio"]))]
+    kept = kept.reindex(columns=[*SUMMARY_COLUMNS,
+                                 *[c for c in kept.columns if c not in SUMMARY_COLUMNS]])
+    return pd.concat([kept, new], ignore_index=True) if len(kept) else new
+
+
+def write_summary(out: Path, df) -> None:  # (Path, DataFrame) -> None
+    """Write ``summary.csv``/``.json``, merged with a summary already there (keyed by file),
+    so re-using an output folder adds to its summary instead of replacing it."""
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out / "summary.csv"
+    previous = pd.read_csv(csv) if csv.is_file() and csv.stat().st_size else None
+    merged = merged_summary(previous, df)
+    atomic_write_text(csv, merged.to_csv(index=False))
+    atomic_write_text(out / "summary.json", merged.to_json(orient="records", indent=1))

@@ -66,6 +66,7 @@ def _stage_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pipeline-kit", description=__doc__)
+    p.add_argument("--version", action="version", version=f"pipeline-kit {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
@@ -91,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="files at once (default: cores)")
     b.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("NAME", "VALUE"), help="notebook parameter, as papermill's -p")
+    b.add_argument("-f", "--parameters-file", action="append", default=[], metavar="YAML",
+                   help="notebook parameters from a YAML file, as papermill's -f "
+                        "(-p values win)")
     b.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address, or 'local'")
     _pipeline_options(b)
@@ -101,8 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("task_id", help=id_help)
     c.add_argument("--wait", type=float, default=15.0,
                    help="seconds to wait for the owning process to cancel it (default 15)")
-    add("tasks", "list tasks")
-    add("runs", "list pipeline runs")
+    _listing_options(add("tasks", "list tasks"), "status", ("pending", "running", "completed",
+                                                             "failed", "cancelled"))
+    _listing_options(add("runs", "list pipeline runs"), "outcome",
+                     ("running", "completed", "failed", "cancelled", "interrupted"))
+    _lab_options(sub.add_parser("lab", help="start JupyterLab on the notebooks (loopback, "
+                                "with a token)"))
     _serve_options(add("serve", "serve the HTTP API (needs the optional extra 'api')"))
     ix = sub.add_parser("index", help="index every finished run of homes or batch outputs "
                         "into their collection (incremental)")
@@ -117,6 +125,41 @@ def _parser() -> argparse.ArgumentParser:
     _uploads_options(sub.add_parser("uploads", help="list unfinished uploads; remove "
                                     "abandoned ones and crash leftovers"))
     return p
+
+
+def _version() -> str:
+    """The installed distribution's version (the package's own when not installed)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("pipeline_kit")
+    except importlib.metadata.PackageNotFoundError:
+        from pipeline_kit import __version__
+
+        return __version__
+
+
+def _listing_options(sp: argparse.ArgumentParser, what: str, values: tuple[str, ...]) -> None:
+    """Filters and output format of ``tasks`` and ``runs``."""
+    sp.add_argument("--status", action="append", default=[], metavar="STATUS",
+                    help=f"only this {what} (repeatable, or comma-separated): "
+                         f"{', '.join(values)}")
+    if sp.prog.endswith("tasks"):
+        sp.add_argument("--type", action="append", default=[], metavar="TYPE",
+                        help="only this task type (repeatable, or comma-separated)")
+    sp.add_argument("--limit", type=int, default=50, metavar="N",
+                    help="the newest N (default 50; 0 for all)")
+    sp.add_argument("--json", action="store_true", help="JSON records instead of a table")
+    sp.set_defaults(choices=values)
+
+
+def _lab_options(lab: argparse.ArgumentParser) -> None:
+    from pipeline_kit._batch import NOTEBOOK
+
+    lab.add_argument("--dir", default=str(NOTEBOOK.parent),
+                     help=f"folder to open (default {NOTEBOOK.parent})")
+    lab.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
 
 
 def _serve_options(sv: argparse.ArgumentParser) -> None:
@@ -146,6 +189,127 @@ def _store(args: argparse.Namespace) -> Any:
     if args.store:
         return args.store
     return Path(args.home) / STORE_FILENAME if args.home else None
+
+
+def _existing_store(args: argparse.Namespace) -> Any:
+    """The store a reading command opens; a usage error when its file does not exist
+    (``--home /typo`` would otherwise create an empty store and show nothing)."""
+    from pipeline_kit.tasks._store import STORE_ENV, default_store_path
+
+    target = _store(args) or os.environ.get(STORE_ENV) or default_store_path()
+    if "://" not in str(target) and not Path(target).is_file():
+        where = f"--home {args.home}" if args.home else str(Path(target).parent)
+        raise _UsageError(f"no task store at {target}: nothing has run with {where} "
+                          "(check --home, --store or $PIPELINE_KIT_HOME)")
+    return target
+
+
+def _filter_values(items: list[str], allowed: tuple[str, ...] | None, flag: str) -> list[str]:
+    """Values of a repeatable, comma-separated filter; unknown ones are a usage error."""
+    values = [v.strip() for item in items for v in item.split(",") if v.strip()]
+    bad = [v for v in values if allowed is not None and v not in allowed]
+    if bad:
+        raise _UsageError(f"{flag} {', '.join(bad)}: allowed: {', '.join(allowed or ())}")
+    return values
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    """``tasks``: a compact table (or JSON) of the store's attempts, filtered."""
+    from pipeline_kit._listing import task_json, task_rows
+
+    if args.limit < 0:
+        raise _UsageError(f"--limit must be >= 0, got {args.limit}")
+    statuses = _filter_values(args.status, args.choices, "--status")
+    types = _filter_values(args.type, None, "--type")
+    _existing_store(args)
+    mgr = _manager(args)  # opening it marks tasks of dead processes interrupted first
+    try:
+        infos = mgr.store.list(status=statuses or None, task_type=types or None)
+    finally:
+        mgr.close()
+    shown, text = task_rows(infos, args.limit)
+    if args.json:
+        print(task_json(shown))
+    elif not infos:
+        print("no tasks" + (" match" if statuses or types else ""))
+    else:
+        print(text)
+        if len(shown) < len(infos):
+            print(f"(the newest {len(shown)} of {len(infos)}; --limit 0 shows all)")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    """``runs``: a compact table (or JSON) of run records, filtered by outcome."""
+    from pipeline_kit._listing import run_rows
+    from pipeline_kit._pipeline import runs
+
+    if args.limit < 0:
+        raise _UsageError(f"--limit must be >= 0, got {args.limit}")
+    outcomes = _filter_values(args.status, args.choices, "--status")
+    df = runs(store=_existing_store(args))
+    docs = df.astype(object).where(df.notna(), None).to_dict("records")
+    if outcomes:
+        docs = [d for d in docs if d.get("outcome") in outcomes]
+    shown, text = run_rows(docs, args.limit)
+    if args.json:
+        print(json.dumps(shown, indent=1, default=str))
+    elif not docs:
+        print("no runs" + (" match" if outcomes else ""))
+    else:
+        print(text)
+        if len(shown) < len(docs):
+            print(f"(the newest {len(shown)} of {len(docs)}; --limit 0 shows all)")
+    return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def lab_command(folder: Path, port: int, open_browser: bool) -> list[str]:
+    """The JupyterLab server command: this interpreter's, on loopback, in ``folder``."""
+    return [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={folder}",
+            f"--ServerApp.open_browser={open_browser}",
+            # this machine may be offline: no news or update checks
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])]
+
+
+def _lab(args: argparse.Namespace) -> int:
+    """``lab``: replace this process by JupyterLab on the notebooks, on loopback.
+
+    The token comes from ``$JUPYTER_TOKEN`` (a new random one when unset) and reaches
+    the server through its environment, not its command line, which ``ps`` shows.
+    """
+    import importlib.util
+    import secrets
+
+    folder = Path(args.dir).expanduser().resolve()
+    if not folder.is_dir():
+        raise _UsageError(f"--dir {folder}: no such folder")
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise _UsageError(f"JupyterLab is not installed for {sys.executable}")
+    port = args.port or _free_port()
+    if not 0 < port < 65536:
+        raise _UsageError(f"--port must be from 1 to 65535, got {port}")
+    token = os.environ.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)
+    print(f"JupyterLab on {folder}\n  http://127.0.0.1:{port}/lab?token={token}\n"
+          "(only this machine can connect; Ctrl-C stops it)", flush=True)
+    sys.stderr.flush()
+    # The venv's bin first, so terminals and "!python" in the notebooks are this venv's.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "JUPYTER_TOKEN": token, "PATH": path}
+    cmd = lab_command(folder, port, not args.no_browser)
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached: the process is JupyterLab now
 
 
 def _manager(args: argparse.Namespace, **kwargs: Any):
@@ -193,22 +357,23 @@ def _batch(args: argparse.Namespace) -> int:
         audio += matches
     if not audio:
         raise _UsageError("no audio given (paths or --input GLOB)")
-    parameters = {name: _parse_value(value) for name, value in args.parameter}
-    home = Path(args.home) if args.home else Path(args.out) / "home"
+    parameters = {**_parameter_files(args.parameters_file),
+                  **{name: _parse_value(value) for name, value in args.parameter}}
+    out = Path(args.out).resolve()  # now: nothing may change the working directory later
+    home = Path(args.home).resolve() if args.home else out / "home"
     home.mkdir(parents=True, exist_ok=True)
     mgr = TaskManager(args.store or home / "tasks.sqlite3", max_workers=args.jobs,
-                      dask_client=args.dask)
+                      max_processes=args.jobs, dask_client=args.dask)
     try:
         if not args.quiet:
             show(mgr, mode="text", stream=sys.stderr)
-        df = run_batch(audio, args.out, mode=args.mode, jobs=args.jobs, manager=mgr,
+        df = run_batch(audio, out, mode=args.mode, jobs=args.jobs, manager=mgr,
                        home=home, notebook=notebooks[0] if notebooks else None,
                        parameters=parameters, stages=stages, **_stage_params(args))
     finally:
         mgr.close()
-    cols = ["name", "status", "seconds", "words", "chunks", "chapters", "questions", "error"]
-    print(df[cols].to_string(index=False))
-    print(f"summary: {Path(args.out).resolve() / 'summary.csv'}")
+    print(_batch_table(df))
+    print(f"summary: {out / 'summary.csv'} (results in {out}/<folder>)")
     failed = int((df["status"] != "completed").sum())
     if failed:
         print(f"pipeline-kit: {failed} of {len(df)} files failed", file=sys.stderr)
@@ -242,6 +407,46 @@ def _search(args: argparse.Namespace) -> int:
         print(f"{h.score:.4f}  {h.recording}  {h.start_time:7.1f}-{h.end_time:7.1f}s  "
               f"{h.chunk_id}  {h.snippet}")
     return 0
+
+
+def _batch_table(df: Any) -> str:
+    """This batch's rows: file, outcome, counts, its folder, the error cut to one line."""
+    from pipeline_kit._listing import format_duration, table
+
+    def cell(v: Any) -> str:
+        if v is None or v != v:  # None or NaN
+            return ""
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+    header = ("file", "status", "time", "words", "chunks", "chapters", "questions", "folder",
+              "error")
+    rows = [(r["file"], r["status"], format_duration(r["seconds"]) if cell(r["seconds"]) else "",
+             cell(r["words"]), cell(r["chunks"]), cell(r["chapters"]), cell(r["questions"]),
+             r["name"], cell(r["error"])[:90])
+            for r in df.to_dict("records")]
+    return table(header, rows, right=(2, 3, 4, 5, 6))
+
+
+def _parameter_files(paths: list[str]) -> dict[str, Any]:
+    """Parameters of ``-f`` YAML files, later files winning; each must hold a mapping."""
+    import yaml
+
+    merged: dict[str, Any] = {}
+    for name in paths:
+        try:
+            data = yaml.safe_load(Path(name).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise _UsageError(f"-f {name}: cannot read it ({e.strerror})") from None
+        except yaml.YAMLError as e:
+            raise _UsageError(f"-f {name}: not valid YAML "
+                              f"({' '.join(str(e).split())})") from None
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise _UsageError(f"-f {name}: needs NAME: VALUE lines (a mapping), got "
+                              f"{type(data).__name__}")
+        merged.update(data)
+    return merged
 
 
 def _parse_value(text: str) -> Any:
@@ -412,22 +617,16 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "search":
             return _search(args)
         if args.command == "runs":
-            from pipeline_kit._pipeline import runs
-
-            df = runs(args.home, store=args.store)
-            print(df[["run_id", "started_at", "outcome", "stages", "cache_hits"]].to_string()
-                  if len(df) else "no runs")
-            return 0
+            return _runs(args)
+        if args.command == "tasks":
+            return _tasks(args)
+        if args.command == "lab":
+            return _lab(args)
+        _existing_store(args)
         mgr = _manager(args)
         try:
             if getattr(args, "task_id", None) is not None:
                 args.task_id = _full_id(mgr, args.task_id)
-            if args.command == "tasks":
-                df = mgr.tasks()
-                cols = ["task_id", "task_type", "status", "progress_percentage", "parent_id",
-                        "created_at"]
-                print(df[cols].to_string() if len(df) else "no tasks")
-                return 0
             if args.command == "status":
                 info = mgr.get_task_status(args.task_id)
                 if info is None:

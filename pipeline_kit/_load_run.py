@@ -16,6 +16,7 @@ from typing import Any
 from pipeline_kit._artifacts import ArtifactCache
 from pipeline_kit._pipeline import PipelineResult, _store_target
 from pipeline_kit._registry import REGISTRY
+from pipeline_kit._speaker_names import RECORD_KEY, presented
 from pipeline_kit.tasks._store import STORE_ENV, default_store_path, open_store
 
 RUN_FILE = "run.json"
@@ -39,7 +40,7 @@ def load_run(source: str | os.PathLike[str], home: str | os.PathLike[str] | None
     else:
         record = _find_record(str(source), home)
     out_dir = folder or (Path(record["out_dir"]) if record.get("out_dir") else None)
-    values = _stage_values(record, out_dir)
+    values = presented(_stage_values(record, out_dir), record.get(RECORD_KEY))
     return PipelineResult(record["run_id"], record, out_dir, values)
 
 

@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_kit._artifacts import ArtifactCache, code_version, stage_key
+from pipeline_kit._display import follow
 from pipeline_kit._fs import atomic_write_text
 from pipeline_kit._progress import Progress, to_percent
 from pipeline_kit._registry import REGISTRY, RunParams, StageCall, StageSpec
+from pipeline_kit._speaker_names import presented
 from pipeline_kit.stages._upload import file_sha256
 from pipeline_kit.tasks import TaskHandle, TaskManager, TaskType, current_manager, current_task_id
 from pipeline_kit.tasks._store import (
@@ -204,6 +206,34 @@ class PipelineResult:
         """The result of ``stage`` (its canonical name), or None when it did not run."""
         return self.values.get(REGISTRY.get(stage).name)
 
+    def __repr__(self) -> str:
+        rec = self.run_record
+        parts = [f"run {self.run_id[:8]}", str(rec.get("outcome", "?"))]
+        audio = _audio_name(rec)
+        head = ", ".join(parts) + (f", {audio}" if audio else "")
+        body = ", ".join(f"{REGISTRY.get(stage).result_attr}: {_brief(value)}"
+                         for stage, value in self.values.items())
+        return f"PipelineResult({head}{'; ' + body if body else ''})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rec = self.run_record
+        hits, seconds = set(rec.get("cache_hits") or []), rec.get("stage_seconds") or {}
+        rows = "".join(
+            f"<tr><td>{html.escape(stage)}</td>"
+            f"<td>{html.escape(REGISTRY.get(stage).result_attr)}</td>"
+            f"<td>{html.escape(_brief(value))}</td>"
+            f"<td>{'cached' if stage in hits else ''}</td>"
+            f"<td style='text-align:right'>{seconds.get(stage, 0.0):.1f} s</td></tr>"
+            for stage, value in self.values.items())
+        title = (f"Run {self.run_id[:8]} · {_audio_name(rec) or 'no audio'} · "
+                 f"{rec.get('outcome', '?')}")
+        where = f"<br>results in <code>{html.escape(str(self.out_dir))}</code>" \
+            if self.out_dir else ""
+        return (f"<div><b>{html.escape(title)}</b><table><tr><th>stage</th><th>result</th>"
+                f"<th>summary</th><th></th><th>time</th></tr>{rows}</table>{where}</div>")
+
     def to_dict(self) -> dict[str, Any]:
         return self.run_record
 
@@ -221,6 +251,21 @@ class PipelineResult:
                 spec.export(value, out)
         atomic_write_text(out / "run.json", json.dumps(self.run_record, indent=1, default=str))
         return out
+
+
+def _audio_name(record: dict[str, Any]) -> str:
+    inputs = record.get("inputs") or [{}]
+    return Path(inputs[0].get("path") or "").name
+
+
+def _brief(value: Any) -> str:
+    """A few words about one stage's result: a count, a graph's size, or a short repr."""
+    if hasattr(value, "number_of_nodes") and hasattr(value, "number_of_edges"):
+        return f"{value.number_of_nodes()} nodes, {value.number_of_edges()} edges"
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)}"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _now() -> str:
@@ -301,7 +346,7 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
     try:
         for wave in REGISTRY.waves(stages):
             await asyncio.gather(*(run(s) for s in wave))
-        result.values = {s: values[s] for s in stages}
+        result.values = presented({s: values[s] for s in stages})  # speakers on the transcript
         record.update(outcome="completed", finished_at=_now())
         await asyncio.to_thread(_save_record, manager, result, True)
         if "chunking" in stages:
@@ -464,7 +509,9 @@ def run_pipeline(
     ``stages``: canonical names or the seed's aliases (needed stages are added).
     ``params``: any stage parameter by name (``chunk_size=200``, ``model="small"``;
     see ``pk.stage_parameters()``), each checked against its bounds before work starts.
-    Without ``manager`` one is created on ``<home>/tasks.sqlite3`` and closed after.
+    Without ``manager`` one is created on ``<home>/tasks.sqlite3`` and closed after, and
+    the run's progress is shown (text lines on stderr in a script, a widget panel in
+    JupyterLab; ``PIPELINE_KIT_PROGRESS=none`` silences it).
     ``executor="dask"`` runs the stages on the workers of ``manager``'s Dask client
     (they must see the same ``home`` folder).
     In a running event loop (Jupyter) use ``await run_pipeline_async(...)``.
@@ -479,9 +526,14 @@ def run_pipeline(
     run = prepare_run(audio, stages, out_dir, home, executor, manager, params)
     own = manager is None
     mgr = manager or TaskManager(store=_store_target(home))
+    view = None
     try:
-        return _submit(mgr, run).result()
+        handle = _submit(mgr, run)
+        view = follow(mgr, handle) if own else None
+        return handle.result()
     finally:
+        if view is not None:
+            view.finish()
         if own:
             mgr.close()
 
@@ -500,9 +552,15 @@ async def run_pipeline_async(
     run = prepare_run(audio, stages, out_dir, home, executor, manager, params)
     own = manager is None
     mgr = manager or TaskManager(store=_store_target(home))
+    view = None
     try:
-        return await _submit(mgr, run)
+        handle = _submit(mgr, run)
+        view = follow(mgr, handle) if own else None
+        return await handle
     finally:
+        if view is not None:
+            await asyncio.sleep(0)  # the panel applies the last snapshots on this loop
+            await asyncio.to_thread(view.finish)
         if own:
             await asyncio.to_thread(mgr.close)
 

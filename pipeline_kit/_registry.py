@@ -168,6 +168,11 @@ class Registry:
 
     # -- lookup
 
+    def __contains__(self, name: object) -> bool:
+        """True when ``name`` is registered now; loads nothing, so a stage being declared
+        can ask whether an optional input stage was declared before it."""
+        return name in self._specs
+
     def _ensure_loaded(self) -> None:
         if self._loaded:
             return

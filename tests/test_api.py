@@ -215,8 +215,8 @@ def test_chunked_upload_in_shuffled_order_becomes_audio(api, sample):
 def test_process_polls_to_completion_with_the_seed_status_shape(api, sample, processed):
     assert processed["status"] == "processing_started"
     assert processed["audio_id"] == sample["audio_id"]
-    assert processed["stages"] == ["upload", "transcription", "chunking", "chapters", "graph",
-                                   "questions"]
+    assert processed["stages"] == ["upload", "transcription", "diarization", "chunking",
+                                   "chapters", "graph", "questions"]
     # the first run has no measurements yet: the documented defaults × 26.7 s of audio
     assert processed["estimated_duration_minutes"] > 0
     assert set(processed["estimate_basis"].values()) == {"default: declared by the stage"}
@@ -234,8 +234,8 @@ def test_process_polls_to_completion_with_the_seed_status_shape(api, sample, pro
     r = api.get("/tasks", params={"parent_id": processed["task_id"]})
     children = r.json()["tasks"]
     assert {c["task_type"] for c in children} == {
-        "audio_upload_processing", "transcription", "semantic_chunking", "graph_generation",
-        "chapter_analysis", "question_generation"}
+        "audio_upload_processing", "transcription", "diarization", "semantic_chunking",
+        "graph_generation", "chapter_analysis", "question_generation"}
     assert all(c["status"] == "completed" for c in children)
 
 
@@ -269,6 +269,11 @@ def test_results_of_the_run(api, sample, processed):
     assert questions and all(q["text"] for q in questions)
     graph = api.get(f"/audio/{aid}/graph", params=run).json()["graph"]
     assert graph["nodes"] and ("links" in graph or "edges" in graph)
+    speakers = api.get(f"/audio/{aid}/speakers", params=run).json()
+    assert speakers["speakers"] == ["SPEAKER_1"]  # one reader
+    assert speakers["turns"][0]["start"] < 2 and speakers["talk_time"]["SPEAKER_1"] > 15
+    diarization = api.get(f"/audio/{aid}/diarization", params=run).json()["diarization"]
+    assert diarization["turns"] == speakers["turns"]
     assert api.get(f"/audio/{aid}/chunks", params={"run_id": "nope"}).status_code == 404
     # Without run_id: the newest run's results (a re-run of the same settings, all cached).
     r = api.post(f"/audio/{aid}/process", json={"chunking_method": "tfidf"})
@@ -295,8 +300,8 @@ def test_estimate_uses_measured_speed_and_the_cache(api, sample, processed):
                        "chunk_size": 40, "overlap": 5})
     assert r.status_code == 202, r.text
     new = r.json()
-    assert new["stages"] == ["upload", "transcription", "chunking"]
-    assert new["cached_stages"] == ["upload", "transcription"]
+    assert new["stages"] == ["upload", "transcription", "diarization", "chunking"]
+    assert new["cached_stages"] == ["upload", "transcription", "diarization"]
     assert new["estimate_basis"]["chunking"].startswith("measured: median of")
     assert new["estimated_duration_minutes"] > 0
     assert wait_task(api, new["task_id"])[-1]["status"] == "completed"
@@ -541,7 +546,7 @@ def test_schemathesis_finds_no_server_error(server, sample, processed, tmp_path)
     elapsed = time.monotonic() - t0
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
-    assert "Selected: 19/19" in out and "5xx" not in out.split("SUMMARY")[-1], out[-3000:]
+    assert "Selected: 21/21" in out and "5xx" not in out.split("SUMMARY")[-1], out[-3000:]
     assert elapsed < 120, elapsed
     print("schemathesis:", " ".join(out.split("Test cases:")[-1].split()[:12]),
           f"in {elapsed:.0f} s")

@@ -106,3 +106,107 @@ def test_parameter_values_parse_as_papermill_does():
 
     assert [_parse_value(v) for v in ("60", "0.5", "True", "None", "tfidf", '["a", "b"]')] == [
         60, 0.5, True, None, "tfidf", ["a", "b"]]
+
+
+@pytest.mark.slow
+def test_parallel_batch_keeps_every_path_five_times(inbox, tmp_path, monkeypatch, capsys):
+    """`batch --jobs 2` from a relative --out: the printed summary path, each row's folder
+    and notebook, and each run's own audio are right in every one of five batches, the
+    caller's working directory never moves, and the kernels' log noise stays out."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    params = tmp_path / "params.yaml"
+    params.write_text("chunking_method: tfidf\nchunk_size: 60\n")
+    home = tmp_path / "home"  # shared: transcription is computed once, then cached
+    audio = {"interview one.wav": inbox / "interview one.wav", "lecture.wav": inbox / "lecture.wav"}
+    for i in range(5):
+        out = work / f"out{i}"
+        rc = main(["batch", str(inbox), "--out", f"out{i}", "--jobs", "2", "--home", str(home),
+                   "--stages", "chunking", "-f", str(params), "-p", "overlap", "10"])
+        captured = capsys.readouterr()
+        assert rc == 0, captured.err
+        assert Path.cwd() == work
+        assert f"summary: {out / 'summary.csv'} (results in {out}/<folder>)\n" in captured.out
+        assert "IPKernelApp" not in captured.err and "encryption" not in captured.err
+        df = pd.read_csv(out / "summary.csv")
+        assert sorted(df["file"]) == sorted(audio)
+        for row in df.to_dict("records"):
+            assert row["status"] == "completed" and row["chunks"] >= 1
+            assert Path(row["out_dir"]) == out / row["name"]
+            assert Path(row["notebook"]) == out / row["name"] / "01_run_pipeline.ipynb"
+            assert Path(row["notebook"]).is_file()
+            record = json.loads((out / row["name"] / "run.json").read_text())
+            assert record["out_dir"] == str(out / row["name"])
+            assert record["inputs"][0]["path"] == str(audio[row["file"]])
+            assert record["parameters"]["chunk_size"] == 60  # from -f params.yaml
+            assert record["parameters"]["overlap"] == 10  # from -p
+        assert sorted(p.name for p in out.iterdir()) == [
+            "interview_one", "lecture", "summary.csv", "summary.json"]
+    assert sorted(p.name for p in work.iterdir()) == [f"out{i}" for i in range(5)]
+
+
+def test_summary_merges_with_the_one_already_there(inbox, tmp_path):
+    """Re-using an output folder: earlier files keep their rows, a re-run file's row is
+    replaced, so the summary has one row per file."""
+    out, home = tmp_path / "out", tmp_path / "home"
+    run_batch([inbox / "lecture.wav"], out, mode="pipeline", home=home,
+              chunking_method="tfidf", stages=["chapters"])
+    first = pd.read_csv(out / "summary.csv")
+    assert first["chapters"][0] >= 1 and (out / "lecture" / "chapters.json").is_file()
+    df = run_batch([inbox / "interview one.wav", inbox / "lecture.wav"], out, mode="pipeline",
+                   home=home, chunking_method="tfidf", stages=["chunking"], chunk_size=60,
+                   overlap=10)
+    assert len(df) == 2
+    saved = pd.read_csv(out / "summary.csv")
+    assert sorted(saved["file"]) == ["interview one.wav", "lecture.wav"]
+    lecture = saved[saved["file"] == "lecture.wav"].iloc[0]
+    assert lecture["run_id"] != first["run_id"][0]  # the new run replaced the old row
+    assert lecture["chunks"] > first["chunks"][0]  # smaller chunks: more of them
+    assert lecture["chapters"] != lecture["chapters"]  # NaN: the old chapters.json not counted
+    third = inbox / "third.wav"
+    shutil.copy(WAV, third)
+    run_batch([third], out, mode="pipeline", home=home, chunking_method="tfidf",
+              stages=["chunking"])
+    saved = pd.read_csv(out / "summary.csv")
+    assert sorted(saved["file"]) == ["interview one.wav", "lecture.wav", "third.wav"]
+    assert json.loads((out / "summary.json").read_text())[-1]["file"] == "third.wav"
+
+
+def test_parameters_file_errors_name_the_file(inbox, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n- not a mapping\n")
+    assert main(["batch", str(inbox), "--out", str(tmp_path / "o"), "-f", str(bad)]) == 2
+    assert f"-f {bad}: needs NAME: VALUE" in capsys.readouterr().err
+    bad.write_text("a: [unclosed\n")
+    assert main(["batch", str(inbox), "--out", str(tmp_path / "o"), "-f", str(bad)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    missing = tmp_path / "missing.yaml"
+    assert main(["batch", str(inbox), "--out", str(tmp_path / "o"), "-f", str(missing)]) == 2
+    assert f"-f {missing}: cannot read it" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_failing_notebook_cell_is_one_line_naming_cell_and_line(inbox, tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        'audio_path = ""\noutput_dir = ""\nhome = ""\nstages = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from pathlib import Path\nsize = Path(audio_path).stat().st_size\n"
+        "assert size < 100, f'{Path(audio_path).name} has {size} bytes'")]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = kernel
+    path = tmp_path / "check.ipynb"
+    nbformat.write(nb, path)
+    rc = main(["batch", str(path), str(inbox / "lecture.wav"), "--out", str(tmp_path / "o")])
+    out = capsys.readouterr()
+    assert rc == 1
+    row = pd.read_csv(tmp_path / "o" / "summary.csv").iloc[0]
+    size = (inbox / "lecture.wav").stat().st_size
+    assert row["file"] == "lecture.wav" and row["status"] == "failed"
+    assert row["error"] == (  # In [3]: after the parameters and papermill's injected cell
+        f"NotebookCellError: cell In [3] raised AssertionError: lecture.wav has {size} bytes "
+        "at: assert size < 100, f'{Path(audio_path).name} has {size} bytes'")
+    assert "NotebookCellError: cell In [3] raised AssertionError" in out.out
+    assert "Traceback" not in out.out and "IPKernelApp" not in out.err

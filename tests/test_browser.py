@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -186,25 +187,32 @@ class LabServer:
             "path": path, "name": path, "type": "notebook", "kernel": {"name": "python3"}})
 
 
-def _write_notebook(dest: Path, run_dir: Path) -> None:
+def _write_notebook(dest: Path, run_dir: Path, **params: object) -> None:
     """A copy of notebook 01 with papermill-style injected parameters (absolute paths)."""
     nbformat = pytest.importorskip("nbformat")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     source = ("# Parameters injected by tests/test_browser.py\n"
               f"audio_path = {str(SAMPLE)!r}\n"
-              f"output_dir = {str(run_dir)!r}\n")
+              f"output_dir = {str(run_dir)!r}\n"
+              + "".join(f"{k} = {v!r}\n" for k, v in params.items()))
     nb.cells.insert(i + 1, nbformat.v4.new_code_cell(
         source, metadata={"tags": ["injected-parameters"]}))
     nbformat.write(nb, dest)
 
 
 @pytest.fixture
-def lab_server(tmp_path, chromium):
+def notebook_params() -> dict[str, object]:
+    """Parameters injected into notebook 01 besides the audio and the output folder."""
+    return {}
+
+
+@pytest.fixture
+def lab_server(tmp_path, chromium, notebook_params):
     pytest.importorskip("jupyterlab", reason="jupyterlab is not installed")
     root = tmp_path / "lab"
     root.mkdir()
-    _write_notebook(root / NOTEBOOK.name, tmp_path / "run")
+    _write_notebook(root / NOTEBOOK.name, tmp_path / "run", **notebook_params)
     config = tmp_path / "jupyter_config"
     (config / "labconfig").mkdir(parents=True)
     (config / "labconfig" / "page_config.json").write_text(
@@ -399,3 +407,220 @@ def test_notebook_01_shows_live_widget_progress_in_jupyterlab(lab_server, browse
         assert r["status"] == "completed", f"{r['task']} ended {r['status']!r}: {r}{context()}"
         assert STATUS_CLASS["completed"] in (r["bar_class"] or ""), f"{r}{context()}"
     assert screenshot.stat().st_size > 0
+
+
+# ---------------------------------------------------------------- explore views
+
+# 5 chunks and 3 chapters of the 26.7 s sample (the default settings give one of each).
+EXPLORE_PARAMS = {"chunk_size": 20, "overlap": 5, "chunking_method": "tfidf",
+                  "stage_params": {"min_sentences": 1}}
+PLAY_TIMEOUT = 20  # s: the audio element starts playing after a click
+_JS_AUDIO = """
+(box) => {
+  const a = box.querySelector('audio');
+  return a && {paused: a.paused, t: a.currentTime, ready: a.readyState,
+               error: a.error ? a.error.code : null, src: !!a.src};
+}
+"""
+_JS_PLAYING = "(box) => { const a = box.querySelector('audio'); return !!a && !a.paused "\
+              "&& a.currentTime > 0; }"
+
+
+def _run_all_cells(page, server: LabServer, context) -> None:
+    """Open notebook 01 in JupyterLab, run every cell, wait until the kernel is idle."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    server.start_kernel_for(NOTEBOOK.name)
+    page.goto(f"{server.url}/lab/tree/{NOTEBOOK.name}?token={server.token}",
+              timeout=STARTUP_TIMEOUT * 1000)
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=STARTUP_TIMEOUT * 1000)
+    try:
+        page.wait_for_function(_JS_KERNEL_READY, timeout=STARTUP_TIMEOUT * 1000, polling=250)
+    except PlaywrightTimeout:
+        pytest.fail(f"the notebook's kernel was not ready after {STARTUP_TIMEOUT}s{context()}")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+    try:
+        page.wait_for_function(_JS_DONE, timeout=RUN_TIMEOUT * 1000, polling=250)
+    except PlaywrightTimeout:
+        pytest.fail(f"the notebook did not finish within {RUN_TIMEOUT}s{context()}")
+    cells = page.evaluate(_JS_CELLS)
+    tracebacks = [o["text"][-1500:] for c in cells for o in c["outputs"]
+                  if o["mime"] == "application/vnd.jupyter.stderr" and "Traceback" in o["text"]]
+    assert not tracebacks, f"a cell raised:\n{tracebacks[0]}{context()}"
+
+
+def _play_and_check(page, box, button, start: float, end: float, what: str, context) -> dict:
+    """Click ``button``; the box's audio element must play at a time within start..end."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    button.scroll_into_view_if_needed()
+    button.click()
+    try:
+        page.wait_for_function(_JS_PLAYING, arg=box.element_handle(),
+                               timeout=PLAY_TIMEOUT * 1000, polling=50)
+    except PlaywrightTimeout:
+        pytest.fail(f"{what}: the audio element did not play: "
+                    f"{box.evaluate(_JS_AUDIO)}{context()}")
+    state = box.evaluate(_JS_AUDIO)
+    assert not state["paused"], f"{what}: {state}{context()}"
+    assert start - 0.05 <= state["t"] <= end + 0.05, (
+        f"{what}: currentTime {state['t']:.2f} s outside {start:.2f}..{end:.2f}{context()}")
+    return state
+
+
+def _node_pixel(png: bytes, colors: list[str]) -> tuple[int, int] | None:
+    """The centre of the largest disc drawn in one of ``colors`` in a screenshot."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from scipy.ndimage import distance_transform_edt
+
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    best = None
+    for c in colors:
+        rgb = np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)])
+        depth = distance_transform_edt(np.abs(img - rgb).max(axis=2) <= 12)
+        y, x = np.unravel_index(int(depth.argmax()), depth.shape)
+        if depth[y, x] >= 3 and (best is None or depth[y, x] > best[0]):
+            best = (depth[y, x], int(x), int(y))
+    return None if best is None else (best[1], best[2])
+
+
+@pytest.mark.parametrize("notebook_params", [EXPLORE_PARAMS])
+def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_path,
+                                                       notebook_params):
+    """Notebook 01's listen views and explore widget in a real browser.
+
+    A chapter's ▶ makes the page's audio element play inside that chapter's range (two
+    chapters, so the seek is real); a chunk table's ▶ plays its row; a word of the
+    transcript view lights up while it plays; the graph's chapter filter lists the
+    run's chapters; clicking a concept node in the graph lists its chunks. Each view
+    is saved as a screenshot in the test's tmp folder.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from pipeline_kit._graph_view import communities_of, community_color, filter_graph
+    from pipeline_kit.stages._graph_query import from_node_link_json
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    shots: dict[str, Path] = {}
+
+    def shot(name: str, locator=None) -> None:
+        path = tmp_path / f"{name}.png"
+        with contextlib.suppress(Exception):
+            (locator or page).screenshot(path=str(path))
+            shots[name] = path
+
+    def context() -> str:
+        return (f"\n-- uncaught page errors: {errors[:5]}\n-- jupyter server log (tail):\n"
+                f"{lab_server.log_tail()}\n-- screenshots: {sorted(shots)}")
+
+    try:
+        _run_all_cells(page, lab_server, context)
+    finally:
+        shot("notebook_after_run")
+    run = tmp_path / "run"
+    chapters = json.loads((run / "chapters.json").read_text())
+    chunks = json.loads((run / "chunks.json").read_text())
+    G = from_node_link_json(run / "graph.json")
+    assert len(chapters) >= 2, f"the run needs two chapters to test seeking: {chapters}"
+    for bad in ("VBox(", "HBox(", "ListenView(", "Explorer(", "Error displaying widget"):
+        assert bad not in page.inner_text(".jp-Notebook"), f"{bad!r} shown{context()}"
+
+    # Speakers: the timeline figure and the talk-time table of the run's diarization.
+    speakers = json.loads((run / "diarization.json").read_text())["speakers"]
+    cell = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=
+                                                         "pk.speaker_timeline")).first
+    cell.scroll_into_view_if_needed()
+    assert cell.locator(".jp-OutputArea img").count() == 1, f"no speaker timeline{context()}"
+    table_text = cell.locator(".jp-OutputArea").inner_text()
+    assert speakers and all(s in table_text for s in speakers), (speakers, table_text[:300])
+    shot("speaker_timeline", cell)
+
+    # Explore: choose the second chapter, play it: the audio plays inside its range.
+    explore = page.locator(".pk-explore").first
+    assert explore.count(), f"no explore widget rendered{context()}"
+    explore.scroll_into_view_if_needed()
+    second = chapters[1]
+    explore.locator(".pk-chapter-list select").select_option(index=1)
+    pane = explore.locator(".pk-chapter-pane")
+    pane.get_by_text(second["title"]).first.wait_for(timeout=10_000)
+    state = _play_and_check(page, explore, pane.locator("h4 .pk-play").first,
+                            second["start_time"], second["end_time"], "chapter ▶", context)
+    shot("explore_chapter_playing", explore)
+    print(f"\nchapter {second['chapter_index']} "
+          f"({second['start_time']:.2f}-{second['end_time']:.2f} s) playing at {state['t']:.2f} s")
+
+    # The graph's chapter filter lists the run's chapters.
+    dropdown = explore.locator(".widget-dropdown", has=page.locator("label", has_text="chapter"))
+    options = [" ".join(o.replace("\xa0", " ").split())  # ipywidgets pads with nbsp
+               for o in dropdown.first.locator("option").all_inner_texts()]
+    want = [f"{c['chapter_index']} · {c['title']}" for c in chapters]
+    assert options[0] == "all chapters" and len(options) == len(chapters) + 1, options
+    assert all(o.startswith(w) for o, w in zip(options[1:], want, strict=True)), (options, want)
+
+    # Back to all chapters; clicking a concept node lists its chunks.
+    dropdown.first.locator("select").select_option(index=0)  # all chapters
+    shown = dropdown.first.locator("select").evaluate("s => s.selectedIndex")
+    assert shown == 0, f"the chapter filter shows entry {shown} after choosing 'all'{context()}"
+    graph = explore.locator(".pk-graph").first
+    graph.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # sigma renders on the next frames
+    shot("graph_view", graph)
+    colors = sorted({community_color(d.get("community")) for _, d in G.nodes(data=True)
+                     if d.get("kind") == "concept"})
+    xy = _node_pixel(graph.screenshot(), colors)
+    assert xy is not None, f"no concept node drawn in the graph view{context()}"
+    box = graph.bounding_box()
+    page.mouse.move(box["x"] + xy[0], box["y"] + xy[1])
+    page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+    chunk_list = explore.locator(".pk-chunk-list")
+    chunk_list.locator(".pk-play").first.wait_for(timeout=10_000)
+    shot("graph_node_chunks", explore)
+    label = chunk_list.locator("b").first.inner_text()
+    concept = next(n for n, d in G.nodes(data=True)
+                   if d.get("kind") == "concept" and d.get("label") == label)
+    listed = set(re.findall(r"chunk-\d{4}", chunk_list.inner_text()))
+    assert listed == {u for u in G[concept] if G.nodes[u]["kind"] == "chunk"}, (label, listed)
+
+    # The community filter keeps that community's concepts and chunks only.
+    k = communities_of(G)[0]
+    community = explore.locator(".widget-dropdown",
+                                has=page.locator("label", has_text="community")).first
+    community.locator("select").select_option(index=1)  # after "all communities"
+    want_nodes = filter_graph(G, community=k).number_of_nodes()
+    try:
+        page.wait_for_function(
+            "([el, n]) => (' ' + el.innerText.split(/\\s+/).join(' ') + ' ')"
+            ".includes(' ' + n + ' nodes ')",
+            arg=[graph.element_handle(), want_nodes], timeout=10_000)
+    except PlaywrightTimeout:
+        pytest.fail(f"community {k}: the graph does not show {want_nodes} nodes: "
+                    f"{graph.inner_text()[:200]!r}{context()}")
+    page.wait_for_timeout(1000)
+    shot("graph_community_filter", graph)
+
+    # A chunk table's ▶ plays that chunk.
+    table = page.locator(".pk-listen:not(.pk-explore)",
+                         has=page.locator("th", has_text="boundary_score")).first
+    third = chunks[2]
+    _play_and_check(page, table, table.locator(".pk-play").nth(2), third["start_time"],
+                    third["end_time"], "chunk table ▶", context)
+    shot("chunks_table_playing", table)
+
+    # The transcript view lights the word being played.
+    words = page.locator(".pk-listen:not(.pk-explore)",
+                         has=page.locator(".pk-transcript")).first
+    _play_and_check(page, words, words.locator(".pk-w").nth(10), 0, 27, "word", context)
+    lit = words.locator(".pk-w.pk-on")
+    lit.first.wait_for(timeout=5_000)
+    ws, we = (float(lit.first.get_attribute(a)) for a in ("data-ws", "data-we"))
+    t = words.evaluate(_JS_AUDIO)["t"]
+    assert ws - 0.3 <= t <= we + 0.3, f"lit word {ws}-{we} s, audio at {t} s{context()}"
+    shot("transcript_word_highlight", words)
+    print("screenshots:", ", ".join(f"{k}: {v}" for k, v in sorted(shots.items())))
+    assert not [e for e in errors if "pk" in e.lower()], errors

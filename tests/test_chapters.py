@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +15,10 @@ from pipeline_kit.stages._embeddings import get_embedder
 from pipeline_kit.stages._segmentation import segment_sentences
 from pipeline_kit.stages._segmetrics import load_choi, pk
 from pipeline_kit.stages._sentences import split_sentences
-from pipeline_kit.stages._types import Chunk, Transcript
+from pipeline_kit.stages._types import Chunk, ModelInfo, Segment, Transcript, Word
 
 LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt"
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
 
 TOPICS = [
     "The orchestra tuned violins before the symphony. The conductor raised the baton "
@@ -253,3 +255,83 @@ def test_plain_text_and_empty_input():
     assert [(c.start_sentence, c.end_sentence) for c in chapters] == [(0, 4), (4, 8), (8, 12)]
     assert "violins" in chapters[0].title.lower() or "symphony" in chapters[0].title.lower()
     assert analyze_chapters("", method="lexical") == []
+
+
+# --- spoken headings and short sections (texts of the shared recordings) -----------------
+
+def _timed(pieces: Sequence[str], pause: float = 1.0, per_word: float = 0.35) -> Transcript:
+    """A transcript with one segment per piece and ``pause`` s of silence between pieces,
+    as the recogniser gives for sections read with spoken headings."""
+    words, segments, t = [], [], 0.0
+    for i, text in enumerate(pieces):
+        first = len(words)
+        for tok in text.split():
+            words.append(Word(tok, t, t + per_word, 0.9, False))
+            t += per_word
+        segments.append(Segment(i, words[first].start, t, text, first, len(words)))
+        t += pause
+    text = " ".join(w.text for w in words)
+    return Transcript(text=text, segments=tuple(segments), words=tuple(words), language="en",
+                      confidence=1.0, model=ModelInfo(name="test"),
+                      word_timing_method="test", audio_duration_seconds=t)
+
+
+@pytest.fixture(scope="module")
+def announced() -> tuple[Transcript, list[str]]:
+    """Four sections read from the shared references, each after its spoken number:
+    printing (LJ001-0001..0012), JFK's 11 s excerpt, Austen, type design (LJ 0020..0032)."""
+    lj = [line.split("|", 1)[1] for line in shared_path(
+        "speech/ljspeech_LJ001/transcripts_LJ001-0001-0032.psv").read_text().splitlines()
+        if "|" in line]
+    jfk = shared_path("speech/jfk/jfk.ref.txt").read_text().strip()
+    austen = (REPO_DATA / "sample" / "austen_sample.txt").read_text().strip()
+    sections = [" ".join(lj[:12]), jfk, austen, " ".join(lj[19:32])]
+    pieces = [p for n, s in zip(["One.", "Two.", "Three.", "Four."], sections, strict=True)
+              for p in (n, s)]
+    return _timed(pieces), ["One.", "Two.", "Three.", "Four."]
+
+
+def test_spoken_headings_open_chapters_even_short_ones(announced):
+    t, headings = announced
+    chapters = analyze_chapters(t)
+    sents = split_sentences(t)
+    assert [sents[c.start_sentence].text for c in chapters] == headings
+    jfk = chapters[1]
+    assert jfk.end_sentence - jfk.start_sentence < 4  # shorter than min_sentences
+    assert all(" " not in c.title or len(c.title.split()) <= 3 for c in chapters)
+    assert "country" in jfk.title.lower() or "americans" in jfk.title.lower()
+
+
+def test_without_cues_the_short_section_is_merged(announced):
+    t, _ = announced
+    sents = split_sentences(t)
+    starts = [sents[c.start_sentence].text for c in analyze_chapters(t, cues=False)]
+    assert "Two." not in starts  # min_sentences=4 forbids the 2-sentence JFK section
+
+
+def test_headings_are_sentences_of_their_own(announced):
+    t, headings = announced
+    texts = [s.text for s in split_sentences(t)]
+    assert all(h in texts for h in headings)
+
+
+def test_titles_are_one_central_phrase_from_the_chapter(announced):
+    t, _ = announced
+    for c in analyze_chapters(t):
+        assert "," not in c.title and c.title.lower() in [p.lower() for p in c.key_phrases]
+        assert c.title.lower() in c.summary.lower() or any(
+            c.title.lower() in s.text.lower()
+            for s in split_sentences(t)[c.start_sentence:c.end_sentence])
+
+
+def test_short_replies_are_no_headings(announced):
+    # The same sections after stand-alone "Yes." / "Okay." (a conversation, not
+    # announced sections): no cue, so the chapters are those of the content alone.
+    t, _ = announced
+    texts = [seg.text for seg in t.segments]
+    replies = ["Yes.", "Okay.", "Right.", "Sure."]
+    pieces = [replies[i // 2] if i % 2 == 0 else x for i, x in enumerate(texts)]
+    chat = _timed(pieces)
+    spans = [(c.start_sentence, c.end_sentence) for c in analyze_chapters(chat)]
+    assert spans == [(c.start_sentence, c.end_sentence)
+                     for c in analyze_chapters(chat, cues=False)]

@@ -331,3 +331,16 @@ def test_choi_topic_boundaries_of_chunks_match_gold_with_the_hard_max_kept():
     assert np.mean(topic) < 0.1, topic
     assert np.mean(loose) < 0.1, loose
     assert np.mean(loose) < np.mean(old), (loose, old)
+
+
+def test_small_cpu_batches_give_the_same_embeddings():
+    # The CPU default batches 8 sentences (faster: less padding); padding must not
+    # change a vector, so results equal those of one big batch.
+    from pipeline_kit.stages._embeddings import CPU_BATCH_SIZE, get_embedder
+
+    sents, _ = load_choi(shared_path("textseg/choi_dev/3-11/0.ref"))
+    emb = get_embedder(None)
+    assert emb.batch_size == CPU_BATCH_SIZE
+    small = emb.encode(sents[:40])
+    big = emb._model.encode(sents[:40], batch_size=64, normalize_embeddings=True)
+    assert np.allclose(small, big, atol=1e-5)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from pipeline_kit._cli import main
 
@@ -34,9 +37,17 @@ def test_run_writes_results_and_the_other_commands_work(tmp_path, capsys):
     assert "transcription" in captured.err  # text progress lines
 
     assert main(["runs", "--home", str(home)]) == 0
-    assert record["run_id"] in capsys.readouterr().out
+    runs_table = capsys.readouterr().out.splitlines()
+    assert runs_table[0].split() == ["run", "started", "time", "outcome", "audio", "stages",
+                                     "cached", "error"]
+    row = runs_table[2].split()
+    assert row[0] == record["run_id"][:8] and row[4:] == ["completed", WAV.name, "6", "0"]
+    assert re.fullmatch(r"\d+\.\ds|\d+m\d\ds", row[3])  # started is a date and a time
     assert main(["tasks", "--home", str(home)]) == 0
-    assert "semantic_chunking" in capsys.readouterr().out
+    tasks_table = capsys.readouterr().out
+    assert "semantic_chunking" in tasks_table and record["task_id"] not in tasks_table
+    assert re.search(rf"^{record['task_id'][:6]}\s+pipeline\s+completed\s+100%\s+1\s+"
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+\.\ds\s+done$", tasks_table, re.M)
     task_id = record["stage_tasks"]["chunking"]
     assert main(["status", task_id, "--home", str(home)]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "completed"
@@ -73,7 +84,7 @@ def test_run_and_listing_on_a_shared_store(store_target, tmp_path, capsys):
     run_id = json.loads((out / "run.json").read_text())["run_id"]
     capsys.readouterr()
     assert main(["runs", "--store", store_target]) == 0
-    assert run_id in capsys.readouterr().out
+    assert run_id[:8] in capsys.readouterr().out
     assert main(["tasks", "--store", store_target]) == 0
     listing = capsys.readouterr().out
     assert "semantic_chunking" in listing and "pipeline" in listing
@@ -185,11 +196,12 @@ def test_printing_commands_exit_0_when_their_reader_goes(tmp_path):
     # The same commands into an open pipe print what they should (so they did write).
     listing = subprocess.run([sys.executable, "-m", "pipeline_kit._cli", "tasks", "--home",
                               str(home)], capture_output=True, text=True, timeout=120)
-    assert task_id in listing.stdout and listing.returncode == 0
+    assert task_id[:6] in listing.stdout and listing.returncode == 0
     shell = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m "
                             f"pipeline_kit._cli tasks --home {home} | head -1"],
                            capture_output=True, text=True, timeout=120)
-    assert (shell.returncode, shell.stderr) == (0, "") and "task_id" in shell.stdout
+    assert (shell.returncode, shell.stderr) == (0, "") and shell.stdout.split()[:2] == [
+        "id", "type"]
 
 
 def test_uploads_lists_prunes_and_removes_crash_leftovers(tmp_path, capsys):
@@ -273,3 +285,124 @@ def test_short_and_ambiguous_id_prefixes(store_target, capsys):
 
     assert main(["tasks", "--store", store_target]) == 0  # a custom task type lists too
     assert capsys.readouterr().out.count("speaker_diarization") == 4  # 3 seeded + the retry
+
+
+def test_version(capsys):
+    import pipeline_kit
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pipeline-kit {pipeline_kit.__version__}"
+
+
+def test_task_listing_filters_limits_and_json(store_target, capsys):
+    ids = _seed_tasks(store_target)
+    assert main(["tasks", "--store", store_target]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # "abcdef" is shared, so the ids show as many characters as keep them apart
+    assert [ln.split()[0] for ln in lines[2:]] == ["abcdef01", "abcdef02", "123456ff"]
+    assert "flaky" in lines[4] and "failed" in lines[4]
+
+    assert main(["tasks", "--store", store_target, "--status", "failed", "--json"]) == 0
+    docs = json.loads(capsys.readouterr().out)
+    assert [d["task_id"] for d in docs] == [ids["c"]] and "call_args" not in docs[0]
+    assert main(["tasks", "--store", store_target, "--status", "completed,failed",
+                 "--type", "speaker_diarization", "--limit", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in out[2:4]] == ["abcdef02", "123456ff"]
+    assert out[-1] == "(the newest 2 of 3; --limit 0 shows all)"
+    assert main(["tasks", "--store", store_target, "--type", "transcription"]) == 0
+    assert capsys.readouterr().out.strip() == "no tasks match"
+    assert main(["tasks", "--store", store_target, "--status", "done"]) == 2
+    assert "--status done: allowed: pending, running" in capsys.readouterr().err
+    assert main(["tasks", "--store", store_target, "--limit", "-1"]) == 2
+    assert "--limit must be >= 0" in capsys.readouterr().err
+
+
+def test_run_listing_filters_and_json(tmp_path, capsys):
+    home = tmp_path / "home"
+    for size in ("60", "80"):
+        assert main(["run", str(WAV), "--out", str(tmp_path / size), "--home", str(home),
+                     "--method", "tfidf", "--stages", "chunking", "--chunk-size", size,
+                     "--overlap", "10", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--home", str(home), "--json"]) == 0
+    docs = json.loads(capsys.readouterr().out)
+    assert [d["parameters"]["chunk_size"] for d in docs] == [60, 80]
+    assert main(["runs", "--home", str(home), "--limit", "1", "--status", "completed"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].split()[0] == docs[1]["run_id"][:8] and len(out) == 4
+    assert main(["runs", "--home", str(home), "--status", "failed"]) == 0
+    assert capsys.readouterr().out.strip() == "no runs match"
+
+
+def test_a_home_without_a_store_is_an_error(tmp_path, capsys):
+    typo = tmp_path / "typo"
+    for command in (["runs"], ["tasks"], ["status", "abcdef"], ["cancel", "abcdef"]):
+        assert main([*command, "--home", str(typo)]) == 2, command
+        err = capsys.readouterr().err
+        assert err.startswith(f"pipeline-kit: error: no task store at {typo / 'tasks.sqlite3'}")
+        assert len(err.strip().splitlines()) == 1
+    assert not typo.exists()  # nothing was created by looking
+
+
+def test_lab_serves_the_notebooks_on_loopback_with_a_token(tmp_path):
+    """`pipeline-kit lab` starts this venv's JupyterLab on 127.0.0.1: the printed URL's
+    token opens it, no token is refused, the token is not on the command line."""
+    import signal
+    import urllib.error
+    import urllib.request
+
+    pytest.importorskip("jupyterlab", reason="jupyterlab is not installed")
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    (folder / "hello.ipynb").write_text(json.dumps(
+        {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
+    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipy"))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline_kit._cli", "lab", "--dir",
+                             str(folder), "--no-browser"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        head = [proc.stdout.readline() for _ in range(3)]
+        assert head[0].strip() == f"JupyterLab on {folder}", head
+        url = head[1].strip()
+        m = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/lab\?token=(\S+)", url)
+        assert m, url
+        port, token = m.groups()
+
+        def get(path: str) -> int:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                    return r.status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, "jupyterlab exited"
+            try:
+                status = get(f"/api/contents?token={token}")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "jupyterlab did not answer in 120 s"
+                time.sleep(0.25)
+        assert status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token={token}",
+                                    timeout=5) as r:
+            assert [c["name"] for c in json.loads(r.read())["content"]] == ["hello.ipynb"]
+        assert get("/api/contents") == 403  # no token: refused
+        assert get("/api/contents?token=wrong" + token) == 403
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode()
+        assert "jupyterlab" in cmdline and token not in cmdline and "127.0.0.1" in cmdline
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode is not None

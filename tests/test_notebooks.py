@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -102,6 +103,12 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     json.loads((run_dir / "run.json").read_text())
     text1 = _outputs_text(nb1)
     assert "HBox(" not in text1 and "VBox(" not in text1, "progress rendered as widget reprs"
+    # The play tables and the explore widget print plain tables with mm:ss headless.
+    mimes = {m for c in _code_cells(nb1) for o in c.get("outputs", []) for m in o.get("data", {})}
+    assert "application/vnd.jupyter.widget-view+json" not in mimes, mimes
+    for bad in ("ListenView(", "Explorer(", "Audio(", "Select("):
+        assert bad not in text1, f"{bad!r} in the headless output of 01"
+    assert re.search(r"\b00:\d\d\b", text1), "no mm:ss times in the headless tables"
     assert "transcription" in text1 and "completed" in text1, "no text progress lines"
     assert "questions" in text1  # the closing summary
 
@@ -111,7 +118,7 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert "UnknownConceptError" in text2
 
     exp = tmp_path / "experiments"
-    run("03_chunking_experiments.ipynb", chunk_sizes=[30, 60], overlaps=[0, 10],
+    nb3 = run("03_chunking_experiments.ipynb", chunk_sizes=[30, 60], overlaps=[0, 10],
         methods=["tfidf", "embedding"], transcript_path=str(run_dir / "transcript.json"),
         output_dir=str(exp))
     chosen = json.loads((exp / "chosen_setting.json").read_text())
@@ -121,6 +128,9 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert "criterion" in chosen
     assert (exp / "sweep.csv").is_file()
     assert os.path.getsize(exp / "sweep.png") > 0
+    # The compare section ran two pipelines of the sample, 40 and 80 words a chunk.
+    assert (exp / "compare_a" / "run.json").is_file() and (exp / "compare_b" / "run.json").is_file()
+    assert "chunk_size 40 → 80" in _outputs_text(nb3)
 
     # 04 indexes 01's run (its home is the run folder) and searches it
     nb4 = run("04_collection.ipynb", homes=[str(run_dir)], query="Dashwood", k=5)
@@ -143,7 +153,7 @@ def test_notebook_03_chooses_without_gold_and_shows_gold_metrics(tmp_path, monke
         parameters={"chunk_sizes": [100, 300, 1000], "overlaps": [0, 25],
                     "methods": ["tfidf", "fixed"], "reference_path": str(ref),
                     "transcript_path": str(tmp_path / "absent.json"),
-                    "output_dir": str(exp)},
+                    "output_dir": str(exp), "compare_audio": ""},  # no compare section
         kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
     chosen = json.loads((exp / "chosen_setting.json").read_text())
     assert {"pk", "windowdiff", "f1", "topic_pk"} <= set(chosen["metrics"])

@@ -15,6 +15,7 @@ from pipeline_kit.stages._segmetrics import (
     sentence_to_word_boundaries,
 )
 from pipeline_kit.stages._sweep import choose_setting, plot_sweep, sweep
+from pipeline_kit.stages._types import Transcript
 
 TOPICS = [
     "The printing press used movable metal type and black ink on paper pages. ",
@@ -126,3 +127,18 @@ def test_choose_setting_refuses_an_empty_table():
     assert choose_setting(df)["chunk_size"] == 30
     with pytest.raises(ValueError, match="empty"):
         choose_setting(df.iloc[0:0])
+
+
+def test_plot_legend_covers_no_line():
+    """The legend sits outside the axes (below), inside the figure, so it hides no data."""
+    t = Transcript.from_text(TEXT)
+    df = sweep(t, chunk_size=[20, 30, 40], overlap=[0, 5, 10], method=["tfidf", "fixed"])
+    ax = plot_sweep(df, "topic_pk")
+    fig = ax.figure
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    axes = ax.get_window_extent()
+    figure = fig.bbox
+    assert len(ax.get_legend().get_texts()) == len(ax.get_lines()) == 6
+    assert legend.y1 <= axes.y0  # wholly below the plotting area
+    assert legend.y0 >= figure.y0 and legend.x0 >= figure.x0 and legend.x1 <= figure.x1

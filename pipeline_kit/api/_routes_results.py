@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from pipeline_kit._registry import REGISTRY
+from pipeline_kit._speaker_names import RECORD_KEY, presented
 from pipeline_kit.api._deps import AppState, state
 from pipeline_kit.api._results import find_result
 from pipeline_kit.api._schemas import ID_PATTERN, ErrorBody
-from pipeline_kit.stages._types import Transcript
+from pipeline_kit.stages._types import Diarization, Transcript
 
 router = APIRouter(tags=["results"])
 AudioId = Annotated[str, Path(pattern=ID_PATTERN, description="audio id")]
@@ -47,8 +48,10 @@ def transcript(
     run_id: RunId = None,  # type: ignore[assignment]
     app: AppState = Depends(state),
 ) -> Response:
-    """The timed transcript (``format=json``, ``srt``, ``vtt`` or ``txt``)."""
+    """The timed transcript (``format=json``, ``srt``, ``vtt`` or ``txt``), with speakers
+    when the run has a diarization."""
     rid, data = _result(app, audio_id, "transcription", "transcript", run_id)
+    data = _with_speakers(app, audio_id, rid, data)
     if format == "json":
         import json
 
@@ -58,6 +61,32 @@ def transcript(
     t = Transcript.from_dict(data)
     text = {"srt": t.to_srt, "vtt": t.to_vtt, "txt": t.to_txt}[format]()
     return PlainTextResponse(text, media_type=TEXT_TYPES[format])
+
+
+@router.get("/audio/{audio_id}/speakers", responses=ERRORS)
+def speakers(audio_id: AudioId, run_id: RunId = None,  # type: ignore[assignment]
+             app: AppState = Depends(state)) -> dict[str, Any]:
+    """Who speaks: labels in order of first appearance, seconds each talks, and the turns."""
+    rid, data = _result(app, audio_id, "diarization", "speaker turns", run_id)
+    d = Diarization.from_dict(data)
+    return {"audio_id": audio_id, "run_id": rid, "speakers": list(d.speakers),
+            "talk_time": d.talk_time(), "turns": [t.to_dict() for t in d.turns],
+            "overlaps": [list(o) for o in d.overlaps], "method": d.method}
+
+
+def _with_speakers(app: AppState, audio_id: str, run_id: str, data: Any) -> Any:
+    """Transcript ``data`` of a run labelled as the run shows it: speakers from its
+    diarization, names given with ``rename_speakers`` (unchanged without diarization)."""
+    if "diarization" not in REGISTRY:
+        return data
+    found = find_result(app, app.library.get(audio_id), "diarization", run_id)
+    if found is None:
+        return data
+    doc = app.manager.get_document("runs", run_id) or {}
+    values = presented({"transcription": Transcript.from_dict(data),
+                        "diarization": REGISTRY.get("diarization").codec.decode(found[1])},
+                       doc.get(RECORD_KEY))
+    return values["transcription"].to_dict()
 
 
 def _records(stage: str, field: str, what: str):

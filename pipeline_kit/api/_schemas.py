@@ -125,6 +125,8 @@ def _param_field(p: Param) -> tuple[Any, Any]:
     bounds: dict[str, Any] = {"ge": p.minimum, "le": p.maximum} if p.kind in (int, float) else {}
     if p.pattern is not None:
         bounds["pattern"] = f"^(?:{p.pattern})$"
+    if p.kind in (int, bool):  # as the schema says: no true for an int, no 1 or "yes" for a bool
+        bounds["strict"] = True
     return annotation, Field(p.default, description=p.help, **bounds)
 
 

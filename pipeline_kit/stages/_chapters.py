@@ -1,23 +1,29 @@
 """Chapter analysis: topical sections of a transcript with titles, summaries and times.
 
 Sentences (:func:`split_sentences`) are segmented by :func:`segment_sentences`'s
-modularity DP; each chapter then gets key phrases (:func:`key_phrases` over all
-chapters, so they are distinctive), a title made of the best of them, an extractive
-summary (its most central sentences by embedding similarity, in text order), its
-time span and the chunks overlapping it. Chapter times are contiguous: a chapter ends
-where the next one starts, so pauses between chapters belong to the earlier one.
+modularity DP. Spoken headings ("One.", "Two." — short stand-alone items after a
+pause, see :func:`heading_cues`) open chapters, even ones shorter than
+``min_sentences``; once a recording announces its sections, chapters follow them.
+Each chapter then gets key phrases (:func:`key_phrases` over all chapters, so they
+are distinctive), a title that is the most central of them (:func:`by_centrality`),
+an extractive summary (its most central sentences by embedding similarity, in text
+order), its time span, the chunks overlapping it and, when its words carry speakers,
+each speaker's talk time (see :func:`~._speakers.speaker_times`). Chapter times are
+contiguous: a chapter ends where the next one starts, so pauses between chapters
+belong to the earlier one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .._params import Param, check_int
 from .._progress import Progress, ensure_progress
-from ._embeddings import Embedder
-from ._keyphrases import key_phrases
+from ._embeddings import Embedder, get_embedder
+from ._keyphrases import NUMBER_WORDS, key_phrases
 from ._segmentation import (
     Vectors,
     best_partition,
@@ -27,6 +33,7 @@ from ._segmentation import (
     lexical_vectors,
 )
 from ._sentences import Sentence, as_transcript, split_sentences
+from ._speakers import has_speakers, speaker_times
 from ._types import Chapter, Chunk, ModelInfo, Segment, Transcript, Word
 
 
@@ -101,6 +108,103 @@ def _title(phrases: Sequence[str], index: int, parts: int) -> str:
     return title[0].upper() + title[1:]
 
 
+def _rows(x: Vectors) -> np.ndarray:
+    return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
+
+
+def by_centrality(phrases: Sequence[str], weights: Sequence[float], phrase_vectors: Vectors,
+                  sentence_vectors: Vectors) -> list[str]:
+    """``phrases`` ordered by centrality: cosine to the centroid of the chapter's sentences.
+
+    The candidates are the chapter's distinctive key phrases; each cosine is scaled
+    by the square root of the phrase's key-phrase score relative to the best (its
+    distinctiveness and noun-phrase quality), so a central but generic single word
+    ("books") does not beat a central specific phrase ("movable types").
+    """
+    if len(phrases) < 2:
+        return list(phrases)
+    centroid = _rows(sentence_vectors).mean(axis=0)
+    pv = _rows(phrase_vectors)
+    norms = np.linalg.norm(pv, axis=1) * (np.linalg.norm(centroid) or 1.0)
+    w = np.asarray(weights, dtype=np.float64)
+    w = np.sqrt(np.clip(w / (w.max() or 1.0), 0.0, None))
+    score = np.clip(pv @ centroid / np.where(norms > 0, norms, 1.0), 0.0, None) * w
+    order = np.argsort(-score, kind="stable")
+    return [phrases[int(i)] for i in order]
+
+
+HEADING_WORDS = 3  # a stand-alone sentence this short ("Two.", "Part three.") is a heading
+HEADING_PAUSE = 0.3  # s of silence on each side that set a heading apart
+# Gain for a chapter starting at a heading (pair gains average 1 in size), and the
+# cost of one starting elsewhere once the speaker announces sections (two headings or
+# more): so large that only ``target_count`` can ask for more chapters than announced.
+CUE_BONUS = 8.0
+UNANNOUNCED_COST = 1e6  # gain for a chapter starting at a heading (pair gains average 1 in size)
+
+
+_SECTION_WORDS = "chapter part section step lesson topic act scene number question item"
+_NUMBERED_RE = re.compile(
+    rf"(?:(?:{'|'.join(_SECTION_WORDS.split())})\s+)?"
+    rf"(?:\d+(?:st|nd|rd|th)?|[ivx]+|(?:{'|'.join(sorted(NUMBER_WORDS))})(?:-\w+)?)"
+)
+
+
+def standalone_items(sentences: Sequence[Sentence], transcript: Transcript) -> np.ndarray:
+    """Per sentence: is it a short item set apart by pauses (a heading, or a short reply)?
+
+    Such items follow a pause and are followed by one (or end a recognised segment:
+    the recogniser's word times stretch into the pause). Text with evenly spread
+    synthetic times has no pauses, hence no such items.
+    """
+    seg_ends = {seg.word_end for seg in transcript.segments}
+    items = np.zeros(len(sentences) + 1, dtype=bool)
+    for i, s in enumerate(sentences):
+        if s.word_count > HEADING_WORDS:
+            continue
+        before = i == 0 or s.start_time - sentences[i - 1].end_time >= HEADING_PAUSE
+        after = (i == len(sentences) - 1 or s.end_word in seg_ends
+                 or sentences[i + 1].start_time - s.end_time >= HEADING_PAUSE)
+        items[i] = before and after
+    return items
+
+
+def is_numbered(text: str) -> bool:
+    """A section number as spoken: "Two.", "4.", "Part three", "Chapter 12", "II"."""
+    bare = re.sub(r"[^\w\s-]", "", text).strip().lower()
+    return bool(_NUMBERED_RE.fullmatch(bare))
+
+
+def heading_cues(sentences: Sequence[Sentence], transcript: Transcript) -> tuple[np.ndarray, bool]:
+    """Sentences that open a section (per index ``0..n``), and whether sections are announced.
+
+    Announced: two stand-alone items or more are section numbers; then every
+    stand-alone item is taken as a heading (a number the recogniser misheard,
+    "Three." as "Free.", still opens its section). One numbered item is a cue on its
+    own. Without numbers no cue is given, so short replies ("Yes.", "Okay.") in a
+    conversation never cut it.
+    """
+    items = standalone_items(sentences, transcript)
+    numbered = items.copy()
+    for i, s in enumerate(sentences):
+        numbered[i] = items[i] and is_numbered(s.text)
+    if numbered.sum() >= 2:
+        return items, True
+    return numbered, False
+
+
+def _start_bonus(heads: np.ndarray, announced: bool) -> np.ndarray | None:
+    """Gain for a chapter starting at each sentence: headings favoured, the rest not.
+
+    A recording that announces its sections is split where it announces them: a
+    content change inside a section of LJ Speech's printing essay outweighs any
+    moderate cost (the modularity gain of splitting one topic grows with its
+    length), so the cost is prohibitive instead.
+    """
+    if not heads.any():
+        return None
+    return np.where(heads, CUE_BONUS, -UNANNOUNCED_COST if announced else 0.0)
+
+
 MIN_SENTENCES = Param("min_sentences", int, 4, "fewest sentences in a chapter",
                       minimum=1, maximum=10_000)
 
@@ -126,7 +230,8 @@ def analyze_chapters(
     method: str = "hybrid",
     chunks: Sequence[Chunk] | None = None,
     summary_sentences: int = 2,
-    title_phrases: int = 2,
+    title_phrases: int = 1,
+    cues: bool = True,
     progress: Progress | None = None,
     **options: float,
 ) -> list[Chapter]:
@@ -138,7 +243,10 @@ def analyze_chapters(
     text. ``method``, ``embedder`` and ``options`` are those of
     :func:`segment_sentences`. ``chunks``: for a transcript input, the chunks to list
     in ``chunk_ids`` (chunk input lists its own). ``summary_sentences``: at most this
-    many sentences per summary (1 for chapters under 6 sentences).
+    many sentences per summary (1 for chapters under 6 sentences). ``title_phrases``: key
+    phrases in the title, most central first (1: one noun phrase). ``cues``: let
+    spoken headings (:func:`heading_cues`) open chapters, even short ones below
+    ``min_sentences``; ``False`` segments by content alone.
     """
     opts = check_options(method, min_sentences, target_count, options)
     _check_chapter_args(min_sentences, min_seconds, summary_sentences, title_phrases)
@@ -164,23 +272,42 @@ def analyze_chapters(
     prog.update(60, step="Segmenting")
     gain = gain_matrix(texts, method=method, embeddings=emb, **opts)
     times = (np.array([s.start_time for s in sentences]), np.array([s.end_time for s in sentences]))
+    heads, announced = heading_cues(sentences, transcript) if cues else (None, False)
+    if heads is not None and heads.any():  # a heading has no topic: the cue sets its place
+        gain[heads[:-1]] = 0.0
+        gain[:, heads[:-1]] = 0.0
+    else:
+        heads = None
     starts = best_partition(gain, min_length=min_sentences, target_count=target_count,
-                            durations=times, min_seconds=min_seconds)
+                            durations=times, min_seconds=min_seconds, cues=heads,
+                            start_bonus=None if heads is None else _start_bonus(heads, announced))
     prog.check_cancelled()
     prog.update(80, step="Titling chapters")
     bounds = list(zip([0, *starts], [*starts, len(sentences)], strict=True))
     vectors = emb if emb is not None else lexical_vectors(texts)
-    chapters = _build(sentences, bounds, vectors, chunk_list, offset,
-                      summary_sentences, title_phrases)
+
+    def embed_phrases(phrases: list[str]) -> Vectors:
+        if emb is not None:
+            return np.asarray(get_embedder(embedder).encode(phrases), dtype=np.float64)
+        return lexical_vectors([*texts, *phrases])[len(texts):]
+
+    title_vectors = vectors if emb is not None else lexical_vectors([*texts])
+    chapters = _build(sentences, bounds, title_vectors, chunk_list, offset,
+                      summary_sentences, title_phrases, embed_phrases)
+    if has_speakers(transcript.words):
+        chapters = _with_talk_time(chapters, sentences, transcript.words)
     prog.update(100, step="Chapters done")
     return chapters
 
 
 def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Vectors,
            chunks: list[Chunk], offset: int, summary_sentences: int,
-           title_phrases: int) -> list[Chapter]:
+           title_phrases: int, embed_phrases: Callable[[list[str]], Vectors]) -> list[Chapter]:
     bodies = [" ".join(s.text for s in sentences[a:b]) for a, b in bounds]
     phrases = key_phrases(bodies, top_n=5)
+    every = sorted({p for row in phrases for p, _ in row})
+    pvec = _rows(embed_phrases(every)) if every else np.zeros((0, 1))
+    where = {p: i for i, p in enumerate(every)}
     out: list[Chapter] = []
     for i, (a, b) in enumerate(bounds):
         count = summary_sentences if b - a >= 6 else 1
@@ -192,9 +319,11 @@ def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Ve
                     if c.start_word_index < last_word and c.end_word_index > first_word)
         end = sentences[b].start_time if b < len(sentences) else sentences[-1].end_time
         names = tuple(p for p, _ in phrases[i])
+        central = by_centrality(names, [w for _, w in phrases[i]],
+                                pvec[[where[p] for p in names]], vectors[a:b])
         out.append(Chapter(
             chapter_index=i,
-            title=_title(names, i, title_phrases),
+            title=_title(central, i, title_phrases),
             summary=summary,
             start_time=sentences[a].start_time,
             end_time=max(end, sentences[a].start_time),
@@ -203,4 +332,17 @@ def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Ve
             chunk_ids=ids,
             key_phrases=names,
         ))
+    return out
+
+
+def _with_talk_time(chapters: list[Chapter], sentences: list[Sentence],
+                    words: Sequence[Word]) -> list[Chapter]:
+    """Each chapter with the talk time of every speaker over its (contiguous) span."""
+    import dataclasses
+
+    out = []
+    for c in chapters:
+        span = words[sentences[c.start_sentence].start_word:sentences[c.end_sentence - 1].end_word]
+        out.append(dataclasses.replace(c, speakers=speaker_times(span, c.start_time,
+                                                                 c.end_time)))
     return out

@@ -31,6 +31,11 @@ Hard rules (always hold):
   longer than ``overlap`` (unless it is the segment's only one), so starts strictly
   increase.
 
+Speakers: chunks of a transcript whose words carry speakers (see :mod:`._speakers`)
+list each speaker's talk time (``Chunk.speakers``). ``split_on_speaker_change=True``
+also makes every speaker change (:func:`~._speakers.speaker_changes`) a cut without
+overlap, like a topic boundary; the size rules above still hold.
+
 Segments shorter than the overlap: a stretch with fewer new words than
 ``min_words`` (default ``overlap``, clipped to ``[1, chunk_size - overlap]``) is
 not made a chunk of its own when another split keeps every chunk within
@@ -54,13 +59,15 @@ from .._progress import Progress, ScaledProgress, ensure_progress
 from ._embeddings import Embedder, TfidfEmbedder, get_embedder
 from ._segmentation import best_partition, gain_matrix
 from ._sentences import Sentence, as_transcript, split_sentences
+from ._speakers import speaker_changes, speaker_times
 from ._temporal import temporal_info
 from ._types import Chunk, TemporalInfo, Transcript
 
 METHODS = ("embedding", "tfidf", "fixed")
 PREPARE_OPTIONS = ("window", "smoothing", "pause_seconds", "max_sentence_words",
                    "min_topic_sentences")
-CHUNK_OPTIONS = ("threshold", "threshold_z", "min_words", "with_temporal", "straddle_topics")
+CHUNK_OPTIONS = ("threshold", "threshold_z", "min_words", "with_temporal", "straddle_topics",
+                 "split_on_speaker_change")
 
 _SHORT_PENALTY = 1000.0  # cost of a chunk under min_words: only taken when nothing else fits
 _CLAUSE_COST = 1.0  # extra cost of cutting after a comma-like token instead of a sentence
@@ -110,6 +117,8 @@ OVERLAP = Param("overlap", int, 25, "words shared by consecutive chunks (< chunk
 CHUNKING_METHOD = Param("chunking_method", str, "embedding",
                         "where chunks break: MiniLM topic shifts, TF-IDF shifts, or fixed size",
                         choices=METHODS, flags=("--method",))
+SPLIT_ON_SPEAKER_CHANGE = Param("split_on_speaker_change", bool, False,
+                                "also cut chunks where another speaker starts (with diarization)")
 
 
 def validate_sizes(chunk_size: object, overlap: object) -> tuple[int, int]:
@@ -326,8 +335,13 @@ def _place_cuts(prep: Prepared, lo: int, hi: int, chunk_size: int, overlap: int,
     return cuts[::-1]
 
 
+def _spans(n: int, starts: Collection[int]) -> list[tuple[int, int]]:
+    """Word ranges ``[lo, hi)`` of ``[0, n)`` cut at ``starts``."""
+    return list(pairwise([0, *sorted(s for s in set(starts) if 0 < s < n), n]))
+
+
 def _topic_cuts(prep: Prepared, chunk_size: int, overlap: int, min_words: int,
-                progress: Progress) -> list[int]:
+                progress: Progress, extra: Collection[int] = ()) -> list[int]:
     """Every topic boundary, plus inside each segment only the cuts its size needs.
 
     The threshold sits above every depth score, so each cut costs at least 1 and
@@ -335,7 +349,7 @@ def _topic_cuts(prep: Prepared, chunk_size: int, overlap: int, min_words: int,
     """
     threshold = (float(prep.scores.max()) if len(prep.scores) else 0.0) + 1.0
     cuts: list[int] = []
-    for lo, hi in prep.topic_segments():
+    for lo, hi in _spans(prep.n_words, {*prep.topic_starts, *extra}):
         cuts += _place_cuts(prep, lo, hi, chunk_size, overlap, threshold, min_words, progress)
     return cuts
 
@@ -364,6 +378,7 @@ def chunk_prepared(
     min_words: int | None = None,
     with_temporal: bool = True,
     straddle_topics: bool = False,
+    split_on_speaker_change: bool = False,
     progress: Progress | None = None,
 ) -> list[Chunk]:
     """Place chunk boundaries on a :class:`Prepared` transcript (no embedding here).
@@ -374,7 +389,8 @@ def chunk_prepared(
     :func:`auto_threshold` with ``threshold_z``; both are used only then) and the
     overlap is exact at every cut. ``min_words``: fewest new words a chunk should
     bring (default ``overlap`` clipped to ``[1, chunk_size - overlap]``; see the
-    module docstring).
+    module docstring). ``split_on_speaker_change``: also cut, without overlap, where
+    another speaker starts (needs a transcript with speakers).
     """
     chunk_size, overlap = validate_sizes(chunk_size, overlap)
     if min_words is None:
@@ -391,20 +407,24 @@ def chunk_prepared(
         raise ValueError(f"threshold must be a finite number or None, got {threshold!r}")
     if not isinstance(straddle_topics, bool):
         raise ValueError(f"straddle_topics must be True or False, got {straddle_topics!r}")
+    split_on_speaker_change = SPLIT_ON_SPEAKER_CHANGE.check(split_on_speaker_change)
     prog = ensure_progress(progress)
     n = prepared.n_words
     if n == 0:
         return []
     prog.update(0, 2, step="Placing chunk boundaries")
-    walls: tuple[int, ...] = ()
+    turns = speaker_changes(prepared.transcript.words) if split_on_speaker_change else []
+    walls: tuple[int, ...] = tuple(turns)
     if prepared.method == "fixed":
-        cuts = _fixed_cuts(n, chunk_size, overlap)
+        cuts = [lo + c for lo, hi in _spans(n, turns)
+                for c in _fixed_cuts(hi - lo, chunk_size, overlap)]
     elif straddle_topics:
-        cuts = _place_cuts(prepared, 0, n, chunk_size, overlap, float(threshold), min_words,
-                           prog)
+        cuts = [c for lo, hi in _spans(n, turns)
+                for c in _place_cuts(prepared, lo, hi, chunk_size, overlap, float(threshold),
+                                     min_words, prog)]
     else:
-        cuts = _topic_cuts(prepared, chunk_size, overlap, min_words, prog)
-        walls = prepared.topic_starts
+        cuts = _topic_cuts(prepared, chunk_size, overlap, min_words, prog, turns)
+        walls = tuple(sorted({*prepared.topic_starts, *turns}))
     prog.update(1, 2, step="Building chunks")
     score_at = dict(zip(prepared.gap_words.tolist(), prepared.scores.tolist(), strict=True))
     return build_chunks(prepared.transcript, cuts, overlap, score_at, with_temporal, prog,
@@ -442,6 +462,7 @@ def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
             boundary_score=None if last else float(score_at.get(end, 0.0)),
             temporal_info=temporal_info(text) if with_temporal else TemporalInfo(),
             topic_index=bisect.bisect_right(starts, fresh),
+            speakers=speaker_times(words[start:end], words[start].start, words[end - 1].end),
         ))
         start = end if end in wall_set else end - overlap
         fresh = end
@@ -467,8 +488,9 @@ def create_semantic_chunks(
     ``"fixed"`` (every ``chunk_size - overlap`` words, no topics). ``options``:
     ``window``, ``smoothing``, ``pause_seconds``, ``max_sentence_words``,
     ``min_topic_sentences`` (see :func:`prepare`) and ``straddle_topics``,
-    ``threshold``, ``threshold_z``, ``min_words``, ``with_temporal`` (see
-    :func:`chunk_prepared`). Deterministic for a given input and embedder.
+    ``threshold``, ``threshold_z``, ``min_words``, ``with_temporal``,
+    ``split_on_speaker_change`` (see :func:`chunk_prepared`). Deterministic for a given
+    input and embedder.
     """
     chunk_size, overlap = validate_sizes(chunk_size, overlap)
     method = CHUNKING_METHOD.check(method)

@@ -31,16 +31,24 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1.0, norms)
 
 
+# On CPU, small batches waste less on padding: MiniLM encodes 373 Choi sentences
+# (sorted by length, as sentence-transformers does) 2.7x faster in batches of 8 than
+# of 64, and texts of three sentences 1.6x faster. Larger batches pay off on a GPU.
+CPU_BATCH_SIZE = 8
+GPU_BATCH_SIZE = 64
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, resolved offline (bundled MiniLM by default)."""
 
-    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(self, model: str | None = None, device: str = "cpu",
+                 batch_size: int | None = None) -> None:
         resolved = resolve_embedding_model(model)
         from sentence_transformers import SentenceTransformer
 
         self.name = resolved.name
         self.path = resolved.path
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (CPU_BATCH_SIZE if device == "cpu" else GPU_BATCH_SIZE)
         self._model = SentenceTransformer(str(resolved.path), device=device)
         self._lock = threading.Lock()  # torch modules are not safe to call concurrently
 

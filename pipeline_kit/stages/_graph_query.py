@@ -96,7 +96,8 @@ def resolve_concept(G: nx.Graph, concept: str) -> str:
         if want in forms:
             return n
     labels = sorted(str(G.nodes[n].get("label", n)) for n in concept_nodes(G))
-    close = difflib.get_close_matches(str(concept), labels, n=3, cutoff=0.6)
+    # 0.8: a typo still finds its concept; "gutenberg" no longer suggests "tender" (0.67)
+    close = difflib.get_close_matches(str(concept), labels, n=3, cutoff=0.8)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     raise UnknownConceptError(f"unknown concept {concept!r}{hint}")
 

@@ -23,6 +23,7 @@ _NUMBER_WORDS = frozenset(
     "eighty ninety hundred thousand million billion first second third fourth fifth sixth "
     "seventh eighth ninth tenth twelfth half dozen".split()
 )
+NUMBER_WORDS = _NUMBER_WORDS  # public: chapters read spoken section numbers with it
 # Common verbs (all forms), modals, adverbs and vague nouns that are never concepts.
 _WEAK = frozenset(
     """
@@ -81,7 +82,7 @@ _ADJECTIVES = frozenset(
     "fine ugly worth beautiful pretty nice bad poor rich easy hard free open full real main "
     "clear close common special simple strong possible likely important different similar "
     "present modern ancient formal exact whole natural early far near recent major minor "
-    "general final total best worst higher lower wide broad deep dark light".split()
+    "general final total best worst higher lower wide broad deep dark light young".split()
 )
 _LY_NOUNS = frozenset("family assembly supply italy july reply ally monopoly anomaly rally "
                       "butterfly jelly belly holly lily bully melancholy".split())

@@ -147,11 +147,21 @@ def _block_sums(gain: np.ndarray) -> np.ndarray:
 
 
 def _allowed(n: int, min_length: int, durations: tuple[np.ndarray, np.ndarray] | None,
-             min_seconds: float | None) -> np.ndarray:
-    """``ok[a, b]``: may ``[a, b)`` be a segment (length and duration rules)."""
+             min_seconds: float | None, cues: np.ndarray | None = None) -> np.ndarray:
+    """``ok[a, b]``: may ``[a, b)`` be a segment (length and duration rules).
+
+    With ``cues`` (per start index ``0..n``, True where a strong boundary cue is),
+    a segment shorter than ``min_length`` is still allowed when both its ends are
+    cues (the start and end of the text count as cues) and it holds at least two
+    rows: a short section introduced by a heading and followed by another.
+    """
     a = np.arange(n + 1)[:, None]
     b = np.arange(n + 1)[None, :]
     ok = (b - a) >= min_length
+    if cues is not None and n:
+        ends = np.asarray(cues, dtype=bool).copy()
+        ends[0] = ends[n] = True
+        ok |= ends[a] & ends[b] & ((b - a) >= 2)
     if durations is not None and min_seconds:
         start, end = durations
         st = np.append(start, end[-1] if n else 0.0)
@@ -162,13 +172,18 @@ def _allowed(n: int, min_length: int, durations: tuple[np.ndarray, np.ndarray] |
 
 def best_partition(gain: np.ndarray, *, min_length: int = 1, target_count: int | None = None,
                    durations: tuple[np.ndarray, np.ndarray] | None = None,
-                   min_seconds: float | None = None) -> list[int]:
+                   min_seconds: float | None = None, cues: np.ndarray | None = None,
+                   start_bonus: np.ndarray | None = None) -> list[int]:
     """Segment starts (excluding 0) of the partition maximising within-segment gain.
 
     Every segment has at least ``min_length`` rows and, when ``durations`` (per-row
     start and end times) are given, lasts at least ``min_seconds``. When no split
     satisfies the rules the whole sequence is one segment. With ``target_count`` the
     partition has exactly that many segments (``ValueError`` if impossible).
+    ``cues`` (bool per row index, length ``n`` or ``n + 1``): rows where a strong
+    boundary cue is (a spoken heading); short segments between two cues are allowed
+    (:func:`_allowed`). ``start_bonus`` (per row index): added to the gain of a
+    segment starting there (0 excluded), to favour or discourage boundaries.
     """
     n = len(gain)
     if n == 0:
@@ -176,11 +191,20 @@ def best_partition(gain: np.ndarray, *, min_length: int = 1, target_count: int |
             raise ValueError(f"target_count={target_count} but there are no sentences")
         return []
     p = _block_sums(gain)
-    ok = _allowed(n, min_length, durations, min_seconds)
+    cue = np.zeros(n + 1, dtype=bool)
+    if cues is not None:
+        c = np.asarray(cues, dtype=bool)[: n + 1]
+        cue[: len(c)] = c
+    cue[0] = False
+    ok = _allowed(n, min_length, durations, min_seconds, cue if cue.any() else None)
     idx = np.arange(n + 1)
+    bonus = np.zeros(n + 1)
+    if start_bonus is not None:
+        sb = np.asarray(start_bonus, dtype=np.float64)[: n + 1]
+        bonus[1: len(sb)] = sb[1:]
 
-    def block(b: int) -> np.ndarray:  # gain of [a, b) for every a
-        return p[b, b] - p[idx, b] - p[b, idx] + p[idx, idx]
+    def block(b: int) -> np.ndarray:  # gain of [a, b) for every a, with a's cue bonus
+        return p[b, b] - p[idx, b] - p[b, idx] + p[idx, idx] + bonus
 
     if target_count is None:
         best = np.full(n + 1, -np.inf)

@@ -57,13 +57,33 @@ def as_transcript(source: Transcript | str) -> Transcript:
     raise TypeError(f"expected a Transcript or str, got {type(source).__name__}")
 
 
+def heading_edges(t: Transcript, max_words: int = 3, pause: float = 0.3) -> frozenset[int]:
+    """Word indices a sentence must end after: the edges of short stand-alone segments.
+
+    A segment of at most ``max_words`` words with a pause of at least ``pause`` s on
+    each side (or the start/end of the audio) is a heading, a spoken number ("Two")
+    or a short reply; it is a sentence of its own even when the recogniser gave it no
+    final punctuation, so it never joins the text of the next section.
+    """
+    words, cuts = t.words, set()
+    for seg in t.segments:
+        a, b = seg.word_start, seg.word_end
+        if not 0 < b - a <= max_words or b > len(words):
+            continue
+        before = a == 0 or words[a].start - words[a - 1].end >= pause
+        after = b == len(words) or words[b].start - words[b - 1].end >= pause
+        if before and after:
+            cuts.update({a - 1, b - 1} - {-1})
+    return frozenset(cuts)
+
+
 def split_sentences(
     source: Transcript | str,
     *,
     pause_seconds: float = 1.0,
     max_words: int | None = 60,
 ) -> list[Sentence]:
-    """Split into sentences at sentence-final punctuation and at long pauses.
+    """Split into sentences at sentence-final punctuation, long pauses and headings.
 
     ``pause_seconds``: a silence at least this long between two measured words ends
     a sentence even without punctuation (speech is often under-punctuated).
@@ -76,11 +96,12 @@ def split_sentences(
         raise ValueError(f"max_words must be at least 1, got {max_words}")
     t = as_transcript(source)
     words = t.words
+    headings = heading_edges(t)
     out: list[Sentence] = []
     start = 0
     for i, w in enumerate(words):
         last = i == len(words) - 1
-        cut = last or ends_sentence(w.text)
+        cut = last or ends_sentence(w.text) or i in headings
         if not cut:
             nxt = words[i + 1]
             timed = not (w.interpolated or nxt.interpolated)

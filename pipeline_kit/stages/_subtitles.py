@@ -2,7 +2,9 @@
 
 Cues are cut from the word timings, not the (up to 30 s) recogniser segments: a cue
 ends at a sentence end, at a pause, or when it would pass ``max_chars`` or
-``max_seconds``, so subtitles stay readable.
+``max_seconds``, so subtitles stay readable. With speakers (after diarization) a cue
+also ends where another speaker starts, and its text begins with the speaker's label
+(``[SPEAKER_1] ``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ def _cues(
 
     def flush() -> None:
         if cur:
-            cues.append((cur[0].start, cur[-1].end, " ".join(w.text for w in cur)))
+            who = f"[{cur[0].speaker}] " if cur[0].speaker is not None else ""
+            cues.append((cur[0].start, cur[-1].end, who + " ".join(w.text for w in cur)))
             cur.clear()
 
     for w in words:
@@ -31,6 +34,7 @@ def _cues(
                 length > max_chars
                 or w.end - cur[0].start > max_seconds
                 or w.start - cur[-1].end >= pause
+                or w.speaker != cur[-1].speaker
             ):
                 flush()
         cur.append(w)

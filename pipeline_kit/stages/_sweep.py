@@ -236,14 +236,15 @@ def sweep(
 
 
 def plot_sweep(df, metric: str, x: str = "chunk_size", hue: str = "overlap", ax=None):
-    """Line plot of ``metric`` against ``x``, one line per ``hue`` value (and method)."""
+    """Line plot of ``metric`` against ``x``, one line per ``hue`` value (and method);
+    the legend sits below the axes so it covers no line."""
     import matplotlib.pyplot as plt
 
     for col in (metric, x, hue):
         if col not in df.columns:
             raise ValueError(f"column {col!r} not in the sweep table ({', '.join(df.columns)})")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
+    if ax is None:  # constrained layout makes room for the legend outside the axes
+        _, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
     group_cols = [hue] + (["method"] if "method" in df.columns and df["method"].nunique() > 1
                           and hue != "method" else [])
     for key, g in df.sort_values(x).groupby(group_cols, sort=True):
@@ -253,5 +254,10 @@ def plot_sweep(df, metric: str, x: str = "chunk_size", hue: str = "overlap", ax=
     ax.set_xlabel(x)
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} by {x}")
-    ax.legend(fontsize="small")
+    # Below the axes, never over the lines it names.
+    labels = [str(line.get_label()) for line in ax.get_lines()]
+    widest = max((len(label) for label in labels), default=1)
+    ncol = max(1, min(len(labels), 3, 60 // (widest + 6)))  # as many as fit the width
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol,
+              frameon=False)
     return ax

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+
+from ._reprs import clip, clock, html_summary, plural, span
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -32,6 +34,13 @@ class _Loadable(Protocol):
 
 
 T = TypeVar("T", bound=_Loadable)
+
+
+def _audio_seconds(t: Transcript) -> float:
+    """Seconds of audio (the last word's end when the duration was not recorded)."""
+    if t.audio_duration_seconds:
+        return t.audio_duration_seconds
+    return t.words[-1].end if t.words else 0.0
 
 
 def _to_dict(obj: DataclassInstance) -> dict[str, Any]:
@@ -70,6 +79,10 @@ class Segment:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     speaker: str | None = None  # the speaker of most of its words, None before diarization
+
+    def __repr__(self) -> str:
+        who = f", {self.speaker}" if self.speaker else ""
+        return f"Segment({self.id}, {span(self.start, self.end)}{who}, {clip(self.text, 60)!r})"
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -114,6 +127,28 @@ class Transcript:
     audio_duration_seconds: float = 0.0
     audio_sha256: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"Transcript({clock(_audio_seconds(self))}, {plural(len(self.words), 'word')}, "
+                f"{self.language}, {self.model.name})")
+
+    def _repr_html_(self) -> str:
+        speakers = sorted({w.speaker for w in self.words if w.speaker})
+        rows: list[tuple[str, object]] = [
+            ("duration", clock(_audio_seconds(self))),
+            ("words", f"{len(self.words):,}"),
+            ("segments", f"{len(self.segments):,}"),
+            ("language", self.language),
+            ("model", self.model.name),
+            ("confidence", f"{self.confidence:.0%}"),
+            ("word times", self.word_timing_method),
+        ]
+        if self.real_time_factor is not None and self.processing_time_seconds:
+            rows.append(("processing", f"{self.processing_time_seconds:.1f} s "
+                                       f"({self.real_time_factor:.2f}× real time)"))
+        if speakers:
+            rows.append(("speakers", ", ".join(speakers)))
+        return html_summary("Transcript", rows, self.text)
 
     @property
     def real_time_factor(self) -> float | None:
@@ -172,7 +207,7 @@ class Transcript:
         return cls.from_dict(json.loads(Path(source).read_text(encoding="utf-8")))
 
     def words_df(self):  # -> pandas.DataFrame
-        """One row per word: text, start, end, probability, interpolated, segment."""
+        """One row per word: text, start, end, probability, interpolated, speaker, segment."""
         import pandas as pd
 
         seg_of = [0] * len(self.words)
@@ -180,7 +215,8 @@ class Transcript:
             for i in range(s.word_start, s.word_end):
                 seg_of[i] = s.id
         df = pd.DataFrame([w.to_dict() for w in self.words],
-                          columns=["text", "start", "end", "probability", "interpolated"])
+                          columns=["text", "start", "end", "probability", "interpolated",
+                                   "speaker"])
         df["segment"] = seg_of
         return df
 
@@ -278,6 +314,24 @@ class Chunk:
     def word_count(self) -> int:
         return self.end_word_index - self.start_word_index
 
+    def __repr__(self) -> str:
+        return (f"Chunk({self.chunk_index}, {span(self.start_time, self.end_time)}, "
+                f"{plural(self.word_count, 'word')}, {clip(self.text, 50)!r})")
+
+    def _repr_html_(self) -> str:
+        rows: list[tuple[str, object]] = [
+            ("time", span(self.start_time, self.end_time)),
+            ("words", f"{self.word_count:,} (words {self.start_word_index}–"
+                      f"{self.end_word_index - 1})"),
+            ("topic", self.topic_index),
+        ]
+        if self.temporal_info.markers:
+            rows.append(("time markers", ", ".join(m.text for m in self.temporal_info.markers)))
+        if self.speakers:
+            rows.append(("speakers", ", ".join(f"{k} {v:.0f} s"
+                                               for k, v in self.speakers.items())))
+        return html_summary(f"Chunk {self.chunk_id}", rows, self.text)
+
     @property
     def character_count(self) -> int:
         return len(self.text)
@@ -334,6 +388,21 @@ class Chapter:
     key_phrases: tuple[str, ...] = ()
     speakers: dict[str, float] = field(default_factory=dict)  # speaker -> seconds talked in it
 
+    def __repr__(self) -> str:
+        return (f"Chapter({self.chapter_index}, {clip(self.title, 50)!r}, "
+                f"{span(self.start_time, self.end_time)}, {plural(len(self.chunk_ids), 'chunk')})")
+
+    def _repr_html_(self) -> str:
+        rows: list[tuple[str, object]] = [
+            ("time", span(self.start_time, self.end_time)),
+            ("chunks", ", ".join(self.chunk_ids) or "none"),
+            ("key phrases", ", ".join(self.key_phrases) or "none"),
+        ]
+        if self.speakers:
+            rows.append(("speakers", ", ".join(f"{k} {v:.0f} s"
+                                               for k, v in self.speakers.items())))
+        return html_summary(f"Chapter {self.chapter_index}: {self.title}", rows, self.summary)
+
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
 
@@ -377,6 +446,22 @@ class Diarization:
     audio_duration_seconds: float = 0.0
     model: ModelInfo | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"Diarization({plural(len(self.speakers), 'speaker')}, "
+                f"{plural(len(self.turns), 'turn')}, {clock(self.audio_duration_seconds)}, "
+                f"{self.method})")
+
+    def _repr_html_(self) -> str:
+        rows: list[tuple[str, object]] = [
+            ("duration", clock(self.audio_duration_seconds)),
+            ("method", self.method),
+            ("turns", f"{len(self.turns):,}"),
+            ("overlaps", f"{len(self.overlaps):,}"),
+        ]
+        rows += [(speaker, f"talks {clock(seconds)}")
+                 for speaker, seconds in self.talk_time().items()]
+        return html_summary("Diarization", rows)
 
     def talk_time(self) -> dict[str, float]:
         """Seconds each speaker talks (overlapping turns count for each speaker)."""
@@ -423,6 +508,12 @@ class Question:
     source: str = "builtin"  # which generator produced it
     context: str | None = None  # the source sentence the answer comes from
     answer_type: str | None = None  # "person", "place", "date", "number", "thing", "phrase"
+    speaker: str | None = None  # who said the source sentence, when one speaker said all of it
+
+    def __repr__(self) -> str:
+        where = f", {span(self.start_time, self.end_time)}" if self.start_time is not None else ""
+        answer = f", answer={clip(self.answer, 40)!r}" if self.answer else ""
+        return f"Question({self.type}{where}, {clip(self.text, 80)!r}{answer})"
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -430,6 +521,34 @@ class Question:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Question:
         return cls(**d)
+
+
+def dominant_speaker(speakers: Mapping[str, float]) -> str | None:
+    """The speaker with the most talk time in a ``speakers`` mapping (None when empty)."""
+    return max(speakers.items(), key=lambda kv: kv[1])[0] if speakers else None
+
+
+CHUNK_COLUMNS = ["chunk_id", "start_time", "end_time", "word_count", "topic_index",
+                 "boundary_score", "speaker", "speakers", "text"]
+CHAPTER_COLUMNS = ["chapter_index", "title", "start_time", "end_time", "speaker", "speakers",
+                   "key_phrases", "summary"]
+
+
+def chunks_df(chunks: Sequence[Chunk]):  # -> pandas.DataFrame
+    """One row per chunk; ``speaker`` is who talks most in it, ``speakers`` each one's
+    seconds (None and {} before diarization)."""
+    import pandas as pd
+
+    rows = [{**c.to_dict(), "speaker": dominant_speaker(c.speakers)} for c in chunks]
+    return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
+
+
+def chapters_df(chapters: Sequence[Chapter]):  # -> pandas.DataFrame
+    """One row per chapter, with ``speaker`` (most talk time) and ``speakers`` as for chunks."""
+    import pandas as pd
+
+    rows = [{**c.to_dict(), "speaker": dominant_speaker(c.speakers)} for c in chapters]
+    return pd.DataFrame(rows, columns=CHAPTER_COLUMNS)
 
 
 def dump_records(records: Sequence[_Dumpable], path: str | Path | None = None) -> str:

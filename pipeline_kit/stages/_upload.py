@@ -191,6 +191,16 @@ class AudioRecord:
     completed_at: str | None = None
     error_message: str | None = None
 
+    def __repr__(self) -> str:
+        from ._reprs import clock
+
+        sound = ", ".join(x for x in (
+            clock(self.duration_seconds) if self.duration_seconds is not None else "",
+            f"{self.sample_rate} Hz" if self.sample_rate else "",
+            f"{self.channels} ch" if self.channels else "", self.codec or "") if x)
+        return (f"AudioRecord({self.audio_id!r}, {self.filename!r}, {self.upload_status}"
+                f"{', ' + sound if sound else ''})")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

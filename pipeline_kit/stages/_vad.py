@@ -39,6 +39,7 @@ class VadParams:
     min_silence: float = 0.3  # shorter gaps are pauses inside speech
     pad: float = 0.4  # speech is padded by this much each side (Silero cuts tight)
     max_gap: float = 0.5  # longer silences (after padding: ~1.3 s of silence) end a piece
+    short_item: float = 1.6  # shorter regions after a long silence are pieces of their own
 
 
 @functools.lru_cache(maxsize=1)
@@ -152,16 +153,36 @@ def split_long(regions: list[tuple[float, float]], probs: np.ndarray,
     return out
 
 
+def isolated(regions: list[tuple[float, float]], short_item: float) -> list[bool]:
+    """Per region: is it a short item that follows a long silence?
+
+    After padding, neighbouring regions touch unless the silence between them is
+    longer than twice the padding (~0.8 s); the start of the audio counts as
+    silence. Such an item ("One.", "Two.", a heading before its section) is dropped
+    by Whisper when it sits at the edge of a longer window, so it is decoded alone;
+    what follows it is a separate region already (at least ``min_silence`` apart).
+    """
+    out = []
+    for k, (s, e) in enumerate(regions):
+        before = k == 0 or s - regions[k - 1][1] > 0.05
+        out.append(e - s <= short_item and before)
+    return out
+
+
 def merge_regions(regions: list[tuple[float, float]], chunk_size: float,
-                  max_gap: float = float("inf")) -> list[dict[str, Any]]:
+                  max_gap: float = float("inf"),
+                  short_item: float = 0.0) -> list[dict[str, Any]]:
     """Join neighbouring regions into pieces of at most ``chunk_size`` s (as WhisperX does).
 
     Regions more than ``max_gap`` s apart stay separate: Whisper tends to drop short
-    items ("One.", "Two.") that sit between long silences in one window.
+    items ("One.", "Two.") that sit between long silences in one window. For the same
+    reason a short item after a long silence (:func:`isolated`) is a piece of its own.
     """
+    alone = isolated(regions, short_item) if short_item > 0 else [False] * len(regions)
     pieces: list[dict[str, Any]] = []
-    for s, e in regions:
-        if pieces and e - pieces[-1]["start"] <= chunk_size and s - pieces[-1]["end"] <= max_gap:
+    for k, (s, e) in enumerate(regions):
+        if (pieces and not alone[k] and not (k and alone[k - 1])
+                and e - pieces[-1]["start"] <= chunk_size and s - pieces[-1]["end"] <= max_gap):
             pieces[-1]["end"] = e
             pieces[-1]["segments"].append((s, e))
         else:
@@ -177,4 +198,4 @@ def detect_speech(
     probs = speech_probabilities(audio, threads=threads, on_block=on_block)
     duration = audio.shape[0] / SAMPLE_RATE
     regions = split_long(speech_regions(probs, params, duration), probs, chunk_size)
-    return merge_regions(regions, chunk_size, params.max_gap)
+    return merge_regions(regions, chunk_size, params.max_gap, params.short_item)

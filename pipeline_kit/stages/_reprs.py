@@ -1,0 +1,51 @@
+"""Short ``repr`` strings and small HTML summaries of result records.
+
+A transcript's default dataclass repr lists every word (113,000 characters for seven
+minutes); these say what a record is in one line, and as a small table in Jupyter.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+PREVIEW_CHARS = 400
+
+
+def clock(seconds: float | None) -> str:
+    """``m:ss`` (``h:mm:ss`` from an hour on) of a time in seconds; ``?`` for None."""
+    if seconds is None:
+        return "?"
+    total = int(round(max(0.0, float(seconds))))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def span(start: float | None, end: float | None) -> str:
+    """``0:56–1:42``."""
+    return f"{clock(start)}–{clock(end)}"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 word``, ``1,234 words``."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 1].rstrip() + "…"
+
+
+def html_summary(title: str, rows: Iterable[tuple[str, object]], preview: str | None = None
+                 ) -> str:
+    """A titled two-column table, and optionally a text preview; everything escaped."""
+    cells = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
+        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        for k, v in rows)
+    out = f"<div><b>{html.escape(title)}</b><table>{cells}</table>"
+    if preview:
+        out += (f"<p style='max-width:60em'>{html.escape(clip(preview, PREVIEW_CHARS))}</p>")
+    return out + "</div>"
