@@ -102,7 +102,9 @@ def test_filters(results, coll):
     assert len(in_chapter) and set(in_chapter["chapter_index"]) == {ch.chapter_index}
     late = coll.search("printing", k=10, mode="keyword", where="start_time > 100")
     assert len(late) and (late["start_time"] > 100).all()
-    assert coll.search("printing", where={"speaker": "SPEAKER_1"}).empty  # no diarization
+    spoken = coll.search("printing", where={"speaker": "SPEAKER_1"})  # each run is diarized
+    assert len(spoken) and set(spoken["speaker"]) == {"SPEAKER_1"}, spoken
+    assert coll.search("printing", where={"speaker": "SPEAKER_9"}).empty
     with pytest.raises(ValueError, match="unknown filter"):
         coll.search("printing", where={"colour": "red"})
     with pytest.raises(ValueError, match="mode"):
