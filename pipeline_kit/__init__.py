@@ -7,17 +7,15 @@ load on first use, not on import.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
 from ._batch import run_batch
-from ._compare import RunComparison, compare_runs
 from ._display import (  # registers the task views; widgets load when shown
     progress_mode,
     show,
     with_progress,
 )
-from ._explore import explore
-from ._graph_view import graph_view
-from ._listen import format_time, play, table, transcript_view
 from ._load_run import RunNotFoundError, load_run
 from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
 from ._params import Param
@@ -77,12 +75,32 @@ sweep = with_progress("chunking sweep")(_sweep)
 register_stage = REGISTRY.register
 
 
-def __getattr__(name: str) -> object:
-    """``pk.Collection`` loads DuckDB, pandas and SciPy on first use, not on import."""
-    if name == "Collection":
-        from ._collection import Collection
+if TYPE_CHECKING:  # what __getattr__ below loads, for type checkers and editors
+    from ._collection import Collection
+    from ._compare import RunComparison, compare_runs
+    from ._explore import explore
+    from ._graph_view import graph_view
+    from ._listen import format_time, play, table, transcript_view
 
-        return Collection
+# Loaded on first use, not on import: DuckDB, pandas, SciPy and the notebook views.
+_LAZY = {
+    "Collection": "._collection",
+    "RunComparison": "._compare", "compare_runs": "._compare",
+    "explore": "._explore",
+    "graph_view": "._graph_view",
+    "format_time": "._listen", "play": "._listen", "table": "._listen",
+    "transcript_view": "._listen",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The lazily loaded names of ``_LAZY`` (``pk.Collection``, ``pk.play``, ...)."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'pipeline_kit' has no attribute {name!r}")
 
 

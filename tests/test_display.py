@@ -290,7 +290,8 @@ def test_run_pipeline_without_a_manager_shows_progress_unless_silenced(tmp_path,
         return
     err = done.stderr
     for run_id in run_ids:  # each run: its header, then its own lines
-        assert f"== run {run_id[:8]}: {wav.name} (upload, transcription, chunking)\n" in err
+        stages = "upload, transcription, diarization, chunking"  # chunking needs the speakers
+        assert f"== run {run_id[:8]}: {wav.name} ({stages})\n" in err
     assert re.search(r"^\[100%\] transcription +[0-9a-f]{6}  completed", err, re.M)
     assert re.search(rf"^\[100%\] pipeline {wav.name}  [0-9a-f]{{6}}  completed", err, re.M)
     assert err.count("task    type") == 2  # one summary per run
@@ -332,7 +333,8 @@ def test_result_reprs_are_one_short_line(pipeline_result):
     assert all(len(repr(q)) < 200 and repr(q).startswith(f"Question({q.type}, ")
                for q in r.questions)
     seg = t.segments[0]
-    assert repr(seg).startswith(f"Segment(0, {_mss(seg.start)}–{_mss(seg.end)}, '")
+    speaker = f"{seg.speaker}, " if seg.speaker else ""  # a diarized run's segment names it
+    assert repr(seg).startswith(f"Segment(0, {_mss(seg.start)}–{_mss(seg.end)}, {speaker}'")
     text = repr(r)
     assert text.startswith(f"PipelineResult(run {r.run_id[:8]}, completed, austen_sample.wav; ")
     assert f"transcript: {t!r}" in text and f"chunks: {len(r.chunks)}," in text
