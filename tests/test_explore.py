@@ -226,7 +226,13 @@ def test_explore_shows_speakers_once_the_words_have_them(runs):
     """Before diarization nothing about speakers shows; with speaker labels on the words
     and talk times on chapters/chunks, the chapter pane names them."""
     a, _ = runs
-    w0 = pk.explore(a).widget()
+    plain = {**a.values,  # the run as it was before diarization: no speaker anywhere
+             "transcription": dataclasses.replace(a.transcript, words=tuple(
+                 dataclasses.replace(w, speaker=None) for w in a.transcript.words)),
+             "chapters": [dataclasses.replace(c, speakers={}) for c in a.chapters],
+             "chunking": [dataclasses.replace(c, speakers={}) for c in a.chunks]}
+    plain.pop("diarization", None)
+    w0 = pk.explore(dataclasses.replace(a, values=plain)).widget()
     pane = next(x for x in _walk(w0) if "pk-chapter-pane" in x._dom_classes)
     assert "speakers" not in pane.value and "SPEAKER_" not in pane.value
     words = tuple(dataclasses.replace(w, speaker=f"SPEAKER_{1 + (i // 50) % 2}")

@@ -167,7 +167,7 @@ def test_pipeline_on_dask_matches_local_executor(client, tmp_path):
                          out_dir=tmp_path / "out-dask", chunking_method="tfidf",
                          executor="dask")
         stage_infos = [m.get_task_status(t) for t in b.run_record["stage_tasks"].values()]
-        parent = [i for i in m.snapshots() if i.task_type.value == "pipeline"][0]
+        parent = [i for i in m.snapshots() if i.task_type == "pipeline"][0]
     assert all(i.status is TaskStatus.COMPLETED for i in stage_infos)
     assert parent.progress_percentage == 100
     untimed = lambda t: dataclasses.replace(t, processing_time_seconds=0.0)  # noqa: E731
