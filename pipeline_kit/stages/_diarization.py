@@ -72,6 +72,7 @@ class EngineParams:
     method: str = "spectral"  # or "agglomerative" (average linkage, cosine threshold)
     prune: float = 0.3  # share of strongest neighbours each window keeps (spectral)
     centre: bool = False  # subtract the recording's mean embedding before clustering
+    regions: str = "union"  # with a transcript: "union" of words and VAD, or "words" only
 
 
 DEFAULT_PARAMS = EngineParams()
@@ -163,15 +164,25 @@ def _samples(audio: str | os.PathLike[str] | np.ndarray, progress: Progress) -> 
 
 def speech_regions(samples: np.ndarray, transcript: Transcript | None, params: EngineParams,
                    progress: Progress) -> list[tuple[float, float]]:
-    """Where someone speaks: the transcript's words joined across short gaps, else VAD."""
+    """Where someone speaks: the VAD's regions, joined with the transcript's words if given.
+
+    Each source misses what the other finds: words miss backchannels and crosstalk
+    Whisper drops, the VAD misses quiet far speech Whisper still transcribes.
+    """
     duration = samples.shape[0] / SAMPLE_RATE
+    if duration <= 0:
+        return []
+    spans: list[tuple[float, float]] = []
     if transcript is not None:
         spans = [(w.start, w.end) for w in transcript.words] or [
             (s.start, s.end) for s in transcript.segments]
-        return _join(sorted(spans), params.merge_gap, duration)
-    if duration <= 0:
-        return []
+    if transcript is None or params.regions == "union":
+        spans += _vad_regions(samples, params, progress, duration)
+    return _join(sorted(spans), params.merge_gap, duration)
 
+
+def _vad_regions(samples: np.ndarray, params: EngineParams, progress: Progress,
+                 duration: float) -> list[tuple[float, float]]:
     def on_block(done: int, total: int) -> None:
         progress.update(done / SAMPLE_RATE, 4 * duration, step="Detecting speech")
         progress.check_cancelled()
