@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from conftest import shared_path
 import pipeline_kit as pk
 from pipeline_kit._progress import TaskCancelled
 from pipeline_kit.stages._audio import load_audio
+from pipeline_kit.stages._diarization import DEFAULT_PARAMS, diarize
 from pipeline_kit.stages._rttm import parse_rttm, read_rttm, to_rttm
 
 SR = 16000
@@ -114,10 +116,14 @@ def test_silence_has_no_turns():
     assert d.audio_duration_seconds == 10.0
 
 
-def test_a_transcript_without_words_gives_no_turns(two_voices):
+def test_speech_a_transcript_missed_is_found_by_the_vad(two_voices):
     audio, _ = two_voices
     empty = pk.Transcript("", (), (), "en", 0.0, pk.ModelInfo("none"), "text")
-    assert pk.diarize(audio, empty).turns == ()
+    d = pk.diarize(audio, empty)
+    assert d.metadata["regions_from"] == "transcript+vad"
+    assert d.talk_time() and sum(d.talk_time().values()) > 0.5 * len(audio) / SR
+    words_only = replace(DEFAULT_PARAMS, regions="words")
+    assert diarize(audio, empty, params=words_only).turns == ()
 
 
 class _CancelAfter:
@@ -196,7 +202,7 @@ def test_pipeline_runs_the_stage_and_writes_rttm(tmp_path, two_voices):
                         out_dir=tmp_path / "out", num_speakers=2)
     d = r.diarization
     assert isinstance(d, pk.Diarization) and d.speakers == ("SPEAKER_1", "SPEAKER_2")
-    assert d.metadata["regions_from"] == "transcript"
+    assert d.metadata["regions_from"] == "transcript+vad"
     for want, got in zip(changes, _change_points(d), strict=True):
         assert abs(want - got) < 1.0
     rttm = read_rttm(tmp_path / "out" / "diarization.rttm")

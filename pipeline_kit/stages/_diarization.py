@@ -5,9 +5,9 @@ weights ship inside the ``Resemblyzer`` wheel) embeds 1.6 s windows, every 0.4 s
 the speech regions; the windows are clustered by spectral clustering of their cosine
 affinity, and every 50 ms frame of speech takes the speaker whose centroid its
 covering windows resemble most. Speech regions come from the transcript's words when
-one is given (already found, and what the pipeline stage does), else from the
-project's Silero VAD with a lower threshold than transcription's (far voices in
-meetings).
+one is given, joined with the project's Silero VAD (at a lower threshold than
+transcription's: far voices in meetings): words miss backchannels and crosstalk, the
+VAD misses quiet speech; the union scored DER 0.339 vs 0.361 for words alone on AMI dev.
 
 The number of speakers, when not given, is the largest eigengap of the pruned
 affinity's normalised Laplacian. Tuned on the AMI dev excerpts and the two-speaker
@@ -72,7 +72,7 @@ class EngineParams:
     method: str = "spectral"  # or "agglomerative" (average linkage, cosine threshold)
     prune: float = 0.3  # share of strongest neighbours each window keeps (spectral)
     centre: bool = False  # subtract the recording's mean embedding before clustering
-    regions: str = "union"  # with a transcript: "union" of words and VAD, or "words" only
+    regions: str = "union"  # with a transcript: "union" of its words and the VAD, or "words"
 
 
 DEFAULT_PARAMS = EngineParams()
@@ -490,7 +490,7 @@ def _resemblyzer(samples: np.ndarray, transcript: Transcript | None, num_speaker
                      vad=None if transcript is not None else _vad.ENGINE)
     meta: dict[str, Any] = {"engine": ENGINE, "params": asdict(params),
                             "threads": {"torch_encoder": 1, "clustering": threads},
-                            "regions_from": "transcript" if transcript is not None else "vad"}
+                            "regions_from": _regions_from(transcript, params)}
     progress.update(0, step="Finding speech")
     regions = speech_regions(samples, transcript, params, progress)
     if not regions:
@@ -512,6 +512,12 @@ def _resemblyzer(samples: np.ndarray, transcript: Transcript | None, num_speaker
     meta.update(windows=len(wins), speech_seconds=round(sum(e - s for s, e in regions), 3),
                 estimated=num_speakers is None)
     return Diarization(turns, speakers, f"{ENGINE}+{params.method}", (), duration, info, meta)
+
+
+def _regions_from(transcript: Transcript | None, params: EngineParams) -> str:
+    if transcript is None:
+        return "vad"
+    return "transcript+vad" if params.regions == "union" else "transcript"
 
 
 def encoder_sha256() -> str | None:
