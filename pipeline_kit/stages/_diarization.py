@@ -16,9 +16,18 @@ average-linkage clustering with a cosine-distance threshold scored the same on A
 (DER 0.36 vs 0.35, both mostly finding one dominant speaker) but no threshold that
 kept AMI there found the second voice of the two-speaker recording (DER 0.53 vs 0.21).
 
+Estimating the count better does not lower DER with these embeddings: given the gold
+count, AMI dev scores 0.59 (vs 0.34 estimated; forcing 2 speakers: 0.48), since
+Resemblyzer splits one dominant voice before it separates two far ones. NME-SC
+(Park et al. 2019: binarised p-nearest affinity, p swept by the normalised eigengap
+ratio, up to 8 speakers) scored 0.352; without the cap on p and count it found 16-20.
+
 Overlapping speech is not detected (``overlaps=()``): every frame gets one speaker.
 (A second speaker where its score came close to the best one's was tried: it traded
-missed speech for false alarms, no gain on AMI.)
+missed speech for false alarms, no gain on AMI; limited to frames within 1 s of a
+turn change, it gained 0.002 at a 0.03 margin and lost on the two-speaker sample at
+0.06 or more: too little to keep. Extending both turns across each change point by
+0.2-0.8 s gained 0.001 and cost the sample up to 0.19.)
 
 A local pyannote pipeline (``model=`` a folder with ``config.yaml`` or that file)
 runs through pyannote.audio instead, offline.
