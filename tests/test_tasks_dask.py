@@ -122,7 +122,9 @@ def test_cancel_stops_a_non_cooperative_task_by_restarting_its_worker(tm, client
     assert h.cancel()
     stopped_after = fx.seconds_until_cpu_stops(pid, t0)
     print(f"dask executor: CPU stopped {stopped_after:.2f} s after cancel (worker restarted)")
-    assert stopped_after < 2.0
+    # spin_forever never checks for cancel: its CPU stops only because its worker was killed
+    # (seconds_until_cpu_stops fails if it still spins 15 s on); how fast depends on the load
+    assert fx.cpu_ticks(pid) is None, f"worker {pid} still alive after the cancel"
     assert _wait_status(tm, h.task_id, {TaskStatus.CANCELLED}).status is TaskStatus.CANCELLED
     client.wait_for_workers(2, timeout=60)  # the restarted worker is back
     again = tm.submit(dask_fixtures.whoami, 1, executor="dask", task_type="t")
