@@ -1,9 +1,10 @@
 """The main job on the bundled sample: what `make demo` runs.
 
-Executes the three notebooks headless with papermill on the bundled sample —
+Executes the four notebooks headless with papermill on the bundled sample —
 01 runs the whole pipeline, 02 explores its graph, 03 sweeps chunking settings on
-its transcript — renders each to HTML, and reports the transcript's word error
-rate against the bundled reference.
+its transcript and compares two runs, 04 indexes the run into a collection and
+searches it — renders each to HTML, and reports the transcript's word error rate
+against the bundled reference.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         _execute("03_chunking_experiments.ipynb", nb_dir,
                  {"transcript_path": str(run_dir / "transcript.json"),
                   "output_dir": str(out / "experiments")}),
+        _execute("04_collection.ipynb", nb_dir, {"homes": [str(run_dir)]}),
     ]
     transcript = json.loads((run_dir / "transcript.json").read_text(encoding="utf-8"))
     print(f"transcribed {args.audio.name}: {transcript['audio_duration_seconds']:.1f} s of "
