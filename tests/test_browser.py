@@ -36,6 +36,7 @@ from pipeline_kit._fs import pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_run_pipeline.ipynb"
+COLLECTION = REPO / "notebooks" / "04_collection.ipynb"
 SAMPLE = REPO / "data" / "sample" / "austen_sample.wav"
 SCREENSHOT_COPY = Path("/tmp/browser_test.png")
 CHROMIUM_ARGS = [
@@ -196,6 +197,18 @@ def _write_notebook(dest: Path, run_dir: Path, **params: object) -> None:
               f"audio_path = {str(SAMPLE)!r}\n"
               f"output_dir = {str(run_dir)!r}\n"
               + "".join(f"{k} = {v!r}\n" for k, v in params.items()))
+    nb.cells.insert(i + 1, nbformat.v4.new_code_cell(
+        source, metadata={"tags": ["injected-parameters"]}))
+    nbformat.write(nb, dest)
+
+
+def _write_collection_notebook(dest: Path, run_dir: Path) -> None:
+    """A copy of notebook 04 searching the run in ``run_dir`` (its home) for 'Dashwood'."""
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(COLLECTION, as_version=4)
+    i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    source = ("# Parameters injected by tests/test_browser.py\n"
+              f"homes = {[str(run_dir)]!r}\nquery = 'Dashwood'\nk = 5\n")
     nb.cells.insert(i + 1, nbformat.v4.new_code_cell(
         source, metadata={"tags": ["injected-parameters"]}))
     nbformat.write(nb, dest)
@@ -426,12 +439,15 @@ _JS_PLAYING = "(box) => { const a = box.querySelector('audio'); return !!a && !a
               "&& a.currentTime > 0; }"
 
 
-def _run_all_cells(page, server: LabServer, context) -> None:
-    """Open notebook 01 in JupyterLab, run every cell, wait until the kernel is idle."""
+def _run_all_cells(page, server: LabServer, context, name: str = NOTEBOOK.name) -> None:
+    """Open notebook ``name`` in JupyterLab, run every cell, wait until the kernel is idle.
+
+    ``reset`` empties the saved workspace, so a notebook opened before is not restored
+    beside this one (its unexecuted cells would count as not done)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    server.start_kernel_for(NOTEBOOK.name)
-    page.goto(f"{server.url}/lab/tree/{NOTEBOOK.name}?token={server.token}",
+    server.start_kernel_for(name)
+    page.goto(f"{server.url}/lab/tree/{name}?reset&token={server.token}",
               timeout=STARTUP_TIMEOUT * 1000)
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=STARTUP_TIMEOUT * 1000)
     try:
@@ -622,5 +638,17 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     t = words.evaluate(_JS_AUDIO)["t"]
     assert ws - 0.3 <= t <= we + 0.3, f"lit word {ws}-{we} s, audio at {t} s{context()}"
     shot("transcript_word_highlight", words)
+
+    # Notebook 04 on the same run: the search's first hit plays inside its range.
+    _write_collection_notebook(tmp_path / "lab" / COLLECTION.name, tmp_path / "run")
+    page04 = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page04.on("pageerror", lambda e: errors.append(str(e)))
+    _run_all_cells(page04, lab_server, context, COLLECTION.name)
+    hits = page04.locator(".pk-listen", has=page04.locator(".pk-play")).first
+    assert hits.count(), f"notebook 04 shows no hits table with ▶{context()}"
+    first = hits.locator(".pk-play").first
+    start, end = (float(first.get_attribute(a)) for a in ("data-s", "data-e"))
+    _play_and_check(page04, hits, first, start, end, "search hit ▶", context)
+    shot("collection_hit_playing", hits)
     print("screenshots:", ", ".join(f"{k}: {v}" for k, v in sorted(shots.items())))
     assert not [e for e in errors if "pk" in e.lower()], errors
