@@ -365,15 +365,15 @@ class Collection:
             if mode == "keyword":
                 return kw_rows, kw[kw_rows]
         if searcher.vectors is not None and searcher.has_vector.any():
-            sem = searcher.semantic(_encode_query(q))
+            q_vector = _encode_query(q)
             if mode == "hybrid" and fusion == "score":
                 best = float(kw[kw_rows[0]]) if len(kw_rows) else 1.0
-                fused = sem + KEYWORD_WEIGHT * kw / max(best, 1e-9)
-                rows = top_k(fused, k, allowed)
-                return rows, fused[rows]
-            sem_rows = top_k(sem, pool if mode == "hybrid" else k, allowed & searcher.has_vector)
+                return searcher.semantic_top(q_vector, k, allowed,
+                                             extra=KEYWORD_WEIGHT * kw / max(best, 1e-9))
+            sem_rows, sem = searcher.semantic_top(q_vector, pool if mode == "hybrid" else k,
+                                                  allowed & searcher.has_vector)
             if mode == "semantic":
-                return sem_rows, sem[sem_rows]
+                return sem_rows, sem
         return searcher.fuse([kw_rows, sem_rows], k)
 
     # ------------------------------------------------------------------------- timeline

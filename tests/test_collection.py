@@ -15,7 +15,8 @@ from conftest import shared_path
 
 import pipeline_kit as pk
 from pipeline_kit._chunk_vectors import load_vectors
-from pipeline_kit._collection import Collection
+from pipeline_kit._collection import Collection, _encode_query
+from pipeline_kit._collection_search import Searcher
 from pipeline_kit.stages._concept_merge import merge_concepts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,3 +207,27 @@ def test_bad_sources_fail_clearly(tmp_path):
         Collection(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="no pipeline run"):
         Collection(tmp_path)
+
+
+def test_fast_semantic_search_ranks_as_the_exact_search(coll):
+    """The reduced first pass + exact re-rank (used from 100,000 chunks on) returns the
+    exact search's hits in its order, with its scores, on the real collection."""
+    runs = [tuple(r) for r in coll.runs()[["run_id", "seq", "n_chunks", "has_vectors"]]
+            .itertuples(index=False)]
+    counts, vectors, has = coll._load_matrices(runs)
+    exact = Searcher(counts, vectors, has, reduce_from=10**9)
+    fast = Searcher(counts, vectors, has, reduce_from=1, candidates=2)
+    assert exact.reduced is None and fast.reduced is not None
+    assert len(has) > 2 * 3  # the re-rank of 2 * k rows sees part of the collection
+    _, meta = coll._loaded()
+    allowed = meta["latest"].to_numpy()
+    for q in ("printing in Italy", "Gutenberg Bible", "Dashwood's estate", "Miss Dashwood"):
+        # the components span the few real vectors, so the first pass is the cosine itself
+        q_vector = _encode_query(q)
+        assert np.allclose(fast.reduced.first_pass(q_vector)[has], (vectors @ q_vector)[has],
+                           atol=1e-4)
+        for mode, fusion in (("semantic", "score"), ("hybrid", "score"), ("hybrid", "rrf")):
+            want_rows, want = coll._rank(exact, q, 3, mode, allowed, fusion)
+            rows, got = coll._rank(fast, q, 3, mode, allowed, fusion)
+            assert rows.tolist() == want_rows.tolist(), (q, mode, fusion)
+            assert np.allclose(got, want, atol=1e-5)

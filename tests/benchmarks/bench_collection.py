@@ -160,6 +160,33 @@ def step_search(index_dir: Path, n_queries: int, cache: Path) -> dict:
         out[mode] = {"p50_ms": 1000 * float(np.percentile(lat, 50)),
                      "p95_ms": 1000 * float(np.percentile(lat, 95))}
     out["peak_mb"] = _peak_mb()
+    out["agreement"] = exact_agreement(coll, qs)
+    return out
+
+
+def exact_agreement(coll, qs: list[str], k: int = 20) -> dict:
+    """Share of queries whose semantic / hybrid top ``k`` (rows and order) equals the
+    exact ranking over every chunk's full vector, and the mean share of common rows."""
+    from pipeline_kit._collection import KEYWORD_WEIGHT, _encode_query
+    from pipeline_kit._collection_search import top_k
+
+    searcher, meta = coll._loaded()
+    allowed = meta["latest"].to_numpy()
+    out: dict = {}
+    for mode in ("semantic", "hybrid"):
+        same, common = 0, 0.0
+        for q in qs:
+            rows, _ = coll._rank(searcher, q, k, mode, allowed)
+            sem = searcher.semantic(_encode_query(q))
+            if mode == "semantic":
+                want = top_k(sem, k, allowed & searcher.has_vector)
+            else:
+                kw = searcher.keyword(q)
+                best = kw[allowed].max() if kw[allowed].max() > 0 else 1.0
+                want = top_k(sem + KEYWORD_WEIGHT * kw / max(float(best), 1e-9), k, allowed)
+            same += list(rows) == list(want)
+            common += len(set(rows.tolist()) & set(want.tolist())) / max(len(want), 1)
+        out[mode] = {"same_top_k": same / len(qs), "common_rows": common / len(qs)}
     return out
 
 
@@ -255,6 +282,13 @@ def _print_table(rows: list) -> None:
               f"{_mean(s, 'semantic', 'p50_ms'):>7.1f}/{_mean(s, 'semantic', 'p95_ms'):<7.1f} "
               f"{_mean(s, 'hybrid', 'p50_ms'):>7.1f}/{_mean(s, 'hybrid', 'p95_ms'):<7.1f} "
               f"{_mean(s, 'peak_mb'):>9.0f} {scan50:>11.1f} {scan50 / kw50:>8.2f}")
+    print("\nfast semantic / hybrid top 20 vs the exact ranking (same rows and order; "
+          "common rows):")
+    for n, _, r in rows:
+        a = r["search"][0]["agreement"]
+        print(f"{n:>10} recordings: semantic {a['semantic']['same_top_k']:.1%} "
+              f"({a['semantic']['common_rows']:.1%}), hybrid {a['hybrid']['same_top_k']:.1%} "
+              f"({a['hybrid']['common_rows']:.1%})")
 
 
 if __name__ == "__main__":
