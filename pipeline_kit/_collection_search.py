@@ -206,6 +206,7 @@ class Searcher:
 
     def _exact(self, rows: np.ndarray, q: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
         """Exact cosine (+ ``extra``) of ``rows``; -1 for rows without a vector."""
+        assert self.vectors is not None  # semantic() returns early without vectors
         s = self.vectors[rows] @ q
         s[~self.has_vector[rows]] = -1.0
         return s if extra is None else s + extra[rows]
