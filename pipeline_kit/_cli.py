@@ -194,10 +194,10 @@ def _store(args: argparse.Namespace) -> Any:
 def _existing_store(args: argparse.Namespace) -> Any:
     """The store a reading command opens; a usage error when its file does not exist
     (``--home /typo`` would otherwise create an empty store and show nothing)."""
-    from pipeline_kit.tasks._store import STORE_ENV, default_store_path
+    from pipeline_kit._pipeline import read_target, store_exists
 
-    target = _store(args) or os.environ.get(STORE_ENV) or default_store_path()
-    if "://" not in str(target) and not Path(target).is_file():
+    target = read_target(args.home, args.store or None)
+    if not store_exists(target):
         where = f"--home {args.home}" if args.home else str(Path(target).parent)
         raise _UsageError(f"no task store at {target}: nothing has run with {where} "
                           "(check --home, --store or $PIPELINE_KIT_HOME)")

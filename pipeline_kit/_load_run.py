@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_kit._artifacts import ArtifactCache
-from pipeline_kit._pipeline import PipelineResult, _store_target
+from pipeline_kit._pipeline import PipelineResult, read_target, store_exists
 from pipeline_kit._registry import REGISTRY
 from pipeline_kit._speaker_names import RECORD_KEY, presented
-from pipeline_kit.tasks._store import STORE_ENV, default_store_path, open_store
+from pipeline_kit.tasks._store import open_store
 
 RUN_FILE = "run.json"
 
@@ -70,10 +70,8 @@ def _read_record(path: Path) -> dict[str, Any]:
 
 def _find_record(run_id: str, home: str | os.PathLike[str] | None) -> dict[str, Any]:
     """The record whose id is ``run_id`` or starts with it, from ``home``'s store."""
-    target: Any = _store_target(home)
-    if target is None:
-        target = os.environ.get(STORE_ENV) or default_store_path()
-    if "://" not in str(target) and not Path(target).exists():
+    target = read_target(home)
+    if not store_exists(target):
         raise RunNotFoundError(f"no run store at {target}: no runs to load {run_id!r} from")
     store = open_store(target)
     try:

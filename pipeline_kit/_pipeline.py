@@ -593,6 +593,21 @@ def _store_target(home: str | os.PathLike[str] | None) -> Path | None:
     return Path(home) / STORE_FILENAME if home is not None else None
 
 
+def read_target(home: str | os.PathLike[str] | None = None,
+                store: str | os.PathLike[str] | None = None) -> str | os.PathLike[str]:
+    """The store a reader opens: ``store`` (a path or database URL), else
+    ``<home>/tasks.sqlite3``, else ``$PIPELINE_KIT_STORE`` or the default file."""
+    target = store if store is not None else _store_target(home)
+    return target if target is not None else (os.environ.get(STORE_ENV)
+                                              or default_store_path())
+
+
+def store_exists(target: str | os.PathLike[str]) -> bool:
+    """Whether there is a store at ``target`` (a database URL is taken to exist): a
+    reader must not open a missing file, which would create an empty store."""
+    return "://" in str(target) or Path(target).is_file()
+
+
 RUN_COLUMNS = ["run_id", "started_at", "finished_at", "outcome", "stages", "cache_hits",
                "stage_seconds", "parameters", "inputs", "model", "versions", "out_dir", "error"]
 
@@ -608,10 +623,8 @@ def runs(home: str | os.PathLike[str] | None = None, *,
     """
     import pandas as pd
 
-    target = store if store is not None else _store_target(home)
-    if target is None:
-        target = os.environ.get(STORE_ENV) or default_store_path()
-    if "://" not in str(target) and not Path(target).exists():
+    target = read_target(home, store)
+    if not store_exists(target):
         return pd.DataFrame(columns=RUN_COLUMNS)  # no store file yet: no runs (none created)
     opened = open_store(target)
     try:
