@@ -190,27 +190,24 @@ class LabServer:
 
 def _write_notebook(dest: Path, run_dir: Path, **params: object) -> None:
     """A copy of notebook 01 with papermill-style injected parameters (absolute paths)."""
-    nbformat = pytest.importorskip("nbformat")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    source = ("# Parameters injected by tests/test_browser.py\n"
-              f"audio_path = {str(SAMPLE)!r}\n"
-              f"output_dir = {str(run_dir)!r}\n"
-              + "".join(f"{k} = {v!r}\n" for k, v in params.items()))
-    nb.cells.insert(i + 1, nbformat.v4.new_code_cell(
-        source, metadata={"tags": ["injected-parameters"]}))
-    nbformat.write(nb, dest)
+    _inject(NOTEBOOK, dest, audio_path=str(SAMPLE), output_dir=str(run_dir), **params)
 
 
 def _write_collection_notebook(dest: Path, run_dir: Path) -> None:
     """A copy of notebook 04 searching the run in ``run_dir`` (its home) for 'Dashwood'."""
+    _inject(COLLECTION, dest, homes=[str(run_dir)], query="Dashwood", k=5)
+
+
+def _inject(source: Path, dest: Path, **params: object) -> None:
+    """A copy of ``source`` with a papermill-style injected-parameters cell after its
+    ``parameters`` cell."""
     nbformat = pytest.importorskip("nbformat")
-    nb = nbformat.read(COLLECTION, as_version=4)
+    nb = nbformat.read(source, as_version=4)
     i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    source = ("# Parameters injected by tests/test_browser.py\n"
-              f"homes = {[str(run_dir)]!r}\nquery = 'Dashwood'\nk = 5\n")
+    code = ("# Parameters injected by tests/test_browser.py\n"
+            + "".join(f"{k} = {v!r}\n" for k, v in params.items()))
     nb.cells.insert(i + 1, nbformat.v4.new_code_cell(
-        source, metadata={"tags": ["injected-parameters"]}))
+        code, metadata={"tags": ["injected-parameters"]}))
     nbformat.write(nb, dest)
 
 

@@ -22,6 +22,7 @@ import pipeline_kit as pk
 from pipeline_kit._artifacts import ArtifactCache
 from pipeline_kit._registry import REGISTRY, Codec, StageCall, StageSpec
 from pipeline_kit._speaker_names import presented, saved_names
+from pipeline_kit.stages._rttm import read_rttm as read_rttm_file
 from pipeline_kit.stages._speakers import speaker_changes
 from pipeline_kit.stages._types import Diarization, SpeakerTurn, Transcript
 from pipeline_kit.tasks import TaskManager
@@ -34,13 +35,7 @@ AMI = "diarization/pyannote_ami_debug"
 
 def read_rttm(path: Path, uri: str) -> list[tuple[float, float, str]]:
     """(start, end, speaker) of the ``SPEAKER`` lines of ``uri`` in an RTTM file."""
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        f = line.split()
-        if len(f) >= 8 and f[0] == "SPEAKER" and f[1] == uri:
-            start, dur = float(f[3]), float(f[4])
-            out.append((start, start + dur, f[7]))
-    return out
+    return [(t.start, t.end, t.speaker) for t in read_rttm_file(path).get(uri, [])]
 
 
 def gold_diarization(rttm: Path, uri: str, duration: float = 30.0) -> Diarization:
