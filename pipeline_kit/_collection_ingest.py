@@ -19,7 +19,8 @@ import pandas as pd
 
 from pipeline_kit._artifacts import ArtifactCache
 from pipeline_kit._chunk_vectors import load_vectors
-from pipeline_kit.stages._types import Chapter, Chunk, Transcript
+from pipeline_kit._speaker_names import RECORD_KEY, presented
+from pipeline_kit.stages._types import Chapter, Chunk, Diarization, Transcript, dominant_speaker
 
 STORE_FILE = "tasks.sqlite3"
 
@@ -103,10 +104,17 @@ def read_run(record: dict[str, Any], home: Path) -> RunTables:
     if chunk_data is None:
         raise FileNotFoundError(f"run {record['run_id']}: its chunking artifact is missing "
                                 f"under {art_home / 'artifacts'}")
-    chunks = [Chunk.from_dict(d) for d in chunk_data]
     transcript_data = _load(cache, record, "transcription")
-    transcript = Transcript.from_dict(transcript_data) if transcript_data else None
-    chapters = [Chapter.from_dict(d) for d in (_load(cache, record, "chapters") or [])]
+    diarization_data = _load(cache, record, "diarization")
+    # As the run shows them (pk.load_run does the same): words labelled from its
+    # diarization, every label renamed by the names given with rename_speakers.
+    shown = presented({
+        "transcription": Transcript.from_dict(transcript_data) if transcript_data else None,
+        "diarization": Diarization.from_dict(diarization_data) if diarization_data else None,
+        "chunking": [Chunk.from_dict(d) for d in chunk_data],
+        "chapters": [Chapter.from_dict(d) for d in (_load(cache, record, "chapters") or [])],
+    }, record.get(RECORD_KEY))
+    transcript, chunks, chapters = shown["transcription"], shown["chunking"], shown["chapters"]
     inputs = record.get("inputs") or [{}]
     audio = inputs[0].get("path")
     run = RunTables(
@@ -153,11 +161,6 @@ def _audio_path(home: Path, record: dict[str, Any], original: str | None) -> str
 
 # ----------------------------------------------------------------------------- frames
 
-def main_speaker(speakers: dict[str, float]) -> str | None:
-    """The speaker who talks longest, or None before diarization."""
-    return max(speakers, key=lambda s: (speakers[s], s)) if speakers else None
-
-
 def chapter_of_chunks(chunks: Sequence[Chunk], chapters: Sequence[Chapter]) -> list[int | None]:
     """Each chunk's chapter: the one listing it, else the one holding its middle."""
     listed = {cid: ch.chapter_index for ch in chapters for cid in ch.chunk_ids}
@@ -183,7 +186,7 @@ def chunk_frame(chunks: Sequence[Chunk], chapters: Sequence[Chapter]) -> pd.Data
         "end_word": [c.end_word_index for c in chunks],
         "topic_index": [c.topic_index for c in chunks],
         "chapter_index": pd.array(chapter_of_chunks(chunks, chapters), dtype="Int64"),
-        "speaker": [main_speaker(c.speakers) for c in chunks],
+        "speaker": [dominant_speaker(c.speakers) for c in chunks],
         "speakers": [",".join(sorted(c.speakers)) for c in chunks],
     })
 
@@ -206,7 +209,7 @@ def chapter_frame(chapters: Sequence[Chapter]) -> pd.DataFrame:
         "start_time": [float(c.start_time) for c in chapters],
         "end_time": [float(c.end_time) for c in chapters],
         "key_phrases": ["|".join(c.key_phrases) for c in chapters],
-        "speaker": [main_speaker(c.speakers) for c in chapters],
+        "speaker": [dominant_speaker(c.speakers) for c in chapters],
     })
 
 

@@ -55,6 +55,12 @@ def test_pipeline_indexed_every_run_with_its_stored_vectors(home, results, coll)
         assert bool(runs.loc[r.run_id, "has_vectors"])
         words = coll.query("SELECT count(*) AS n FROM words WHERE run_id = ?", [r.run_id])
         assert words["n"][0] == len(r.transcript.words)
+        # the words carry the run's speakers as the run shows them (the transcription
+        # artifact itself is speaker-free)
+        spoken = coll.query("SELECT speaker FROM words WHERE run_id = ? ORDER BY word_index",
+                            [r.run_id])["speaker"].tolist()
+        assert spoken == [w.speaker for w in r.transcript.words]
+        assert r.transcript.words[0].speaker is not None
     # the index holds the vectors the chunking stage stored, row for row (not recomputed)
     lj = _lj(results)
     seq = int(runs.loc[lj.run_id, "seq"])
