@@ -4,7 +4,7 @@ Chapter list → the chapter's text (words light up as they play; speakers when 
 has them) → its chunks and questions, each with a ▶ control; below, the concept graph
 filtered to the chapter, where clicking a concept lists its chunks with their times.
 One ``<audio>`` element (see :mod:`pipeline_kit._listen`) serves every control. Where
-no live front end renders widgets, the chapters are printed as a table with mm:ss.
+no live front end renders widgets, the chapters are printed as a table with m:ss times.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ can highlight the word at that time.
 The controls are plain HTML inside an ipywidgets ``HTML`` widget (it renders its value
 as HTML, inline handlers included); one delegated ``onclick`` per block finds the
 ``<audio>`` of the enclosing ``.pk-listen`` box. Where no live front end renders
-widgets (papermill, nbval, scripts), every view is a plain table with ``mm:ss`` times.
+widgets (papermill, nbval, scripts), every view is a plain table with ``m:ss`` times.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from ._display import has_live_frontend
+from .stages._reprs import clock
 
 LISTEN_CLASS = "pk-listen"  # the box that holds one <audio> and the controls that drive it
 MAX_ROWS = 200  # rows shown in a table view (more would slow the browser, not help the reader)
@@ -78,17 +79,14 @@ _CSS = """<style>
 
 
 def format_time(seconds: float | None) -> str:
-    """``mm:ss`` (``h:mm:ss`` from one hour); empty for a missing time."""
+    """``m:ss`` (``h:mm:ss`` from one hour), as in every repr; empty for a missing time."""
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return ""
-    s = max(0, int(math.floor(float(seconds))))  # 56.9 s is still in minute 0, second 56
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+    return clock(seconds)
 
 
 def format_range(start: float | None, end: float | None) -> str:
-    """``mm:ss–mm:ss`` for a time range."""
+    """``m:ss–m:ss`` for a time range."""
     return f"{format_time(start)}–{format_time(end)}"
 
 
@@ -120,7 +118,7 @@ def to_frame(rows: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
 
 
 def text_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with its start/end seconds shown as ``mm:ss`` (the text view of a table)."""
+    """``df`` with its start/end seconds shown as ``m:ss`` (the text view of a table)."""
     start, end = time_columns(df)
     out = df.copy()
     out[start] = out[start].map(format_time)
@@ -280,7 +278,7 @@ class ListenView:
         return listen_box(self.audio, [*parts, W.HTML(listen_html(self.html))])
 
     def text(self) -> pd.DataFrame:
-        """The text view: the table with ``mm:ss`` times."""
+        """The text view: the table with ``m:ss`` times."""
         return text_frame(self.frame)
 
     def _ipython_display_(self) -> None:

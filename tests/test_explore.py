@@ -50,7 +50,7 @@ def _play_ranges(markup: str) -> list[tuple[float, float]]:
 
 def test_format_time_is_minutes_and_seconds():
     assert [format_time(s) for s in (0, 56.51, 59.99, 61, 600, 3725.2)] == [
-        "00:00", "00:56", "00:59", "01:01", "10:00", "1:02:05"]
+        "0:00", "0:56", "0:59", "1:01", "10:00", "1:02:05"]
     assert format_time(None) == "" and format_time(math.nan) == ""
 
 
@@ -61,7 +61,7 @@ def test_table_has_one_play_control_per_row_at_the_rows_times(runs):
                                        for c in a.chunks]
     text = view.text()
     assert list(text["start_time"]) == [format_time(c.start_time) for c in a.chunks]
-    assert all(re.fullmatch(r"\d\d:\d\d", t) for t in text["end_time"])
+    assert all(re.fullmatch(r"\d+:\d\d", t) for t in text["end_time"])
 
 
 def test_table_refuses_bad_input_before_decoding(runs, tmp_path):
@@ -243,5 +243,5 @@ def test_explore_shows_speakers_once_the_words_have_them(runs):
               "chapters": [ch0, *a.chapters[1:]], "chunking": chunks}
     w = pk.explore(dataclasses.replace(a, values=values)).widget()
     pane = next(x for x in _walk(w) if "pk-chapter-pane" in x._dom_classes)
-    assert "<b>speakers</b>: SPEAKER_1 00:30, SPEAKER_2 00:12" in pane.value
+    assert "<b>speakers</b>: SPEAKER_1 0:30, SPEAKER_2 0:12" in pane.value
     assert "<b>SPEAKER_1:</b>" in pane.value and "<th>speakers</th>" in pane.value

@@ -7,16 +7,21 @@ minutes); these say what a record is in one line, and as a small table in Jupyte
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Iterable
 
 PREVIEW_CHARS = 400
 
 
 def clock(seconds: float | None) -> str:
-    """``m:ss`` (``h:mm:ss`` from an hour on) of a time in seconds; ``?`` for None."""
-    if seconds is None:
+    """``m:ss`` (``h:mm:ss`` from an hour on) of a time in seconds; ``?`` when missing.
+
+    The one time format of every repr, table and player label. Floored, so a label never
+    points past the moment it names (56.9 s is second 56).
+    """
+    if seconds is None or math.isnan(float(seconds)):
         return "?"
-    total = int(round(max(0.0, float(seconds))))
+    total = int(math.floor(max(0.0, float(seconds))))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
