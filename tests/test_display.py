@@ -341,7 +341,8 @@ def test_result_reprs_are_one_short_line(pipeline_result):
     assert (f"graph: {r.graph.number_of_nodes()} nodes, {r.graph.number_of_edges()} edges"
             in text)
     assert f"questions: {len(r.questions)})" in text and len(text) < 400
-    assert f"'austen_sample.wav', completed, {_mss(r.audio.duration_seconds)}, 16000 Hz, 1 ch" in repr(r.audio)
+    duration = _mss(r.audio.duration_seconds)
+    assert f"'austen_sample.wav', completed, {duration}, 16000 Hz, 1 ch" in repr(r.audio)
 
 
 def test_result_html_summaries(pipeline_result):
