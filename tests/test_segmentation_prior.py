@@ -80,6 +80,22 @@ class CountingEmbedder:
         return self.inner.encode(texts)
 
 
+def test_min_short_bounds_the_short_segments_allowed(uneven, embedder):
+    lengths = {m: [] for m in (1, 2)}
+    for sentences, _ in uneven:
+        for m in lengths:
+            hyp = segment_sentences(sentences, embedder=embedder, prior="estimated", min_short=m)
+            lengths[m] += list(np.diff([0, *hyp, len(sentences)]))
+    assert min(lengths[1]) == 1  # one-sentence items are found ...
+    assert min(lengths[2]) == 2  # ... and only they are ruled out by min_short=2
+
+
+@pytest.mark.parametrize("kwargs", [{"min_short": 0}, {"min_short": 1.5}, {"min_short": True}])
+def test_bad_min_short_is_rejected(uneven, kwargs):
+    with pytest.raises(ValueError, match="min_short must be an integer"):
+        segment_sentences(uneven[0][0], method="lexical", prior="estimated", **kwargs)
+
+
 @pytest.mark.parametrize("prior", ["auto", None, "Estimated", 1])
 def test_bad_prior_is_rejected_before_any_work(uneven, embedder, prior):
     counting = CountingEmbedder(embedder)

@@ -8,14 +8,16 @@ segmentation time per document (sentence embeddings computed once per document, 
 by both priors, outside the timings), for:
 
 * ``fixed``      – ``prior="fixed"`` (every segment ≥ ``min_length`` = 3 sentences);
-* ``estimated``  – ``prior="estimated"`` (shorter segments where they are stable across
-  the resolution, label-free);
+* ``estimated``  – ``prior="estimated"`` (shorter segments, down to one sentence, where
+  they are stable across the resolution, label-free);
+* ``estimated, 2+`` – the same with ``min_short=2`` (no one-sentence segment);
 * ``no boundary`` – one segment;
 * ``even (oracle n)`` – equal-size segments with the gold number of segments (it is
   given the count the others must find).
 
 Prints a table; asserts nothing.
 Run: ``HF_HUB_OFFLINE=1 PYTHONPATH=. python tests/benchmarks/bench_segmentation_prior.py``
+``--folders 3-5 6-8 9-11 3-11`` for every Choi folder (default: 3-11).
 """
 
 from __future__ import annotations
@@ -79,25 +81,28 @@ def run(fn: Segmenter, docs: Sequence[Doc]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=20, help="uneven documents to build")
+    ap.add_argument("--folders", nargs="+", default=["3-11"], help="Choi folders")
     args = ap.parse_args()
     if not CHOI.is_dir():
         sys.exit(f"Choi data not found at {CHOI}")
-    sets = {
-        "choi 3-11": [load_choi(p) for p in sorted((CHOI / "3-11").glob("*.ref"),
-                                                   key=lambda p: int(p.stem))],
-        "uneven": uneven_documents(CHOI, n_docs=args.docs),
-    }
+    sets = {f"choi {f}": [load_choi(p) for p in sorted((CHOI / f).glob("*.ref"),
+                                                      key=lambda p: int(p.stem))]
+            for f in args.folders}
+    sets["uneven"] = uneven_documents(CHOI, n_docs=args.docs)
     print(f"{'set':10} {'method':16} {'Pk':>6} {'WD':>6} {'short found':>11} "
           f"{'cuts/doc':>8} {'gold':>5} {'s/doc':>6}")
     for set_name, docs in sets.items():
         vectors = {id(s): embed_sentences(s, "hybrid", None) for s, _ in docs}
 
-        def with_prior(prior: str, vectors: dict[int, np.ndarray] = vectors) -> Segmenter:
+        def with_prior(prior: str, min_short: int = 1,
+                       vectors: dict[int, np.ndarray] = vectors) -> Segmenter:
             return lambda sents, _: segment_sentences(
-                sents, embedder=Precomputed(sents, vectors[id(sents)]), prior=prior)
+                sents, embedder=Precomputed(sents, vectors[id(sents)]), prior=prior,
+                min_short=min_short)
 
         methods: list[tuple[str, Segmenter]] = [
             ("fixed", with_prior("fixed")), ("estimated", with_prior("estimated")),
+            ("estimated, 2+", with_prior("estimated", 2)),
             ("no boundary", lambda s, _: []), ("even (oracle n)", even)]
         for name, fn in methods:
             r = run(fn, docs)
