@@ -351,9 +351,33 @@ def subject_question(sentence: str, start: int, end: int, wh: str) -> str | None
     low = toks[0].lower()
     if not (low in AUX or lemma(low) is not None):
         return None  # a present "-s" verb looks like a plural noun ("Subjects differences")
-    if low in {"is", "are", "was", "were"} and len(toks) < 3:
-        return None
+    if low in {"is", "are", "was", "were"} and (len(toks) < 3 or not _complement(toks[1])):
+        return None  # "What is toward putting stress at the end?"
     return f"{wh} {_tidy(' '.join(toks))}?"
+
+
+# Prepositions beyond _PREPS that open a phrase, and adverbs that open a predicate.
+_MORE_PREPS = frozenset("toward towards upon within without through throughout among amongst "
+                        "between after before under over across against along around behind "
+                        "beyond despite until via per like unlike".split())
+_ADVERBS = frozenset("not also still more less much only then now there here so too very quite "
+                     "rather often never always usually even just already perhaps".split())
+# Words in -ly that are not adverbs.
+_LY_WORDS = frozenset("only early daily holy likely elderly friendly family italy july supply "
+                      "assembly reply ally rally monopoly anomaly sicily lily belly jelly fly "
+                      "ply butterfly apply imply comply rely multiply".split())
+
+
+def _adverb(word: str) -> bool:
+    w = word.lower()
+    return w in _ADVERBS or (w.endswith("ly") and len(w) > 4 and w not in _LY_WORDS)
+
+
+def _complement(word: str) -> bool:
+    """Whether a word can open what follows "What is …": a noun phrase, adjective or
+    participle, not a prepositional phrase ("is toward …", "is of course …")."""
+    w = word.lower()
+    return w not in _PREPS and w not in _MORE_PREPS
 
 
 def object_question(sentence: str, start: int, end: int, wh: str) -> tuple[str, int] | None:
@@ -701,6 +725,63 @@ def _cuts_name(text: str, start: int, end: int) -> bool:
                  and text[start].isupper()))
 
 
+_MODALS = frozenset("will would can could may might shall should must do does did".split())
+_NOUN_SUFFIX = re.compile(r"(?:tion|sion|ment|ness|ity|ance|ence|ism|ure|age|ship|hood|ing|"
+                          r"[^s']s)$")
+_ADJECTIVE_SUFFIX = re.compile(r"(?:al|ic|ous|ive|ful|less|able|ible|ary|ern|ish)$")
+_SUBCLAUSE = re.compile(r"\b(?:until|when|while|because|although|though|if|since|unless|"
+                        r"whereas|which|who|that)\b|[;:]")
+
+
+_NOT_PRESENT_VERB = _PREPS | _MORE_PREPS | _DETERMINERS | _LEADING | _CLAUSE_LINKS | _PRONOUNS
+_INTENSIFIERS = frozenset("very quite too rather so more less much".split())
+
+
+def _may_hold_verb(clause: str) -> bool:
+    """Whether a clause may hold a finite verb: an auxiliary, a past form, or a word that
+    could be a present verb (not its first word, not after an article or preposition:
+    "we investigate", "control remain")."""
+    words = re.findall(r"[A-Za-z][a-z'-]*", clause)
+    for i, w in enumerate(words):
+        low = w.lower()
+        if low in AUX or low in {"am", "be", "been", "being"} or lemma(low) is not None:
+            return True
+        prev = words[i - 1].lower() if i else ""
+        if (i and w.islower() and low not in _NOT_PRESENT_VERB and not _adverb(low)
+                and prev not in _NOT_PRESENT_VERB and not _adverb(prev)):
+            return True
+    return False
+
+
+def whole_noun_phrase(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a whole noun phrase where it stands, so a cloze
+    blank there asks for a thing: not a verb phrase ("would _____", "to _____ ."), not a
+    prepositional phrase ("_____ to obtain", answer "Despite extensive attempts"), not
+    the tail of a phrase begun outside it ("a seemingly _____", "a pleasant or _____"),
+    and not holding the clause's only verb ("the _____ from …", answer "climate ranges")."""
+    words = text[start:end].split()
+    before = text[:start].split()
+    prev = before[-1].lower() if before else ""
+    if (words[0].lower() in _PREPS | _MORE_PREPS or prev in _MODALS or prev in _INTENSIFIERS
+            or (prev.endswith("ly") and _adverb(prev))):
+        return False
+    if prev == "to" and words[0].islower() and not (  # "to local markets" passes
+            words[0] in _DETERMINERS or _NOUN_SUFFIX.search(words[0])
+            or (len(words) > 1 and _ADJECTIVE_SUFFIX.search(words[0]))):
+        return False  # "to rotate", "to slash farm output": an infinitive
+    if len(words) > 1 and re.search(r"\b(?:a|an|the|this|that|these|those|his|her|their|its|"
+                                    r"our|my|your)\s+[a-z][\w-]*\s+(?:and|or)\s*$",
+                                    text[:start], re.IGNORECASE):
+        return False  # "a pleasant or _____": the blank splits "easy position" off its article
+    if re.search(r"[^s']s$", words[-1]):  # "ranges", "begins": may be the clause's verb
+        cuts = [0, *(m.end() for m in _SUBCLAUSE.finditer(text[:start]))]
+        nxt = _SUBCLAUSE.search(text, end)
+        clause = text[cuts[-1]:start] + " " + text[end:nxt.start() if nxt else len(text)]
+        if not _may_hold_verb(clause):
+            return False
+    return True
+
+
 def _clip_cloze(sentence: str, start: int, end: int, max_words: int) -> str:
     """The sentence, or the comma-clauses around the blank when it is longer than max_words."""
     if len(sentence.split()) <= max_words:
@@ -738,6 +819,8 @@ def _cloze(chunk: Chunk, sentences: list[Span], phrases: list[_Phrase], per_chun
                 or re.fullmatch(r"[A-Za-z][a-z]{0,2}", m.group(0))
                 or _predicative(s.text, m.start())):
             continue  # "an _____ man", "… and Sen.", "Afj", "40 lbs", "I 'm afraid"
+        if not whole_noun_phrase(s.text, m.start(), m.end()):
+            continue  # "efforts to _____", "a seemingly _____", "the _____ from … ."
         if len(p.pattern().findall(s.text)) > 1 or not re.search(r"[.!?][\"'”’)]*$", s.text):
             continue  # a second mention would give the answer away; a cut stem reads badly
         blanked = s.text[:m.start()] + BLANK + s.text[m.end():]
@@ -777,7 +860,8 @@ def answer_spans(sentence: str, weak: frozenset[str],
     out += [AnswerSpan(a, b, name_kind(sentence, a, b)) for a, b in name_spans(sentence, weak)]
     for p in phrases:
         m = p.pattern().search(sentence)
-        if m and not p.proper and _noun_like(m.group(0)):
+        if (m and not p.proper and _noun_like(m.group(0))
+                and whole_noun_phrase(sentence, m.start(), m.end())):
             kind = "person" if _names_people(m.group(0)) else "phrase"
             out.append(AnswerSpan(m.start(), m.end(), kind))
     kept: list[AnswerSpan] = []
