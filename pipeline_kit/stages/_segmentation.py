@@ -192,8 +192,8 @@ def _allowed(n: int, min_length: int, durations: tuple[np.ndarray, np.ndarray] |
     a = np.arange(n + 1)[:, None]
     b = np.arange(n + 1)[None, :]
     ok = (b - a) >= min_length
-    for start, end in short:
-        ok[start, end] = True
+    for first, stop in short:
+        ok[first, stop] = True
     if cues is not None and n:
         ends = np.asarray(cues, dtype=bool).copy()
         ends[0] = ends[n] = True
