@@ -15,7 +15,7 @@ from typing import Any
 from pipeline_kit._fs import atomic_write_text
 from pipeline_kit._params import Param
 from pipeline_kit._registry import REGISTRY, Codec, StageCall, StageSpec, register
-from pipeline_kit.stages._chapters import MIN_SENTENCES
+from pipeline_kit.stages._chapters import CHAPTER_PRIOR, MIN_SENTENCES
 from pipeline_kit.stages._chunking import (
     CHUNK_SIZE,
     CHUNKING_METHOD,
@@ -273,7 +273,8 @@ def _run_chapters(call: StageCall) -> list[Chapter]:
     # From the transcript, so chapter times are its real word times (the same as a
     # direct analyze_chapters(transcript) call); the chunks only fill chunk_ids.
     return analyze_chapters(labelled_transcript(call), chunks=call.inputs["chunking"],
-                            min_sentences=call.params["min_sentences"], progress=call.progress)
+                            min_sentences=call.params["min_sentences"],
+                            chapter_prior=call.params["chapter_prior"], progress=call.progress)
 
 
 def _run_graph(call: StageCall) -> Any:
@@ -359,7 +360,7 @@ register(StageSpec(
              _S + "_sentences", _S + "_speakers", _S + "_types"),
     result_attr="chapters", weight=6, seconds_per_audio_second=0.0066,
     depends=with_speakers(("transcription", "chunking")),
-    params=(MIN_SENTENCES,), aliases=("chapter_analysis",), identity=_with_embedder,
+    params=(MIN_SENTENCES, CHAPTER_PRIOR), aliases=("chapter_analysis",), identity=_with_embedder,
     summary=_count("chapters"),
     description="titled, summarised chapters with time ranges"))
 register(StageSpec(

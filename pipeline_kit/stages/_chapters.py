@@ -25,12 +25,16 @@ from .._progress import Progress, ensure_progress
 from ._embeddings import Embedder, get_embedder
 from ._keyphrases import NUMBER_WORDS, key_phrases
 from ._segmentation import (
+    PRIORS,
+    STABILITY_SCALES,
     Vectors,
     best_partition,
     check_options,
     embed_sentences,
     gain_matrix,
     lexical_vectors,
+    scaled_resolution,
+    stable_short_segments,
 )
 from ._sentences import Sentence, as_transcript, split_sentences
 from ._speakers import has_speakers, speaker_times
@@ -207,6 +211,13 @@ def _start_bonus(heads: np.ndarray, announced: bool) -> np.ndarray | None:
 
 MIN_SENTENCES = Param("min_sentences", int, 4, "fewest sentences in a chapter",
                       minimum=1, maximum=10_000)
+CHAPTER_PRIOR = Param("chapter_prior", str, "fixed",
+                      "chapter length prior: 'fixed' (min_sentences) or 'estimated' (shorter "
+                      "chapters where the text supports them; for uneven recordings)",
+                      choices=PRIORS)
+# An estimated short chapter still has two sentences: one-sentence chapters were mostly
+# stray remarks, and min_short=2 kept Choi Pk at the fixed prior's (segmentation docs).
+SHORTEST_ESTIMATED = 2
 
 
 def _check_chapter_args(min_sentences: object, min_seconds: object, summary_sentences: object,
@@ -232,6 +243,7 @@ def analyze_chapters(
     summary_sentences: int = 2,
     title_phrases: int = 1,
     cues: bool = True,
+    chapter_prior: str = CHAPTER_PRIOR.default,
     progress: Progress | None = None,
     **options: float,
 ) -> list[Chapter]:
@@ -246,9 +258,12 @@ def analyze_chapters(
     many sentences per summary (1 for chapters under 6 sentences). ``title_phrases``: key
     phrases in the title, most central first (1: one noun phrase). ``cues``: let
     spoken headings (:func:`heading_cues`) open chapters, even short ones below
-    ``min_sentences``; ``False`` segments by content alone.
+    ``min_sentences``; ``False`` segments by content alone. ``chapter_prior``:
+    ``"estimated"`` also allows chapters of 2 to ``min_sentences - 1`` sentences where
+    the text itself supports them (the ``prior`` of :func:`segment_sentences`).
     """
     opts = check_options(method, min_sentences, target_count, options)
+    CHAPTER_PRIOR.check(chapter_prior)
     _check_chapter_args(min_sentences, min_seconds, summary_sentences, title_phrases)
     prog = ensure_progress(progress)
     prog.update(0, step="Splitting sentences")
@@ -270,16 +285,26 @@ def analyze_chapters(
     emb = embed_sentences(texts, method, embedder)
     prog.check_cancelled()
     prog.update(60, step="Segmenting")
-    gain = gain_matrix(texts, method=method, embeddings=emb, **opts)
     times = (np.array([s.start_time for s in sentences]), np.array([s.end_time for s in sentences]))
     heads, announced = heading_cues(sentences, transcript) if cues else (None, False)
-    if heads is not None and heads.any():  # a heading has no topic: the cue sets its place
-        gain[heads[:-1]] = 0.0
-        gain[:, heads[:-1]] = 0.0
-    else:
+    if heads is None or not heads.any():
         heads = None
+
+    def topic_gain(factor: float = 1.0) -> np.ndarray:
+        g = gain_matrix(texts, method=method, embeddings=emb, **scaled_resolution(opts, factor))
+        if heads is not None:  # a heading has no topic: the cue sets its place
+            g[heads[:-1]] = 0.0
+            g[:, heads[:-1]] = 0.0
+        return g
+
+    gain = topic_gain()
+    short: set[tuple[int, int]] = set()
+    if chapter_prior == "estimated":
+        gains = [gain if f == 1.0 else topic_gain(f) for f in STABILITY_SCALES]
+        short = stable_short_segments(gains, shorter_than=min_sentences,
+                                      shortest=SHORTEST_ESTIMATED)
     starts = best_partition(gain, min_length=min_sentences, target_count=target_count,
-                            durations=times, min_seconds=min_seconds, cues=heads,
+                            durations=times, min_seconds=min_seconds, cues=heads, short=short,
                             start_bonus=None if heads is None else _start_bonus(heads, announced))
     prog.check_cancelled()
     prog.update(80, step="Titling chapters")
