@@ -171,6 +171,9 @@ def main() -> int:
         print(f"total DER, regions from {k:<10}: collar 0: {table[k, 0.0][0]:.3f} ({parts}; "
               f"missed in overlap {over:.3f}, elsewhere {single:.3f})   "
               f"collar 0.25: {table[k, 0.25][0]:.3f}   speaker count right: {right[k]}/9")
+    parts = table["transcript", 0.0][2]
+    print(f"floor of one speaker per frame on these speech regions (confusion 0): missed + false "
+          f"alarm = {parts['missed detection'] + parts['false alarm']:.3f}")
     counts = {f: len({t.speaker for t in gold[f]}) for f in FILES}
     given = {f: pk.diarize(str(AMI / f"{f}.wav"), transcripts[f], num_speakers=counts[f])
              for f in FILES}
