@@ -34,8 +34,9 @@ turn change, it gained 0.002 at a 0.03 margin and lost on the two-speaker sample
 Where the 0.339 is (AMI dev, collar 0): missed 0.275 (0.229 of it overlapped speech,
 0.046 single-speaker speech the VAD and Whisper both miss, mostly trn01 and trn07), false
 alarm 0.025, confusion 0.038. With confusion at 0, missed + false alarm is still 0.300:
-the 0.30 goal needs overlap detection, which no signal available offline gave. Tried
-on these 9 files only, none kept (leave-one-file-out, LOO, where a threshold was chosen):
+the 0.30 goal needs overlap detection. The detector in ``_overlap.py`` gives 0.284
+in-sample and 0.327 leave-one-file-out (LOO: refitted on the other 8 files, threshold
+chosen there; 0.339 without it). Tried before it on these 9 files only, none kept:
 resegmentation by per-speaker MFCC GMMs and a Viterbi switch penalty, 0.338-0.348 (it
 can only move turns on the 2 files with more than one cluster; from the gold count it
 gave 0.578 vs 0.594); the count by BIC of that resegmentation, 0.368 at best (one speaker
