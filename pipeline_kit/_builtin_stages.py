@@ -334,7 +334,8 @@ register(StageSpec(
 register(StageSpec(
     name="diarization", task_type="diarization", run=_run_diarization,
     codec=record_codec(Diarization),
-    sources=(_S + "_diarization", _S + "_rttm", _S + "_vad", _S + "_audio", _S + "_types"),
+    sources=(_S + "_diarization", _S + "_overlap", _S + "_overlap_weights", _S + "_rttm",
+             _S + "_vad", _S + "_audio", _S + "_types"),
     result_attr="diarization", weight=8, seconds_per_audio_second=0.1,
     depends=("upload", "transcription"),
     params=(NUM_SPEAKERS, MIN_SPEAKERS, MAX_SPEAKERS_PARAM, DIARIZATION_MODEL), reads_audio=True,
