@@ -36,7 +36,7 @@ from pipeline_kit._fs import atomic_write_bytes
 MODES = ("hybrid", "semantic", "keyword")
 # Bumped whenever the stored rows or sidecar files change meaning (e.g. term hashing):
 # an index of another format is rebuilt from the homes' runs when opened.
-INDEX_FORMAT = "3"
+INDEX_FORMAT = "4"
 INDEX_FOLDER = "collection"
 _POOL = 100  # candidates taken from each list before fusing
 FUSIONS = ("score", "rrf")
@@ -73,7 +73,8 @@ CREATE TABLE IF NOT EXISTS questions(run_id VARCHAR, recording_id VARCHAR, text 
     score DOUBLE);
 CREATE TABLE IF NOT EXISTS markers(run_id VARCHAR, recording_id VARCHAR, chunk_id VARCHAR,
     text VARCHAR, kind VARCHAR, normalized VARCHAR, confidence DOUBLE, year DOUBLE,
-    span_years DOUBLE, word_index INTEGER, start_time DOUBLE, end_time DOUBLE);
+    span_years DOUBLE, word_index INTEGER, start_time DOUBLE, end_time DOUBLE,
+    anchor VARCHAR);
 CREATE TABLE IF NOT EXISTS speakers(run_id VARCHAR, recording_id VARCHAR, speaker VARCHAR,
     seconds DOUBLE);
 """
@@ -161,9 +162,10 @@ class Collection:
         """
         added = 0
         with self._db() as con:
-            if rebuild:
+            if rebuild:  # dropped, not emptied: another format may have other columns
                 for t in ("meta", "recordings", "runs", "chunks", *_TABLES):
-                    con.execute(f"DELETE FROM {t}")
+                    con.execute(f"DROP TABLE IF EXISTS {t}")
+                con.execute(_SCHEMA)
                 con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
                 for f in self.index_dir.glob("run-*"):
                     f.unlink()
@@ -380,10 +382,14 @@ class Collection:
 
     def timeline(self, where: dict[str, Any] | str | None = None) -> pd.DataFrame:
         """Every temporal marker, with its recording, chunk and audio time, and a ``year``
-        on a shared axis when it resolves (years, decades, dates, centuries)."""
+        on a shared axis when it resolves: years, decades, dates, centuries and eras by
+        themselves; relative markers against the ``anchor`` column names (the nearest
+        preceding absolute marker of the run for "ten years later", the recording date
+        for "last year"; see :mod:`pipeline_kit._collection_time`)."""
         df = self.query("""
             SELECT r.recording, m.recording_id, m.run_id, m.chunk_id, c.row AS chunk_row,
-                   m.text, m.kind, m.normalized, m.year, m.span_years, m.confidence,
+                   m.text, m.kind, m.normalized, m.year, m.span_years, m.anchor,
+                   m.confidence,
                    m.start_time, m.end_time, c.chapter_index, ch.title AS chapter, c.speaker,
                    c.speakers, CAST(u.date AS VARCHAR) AS date, r.audio_path
             FROM markers m JOIN runs u USING (run_id) JOIN recordings r
