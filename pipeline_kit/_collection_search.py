@@ -202,22 +202,22 @@ class Searcher:
         return s
 
     def semantic_top(self, q_vector: np.ndarray, k: int, allowed: np.ndarray,
-                     extra: tuple[np.ndarray, np.ndarray] | None = None
+                     boost: tuple[np.ndarray, np.ndarray] | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best rows of ``allowed`` by cosine (+ ``extra``, a score added to
-        some rows: (rows ascending, values)), and their scores.
+        """The ``k`` best rows of ``allowed`` by cosine (times 1 + ``boost`` for the rows
+        it names: (rows ascending, values)), and their scores.
 
         Without clusters this is the exact ranking of every row. With them, only the
         rows of the lists whose centroids are nearest the query (at least ``probe``
-        lists and ``candidates`` allowed rows) and the best ``extra`` rows are scored:
+        lists and ``candidates`` allowed rows) and the most boosted rows are scored:
         the scores are exact, and the rows are the exact top k unless one of them sits
         in a list farther from the query (measured rare, see bench_collection.py).
         """
         q = q_vector.astype(np.float32)
         if self.clusters is None:
             s = self.semantic(q)
-            if extra is not None:
-                s[extra[0]] += extra[1]
+            if boost is not None:
+                s[boost[0]] *= 1 + boost[1]
             rows = top_k(s, k, allowed)
             return rows, s[rows]
         # A few thousand rows: memory-bound products a second BLAS thread barely speeds
@@ -225,22 +225,22 @@ class Searcher:
         with blas_threads(1):
             rows = self.clusters.candidates(q, allowed, self.probe,
                                             max(self.candidates, 2 * k))
-            if extra is not None and len(extra[0]):
-                best = top_k(extra[1], self.candidates // 4, allowed[extra[0]])
-                rows = np.union1d(rows, extra[0][best])
-            exact = self._exact(rows, q, extra)
+            if boost is not None and len(boost[0]):
+                best = top_k(boost[1], self.candidates // 4, allowed[boost[0]])
+                rows = np.union1d(rows, boost[0][best])
+            exact = self._exact(rows, q, boost)
         order = np.lexsort((rows, -exact))[:k]
         return rows[order], exact[order]
 
     def _exact(self, rows: np.ndarray, q: np.ndarray,
-               extra: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-        """Exact cosine (+ ``extra``) of ``rows``; -1 for rows without a vector."""
+               boost: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """Exact cosine (times 1 + ``boost``) of ``rows``; -1 for rows without a vector."""
         assert self.vectors is not None  # semantic() returns early without vectors
         s = self.vectors[rows] @ q
         s[~self.has_vector[rows]] = -1.0
-        if extra is not None and len(extra[0]):
-            at = np.minimum(np.searchsorted(extra[0], rows), len(extra[0]) - 1)
-            s += np.where(extra[0][at] == rows, extra[1][at], np.float32(0))
+        if boost is not None and len(boost[0]):
+            at = np.minimum(np.searchsorted(boost[0], rows), len(boost[0]) - 1)
+            s *= 1 + np.where(boost[0][at] == rows, boost[1][at], np.float32(0))
         return s
 
     def fuse(self, lists: Sequence[np.ndarray], k: int,

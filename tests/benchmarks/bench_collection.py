@@ -196,7 +196,8 @@ def exact_agreement(coll, qs: list[str], k: int = 20) -> dict:
             else:
                 kw = searcher.keyword(q)
                 best = kw[allowed].max() if kw[allowed].max() > 0 else 1.0
-                want = top_k(sem + KEYWORD_WEIGHT * kw / max(float(best), 1e-9), k, allowed)
+                want = top_k(sem * (1 + KEYWORD_WEIGHT * kw / max(float(best), 1e-9)), k,
+                             allowed)
             same += list(rows) == list(want)
             common += len(set(rows.tolist()) & set(want.tolist())) / max(len(want), 1)
         out[mode] = {"same_top_k": same / len(qs), "common_rows": common / len(qs)}
