@@ -12,6 +12,7 @@ Tokens are hashed with crc32 (stable across processes, unlike ``hash``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import re
 import zlib
@@ -225,8 +226,8 @@ class Searcher:
         with blas_threads(1):
             rows = self.clusters.candidates(q, allowed, self.probe,
                                             max(self.candidates, 2 * k))
-            if boost is not None and len(boost[0]):
-                best = top_k(boost[1], self.candidates // 4, allowed[boost[0]])
+            if boost is not None and len(boost[0]):  # rows the boost may lift into the top k
+                best = top_k(boost[1], self.candidates, allowed[boost[0]])
                 rows = np.union1d(rows, boost[0][best])
             exact = self._exact(rows, q, boost)
         order = np.lexsort((rows, -exact))[:k]
@@ -343,12 +344,18 @@ def assign_rows(vectors: np.ndarray, has_vector: np.ndarray,
     return assign
 
 
+@functools.lru_cache(maxsize=100_000)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """``terms`` of one word, memoised: snippets repeat words, and making each word
+    singular again cost ~4 ms of a 500,000-chunk search's 20 hits."""
+    return tuple(terms(word))
+
+
 def highlight(text: str, q: str, width: int = 40) -> str:
     """A window of ``text`` around the first query term, matched words wrapped in ``**``."""
     wanted = set(terms(q))
     words = text.split()
-    hits = [i for i, w in enumerate(words)
-            if (t := terms(w)) and any(x in wanted for x in t)]
+    hits = [i for i, w in enumerate(words) if not wanted.isdisjoint(_word_terms(w))]
     if len(words) <= width:
         lo, hi = 0, len(words)
     else:
