@@ -208,9 +208,10 @@ class Searcher:
         """The ``k`` best rows of ``allowed`` by cosine (times 1 + ``boost`` for the rows
         it names: (rows ascending, values)), and their scores.
 
-        Without clusters this is the exact ranking of every row. With them, only the
-        rows of the lists whose centroids are nearest the query (at least ``probe``
-        lists and ``candidates`` allowed rows) and the most boosted rows are scored:
+        Without clusters, or when ``allowed`` holds at most ``candidates`` rows, this is
+        the exact ranking. Otherwise only the rows of the lists whose centroids are
+        nearest the query (at least ``probe`` lists and ``candidates`` allowed rows) and
+        the most boosted rows are scored:
         the scores are exact, and the rows are the exact top k unless one of them sits
         in a list farther from the query (measured rare, see bench_collection.py).
         """
@@ -224,8 +225,11 @@ class Searcher:
         # A few thousand rows: memory-bound products a second BLAS thread barely speeds
         # up on an idle machine and slows down on a busy one, where it spins for a core.
         with blas_threads(1):
-            rows = self.clusters.candidates(q, allowed, self.probe,
-                                            max(self.candidates, 2 * k))
+            wanted = max(self.candidates, 2 * k)
+            if int(np.count_nonzero(allowed)) <= wanted:  # a narrow filter: score all it allows
+                rows = np.flatnonzero(allowed)
+            else:
+                rows = self.clusters.candidates(q, allowed, self.probe, wanted)
             if boost is not None and len(boost[0]):  # rows the boost may lift into the top k
                 best = top_k(boost[1], self.candidates, allowed[boost[0]])
                 rows = np.union1d(rows, boost[0][best])
