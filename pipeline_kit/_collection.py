@@ -30,21 +30,32 @@ import pandas as pd
 from scipy import sparse
 
 from pipeline_kit._collection_ingest import RunTables, iter_new_runs, read_run, resolve_homes
-from pipeline_kit._collection_search import Searcher, highlight, term_counts, top_k
+from pipeline_kit._collection_search import (
+    REDUCE_FROM,
+    Clusters,
+    Searcher,
+    highlight,
+    term_counts,
+    top_k,
+)
 from pipeline_kit._fs import atomic_write_bytes
 
 MODES = ("hybrid", "semantic", "keyword")
 # Bumped whenever the stored rows or sidecar files change meaning (e.g. term hashing):
 # an index of another format is rebuilt from the homes' runs when opened.
-INDEX_FORMAT = "3"
+INDEX_FORMAT = "4"
 INDEX_FOLDER = "collection"
+CLUSTERS_FILE = "clusters.npz"  # the search's inverted lists (see Collection._clusters)
 _POOL = 100  # candidates taken from each list before fusing
 FUSIONS = ("score", "rrf")
-# Hybrid "score" fusion: cosine + KEYWORD_WEIGHT * BM25 / (best BM25 among the allowed
-# rows). 0.1 was chosen on Choi part-1 documents 0-9 of each folder (bench_retrieval,
-# held out from its reported documents): it beat both single modes there, while
-# reciprocal-rank fusion (k=60, or k=10 and weights) did not beat semantic alone.
-KEYWORD_WEIGHT = 0.1
+# Hybrid "score" fusion: cosine * (1 + KEYWORD_WEIGHT * BM25 / best BM25 among the
+# allowed rows). Multiplied, not added: keyword evidence scales what the embedding
+# already sees, so a query the model cannot place (a heading like "6.4 .", cosines all
+# near 0) is not reshuffled by a stray term match, which is how the additive mix lost
+# recall@5 to semantic alone. The weight, 0.3, was chosen on Choi part-1 documents 0-9
+# of each folder only (bench_retrieval, which reports documents 10-49): the best
+# recall@5 + MRR there among 0.05-1.2.
+KEYWORD_WEIGHT = 0.3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS recordings(recording_id VARCHAR PRIMARY KEY, recording VARCHAR,
@@ -73,7 +84,8 @@ CREATE TABLE IF NOT EXISTS questions(run_id VARCHAR, recording_id VARCHAR, text 
     score DOUBLE);
 CREATE TABLE IF NOT EXISTS markers(run_id VARCHAR, recording_id VARCHAR, chunk_id VARCHAR,
     text VARCHAR, kind VARCHAR, normalized VARCHAR, confidence DOUBLE, year DOUBLE,
-    span_years DOUBLE, word_index INTEGER, start_time DOUBLE, end_time DOUBLE);
+    span_years DOUBLE, word_index INTEGER, start_time DOUBLE, end_time DOUBLE,
+    anchor VARCHAR);
 CREATE TABLE IF NOT EXISTS speakers(run_id VARCHAR, recording_id VARCHAR, speaker VARCHAR,
     seconds DOUBLE);
 """
@@ -161,12 +173,13 @@ class Collection:
         """
         added = 0
         with self._db() as con:
-            if rebuild:
+            if rebuild:  # dropped, not emptied: another format may have other columns
                 for t in ("meta", "recordings", "runs", "chunks", *_TABLES):
-                    con.execute(f"DELETE FROM {t}")
+                    con.execute(f"DROP TABLE IF EXISTS {t}")
+                con.execute(_SCHEMA)
                 con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
-                for f in self.index_dir.glob("run-*"):
-                    f.unlink()
+                for f in [*self.index_dir.glob("run-*"), self.index_dir / CLUSTERS_FILE]:
+                    f.unlink(missing_ok=True)
             known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
             for home, record in iter_new_runs(self.homes, known):
                 added += self._add(con, [read_run(record, home)])
@@ -300,9 +313,36 @@ class Collection:
         counts, vectors, has = self._load_matrices(runs)
         newest = meta.groupby("recording_id")["seq"].transform("max")
         meta["latest"] = (meta["seq"] == newest).to_numpy()  # each recording's newest run
-        searcher = Searcher(counts, vectors, has)
+        searcher = Searcher(counts, vectors, has, clusters=self._clusters(vectors, has))
         self._searcher = (stamp, searcher, meta)
         return searcher, meta
+
+    def _clusters(self, vectors: np.ndarray | None, has: np.ndarray) -> Clusters | None:
+        """The search's inverted lists (from ``REDUCE_FROM`` chunks on), kept beside the
+        index: fitted once, then only new rows are filed; fitted again when the
+        collection has more than doubled since (its centroids may no longer fit)."""
+        if vectors is None or has.sum() < REDUCE_FROM:
+            return None
+        path = self.index_dir / CLUSTERS_FILE
+        if path.exists():
+            with np.load(path) as z:
+                fitted, assign, centroids = int(z["fitted"]), z["assign"], z["centroids"]
+            if len(assign) <= len(has) <= 2 * fitted and centroids.shape[1] == vectors.shape[1]:
+                clusters = Clusters(centroids, assign)
+                if len(assign) == len(has):
+                    return clusters
+                clusters = clusters.extended(vectors, has)
+                self._save_clusters(clusters, fitted)
+                return clusters
+        clusters = Clusters.fit(vectors, has)
+        self._save_clusters(clusters, len(has))
+        return clusters
+
+    def _save_clusters(self, clusters: Clusters, fitted: int) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, centroids=clusters.centroids, assign=clusters.assign,
+                 fitted=np.int64(fitted))
+        atomic_write_bytes(self.index_dir / CLUSTERS_FILE, buf.getvalue(), durable=False)
 
     def _load_matrices(self, runs: list[tuple[Any, ...]]
                        ) -> tuple[sparse.csr_matrix, np.ndarray | None, np.ndarray]:
@@ -330,7 +370,7 @@ class Collection:
 
         ``mode``: ``"keyword"`` (BM25), ``"semantic"`` (MiniLM cosine over the chunk
         vectors the runs stored) or ``"hybrid"`` (both fused: ``fusion="score"``, the
-        cosine plus a tenth of the BM25 score relative to the best, or ``"rrf"``,
+        cosine times 1 + 0.3 × the BM25 score relative to the best, or ``"rrf"``,
         reciprocal-rank fusion).
         ``where``: a dict of filters (``recording`` name or id, ``run_id``, ``speaker``,
         ``chapter`` index or title words, ``date`` as ``(from, to)`` ISO dates, each a
@@ -360,16 +400,17 @@ class Collection:
         pool = max(_POOL, k)
         kw_rows = sem_rows = np.zeros(0, dtype=np.int64)
         if mode in ("keyword", "hybrid"):
-            kw = searcher.keyword(q)
-            kw_rows = top_k(kw, pool if mode == "hybrid" else k, allowed, positive=True)
+            hit_rows, kw = searcher.keyword_hits(q)
+            pick = top_k(kw, pool if mode == "hybrid" else k, allowed[hit_rows], positive=True)
+            kw_rows = hit_rows[pick]
             if mode == "keyword":
-                return kw_rows, kw[kw_rows]
+                return kw_rows, kw[pick]
         if searcher.vectors is not None and searcher.has_vector.any():
             q_vector = _encode_query(q)
             if mode == "hybrid" and fusion == "score":
-                best = float(kw[kw_rows[0]]) if len(kw_rows) else 1.0
-                return searcher.semantic_top(q_vector, k, allowed,
-                                             extra=KEYWORD_WEIGHT * kw / max(best, 1e-9))
+                best = float(kw[pick[0]]) if len(pick) else 1.0
+                return searcher.semantic_top(
+                    q_vector, k, allowed, boost=(hit_rows, KEYWORD_WEIGHT * kw / max(best, 1e-9)))
             sem_rows, sem = searcher.semantic_top(q_vector, pool if mode == "hybrid" else k,
                                                   allowed & searcher.has_vector)
             if mode == "semantic":
@@ -380,10 +421,14 @@ class Collection:
 
     def timeline(self, where: dict[str, Any] | str | None = None) -> pd.DataFrame:
         """Every temporal marker, with its recording, chunk and audio time, and a ``year``
-        on a shared axis when it resolves (years, decades, dates, centuries)."""
+        on a shared axis when it resolves: years, decades, dates, centuries and eras by
+        themselves; relative markers against the ``anchor`` column names (the nearest
+        preceding absolute marker of the run for "ten years later", the recording date
+        for "last year"; see :mod:`pipeline_kit._collection_time`)."""
         df = self.query("""
             SELECT r.recording, m.recording_id, m.run_id, m.chunk_id, c.row AS chunk_row,
-                   m.text, m.kind, m.normalized, m.year, m.span_years, m.confidence,
+                   m.text, m.kind, m.normalized, m.year, m.span_years, m.anchor,
+                   m.confidence,
                    m.start_time, m.end_time, c.chapter_index, ch.title AS chapter, c.speaker,
                    c.speakers, CAST(u.date AS VARCHAR) AS date, r.audio_path
             FROM markers m JOIN runs u USING (run_id) JOIN recordings r
@@ -445,9 +490,24 @@ def _check_search(q: Any, k: Any, mode: Any) -> tuple[str, int, str]:
 
 
 def _encode_query(q: str) -> np.ndarray:
+    """The query's MiniLM vector, computed on one torch thread (process-wide, restored
+    after, as diarization does): one short sentence gains nothing from a second thread,
+    and on a busy machine that thread spins (measured at load 6-8: 14 ms CPU per query
+    on one thread, 17-300 ms on two)."""
+    import sys
+
     from pipeline_kit.stages._embeddings import get_embedder
 
-    return get_embedder(None).encode([q])[0]
+    embedder = get_embedder(None)
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return embedder.encode([q])[0]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return embedder.encode([q])[0]
+    finally:
+        torch.set_num_threads(before)
 
 
 def _values(v: Any) -> list[Any]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from pipeline_kit._artifacts import ArtifactCache
 from pipeline_kit._chunk_vectors import load_vectors
+from pipeline_kit._collection_time import resolve_relative_markers
 from pipeline_kit._speaker_names import RECORD_KEY, presented
 from pipeline_kit.stages._types import Chapter, Chunk, Diarization, Transcript, dominant_speaker
 
@@ -130,7 +131,7 @@ def read_run(record: dict[str, Any], home: Path) -> RunTables:
     )
     run.words = word_frame(transcript) if transcript else pd.DataFrame()
     run.chapters = chapter_frame(chapters)
-    run.markers = marker_frame(chunks)
+    run.markers = resolve_relative_markers(marker_frame(chunks), record.get("started_at"))
     run.speakers = speaker_frame(chunks)
     run.questions = question_frame(_load(cache, record, "questions") or [])
     graph = _load(cache, record, "graph")
@@ -238,7 +239,8 @@ def resolve_year(kind: str, normalized: str | None) -> tuple[float | None, float
 
     "1455" -> (1455, 1); "1980s" -> (1980, 10); "1985-03-04" -> (1985.17, 0);
     "15th century" -> (1400, 100); "Middle Ages" -> (500, 1000). Relative and age
-    markers stay unresolved.
+    markers stay unresolved here (relative ones need an anchor: see
+    :func:`pipeline_kit._collection_time.resolve_relative_markers`).
     """
     if not normalized:
         return None, None
@@ -330,9 +332,12 @@ def iter_new_runs(homes: Sequence[Path], known: set[str]) -> Iterator[tuple[Path
 
 def tables_from_texts(run_id: str, recording: str, texts: Sequence[str],
                       vectors: np.ndarray | None = None, *, started_at: str | None = None,
-                      seconds_per_word: float = 0.4) -> RunTables:
+                      seconds_per_word: float = 0.4, markers: bool = False) -> RunTables:
     """A run made of plain texts, one chunk each (times spread at ``seconds_per_word``):
-    for benchmarks and for indexing text collections that never were audio."""
+    for benchmarks and for indexing text collections that never were audio.
+
+    ``markers``: find the texts' temporal markers too, as the chunking stage does (off
+    by default: the regexes cost more than the rest of the indexing)."""
     starts = np.cumsum([0, *(len(t.split()) for t in texts)])
     chunks = pd.DataFrame({
         "chunk_index": np.arange(len(texts)),
@@ -345,7 +350,15 @@ def tables_from_texts(run_id: str, recording: str, texts: Sequence[str],
         "chapter_index": pd.array([None] * len(texts), dtype="Int64"),
         "speaker": [None] * len(texts), "speakers": [""] * len(texts),
     })
-    return RunTables(run_id=run_id, recording_id=recording, recording=recording,
-                     started_at=started_at, finished_at=started_at, home="", out_dir=None,
-                     parameters={}, duration=float(starts[-1] * seconds_per_word),
-                     audio_path=None, chunks=chunks, vectors=vectors)
+    run = RunTables(run_id=run_id, recording_id=recording, recording=recording,
+                    started_at=started_at, finished_at=started_at, home="", out_dir=None,
+                    parameters={}, duration=float(starts[-1] * seconds_per_word),
+                    audio_path=None, chunks=chunks, vectors=vectors)
+    if markers:
+        from pipeline_kit.stages._temporal import temporal_info
+
+        found = [Chunk(i, t, int(starts[i]), int(starts[i + 1]), float(chunks["start_time"][i]),
+                       float(chunks["end_time"][i]), temporal_info=temporal_info(t))
+                 for i, t in enumerate(texts)]
+        run.markers = resolve_relative_markers(marker_frame(found), started_at)
+    return run

@@ -12,6 +12,7 @@ Tokens are hashed with crc32 (stable across processes, unlike ``hash``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import re
 import zlib
@@ -26,15 +27,20 @@ from pipeline_kit.stages._keyphrases import singular
 N_FEATURES = 2**20
 K1, B = 1.2, 0.75
 RRF_K = 60
-# Semantic search's first pass (see Reduced): from REDUCE_FROM rows on (below, the exact
-# product is cheap), over REDUCED_DIMS principal components, keeping CANDIDATES rows for
-# the exact re-rank. Measured at 500,000 synthetic chunks (bench_collection.py), where
-# ~330 near-copies of each chunk differ only by noise the components drop, the exact
-# top 20 came out for 25 % of queries with 64 dims and 256 candidates, 58 % with 64 and
-# 2,000, 95 % with 128 and 2,000 (99 % of the rows in common).
+# Semantic search's first pass (see Clusters): from REDUCE_FROM rows on (below, the exact
+# product is cheap), the unit vectors are grouped into about one inverted list per
+# ROWS_PER_LIST rows (spherical k-means); a query scores the lists' centroids and then
+# only the rows of its PROBE best lists (and the keyword hits, for hybrid), exactly.
+# The previous first pass, a 128-dim PCA copy of every row, still touched all 500,000
+# rows per query (48 ms p95 idle, ~125 ms with the machine busy).
+# Measured at 500,000 synthetic chunks (bench_collection.py; ~330 near-copies of each
+# chunk): 500 rows per list and 8 lists probed (about 4,700 rows scored) gave the exact
+# top 20 for 97.5 % of queries (99.9 % of rows in common), as 12 or 16 lists did; 1,000
+# rows per list needed 48 lists for that.
 REDUCE_FROM = 100_000
-REDUCED_DIMS = 128
-CANDIDATES = 2_000
+ROWS_PER_LIST = 500
+PROBE = 8
+CANDIDATES = 2_000  # at least this many allowed rows are scored exactly (more lists probed)
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -124,11 +130,12 @@ def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None,
 _blas: list[Any] = []  # [ThreadpoolController, its BLAS thread count], made on first use
 
 
-def blas_threads() -> contextlib.AbstractContextManager[Any]:
-    """Hold BLAS to this process's share of the cores (``_threads``) for one product.
+def blas_threads(limit: int | None = None) -> contextlib.AbstractContextManager[Any]:
+    """Hold BLAS to this process's share of the cores (``_threads``), or to ``limit``
+    threads, for one product.
 
-    Limiting costs milliseconds per call, so it is done only when the share is below
-    what BLAS would use anyway.
+    The limit is set only when it is below what BLAS would use anyway (the first call
+    finds the libraries; later ones cost microseconds).
     """
     from pipeline_kit._threads import engine_threads
 
@@ -138,7 +145,7 @@ def blas_threads() -> contextlib.AbstractContextManager[Any]:
         ctl = ThreadpoolController()
         _blas.extend([ctl, max([i["num_threads"] for i in ctl.info()
                                 if i["user_api"] == "blas"], default=1)])
-    share = engine_threads()
+    share = engine_threads() if limit is None else min(limit, engine_threads())
     if share >= _blas[1]:
         return contextlib.nullcontext()
     return _blas[0].limit(limits=share, user_api="blas")
@@ -147,29 +154,44 @@ def blas_threads() -> contextlib.AbstractContextManager[Any]:
 class Searcher:
     """BM25 weights and unit chunk vectors of every indexed chunk, row for row.
 
-    From ``reduce_from`` rows on, semantic search first scores a PCA-reduced copy of
-    the vectors (:class:`Reduced`, built at load), then re-ranks its best candidates
-    with the exact cosine (see :meth:`semantic_top`).
+    Given ``clusters`` (the collection gives them from ``REDUCE_FROM`` rows on),
+    semantic search scores exactly only the rows of the inverted lists nearest the
+    query, not every row (see :meth:`semantic_top`).
     """
 
     def __init__(self, counts: sparse.csr_matrix, vectors: np.ndarray | None,
-                 has_vector: np.ndarray, *, reduce_from: int = REDUCE_FROM,
-                 candidates: int = CANDIDATES) -> None:
+                 has_vector: np.ndarray, *, clusters: Clusters | None = None,
+                 candidates: int = CANDIDATES, probe: int = PROBE) -> None:
         self.weights = bm25_weights(counts)
+        self.weights.sort_indices()  # keyword_hits reads each column's rows in order
         self.vectors = vectors
         self.has_vector = has_vector
         self.n = counts.shape[0]
-        self._no_vector = np.flatnonzero(~has_vector)
         self.candidates = candidates
-        self.reduced = Reduced(vectors, has_vector) \
-            if vectors is not None and has_vector.sum() >= max(reduce_from, 1) else None
+        self.probe = probe
+        self.clusters = clusters if vectors is not None else None
 
     def keyword(self, q: str) -> np.ndarray:
         """BM25 score of every chunk for ``q``."""
+        rows, scores = self.keyword_hits(q)
+        out = np.zeros(self.n, dtype=np.float32)
+        out[rows] = scores
+        return out
+
+    def keyword_hits(self, q: str) -> tuple[np.ndarray, np.ndarray]:
+        """The rows (ascending) holding a term of ``q``, and their BM25 scores: only the
+        query terms' postings are read, not a score per chunk."""
         cols = query_columns(q)
         if not len(cols) or not self.n:
-            return np.zeros(self.n, dtype=np.float32)
-        return np.asarray(self.weights[:, cols].sum(axis=1)).ravel()
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        w = self.weights
+        spans = [slice(w.indptr[c], w.indptr[c + 1]) for c in cols]
+        if len(spans) == 1:  # a column's row indices are sorted and unique
+            return w.indices[spans[0]].astype(np.int64), w.data[spans[0]]
+        rows, at = np.unique(np.concatenate([w.indices[sp] for sp in spans]),
+                             return_inverse=True)
+        scores = np.bincount(at, weights=np.concatenate([w.data[sp] for sp in spans]))
+        return rows.astype(np.int64), scores.astype(np.float32)
 
     def semantic(self, q_vector: np.ndarray) -> np.ndarray:
         """Cosine of every chunk vector with ``q_vector`` (-1 for chunks without one)."""
@@ -181,35 +203,50 @@ class Searcher:
         return s
 
     def semantic_top(self, q_vector: np.ndarray, k: int, allowed: np.ndarray,
-                     extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best rows of ``allowed`` by cosine (+ ``extra``), and their scores.
+                     boost: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows of ``allowed`` by cosine (times 1 + ``boost`` for the rows
+        it names: (rows ascending, values)), and their scores.
 
-        Without a reduced copy this is ``top_k(semantic(q) + extra, k, allowed)``. With
-        one, the first pass over the reduced copy picks ``candidates`` rows and only
-        they are scored exactly and ranked: the scores are exact, and the rows are the
-        exact top k unless one of them fell outside the candidates (measured rare).
+        Without clusters, or when ``allowed`` holds at most ``candidates`` rows, this is
+        the exact ranking. Otherwise only the rows of the lists whose centroids are
+        nearest the query (at least ``probe`` lists and ``candidates`` allowed rows) and
+        the most boosted rows are scored:
+        the scores are exact, and the rows are the exact top k unless one of them sits
+        in a list farther from the query (measured rare, see bench_collection.py).
         """
         q = q_vector.astype(np.float32)
-        if self.reduced is None:
-            s = self.semantic(q) if extra is None else self.semantic(q) + extra
+        if self.clusters is None:
+            s = self.semantic(q)
+            if boost is not None:
+                s[boost[0]] *= 1 + boost[1]
             rows = top_k(s, k, allowed)
             return rows, s[rows]
-        with blas_threads():
-            approx = self.reduced.first_pass(q)
-        approx[self._no_vector] = -1.0
-        if extra is not None:
-            approx += extra
-        rows = top_k(approx, max(self.candidates, 2 * k), allowed)  # mostly a superset of top k
-        exact = self._exact(rows, q, extra)
+        # A few thousand rows: memory-bound products a second BLAS thread barely speeds
+        # up on an idle machine and slows down on a busy one, where it spins for a core.
+        with blas_threads(1):
+            wanted = max(self.candidates, 2 * k)
+            if int(np.count_nonzero(allowed)) <= wanted:  # a narrow filter: score all it allows
+                rows = np.flatnonzero(allowed)
+            else:
+                rows = self.clusters.candidates(q, allowed, self.probe, wanted)
+            if boost is not None and len(boost[0]):  # rows the boost may lift into the top k
+                best = top_k(boost[1], self.candidates, allowed[boost[0]])
+                rows = np.union1d(rows, boost[0][best])
+            exact = self._exact(rows, q, boost)
         order = np.lexsort((rows, -exact))[:k]
         return rows[order], exact[order]
 
-    def _exact(self, rows: np.ndarray, q: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
-        """Exact cosine (+ ``extra``) of ``rows``; -1 for rows without a vector."""
+    def _exact(self, rows: np.ndarray, q: np.ndarray,
+               boost: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """Exact cosine (times 1 + ``boost``) of ``rows``; -1 for rows without a vector."""
         assert self.vectors is not None  # semantic() returns early without vectors
         s = self.vectors[rows] @ q
         s[~self.has_vector[rows]] = -1.0
-        return s if extra is None else s + extra[rows]
+        if boost is not None and len(boost[0]):
+            at = np.minimum(np.searchsorted(boost[0], rows), len(boost[0]) - 1)
+            s *= 1 + np.where(boost[0][at] == rows, boost[1][at], np.float32(0))
+        return s
 
     def fuse(self, lists: Sequence[np.ndarray], k: int,
              weights: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -225,42 +262,104 @@ class Searcher:
 # ----------------------------------------------------------------------------- fast cosine
 
 
+class Clusters:
+    """Inverted lists: every row with a vector filed under its nearest centroid.
 
-class Reduced:
-    """The chunk vectors' first ``dims`` principal components (PCA on a sample).
-
-    ``v·q ≈ mean·q + z·(basisᵀq)``: a product over ``dims`` columns instead of the
-    vectors' full width, good enough to pick the candidates an exact pass re-ranks.
+    The centroids come from spherical k-means on a sample of the unit vectors. A query
+    scores the centroids (a few hundred products), then only the rows of the nearest
+    lists: the per-query work no longer grows with every row of the collection.
+    ``assign``: each row's list (-1 without a vector), kept so a grown collection only
+    files its new rows (see :meth:`extended`).
     """
 
-    def __init__(self, vectors: np.ndarray, has_vector: np.ndarray, dims: int = REDUCED_DIMS,
-                 sample: int = 20_000) -> None:
-        rows = np.flatnonzero(has_vector)
-        if len(rows) > sample:
-            rows = np.sort(np.random.default_rng(0).choice(rows, sample, replace=False))
-        x = vectors[rows].astype(np.float64)
-        mean = x.mean(axis=0)
-        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-        self.basis = np.ascontiguousarray(vt[:dims].T, dtype=np.float32)  # (width, dims)
-        self.offset = (mean @ vt[:dims].T).astype(np.float32)  # mean's coordinates
-        self.mean = mean.astype(np.float32)
-        with blas_threads():
-            self.z = vectors @ self.basis
-        self.z -= self.offset
+    def __init__(self, centroids: np.ndarray, assign: np.ndarray) -> None:
+        self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        self.assign = assign.astype(np.int32)
+        filed = np.flatnonzero(self.assign >= 0)
+        order = np.argsort(self.assign[filed], kind="stable")
+        self.members = filed[order]  # row ids, list by list
+        self.starts = np.searchsorted(self.assign[self.members],
+                                      np.arange(len(self.centroids) + 1))
 
-    def first_pass(self, q: np.ndarray) -> np.ndarray:
-        """Approximate cosine of every row with the unit query ``q``."""
-        approx = self.z @ (q @ self.basis)
-        approx += np.float32(self.mean @ q)
-        return approx
+    @classmethod
+    def fit(cls, vectors: np.ndarray, has_vector: np.ndarray, *,
+            rows_per_list: int = ROWS_PER_LIST, iters: int = 8,
+            sample_per_list: int = 32) -> Clusters:
+        """Lists for ``vectors``: k-means on a sample, then every row assigned."""
+        rows = np.flatnonzero(has_vector)
+        lists = max(1, len(rows) // rows_per_list)
+        rng = np.random.default_rng(0)
+        sample = vectors[np.sort(rng.choice(rows, min(len(rows), lists * sample_per_list),
+                                            replace=False))]
+        centroids = sample[rng.choice(len(sample), lists, replace=False)].copy()
+        for _ in range(iters):
+            near = nearest(sample, centroids)
+            member = sparse.csr_matrix((np.ones(len(sample), np.float32),
+                                        (near, np.arange(len(sample)))),
+                                       shape=(lists, len(sample)))
+            sums = np.asarray(member @ sample)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            filled = norms[:, 0] > 0  # an emptied list keeps its centroid
+            centroids[filled] = sums[filled] / norms[filled]
+        return cls(centroids, assign_rows(vectors, has_vector, centroids))
+
+    def extended(self, vectors: np.ndarray, has_vector: np.ndarray) -> Clusters:
+        """These lists with the rows past the assigned ones (a grown collection) filed."""
+        old = len(self.assign)
+        new = assign_rows(vectors[old:], has_vector[old:], self.centroids)
+        return Clusters(self.centroids, np.concatenate([self.assign, new]))
+
+    def candidates(self, q: np.ndarray, allowed: np.ndarray, probe: int,
+                   at_least: int) -> np.ndarray:
+        """Allowed rows of the lists nearest ``q``: ``probe`` lists, more until
+        ``at_least`` allowed rows are found (or every list is read)."""
+        order = np.argsort(-(self.centroids @ q), kind="stable")
+        found: list[np.ndarray] = []
+        count, at = 0, 0
+        while at < len(order) and (at < probe or count < at_least):
+            step = order[at:at + probe]
+            at += len(step)
+            rows = np.concatenate([self.members[self.starts[i]:self.starts[i + 1]]
+                                   for i in step])
+            rows = rows[allowed[rows]]
+            found.append(rows)
+            count += len(rows)
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
+def nearest(x: np.ndarray, centroids: np.ndarray, block: int = 50_000) -> np.ndarray:
+    """Index of each row's nearest (highest cosine) centroid, ``block`` rows at a time."""
+    out = np.empty(len(x), dtype=np.int32)
+    for lo in range(0, len(x), block):
+        with blas_threads():
+            out[lo:lo + block] = np.argmax(x[lo:lo + block] @ centroids.T, axis=1)
+    return out
+
+
+def assign_rows(vectors: np.ndarray, has_vector: np.ndarray,
+                centroids: np.ndarray) -> np.ndarray:
+    """Each row's list (-1 for rows without a vector)."""
+    assign = np.full(len(vectors), -1, dtype=np.int32)
+    rows = np.flatnonzero(has_vector)
+    block = 50_000  # gathered a block at a time: no copy of every vector
+    for lo in range(0, len(rows), block):
+        part = rows[lo:lo + block]
+        assign[part] = nearest(vectors[part], centroids, block)
+    return assign
+
+
+@functools.lru_cache(maxsize=100_000)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """``terms`` of one word, memoised: snippets repeat words, and making each word
+    singular again cost ~4 ms of a 500,000-chunk search's 20 hits."""
+    return tuple(terms(word))
 
 
 def highlight(text: str, q: str, width: int = 40) -> str:
     """A window of ``text`` around the first query term, matched words wrapped in ``**``."""
     wanted = set(terms(q))
     words = text.split()
-    hits = [i for i, w in enumerate(words)
-            if (t := terms(w)) and any(x in wanted for x in t)]
+    hits = [i for i, w in enumerate(words) if not wanted.isdisjoint(_word_terms(w))]
     if len(words) <= width:
         lo, hi = 0, len(words)
     else:

@@ -16,7 +16,7 @@ from conftest import shared_path
 import pipeline_kit as pk
 from pipeline_kit._chunk_vectors import load_vectors
 from pipeline_kit._collection import Collection, _encode_query
-from pipeline_kit._collection_search import Searcher
+from pipeline_kit._collection_search import Clusters, Searcher
 from pipeline_kit.stages._concept_merge import merge_concepts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -216,24 +216,44 @@ def test_bad_sources_fail_clearly(tmp_path):
 
 
 def test_fast_semantic_search_ranks_as_the_exact_search(coll):
-    """The reduced first pass + exact re-rank (used from 100,000 chunks on) returns the
-    exact search's hits in its order, with its scores, on the real collection."""
+    """The inverted lists' first pass + exact re-rank (used from 100,000 chunks on)
+    returns the exact search's hits in its order, with its scores, on the real
+    collection, while it scores only the rows of the lists it probes."""
     runs = [tuple(r) for r in coll.runs()[["run_id", "seq", "n_chunks", "has_vectors"]]
             .itertuples(index=False)]
     counts, vectors, has = coll._load_matrices(runs)
-    exact = Searcher(counts, vectors, has, reduce_from=10**9)
-    fast = Searcher(counts, vectors, has, reduce_from=1, candidates=2)
-    assert exact.reduced is None and fast.reduced is not None
-    assert len(has) > 2 * 3  # the re-rank of 2 * k rows sees part of the collection
+    clusters = Clusters.fit(vectors, has, rows_per_list=3)
+    exact = Searcher(counts, vectors, has)
+    fast = Searcher(counts, vectors, has, clusters=clusters, probe=2, candidates=8)
+    assert len(clusters.centroids) > 4 and (clusters.assign[has] >= 0).all()
     _, meta = coll._loaded()
     allowed = meta["latest"].to_numpy()
     for q in ("printing in Italy", "Gutenberg Bible", "Dashwood's estate", "Miss Dashwood"):
-        # the components span the few real vectors, so the first pass is the cosine itself
         q_vector = _encode_query(q)
-        assert np.allclose(fast.reduced.first_pass(q_vector)[has], (vectors @ q_vector)[has],
-                           atol=1e-4)
+        probed = clusters.candidates(q_vector, allowed, 2, 8)
+        assert 8 <= len(probed) < allowed.sum()  # only part of the collection is scored
         for mode, fusion in (("semantic", "score"), ("hybrid", "score"), ("hybrid", "rrf")):
             want_rows, want = coll._rank(exact, q, 3, mode, allowed, fusion)
             rows, got = coll._rank(fast, q, 3, mode, allowed, fusion)
             assert rows.tolist() == want_rows.tolist(), (q, mode, fusion)
             assert np.allclose(got, want, atol=1e-5)
+
+
+def test_inverted_lists_are_kept_and_extended(coll, tmp_path, monkeypatch):
+    """From REDUCE_FROM chunks on the lists are fitted once and kept in the index
+    folder; a grown collection files only its new rows under the kept centroids."""
+    import pipeline_kit._collection as collection
+
+    monkeypatch.setattr(collection, "REDUCE_FROM", 1)
+    runs = [tuple(r) for r in coll.runs()[["run_id", "seq", "n_chunks", "has_vectors"]]
+            .itertuples(index=False)]
+    _, vectors, has = coll._load_matrices(runs)
+    fresh = Collection(coll.homes[0], index_dir=tmp_path / "idx", update=False)
+    part = len(has) * 2 // 3
+    first = fresh._clusters(vectors[:part], has[:part])
+    assert (fresh.index_dir / collection.CLUSTERS_FILE).is_file()
+    grown = fresh._clusters(vectors, has)
+    assert np.array_equal(grown.centroids, first.centroids)
+    assert np.array_equal(grown.assign[:part], first.assign)
+    nearest = np.argmax(vectors[part:] @ first.centroids.T, axis=1)
+    assert np.array_equal(grown.assign[part:][has[part:]], nearest[has[part:]])
