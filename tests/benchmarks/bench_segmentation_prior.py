@@ -26,15 +26,16 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "benchmarks")]
 
+from bench_chapters import equal as even  # noqa: E402
+from bench_chapters import timed  # noqa: E402
 from unevendocs import short_segments_found, uneven_documents  # noqa: E402
 
 from pipeline_kit.stages._segmentation import embed_sentences, segment_sentences  # noqa: E402
@@ -58,24 +59,15 @@ class Precomputed:
         return np.stack([self.rows[s] for s in sentences])
 
 
-def even(sentences: list[str], n_segments: int) -> list[int]:
-    n = len(sentences)
-    return sorted({round(i * n / n_segments) for i in range(1, n_segments)} - {0, n})
-
-
 def run(fn: Segmenter, docs: Sequence[Doc]) -> dict[str, float]:
-    pks, wds, secs, found, short, cuts = [], [], [], 0, 0, 0
-    for sentences, ref in docs:
-        t = time.perf_counter()
-        hyp = fn(sentences, len(ref) + 1)
-        secs.append(time.perf_counter() - t)
-        pks.append(pk(ref, hyp, len(sentences)))
-        wds.append(windowdiff(ref, hyp, len(sentences)))
-        f, s = short_segments_found(ref, hyp, len(sentences))
-        found, short, cuts = found + f, short + s, cuts + len(hyp)
-    return {"pk": statistics.mean(pks), "wd": statistics.mean(wds), "found": found,
-            "short": short, "cuts": cuts / len(docs), "gold": statistics.mean(
-                len(r) for _, r in docs), "sec": statistics.mean(secs)}
+    rows = list(timed(fn, docs))
+    found = [short_segments_found(r, h, n) for r, h, n, _ in rows]
+    return {"pk": statistics.mean(pk(r, h, n) for r, h, n, _ in rows),
+            "wd": statistics.mean(windowdiff(r, h, n) for r, h, n, _ in rows),
+            "found": sum(f for f, _ in found), "short": sum(s for _, s in found),
+            "cuts": statistics.mean(len(h) for _, h, _, _ in rows),
+            "gold": statistics.mean(len(r) for _, r in docs),
+            "sec": statistics.mean(s for *_, s in rows)}
 
 
 def main() -> None:
