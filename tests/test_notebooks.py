@@ -108,7 +108,7 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert "application/vnd.jupyter.widget-view+json" not in mimes, mimes
     for bad in ("ListenView(", "Explorer(", "Audio(", "Select("):
         assert bad not in text1, f"{bad!r} in the headless output of 01"
-    assert re.search(r"\b00:\d\d\b", text1), "no mm:ss times in the headless tables"
+    assert re.search(r"\b\d+:\d\d\b", text1), "no m:ss times in the headless tables"
     assert "transcription" in text1 and "completed" in text1, "no text progress lines"
     assert "questions" in text1  # the closing summary
 
