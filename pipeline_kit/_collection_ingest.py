@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline_kit._artifacts import ArtifactCache
 from pipeline_kit._chunk_vectors import load_vectors
-from pipeline_kit._collection_time import resolve_relative_markers
+from pipeline_kit._collection_time import resolve_relative_markers, year_fraction
 from pipeline_kit._speaker_names import RECORD_KEY, presented
 from pipeline_kit.stages._types import Chapter, Chunk, Diarization, Transcript, dominant_speaker
 
@@ -248,7 +248,7 @@ def resolve_year(kind: str, normalized: str | None) -> tuple[float | None, float
     if m:
         year = float(m.group(1))
         if m.group(2):
-            return year + (int(m.group(2)) - 1) / 12 + (int(m.group(3) or 1) - 1) / 365, 0.0
+            return year_fraction(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)), 0.0
         return year, 1.0
     m = _DECADE_RE.match(normalized)
     if m:

@@ -171,9 +171,15 @@ def _unit(m: re.Match[str]) -> str:
     return "century" if u == "centurie" else u
 
 
+def year_fraction(year: int, month: int = 1, day: int = 1) -> float:
+    """A day on the timeline's year axis (year + month/12 + day/365): absolute dates and
+    the dates relative markers resolve to are placed alike."""
+    return year + (month - 1) / 12 + (day - 1) / 365
+
+
 def fractional_year(d: date) -> float:
-    """A date on the year axis, as absolute dates are placed (month/12 + day/365)."""
-    return d.year + (d.month - 1) / 12 + (d.day - 1) / 365
+    """:func:`year_fraction` of a date."""
+    return year_fraction(d.year, d.month, d.day)
 
 
 def from_anchor(rel: Relative, anchor_year: float) -> tuple[float, float]:
