@@ -69,7 +69,7 @@ import numpy as np
 from .._models import ModelNotAvailableError, resolve_diarization_model
 from .._progress import Progress, ensure_progress
 from .._threads import engine_threads, limit_torch
-from . import _vad
+from . import _overlap, _vad
 from ._types import Diarization, ModelInfo, SpeakerTurn, Transcript
 
 log = logging.getLogger(__name__)
@@ -437,17 +437,8 @@ def frame_labels(regions: list[tuple[float, float]], wins: list[tuple[float, flo
     for s, e in regions:
         n = max(1, int(round((e - s) / params.frame)))
         step = (e - s) / n
-        # windows covering frame j (centre s + (j + 0.5) * step): a difference array
         hit = np.flatnonzero((ends > s) & (starts < e))
-        lo = np.clip(np.ceil((starts[hit] - s) / step - 0.5), 0, n).astype(int)
-        hi = np.clip(np.ceil((ends[hit] - s) / step - 0.5), 0, n).astype(int)
-        total = np.zeros((n + 1, scores.shape[1]))
-        count = np.zeros(n + 1)
-        np.add.at(total, lo, scores[hit])
-        np.add.at(total, hi, -scores[hit])
-        np.add.at(count, lo, 1)
-        np.add.at(count, hi, -1)
-        total, count = np.cumsum(total, axis=0)[:n], np.cumsum(count)[:n]
+        total, count = _overlap.covering_sums(starts[hit], ends[hit], scores[hit], n, s, step)
         empty = np.flatnonzero(count < 0.5)
         if empty.size:
             centres = s + (empty + 0.5) * step
@@ -560,8 +551,6 @@ def second_speakers(samples: np.ndarray, regions: list[tuple[float, float]],
     of 0.05-0.25 s is no one talking over (it was all the detector found in 221 s of one
     reader).
     """
-    from . import _overlap
-
     frames = _overlap.frame_features(samples, regions, wins, emb, _centroids(emb, labels))
     overlapped = _overlap.probabilities(frames, *_overlap.load_weights()) > threshold
     extra = [r for r in _overlap.second_speaker_runs(frames, overlapped)

@@ -58,7 +58,7 @@ def frame_features(samples: np.ndarray, regions: list[tuple[float, float]],
     starts = np.array([s for s, _ in wins])
     ends = np.array([e for _, e in wins])
     scores = emb @ centroids.T
-    sums, count = _covering_sums(starts, ends, np.hstack([emb, scores]), n)
+    sums, count = covering_sums(starts, ends, np.hstack([emb, scores]), n)
     nearest = np.argmin(np.abs(((starts + ends) / 2)[None, :] - t[:, None]), axis=1)
     empty = count < 0.5
     mean = np.where(empty[:, None], np.hstack([emb, scores])[nearest],
@@ -76,11 +76,12 @@ def frame_features(samples: np.ndarray, regions: list[tuple[float, float]],
     return Frames(t, speech, s_mean, np.where(speech[:, None], x, 0.0))
 
 
-def _covering_sums(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
-                   n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: the sum of ``values`` of the windows covering its centre, and their count."""
-    lo = np.clip(np.ceil(starts / FRAME - 0.5), 0, n).astype(int)
-    hi = np.clip(np.ceil(ends / FRAME - 0.5), 0, n).astype(int)
+def covering_sums(starts: np.ndarray, ends: np.ndarray, values: np.ndarray, n: int,
+                  origin: float = 0.0, step: float = FRAME) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame ``j`` (centre ``origin + (j + 0.5) * step``): the sum of ``values`` of the
+    windows covering its centre, and their count (a difference array, O(windows + n))."""
+    lo = np.clip(np.ceil((starts - origin) / step - 0.5), 0, n).astype(int)
+    hi = np.clip(np.ceil((ends - origin) / step - 0.5), 0, n).astype(int)
     total = np.zeros((n + 1, values.shape[1]))
     count = np.zeros(n + 1)
     np.add.at(total, lo, values)
