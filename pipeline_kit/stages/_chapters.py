@@ -26,15 +26,14 @@ from ._embeddings import Embedder, get_embedder
 from ._keyphrases import NUMBER_WORDS, key_phrases
 from ._segmentation import (
     PRIORS,
-    STABILITY_SCALES,
     Vectors,
     best_partition,
     check_options,
     embed_sentences,
+    estimated_short_segments,
     gain_matrix,
     lexical_vectors,
     scaled_resolution,
-    stable_short_segments,
 )
 from ._sentences import Sentence, as_transcript, split_sentences
 from ._speakers import has_speakers, speaker_times
@@ -300,9 +299,8 @@ def analyze_chapters(
     gain = topic_gain()
     short: set[tuple[int, int]] = set()
     if chapter_prior == "estimated":
-        gains = [gain if f == 1.0 else topic_gain(f) for f in STABILITY_SCALES]
-        short = stable_short_segments(gains, shorter_than=min_sentences,
-                                      shortest=SHORTEST_ESTIMATED)
+        short = estimated_short_segments(gain, topic_gain, shorter_than=min_sentences,
+                                         shortest=SHORTEST_ESTIMATED)
     starts = best_partition(gain, min_length=min_sentences, target_count=target_count,
                             durations=times, min_seconds=min_seconds, cues=heads, short=short,
                             start_bonus=None if heads is None else _start_bonus(heads, announced))

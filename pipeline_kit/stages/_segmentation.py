@@ -46,7 +46,7 @@ Cost is O(n²) time and memory in the number of sentences.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -305,6 +305,14 @@ def stable_short_segments(gains: Sequence[np.ndarray], shorter_than: int,
     return set.intersection(*found)
 
 
+def estimated_short_segments(gain: np.ndarray, gain_at: Callable[[float], np.ndarray],
+                             shorter_than: int, shortest: int) -> set[tuple[int, int]]:
+    """The short segments the estimated prior allows: :func:`stable_short_segments` over
+    ``gain`` and the gains at the other ``STABILITY_SCALES`` (``gain_at(factor)``)."""
+    gains = [gain if f == 1.0 else gain_at(f) for f in STABILITY_SCALES]
+    return stable_short_segments(gains, shorter_than=shorter_than, shortest=shortest)
+
+
 def embed_sentences(sentences: Sequence[str], method: str,
                     embedder: Embedder | str | None) -> np.ndarray | None:
     """One ``encode`` call for all sentences, or ``None`` for the lexical method."""
@@ -350,10 +358,10 @@ def segment_sentences(
     gain = gain_matrix(sentences, method=method, embeddings=emb, **opts)
     short: set[tuple[int, int]] = set()
     if prior == "estimated":
-        short = stable_short_segments(
-            [gain if f == 1.0 else gain_matrix(sentences, method=method, embeddings=emb,
-                                                **scaled_resolution(opts, f))
-             for f in STABILITY_SCALES], shorter_than=min_length, shortest=min_short)
+        short = estimated_short_segments(
+            gain, lambda f: gain_matrix(sentences, method=method, embeddings=emb,
+                                        **scaled_resolution(opts, f)),
+            shorter_than=min_length, shortest=min_short)
     return best_partition(gain, min_length=min_length, target_count=target_count, short=short)
 
 
