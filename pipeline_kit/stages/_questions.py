@@ -360,6 +360,7 @@ def subject_question(sentence: str, start: int, end: int, wh: str) -> str | None
 _MORE_PREPS = frozenset("toward towards upon within without through throughout among amongst "
                         "between after before under over across against along around behind "
                         "beyond despite until via per like unlike".split())
+_ANY_PREP = _PREPS | _MORE_PREPS
 _ADVERBS = frozenset("not also still more less much only then now there here so too very quite "
                      "rather often never always usually even just already perhaps".split())
 # Words in -ly that are not adverbs.
@@ -377,7 +378,7 @@ def _complement(word: str) -> bool:
     """Whether a word can open what follows "What is …": a noun phrase, adjective or
     participle, not a prepositional phrase ("is toward …", "is of course …")."""
     w = word.lower()
-    return w not in _PREPS and w not in _MORE_PREPS
+    return w not in _ANY_PREP
 
 
 def object_question(sentence: str, start: int, end: int, wh: str) -> tuple[str, int] | None:
@@ -733,7 +734,7 @@ _SUBCLAUSE = re.compile(r"\b(?:until|when|while|because|although|though|if|since
                         r"whereas|which|who|that)\b|[;:]")
 
 
-_NOT_PRESENT_VERB = _PREPS | _MORE_PREPS | _DETERMINERS | _LEADING | _CLAUSE_LINKS | _PRONOUNS
+_NOT_PRESENT_VERB = _ANY_PREP | _DETERMINERS | _LEADING | _CLAUSE_LINKS | _PRONOUNS
 _INTENSIFIERS = frozenset("very quite too rather so more less much".split())
 
 
@@ -762,7 +763,7 @@ def whole_noun_phrase(text: str, start: int, end: int) -> bool:
     words = text[start:end].split()
     before = text[:start].split()
     prev = before[-1].lower() if before else ""
-    if (words[0].lower() in _PREPS | _MORE_PREPS or prev in _MODALS or prev in _INTENSIFIERS
+    if (words[0].lower() in _ANY_PREP or prev in _MODALS or prev in _INTENSIFIERS
             or (prev.endswith("ly") and _adverb(prev))):
         return False
     if prev == "to" and words[0].islower() and not (  # "to local markets" passes
