@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 PREVIEW_CHARS = 400
 
@@ -35,6 +35,11 @@ def span(start: float | None, end: float | None) -> str:
 def plural(n: int, word: str) -> str:
     """``1 word``, ``1,234 words``."""
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def talk_seconds(speakers: Mapping[str, float]) -> str:
+    """``SPEAKER_1 30 s, SPEAKER_2 12 s``: each speaker's talk time in a chunk or chapter."""
+    return ", ".join(f"{k} {v:.0f} s" for k, v in speakers.items())
 
 
 def clip(text: str, limit: int) -> str:
