@@ -1,5 +1,6 @@
-"""Search over a collection's chunks, in memory: BM25 (SciPy sparse), exact cosine (NumPy)
-and their reciprocal-rank fusion.
+"""Search over a collection's chunks, in memory: BM25 (SciPy sparse), cosine (NumPy; from
+``REDUCE_FROM`` rows on, only over the query's nearest inverted lists, see ``Clusters``),
+and their fusion (the cosine boosted by the BM25 score, or reciprocal ranks).
 
 DuckDB's full-text extension is not bundled with its wheel (it would be fetched at
 run time), so keyword scores are computed here: terms are hashed into 2**20
