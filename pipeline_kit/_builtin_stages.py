@@ -245,10 +245,16 @@ def _export_diarization(d: Diarization, out: Path) -> None:
 
 
 def _run_chunking(call: StageCall) -> list[Chunk]:
-    """Chunks; their MiniLM vectors are kept beside the artifacts for the collection."""
-    from pipeline_kit._chunk_vectors import save_vectors
+    """Chunks; their MiniLM vectors, and their sentences', are kept beside the artifacts
+    for the collection."""
+    from pipeline_kit._chunk_vectors import SentenceVectors, save_vectors
     from pipeline_kit._progress import ScaledProgress
-    from pipeline_kit.stages._chunking import chunk_embeddings, chunk_prepared, prepare
+    from pipeline_kit.stages._chunking import (
+        chunk_embeddings,
+        chunk_prepared,
+        chunk_sentence_spans,
+        prepare,
+    )
 
     p, prog = call.params, call.progress
     check_sizes(dict(p))
@@ -259,7 +265,10 @@ def _run_chunking(call: StageCall) -> list[Chunk]:
                             split_on_speaker_change=p["split_on_speaker_change"])
     vectors = chunk_embeddings(prepared, chunks)
     if vectors is not None and p["chunking_method"] == "embedding" and prepared.embedder_name:
-        save_vectors(call.home, chunks, prepared.embedder_name, vectors)
+        assert prepared.embeddings is not None  # chunk_embeddings returns None without them
+        sentences = SentenceVectors(prepared.embeddings,
+                                    chunk_sentence_spans(prepared, chunks))
+        save_vectors(call.home, chunks, prepared.embedder_name, vectors, sentences)
     return chunks
 
 

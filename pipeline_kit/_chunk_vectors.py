@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,28 @@ from pipeline_kit._fs import atomic_write_bytes
 from pipeline_kit.stages._types import Chunk
 
 FOLDER = "chunk_embeddings"
+SENTENCES_SUFFIX = ".sentences.npz"
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """A run's unit sentence vectors and, per chunk, the ``(first, end)`` rows of its
+    sentences (an empty span for a chunk with none)."""
+
+    vectors: np.ndarray  # (sentences, dim), float16
+    spans: np.ndarray  # (chunks, 2), int32
+
+    def __post_init__(self) -> None:
+        spans = np.asarray(self.spans)
+        if spans.ndim != 2 or spans.shape[1] != 2 or self.vectors.ndim != 2:
+            raise ValueError("sentence vectors need a (sentences, dim) matrix and "
+                             "(chunks, 2) spans")
+        if len(spans) and (spans.min() < 0 or spans.max() > len(self.vectors)
+                           or (spans[:, 1] < spans[:, 0]).any()):
+            raise ValueError(f"chunk sentence spans must lie within the "
+                             f"{len(self.vectors)} sentence vectors")
+        object.__setattr__(self, "vectors", np.asarray(self.vectors, dtype=np.float16))
+        object.__setattr__(self, "spans", spans.astype(np.int32))
 
 
 def fingerprint(chunks: Sequence[Chunk], embedder: str) -> str:
@@ -36,14 +59,20 @@ def vectors_path(home: str | os.PathLike[str], chunks: Sequence[Chunk], embedder
 
 
 def save_vectors(home: str | os.PathLike[str], chunks: Sequence[Chunk], embedder: str,
-                 vectors: np.ndarray) -> Path:
-    """Store one float32 row per chunk (atomically)."""
+                 vectors: np.ndarray, sentences: SentenceVectors | None = None) -> Path:
+    """Store one float32 row per chunk, and the sentence vectors when given (atomically)."""
     if vectors.shape[0] != len(chunks):
         raise ValueError(f"{vectors.shape[0]} vectors for {len(chunks)} chunks")
+    if sentences is not None and len(sentences.spans) != len(chunks):
+        raise ValueError(f"{len(sentences.spans)} sentence spans for {len(chunks)} chunks")
     buf = io.BytesIO()
     np.save(buf, np.asarray(vectors, dtype=np.float32))
     path = vectors_path(home, chunks, embedder)
     atomic_write_bytes(path, buf.getvalue(), durable=False)
+    if sentences is not None:
+        buf = io.BytesIO()
+        np.savez(buf, vectors=sentences.vectors, spans=sentences.spans)
+        atomic_write_bytes(path.with_suffix(SENTENCES_SUFFIX), buf.getvalue(), durable=False)
     return path
 
 
@@ -56,3 +85,16 @@ def load_vectors(home: str | os.PathLike[str], chunks: Sequence[Chunk],
     except (FileNotFoundError, ValueError, OSError):
         return None
     return v if v.shape[0] == len(chunks) else None
+
+
+def load_sentence_vectors(home: str | os.PathLike[str], chunks: Sequence[Chunk],
+                          embedder: str) -> SentenceVectors | None:
+    """The stored sentence vectors of ``chunks``, or None when the run kept none (runs
+    made before they were kept, or by another chunking method)."""
+    path = vectors_path(home, chunks, embedder).with_suffix(SENTENCES_SUFFIX)
+    try:
+        with np.load(path) as z:
+            found = SentenceVectors(z["vectors"], z["spans"])
+    except (FileNotFoundError, ValueError, OSError, KeyError):
+        return None
+    return found if len(found.spans) == len(chunks) else None

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from pipeline_kit.stages._chunking import (
     chunk_boundaries,
+    chunk_embeddings,
     chunk_prepared,
+    chunk_sentence_spans,
     create_semantic_chunks,
     prepare,
     topic_boundaries,
@@ -311,6 +313,25 @@ def test_bundled_sample_text_chunks_follow_rules(sample_dir):
     prep = prepare(t, "embedding")
     chunks = chunk_prepared(prep, 40, 8)
     assert_hard_rules(chunks, t, 40, 8, prep.topic_starts)
+
+
+def test_chunk_sentence_spans_are_the_sentences_each_chunk_overlaps():
+    """The spans the collection scores chunks by: exactly the sentences a chunk's word range
+    overlaps (overlapping chunks share sentences), and the chunk vector is their mean."""
+    t = Transcript.from_text(_choi_docs("3-11", 1)[0][0])
+    prep = prepare(t, "embedding")
+    assert prep.embeddings is not None and len(prep.sentences) > 20
+    for size, overlap in ((40, 8), (25, 0)):
+        chunks = chunk_prepared(prep, size, overlap)
+        spans = chunk_sentence_spans(prep, chunks)
+        vectors = chunk_embeddings(prep, chunks)
+        assert vectors is not None and spans.shape == (len(chunks), 2)
+        for c, (lo, hi), v in zip(chunks, spans.tolist(), vectors, strict=True):
+            want = [i for i, s in enumerate(prep.sentences)
+                    if s.start_word < c.end_word_index and s.end_word > c.start_word_index]
+            assert want and list(range(lo, hi)) == want, (c.chunk_index, lo, hi, want)
+            mean = prep.embeddings[lo:hi].mean(axis=0)
+            assert np.allclose(v, mean / np.linalg.norm(mean), atol=1e-6)
 
 
 def test_choi_topic_boundaries_of_chunks_match_gold_with_the_hard_max_kept():

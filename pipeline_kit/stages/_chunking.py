@@ -502,6 +502,16 @@ def create_semantic_chunks(
     return chunk_prepared(prepared, chunk_size, overlap, progress=second, **chunk_opts)
 
 
+def chunk_sentence_spans(prepared: Prepared, chunks: Sequence[Chunk]) -> np.ndarray:
+    """Each chunk's sentences as ``(first, end)`` indices into ``prepared.sentences``:
+    the sentences its word range overlaps (an empty span when it overlaps none)."""
+    starts = np.array([s.start_word for s in prepared.sentences], dtype=np.int64)
+    ends = np.array([s.end_word for s in prepared.sentences], dtype=np.int64)
+    lo = np.searchsorted(ends, [c.start_word_index for c in chunks], side="right")
+    hi = np.searchsorted(starts, [c.end_word_index for c in chunks], side="left")
+    return np.stack([lo, np.maximum(lo, hi)], axis=1).reshape(len(chunks), 2)
+
+
 def chunk_embeddings(prepared: Prepared, chunks: Sequence[Chunk]) -> np.ndarray | None:
     """One unit row per chunk: the mean of the embeddings of the sentences it overlaps.
 
@@ -512,13 +522,10 @@ def chunk_embeddings(prepared: Prepared, chunks: Sequence[Chunk]) -> np.ndarray 
     emb = prepared.embeddings
     if emb is None or not prepared.sentences:
         return None
-    starts = np.array([s.start_word for s in prepared.sentences])
-    ends = np.array([s.end_word for s in prepared.sentences])
-    rows = []
-    for c in chunks:
-        inside = (starts < c.end_word_index) & (ends > c.start_word_index)
-        rows.append(emb[inside].mean(axis=0) if inside.any() else np.zeros(emb.shape[1]))
-    out = np.asarray(rows, dtype=np.float32).reshape(len(chunks), emb.shape[1])
+    out = np.zeros((len(chunks), emb.shape[1]), dtype=np.float32)
+    for i, (lo, hi) in enumerate(chunk_sentence_spans(prepared, chunks)):
+        if hi > lo:
+            out[i] = emb[lo:hi].mean(axis=0)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.where(norms == 0, 1.0, norms)
 
