@@ -3,14 +3,15 @@
 ``Collection(home)`` (or a list of homes, or a batch output folder) keeps its index in
 ``<home>/collection/``: ``index.duckdb`` holds recordings, runs, words with times,
 chunks, chapters, concepts and their mentions, questions, temporal markers and
-speakers; beside it, per run, the hashed term counts of its chunks (``.npz``) and the
-chunk vectors the chunking stage computed (``.npy``, copied, never recomputed).
+speakers; beside it, per run, the hashed term counts of its chunks (``.npz``), the
+chunk vectors the chunking stage computed (``.npy``) and its sentence vectors with each
+chunk's span of them (``.sent.npy``, ``.span.npy``): copied, never recomputed.
 Indexing is incremental (runs already indexed are skipped) and so idempotent; a file
 lock serialises writers across processes.
 
 Search (:meth:`Collection.search`) runs in memory over every chunk: BM25 (keyword),
-exact cosine (semantic) or their reciprocal-rank fusion (hybrid); see
-:mod:`pipeline_kit._collection_search`.
+cosine (semantic: chunk vectors, then each best chunk's best sentence) or their fusion
+(hybrid); see :mod:`pipeline_kit._collection_search`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pipeline_kit._collection_search import (
     REDUCE_FROM,
     Clusters,
     Searcher,
+    SentenceIndex,
     highlight,
     term_counts,
     top_k,
@@ -43,7 +45,7 @@ from pipeline_kit._fs import atomic_write_bytes
 MODES = ("hybrid", "semantic", "keyword")
 # Bumped whenever the stored rows or sidecar files change meaning (e.g. term hashing):
 # an index of another format is rebuilt from the homes' runs when opened.
-INDEX_FORMAT = "4"
+INDEX_FORMAT = "5"
 INDEX_FOLDER = "collection"
 CLUSTERS_FILE = "clusters.npz"  # the search's inverted lists (see Collection._clusters)
 _POOL = 100  # candidates taken from each list before fusing
@@ -54,7 +56,10 @@ FUSIONS = ("score", "rrf")
 # near 0) is not reshuffled by a stray term match, which is how the additive mix lost
 # recall@5 to semantic alone. The weight, 0.3, was chosen on Choi part-1 documents 0-9
 # of each folder only (bench_retrieval, which reports documents 10-49): the best
-# recall@5 + MRR there among 0.05-1.2.
+# recall@5 + MRR there among 0.05-1.2 when chunks were scored by their mean vector.
+# Kept since chunks are scored by their best sentence (there, 0.5 would score 0.0015
+# more on documents 0-9; on 10-49, 0.1-0.3 beat semantic recall@5 by one query, 0.5
+# ties it, and all beat its MRR).
 KEYWORD_WEIGHT = 0.3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -266,6 +271,13 @@ class Collection:
             np.save(buf, np.asarray(run.vectors, dtype=np.float32))
             atomic_write_bytes(self._sidecar(seq, run.run_id, "npy"), buf.getvalue(),
                                durable=False)
+        if run.vectors is not None and run.sentences is not None:
+            for ext, array in (("sent.npy", run.sentences.vectors),
+                               ("span.npy", run.sentences.spans)):
+                buf = io.BytesIO()
+                np.save(buf, array)
+                atomic_write_bytes(self._sidecar(seq, run.run_id, ext), buf.getvalue(),
+                                   durable=False)
 
     # ------------------------------------------------------------------------- tables
 
@@ -313,7 +325,8 @@ class Collection:
         counts, vectors, has = self._load_matrices(runs)
         newest = meta.groupby("recording_id")["seq"].transform("max")
         meta["latest"] = (meta["seq"] == newest).to_numpy()  # each recording's newest run
-        searcher = Searcher(counts, vectors, has, clusters=self._clusters(vectors, has))
+        searcher = Searcher(counts, vectors, has, clusters=self._clusters(vectors, has),
+                            sentences=self._sentence_index(runs))
         self._searcher = (stamp, searcher, meta)
         return searcher, meta
 
@@ -344,6 +357,20 @@ class Collection:
                  fitted=np.int64(fitted))
         atomic_write_bytes(self.index_dir / CLUSTERS_FILE, buf.getvalue(), durable=False)
 
+    def _sentence_index(self, runs: list[tuple[Any, ...]]) -> SentenceIndex:
+        """The runs' sentence vectors, memory-mapped (a search reads only the rows it
+        reranks), and their chunks' spans; None for runs that kept none."""
+        first, vectors, spans = [], [], []
+        row = 0
+        for run_id, seq, n, has_vec in runs:
+            first.append(row)
+            row += n
+            path = self._sidecar(seq, run_id, "sent.npy")
+            found = has_vec and path.exists()
+            vectors.append(np.load(path, mmap_mode="r") if found else None)
+            spans.append(np.load(self._sidecar(seq, run_id, "span.npy")) if found else None)
+        return SentenceIndex(first, vectors, spans)
+
     def _load_matrices(self, runs: list[tuple[Any, ...]]
                        ) -> tuple[sparse.csr_matrix, np.ndarray | None, np.ndarray]:
         mats, vecs, has = [], [], []
@@ -368,10 +395,11 @@ class Collection:
                fusion: str = "score") -> pd.DataFrame:
         """The ``k`` chunks that best match ``q``, best first.
 
-        ``mode``: ``"keyword"`` (BM25), ``"semantic"`` (MiniLM cosine over the chunk
-        vectors the runs stored) or ``"hybrid"`` (both fused: ``fusion="score"``, the
-        cosine times 1 + 0.3 × the BM25 score relative to the best, or ``"rrf"``,
-        reciprocal-rank fusion).
+        ``mode``: ``"keyword"`` (BM25), ``"semantic"`` (MiniLM cosine: the chunk vectors
+        the runs stored pick the best 100 chunks, each then scored by its best-matching
+        sentence) or ``"hybrid"`` (both fused: ``fusion="score"``, the cosine times
+        1 + 0.3 × the BM25 score relative to the best, or ``"rrf"``, reciprocal-rank
+        fusion).
         ``where``: a dict of filters (``recording`` name or id, ``run_id``, ``speaker``,
         ``chapter`` index or title words, ``date`` as ``(from, to)`` ISO dates, each a
         value or a list) or a SQL condition over the hit columns. ``latest``: only

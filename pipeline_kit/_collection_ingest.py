@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_kit._artifacts import ArtifactCache
-from pipeline_kit._chunk_vectors import load_vectors
+from pipeline_kit._chunk_vectors import SentenceVectors, load_sentence_vectors, load_vectors
 from pipeline_kit._collection_time import resolve_relative_markers, year_fraction
 from pipeline_kit._speaker_names import RECORD_KEY, presented
 from pipeline_kit.stages._types import Chapter, Chunk, Diarization, Transcript, dominant_speaker
@@ -42,6 +42,7 @@ class RunTables:
     audio_path: str | None
     chunks: pd.DataFrame  # chunk_index, chunk_id, text, start_time, end_time, ...
     vectors: np.ndarray | None = None  # one unit row per chunk, or None
+    sentences: SentenceVectors | None = None  # the chunks' sentence vectors, or None
     words: pd.DataFrame = field(default_factory=pd.DataFrame)
     chapters: pd.DataFrame = field(default_factory=pd.DataFrame)
     concepts: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -127,8 +128,8 @@ def read_run(record: dict[str, Any], home: Path) -> RunTables:
         duration=float(transcript.audio_duration_seconds) if transcript else 0.0,
         audio_path=_audio_path(art_home, record, audio),
         chunks=chunk_frame(chunks, chapters),
-        vectors=_vectors(art_home, chunks, record),
     )
+    run.vectors, run.sentences = _vectors(art_home, chunks, record)
     run.words = word_frame(transcript) if transcript else pd.DataFrame()
     run.chapters = chapter_frame(chapters)
     run.markers = resolve_relative_markers(marker_frame(chunks), record.get("started_at"))
@@ -140,14 +141,21 @@ def read_run(record: dict[str, Any], home: Path) -> RunTables:
     return run
 
 
-def _vectors(home: Path, chunks: Sequence[Chunk], record: dict[str, Any]) -> np.ndarray | None:
+def _vectors(home: Path, chunks: Sequence[Chunk], record: dict[str, Any]
+             ) -> tuple[np.ndarray | None, SentenceVectors | None]:
+    """The chunk vectors and sentence vectors the run's chunking stage kept, if any."""
     from pipeline_kit._builtin_stages import embedder_identity
 
     params = record.get("parameters") or {}
     if params.get("chunking_method", "embedding") != "embedding":
-        return None  # TF-IDF/LSA rows are fitted per transcript: not comparable across runs
+        return None, None  # TF-IDF/LSA rows are fitted per transcript: not comparable
     ident = embedder_identity()
-    return load_vectors(home, chunks, ident["name"]) if ident else None
+    if not ident:
+        return None, None
+    vectors = load_vectors(home, chunks, ident["name"])
+    if vectors is None:
+        return None, None
+    return vectors, load_sentence_vectors(home, chunks, ident["name"])
 
 
 def _audio_path(home: Path, record: dict[str, Any], original: str | None) -> str | None:
@@ -331,7 +339,8 @@ def iter_new_runs(homes: Sequence[Path], known: set[str]) -> Iterator[tuple[Path
 
 
 def tables_from_texts(run_id: str, recording: str, texts: Sequence[str],
-                      vectors: np.ndarray | None = None, *, started_at: str | None = None,
+                      vectors: np.ndarray | None = None, *,
+                      sentences: SentenceVectors | None = None, started_at: str | None = None,
                       seconds_per_word: float = 0.4, markers: bool = False) -> RunTables:
     """A run made of plain texts, one chunk each (times spread at ``seconds_per_word``):
     for benchmarks and for indexing text collections that never were audio.
@@ -353,7 +362,7 @@ def tables_from_texts(run_id: str, recording: str, texts: Sequence[str],
     run = RunTables(run_id=run_id, recording_id=recording, recording=recording,
                     started_at=started_at, finished_at=started_at, home="", out_dir=None,
                     parameters={}, duration=float(starts[-1] * seconds_per_word),
-                    audio_path=None, chunks=chunks, vectors=vectors)
+                    audio_path=None, chunks=chunks, vectors=vectors, sentences=sentences)
     if markers:
         from pipeline_kit.stages._temporal import temporal_info
 

@@ -14,10 +14,12 @@ import pytest
 from conftest import shared_path
 
 import pipeline_kit as pk
-from pipeline_kit._chunk_vectors import load_vectors
+from pipeline_kit._chunk_vectors import load_sentence_vectors, load_vectors
 from pipeline_kit._collection import Collection, _encode_query
+from pipeline_kit._collection_ingest import tables_from_texts
 from pipeline_kit._collection_search import Clusters, Searcher
 from pipeline_kit.stages._concept_merge import merge_concepts
+from pipeline_kit.stages._sentences import split_sentences
 
 REPO = Path(__file__).resolve().parents[1]
 AUSTEN = REPO / "data" / "sample" / "austen_sample.wav"
@@ -67,6 +69,12 @@ def test_pipeline_indexed_every_run_with_its_stored_vectors(home, results, coll)
     indexed = np.load(coll.index_dir / f"run-{seq:07d}-{lj.run_id}.npy")
     stored = load_vectors(home, lj.chunks, pk.resolve_embedding_model(None).name)
     assert stored is not None and np.array_equal(indexed, stored)
+    # and the sentence vectors with each chunk's span of them
+    sentences = load_sentence_vectors(home, lj.chunks, pk.resolve_embedding_model(None).name)
+    assert sentences is not None and len(sentences.spans) == len(lj.chunks)
+    sidecar = coll.index_dir / f"run-{seq:07d}-{lj.run_id}"
+    assert np.array_equal(np.load(f"{sidecar}.sent.npy"), sentences.vectors)
+    assert np.array_equal(np.load(f"{sidecar}.span.npy"), sentences.spans)
 
 
 def test_keyword_search_finds_the_chunk_and_its_time(results, coll):
@@ -93,6 +101,38 @@ def test_a_sentence_of_a_chunk_finds_that_chunk(results, coll, mode):
     assert top["recording"] == Path(LJ).name
     hit = next(c for c in lj.chunks if c.chunk_id == top["chunk_id"])
     assert query in hit.text, (query, hit.text)
+
+
+def test_semantic_search_scores_a_chunk_by_its_best_sentence(home, results, tmp_path):
+    """A query that is one sentence of a chunk scores that chunk by that sentence (cosine
+    about 1), not by the chunk's mean vector, which blurs it with the chunk's other
+    sentences; a run indexed without sentence vectors falls back to the mean."""
+    lj = _lj(results)
+    embedder = pk.resolve_embedding_model(None).name
+    vectors = load_vectors(home, lj.chunks, embedder)
+    stored = load_sentence_vectors(home, lj.chunks, embedder)
+    assert vectors is not None and stored is not None
+    sentences = split_sentences(lj.transcript)
+    assert len(sentences) == len(stored.vectors)  # one stored vector per sentence, in order
+    i, (lo, hi) = next((i, s) for i, s in enumerate(stored.spans.tolist()) if s[1] - s[0] >= 3)
+    query = sentences[lo + 1].text  # wholly inside chunk i
+    texts = [c.text for c in lj.chunks]
+    q = _encode_query(query)
+    (tmp_path / "empty" / "artifacts").mkdir(parents=True)
+    for with_sentences in (True, False):
+        coll = Collection(tmp_path / "empty", index_dir=tmp_path / f"idx{with_sentences}",
+                          update=False)
+        coll.add_run(tables_from_texts("lj", "lj.wav", texts, vectors,
+                                       sentences=stored if with_sentences else None))
+        top = coll.search(query, k=3, mode="semantic").iloc[0]
+        row = int(top["chunk_id"].split("-")[1])
+        if with_sentences:
+            assert query in texts[row]  # chunk i, or its neighbour sharing the sentence
+            assert top["score"] == pytest.approx(1.0, abs=0.01)
+            assert float(vectors[i] @ q) < top["score"] - 0.1
+        else:
+            assert top["score"] == pytest.approx(float(vectors[row] @ q), abs=1e-5)
+            assert top["score"] < 0.95
 
 
 def test_filters(results, coll):
@@ -223,8 +263,10 @@ def test_fast_semantic_search_ranks_as_the_exact_search(coll):
             .itertuples(index=False)]
     counts, vectors, has = coll._load_matrices(runs)
     clusters = Clusters.fit(vectors, has, rows_per_list=3)
-    exact = Searcher(counts, vectors, has)
-    fast = Searcher(counts, vectors, has, clusters=clusters, probe=2, candidates=8)
+    sentences = coll._sentence_index(runs)
+    exact = Searcher(counts, vectors, has, sentences=sentences, rerank=3)
+    fast = Searcher(counts, vectors, has, clusters=clusters, probe=2, candidates=8,
+                    sentences=sentences, rerank=3)
     assert len(clusters.centroids) > 4 and (clusters.assign[has] >= 0).all()
     _, meta = coll._loaded()
     allowed = meta["latest"].to_numpy()

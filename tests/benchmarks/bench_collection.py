@@ -6,8 +6,10 @@ Recordings are synthesized by replicating real text (the Choi part-1 documents o
 synthetic recording is a real chunk with 20 % of its words replaced by other words of
 the corpus, and its vector is the real chunk's MiniLM vector plus noise (cosine
 about 0.9), so nothing is embedded while indexing, as in the pipeline (runs store
-their vectors). Each recording has ``--chunks`` chunks (500: 500,000 at 1,000), a
-words table and chunk rows.
+their vectors). Its 3-4 sentence vectors (float16, the last one shared with the next
+chunk, as overlapping chunks share sentences) are its vector plus more noise (cosine
+about 0.7): semantic search scores its best 100 chunks by their best sentence. Each
+recording has ``--chunks`` chunks (500: 500,000 at 1,000), a words table and chunk rows.
 
 Per size, in separate processes:
 
@@ -105,6 +107,7 @@ def synth_runs(start: int, count: int, n_chunks: int, texts: list[str], vecs: np
         v = vecs[pick] + noise
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         run = tables_from_texts(f"run{r:05d}", f"recording-{r:05d}.wav", chunks, v,
+                                sentences=synth_sentences(rng, v),
                                 started_at=f"2026-{1 + r % 12:02d}-{1 + r % 28:02d}T10:00:00")
         words = " ".join(chunks).split()
         run.words = pd.DataFrame({"word_index": np.arange(len(words)), "text": words,
@@ -113,6 +116,19 @@ def synth_runs(start: int, count: int, n_chunks: int, texts: list[str], vecs: np
                                   "speaker": [None] * len(words)})
         out.append(run)
     return out
+
+
+def synth_sentences(rng: np.random.Generator, v: np.ndarray):
+    """3-4 sentence vectors per chunk of unit vectors ``v``, each chunk's last one shared
+    with the next chunk: its chunk's vector plus noise (cosine about 0.7)."""
+    from pipeline_kit._chunk_vectors import SentenceVectors
+
+    per = rng.integers(3, 5, len(v))
+    lo = np.concatenate([[0], np.cumsum(per - 1)[:-1]])
+    owner = np.append(np.repeat(np.arange(len(v)), per - 1), len(v) - 1)
+    s = v[owner] + rng.normal(0, 0.052, (len(owner), v.shape[1])).astype(np.float32)
+    s /= np.linalg.norm(s, axis=1, keepdims=True)
+    return SentenceVectors(s, np.stack([lo, lo + per], axis=1))
 
 
 def queries(texts: list[str], n: int) -> list[str]:

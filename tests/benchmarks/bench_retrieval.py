@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline_kit._chunk_vectors import SentenceVectors
 from pipeline_kit._collection import Collection
 from pipeline_kit._collection_ingest import tables_from_texts
 from pipeline_kit.stages._embeddings import get_embedder, normalize_rows
@@ -60,16 +61,19 @@ def build(index_dir: Path, docs: list[tuple[str, list[list[str]]]]) -> Collectio
     model = get_embedder(None)
     bodies = [(name, [seg[1:] for seg in segs if len(seg) > 1]) for name, segs in docs]
     flat = [s for _, segs in bodies for seg in segs for s in seg]
-    emb = model.encode(flat)
+    emb = normalize_rows(model.encode(flat))
     runs, at = [], 0
     for name, segs in bodies:
-        vecs = []
+        first = at
+        vecs, spans = [], []
         for seg in segs:
             vecs.append(emb[at:at + len(seg)].mean(axis=0))
+            spans.append((at - first, at - first + len(seg)))
             at += len(seg)
         runs.append(tables_from_texts(name.replace("/", "_"), name,
                                       [" ".join(seg) for seg in segs],
-                                      normalize_rows(np.array(vecs))))
+                                      normalize_rows(np.array(vecs)),
+                                      sentences=SentenceVectors(emb[first:at], np.array(spans))))
     home = index_dir / "home"
     (home / "artifacts").mkdir(parents=True)
     coll = Collection(home, index_dir=index_dir / "idx", update=False)
