@@ -195,25 +195,20 @@ def step_search(index_dir: Path, n_queries: int, cache: Path, exact: bool = Fals
 
 def exact_agreement(coll, qs: list[str], k: int = 20) -> dict:
     """Share of queries whose semantic / hybrid top ``k`` (rows and order) equals the
-    exact ranking over every chunk's full vector, and the mean share of common rows."""
-    from pipeline_kit._collection import KEYWORD_WEIGHT, _encode_query
-    from pipeline_kit._collection_search import top_k
+    exact search's (every chunk's cosine, no inverted lists; then the same scoring of
+    the best chunks by their best sentence), and the mean share of common rows."""
+    import copy
 
     searcher, meta = coll._loaded()
+    exact = copy.copy(searcher)
+    exact.clusters = None
     allowed = meta["latest"].to_numpy()
     out: dict = {}
     for mode in ("semantic", "hybrid"):
         same, common = 0, 0.0
         for q in qs:
             rows, _ = coll._rank(searcher, q, k, mode, allowed)
-            sem = searcher.semantic(_encode_query(q))
-            if mode == "semantic":
-                want = top_k(sem, k, allowed & searcher.has_vector)
-            else:
-                kw = searcher.keyword(q)
-                best = kw[allowed].max() if kw[allowed].max() > 0 else 1.0
-                want = top_k(sem * (1 + KEYWORD_WEIGHT * kw / max(float(best), 1e-9)), k,
-                             allowed)
+            want, _ = coll._rank(exact, q, k, mode, allowed)
             same += list(rows) == list(want)
             common += len(set(rows.tolist()) & set(want.tolist())) / max(len(want), 1)
         out[mode] = {"same_top_k": same / len(qs), "common_rows": common / len(qs)}
