@@ -415,6 +415,17 @@ def test_diarization_repr_and_talk_times():
     assert f"talks {_mss(talk['SPEAKER_1'])}" in html and f"talks {_mss(talk['SPEAKER_2'])}" in html
 
 
+def test_chunk_and_chapter_talk_times_use_the_one_time_format():
+    import pipeline_kit as pk
+
+    talk = {"SPEAKER_1": 70.6, "SPEAKER_2": 24.4}
+    chunk = pk.Chunk(0, "Some words.", 0, 2, 0.0, 95.0, speakers=talk)
+    chapter = pk.Chapter(0, "Title", "Summary.", 0.0, 95.0, 0, 1, speakers=talk)
+    for html in (chunk._repr_html_(), chapter._repr_html_()):
+        assert f"SPEAKER_1 {_mss(70.6)}, SPEAKER_2 {_mss(24.4)}" in html  # 1:10, 0:24
+        assert " s," not in html
+
+
 # ---------------------------------------------------------------- calls without a manager
 
 

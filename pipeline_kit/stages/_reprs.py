@@ -38,8 +38,9 @@ def plural(n: int, word: str) -> str:
 
 
 def talk_seconds(speakers: Mapping[str, float]) -> str:
-    """``SPEAKER_1 30 s, SPEAKER_2 12 s``: each speaker's talk time in a chunk or chapter."""
-    return ", ".join(f"{k} {v:.0f} s" for k, v in speakers.items())
+    """``SPEAKER_1 1:10, SPEAKER_2 0:24``: each speaker's talk time in a chunk or chapter,
+    in the one time format (as the diarization summary and the explore pane show it)."""
+    return ", ".join(f"{k} {clock(v)}" for k, v in speakers.items())
 
 
 def clip(text: str, limit: int) -> str:
