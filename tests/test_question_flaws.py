@@ -14,7 +14,9 @@ from pipeline_kit.stages._chunking import create_semantic_chunks
 from pipeline_kit.stages._questions import (
     BLANK,
     generate_questions,
+    object_question,
     subject_question,
+    where_question,
     whole_noun_phrase,
 )
 
@@ -95,3 +97,14 @@ def test_what_stem_from_a_subject_with_a_noun_phrase_complement():
     sentence = "The tendency is a habit of putting dominant stress at the end."
     assert subject_question(*span(sentence, "The tendency"), "What") == (
         "What is a habit of putting dominant stress at the end?")
+
+
+def test_an_opening_time_adverb_follows_the_subject_in_the_question():
+    """Read in session 3: "What did later they move to Rome itself?"."""
+    s = "Later they moved the press to Rome itself."
+    found = object_question(s, *span(s, "the press")[1:], "What")
+    assert found is not None and found[0] == "What did they later move to Rome itself?"
+    assert where_question(s, *span(s, "Rome itself")[1:]) == \
+        "Where did they later move the press?"
+    s = "Afterwards the book was printed in Venice."
+    assert where_question(s, *span(s, "Venice")[1:]) == "Where was the book afterwards printed?"

@@ -84,6 +84,11 @@ _IRREGULAR = {
 _NOT_VERB_ED = frozenset("bed red need seed speed feed shed hundred indeed creed breed greed "
                          "deed weed sacred kindred naked wicked ragged rugged".split())
 _LEADING = frozenset("and but so then yet or now also still thus".split())
+# Time adverbs that may open a clause before its subject; a question moves them after it
+# ("Later they moved" -> "did they later move", not "did later they move").
+_OPENING_ADVERBS = frozenset(
+    "later afterwards afterward eventually finally meanwhile soon subsequently first next "
+    "earlier today".split())
 _CLAUSE_START_BAD = frozenset(
     "which who whom whose that when where while if because although though as since unless "
     "whether for to than what how why".split())
@@ -209,15 +214,19 @@ def invert(clause: str, wh: str, names: frozenset[str] = frozenset()) -> str | N
         return None
     subj, v, toks = parsed
     verb, rest = toks[v], toks[v + 1:]
+    adverbs = []
+    while len(subj) > 1 and subj[0].lower() in _OPENING_ADVERBS:
+        adverbs.append(subj[0].lower())
+        subj = subj[1:]
     subject = _lower_first(" ".join(subj), subj[0] in names or is_content_word(subj[0]))
     low = verb.lower()
     if low in AUX:
-        body = [low, subject, *rest]
+        body = [low, subject, *adverbs, *rest]
     else:
         base = lemma(low)
         if base is None:
             return None
-        body = ["did", subject, base, *rest]
+        body = ["did", subject, *adverbs, base, *rest]
     q = _tidy(" ".join(body))
     return f"{wh} {q}?" if q else None
 
