@@ -71,6 +71,17 @@ def output_names(files: list[Path]) -> list[str]:
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
+# Kernels started at once by parallel workers can race for the same free port; the loser
+# dies before it answers (a known jupyter_client race): its notebook is started again.
+KERNEL_START_ATTEMPTS = 3
+_KERNEL_START_ERRORS = ("Kernel died before replying to kernel_info", "Kernel didn't respond")
+
+
+def kernel_start_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` says the kernel never came up (no cell can have run)."""
+    return any(m in str(exc) for m in _KERNEL_START_ERRORS)
+
+
 class NotebookCellError(RuntimeError):
     """A cell of a batch notebook raised: which cell, which exception, at which line."""
 
@@ -96,24 +107,35 @@ def execute_notebook(notebook: str, output: str, parameters: dict[str, Any], cwd
     Importable with JSON arguments, so it runs in a worker process (the batch's
     default) or on a Dask worker. The kernel is started in ``cwd``; this process never
     changes its own working directory (papermill's ``cwd=`` would, for every thread).
-    Progress is per executed cell.
+    Progress is per executed cell. A kernel that dies before it answers (see
+    ``KERNEL_START_ATTEMPTS``) is started again; once a cell has run, nothing is retried.
     """
     import nbformat
     import papermill
 
     n_cells = len(nbformat.read(notebook, as_version=4).cells) + 1  # + injected parameters
+    cells_run = 0
 
     def on_cell(cell: Any = None, cell_index: int = 0, **_: Any) -> None:
+        nonlocal cells_run
+        cells_run += 1
         if progress is not None:
             progress.update(min(cell_index + 1, n_cells), n_cells, step="notebook cells")
 
-    try:
-        papermill.execute_notebook(notebook, output, parameters=parameters, cwd=None,
-                                   progress_bar=False, log_output=False, kernel_name="python3",
-                                   resources={"metadata": {"path": cwd}},
-                                   extra_arguments=KERNEL_ARGUMENTS, on_cell_executed=on_cell)
-    except papermill.PapermillExecutionError as e:
-        raise cell_error(e) from None
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(notebook, output, parameters=parameters, cwd=None,
+                                       progress_bar=False, log_output=False,
+                                       kernel_name="python3",
+                                       resources={"metadata": {"path": cwd}},
+                                       extra_arguments=KERNEL_ARGUMENTS,
+                                       on_cell_executed=on_cell)
+            break
+        except papermill.PapermillExecutionError as e:
+            raise cell_error(e) from None
+        except RuntimeError as e:
+            if cells_run or attempt == KERNEL_START_ATTEMPTS or not kernel_start_failed(e):
+                raise
     if progress is not None:
         progress.update(100, step="notebook executed")
     return run_summary(Path(parameters["output_dir"]))

@@ -10,7 +10,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from pipeline_kit._batch import collect_audio, output_names, run_batch
+from pipeline_kit._batch import collect_audio, execute_notebook, output_names, run_batch
 from pipeline_kit._cli import main
 
 WAV = Path(__file__).resolve().parents[1] / "data" / "sample" / "austen_sample.wav"
@@ -210,3 +210,40 @@ def test_a_failing_notebook_cell_is_one_line_naming_cell_and_line(inbox, tmp_pat
         "at: assert size < 100, f'{Path(audio_path).name} has {size} bytes'")
     assert "NotebookCellError: cell In [3] raised AssertionError" in out.out
     assert "Traceback" not in out.out and "IPKernelApp" not in out.err
+
+
+# Imported by every Python process started with this folder on PYTHONPATH: the first
+# one (the first kernel) exits at once, as a kernel that lost a port race does.
+_DIE_ONCE = """
+import os
+_marker = os.environ["PK_TEST_KERNEL_MARKER"]
+if not os.path.exists(_marker):
+    open(_marker, "w").close()
+    os._exit(1)
+"""
+
+
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch):
+    """Parallel batch workers' kernels can race for a port, and the loser dies before it
+    replies (seen in CI): the notebook is run again in a new kernel instead of failing."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_DIE_ONCE)
+    marker = tmp_path / "first-kernel-died"
+    monkeypatch.setenv("PK_TEST_KERNEL_MARKER", str(marker))
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("output_dir = ''", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import json, pathlib\n"
+            "pathlib.Path(output_dir, 'run.json').write_text(json.dumps({'run_id': 'r1'}))")],
+        metadata={"kernelspec": {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}})
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(nb, src)
+    out = tmp_path / "out"
+    out.mkdir()
+    summary = execute_notebook(str(src), str(tmp_path / "ran.ipynb"), {"output_dir": str(out)},
+                               str(tmp_path))
+    assert marker.exists()  # the first kernel did die
+    assert summary["run_id"] == "r1" and (out / "run.json").is_file()
