@@ -518,24 +518,15 @@ def _check_search(q: Any, k: Any, mode: Any) -> tuple[str, int, str]:
 
 
 def _encode_query(q: str) -> np.ndarray:
-    """The query's MiniLM vector, computed on one torch thread (process-wide, restored
-    after, as diarization does): one short sentence gains nothing from a second thread,
-    and on a busy machine that thread spins (measured at load 6-8: 14 ms CPU per query
-    on one thread, 17-300 ms on two)."""
-    import sys
-
+    """The query's MiniLM vector, computed on one torch thread: one short sentence gains
+    nothing from a second thread, and on a busy machine that thread spins (measured at
+    load 6-8: 14 ms CPU per query on one thread, 17-300 ms on two)."""
+    from pipeline_kit._threads import one_torch_thread
     from pipeline_kit.stages._embeddings import get_embedder
 
-    embedder = get_embedder(None)
-    torch = sys.modules.get("torch")
-    if torch is None:
+    embedder = get_embedder(None)  # loads torch: the thread count applies from here
+    with one_torch_thread():
         return embedder.encode([q])[0]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return embedder.encode([q])[0]
-    finally:
-        torch.set_num_threads(before)
 
 
 def _values(v: Any) -> list[Any]:

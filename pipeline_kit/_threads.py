@@ -147,6 +147,25 @@ def limit_torch(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch (if this process imported it) on one thread inside the block, process-wide
+    and restored after: for small products a second thread barely speeds up, and on a
+    busy machine it spins for a core."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def prefer_passive_openmp() -> bool:
     """Make OpenMP runtimes loaded from now on sleep, not spin, while they wait for work.
 

@@ -16,6 +16,7 @@ from pipeline_kit._threads import (
     available_cores,
     cgroup_cpu_limit,
     engine_threads,
+    one_torch_thread,
     share_env,
     share_of,
     siblings,
@@ -115,3 +116,19 @@ def test_batch_with_2_jobs_gives_each_process_its_share(sample_dir, tmp_path):
         assert meta["threads"]["ctranslate2"] <= share, meta
         assert meta["threads"]["vad_onnxruntime"] <= share
         assert meta["vad_engine"] == "silero-vad-onnx"
+
+
+def test_one_torch_thread_holds_torch_to_one_thread_and_restores_it():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_torch_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), one_torch_thread():
+            raise RuntimeError("restored on errors too")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -53,13 +53,11 @@ runs through pyannote.audio instead, offline.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +66,7 @@ import numpy as np
 
 from .._models import ModelNotAvailableError, resolve_diarization_model
 from .._progress import Progress, ensure_progress
-from .._threads import engine_threads, limit_torch
+from .._threads import engine_threads, limit_torch, one_torch_thread
 from . import _overlap, _vad
 from ._types import Diarization, ModelInfo, SpeakerTurn, Transcript
 
@@ -268,17 +266,6 @@ def _load_encoder() -> Any:
         return _encoder
 
 
-@contextlib.contextmanager
-def _one_torch_thread(torch: Any) -> Iterator[None]:
-    """torch on one thread inside the block (process-wide; restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _mel(samples: np.ndarray) -> np.ndarray:
     """Resemblyzer's (linear) mel spectrogram of the whole recording, volume-normalised."""
     from resemblyzer import audio as ra
@@ -307,7 +294,7 @@ def embed_windows(samples: np.ndarray, wins: list[tuple[float, float]],
     out = []
     for b in range(0, len(idx), BATCH):
         batch = np.stack([mel[i:i + n_frames] for i in idx[b:b + BATCH]])
-        with _encoder_lock, _one_torch_thread(torch), torch.no_grad():
+        with _encoder_lock, one_torch_thread(), torch.no_grad():
             out.append(encoder(torch.from_numpy(batch)).numpy())
         done = min(len(idx), b + BATCH)
         progress.update(duration + 2 * duration * done / len(idx), 4 * duration,
