@@ -10,7 +10,6 @@ run's vectors from its chunks alone, and other chunks never match them.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_kit._fs import atomic_write_bytes
+from pipeline_kit._fs import atomic_writer
 from pipeline_kit.stages._types import Chunk
 
 FOLDER = "chunk_embeddings"
@@ -65,14 +64,12 @@ def save_vectors(home: str | os.PathLike[str], chunks: Sequence[Chunk], embedder
         raise ValueError(f"{vectors.shape[0]} vectors for {len(chunks)} chunks")
     if sentences is not None and len(sentences.spans) != len(chunks):
         raise ValueError(f"{len(sentences.spans)} sentence spans for {len(chunks)} chunks")
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(vectors, dtype=np.float32))
     path = vectors_path(home, chunks, embedder)
-    atomic_write_bytes(path, buf.getvalue(), durable=False)
+    with atomic_writer(path, durable=False) as f:
+        np.save(f, np.asarray(vectors, dtype=np.float32))
     if sentences is not None:
-        buf = io.BytesIO()
-        np.savez(buf, vectors=sentences.vectors, spans=sentences.spans)
-        atomic_write_bytes(path.with_suffix(SENTENCES_SUFFIX), buf.getvalue(), durable=False)
+        with atomic_writer(path.with_suffix(SENTENCES_SUFFIX), durable=False) as f:
+            np.savez(f, vectors=sentences.vectors, spans=sentences.spans)
     return path
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -40,7 +39,7 @@ from pipeline_kit._collection_search import (
     term_counts,
     top_k,
 )
-from pipeline_kit._fs import atomic_write_bytes
+from pipeline_kit._fs import atomic_write_bytes, atomic_writer
 
 MODES = ("hybrid", "semantic", "keyword")
 # Bumped whenever the stored rows or sidecar files change meaning (e.g. term hashing):
@@ -263,21 +262,16 @@ class Collection:
         return self.index_dir / f"run-{seq:07d}-{run_id}.{ext}"
 
     def _write_sidecars(self, seq: int, run: RunTables) -> None:
-        buf = io.BytesIO()
-        sparse.save_npz(buf, term_counts(run.chunks["text"].tolist()), compressed=False)
-        atomic_write_bytes(self._sidecar(seq, run.run_id, "npz"), buf.getvalue(), durable=False)
-        if run.vectors is not None:
-            buf = io.BytesIO()
-            np.save(buf, np.asarray(run.vectors, dtype=np.float32))
-            atomic_write_bytes(self._sidecar(seq, run.run_id, "npy"), buf.getvalue(),
-                               durable=False)
-        if run.vectors is not None and run.sentences is not None:
-            for ext, array in (("sent.npy", run.sentences.vectors),
-                               ("span.npy", run.sentences.spans)):
-                buf = io.BytesIO()
-                np.save(buf, array)
-                atomic_write_bytes(self._sidecar(seq, run.run_id, ext), buf.getvalue(),
-                                   durable=False)
+        with atomic_writer(self._sidecar(seq, run.run_id, "npz"), durable=False) as f:
+            sparse.save_npz(f, term_counts(run.chunks["text"].tolist()), compressed=False)
+        if run.vectors is None:
+            return
+        arrays = {"npy": np.asarray(run.vectors, dtype=np.float32)}
+        if run.sentences is not None:
+            arrays |= {"sent.npy": run.sentences.vectors, "span.npy": run.sentences.spans}
+        for ext, array in arrays.items():
+            with atomic_writer(self._sidecar(seq, run.run_id, ext), durable=False) as f:
+                np.save(f, array)
 
     # ------------------------------------------------------------------------- tables
 
@@ -352,10 +346,9 @@ class Collection:
         return clusters
 
     def _save_clusters(self, clusters: Clusters, fitted: int) -> None:
-        buf = io.BytesIO()
-        np.savez(buf, centroids=clusters.centroids, assign=clusters.assign,
-                 fitted=np.int64(fitted))
-        atomic_write_bytes(self.index_dir / CLUSTERS_FILE, buf.getvalue(), durable=False)
+        with atomic_writer(self.index_dir / CLUSTERS_FILE, durable=False) as f:
+            np.savez(f, centroids=clusters.centroids, assign=clusters.assign,
+                     fitted=np.int64(fitted))
 
     def _sentence_index(self, runs: list[tuple[Any, ...]]) -> SentenceIndex:
         """The runs' sentence vectors, memory-mapped (a search reads only the rows it
