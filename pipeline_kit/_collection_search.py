@@ -297,10 +297,11 @@ class Searcher:
 
         Chunks that share their best sentence (overlapping chunks do) tie: the one whose
         chunk vector is nearer the query ranks first."""
-        scores = cos * factor
+        best = cos
         if self.sentences is not None and len(rows):
-            best = self.sentences.best_cosine(rows, q)
-            scores = np.where(np.isnan(best), cos, best) * factor
+            by_sentence = self.sentences.best_cosine(rows, q)
+            best = np.where(np.isnan(by_sentence), cos, by_sentence)
+        scores = best * factor
         order = np.lexsort((rows, -cos, -scores))[:k]
         return rows[order], scores[order]
 
@@ -437,5 +438,6 @@ def highlight(text: str, q: str, width: int = 40) -> str:
         centre = hits[0] if hits else 0
         lo = max(0, min(centre - width // 3, len(words) - width))
         hi = lo + width
-    marked = [f"**{w}**" if i in set(hits) else w for i, w in enumerate(words)][lo:hi]
+    hit = set(hits)
+    marked = [f"**{w}**" if i in hit else w for i, w in enumerate(words[lo:hi], start=lo)]
     return ("… " if lo else "") + " ".join(marked) + (" …" if hi < len(words) else "")

@@ -17,7 +17,7 @@ import pipeline_kit as pk
 from pipeline_kit._chunk_vectors import load_sentence_vectors, load_vectors
 from pipeline_kit._collection import Collection, _encode_query
 from pipeline_kit._collection_ingest import tables_from_texts
-from pipeline_kit._collection_search import Clusters, Searcher
+from pipeline_kit._collection_search import Clusters, Searcher, highlight
 from pipeline_kit.stages._concept_merge import merge_concepts
 from pipeline_kit.stages._sentences import split_sentences
 
@@ -133,6 +133,18 @@ def test_semantic_search_scores_a_chunk_by_its_best_sentence(home, results, tmp_
         else:
             assert top["score"] == pytest.approx(float(vectors[row] @ q), abs=1e-5)
             assert top["score"] < 0.95
+
+
+def test_snippet_windows_the_first_match_and_marks_every_match_in_it():
+    text = shared_path(LJ.replace(".wav", ".ref.txt")).read_text()
+    words = text.split()[:200]
+    at = words.index("Gutenberg,")  # word 116: far past the first 40-word window
+    snippet = highlight(" ".join(words), "Gutenberg Bible")
+    shown = snippet.removeprefix("… ").removesuffix(" …").split()
+    assert snippet.startswith("… ") and snippet.endswith(" …") and len(shown) == 40
+    assert at > 40 and shown[40 // 3] == "**Gutenberg,**"  # a third of the window before it
+    marked = [w for w in shown if w.startswith("**")]
+    assert marked == ["**Gutenberg,**", '**Bible"**'], marked
 
 
 def test_filters(results, coll):
