@@ -37,7 +37,7 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-def talk_seconds(speakers: Mapping[str, float]) -> str:
+def talk_times(speakers: Mapping[str, float]) -> str:
     """``SPEAKER_1 1:10, SPEAKER_2 0:24``: each speaker's talk time in a chunk or chapter,
     in the one time format (as the diarization summary and the explore pane show it)."""
     return ", ".join(f"{k} {clock(v)}" for k, v in speakers.items())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
-from ._reprs import clip, clock, html_summary, plural, span, talk_seconds
+from ._reprs import clip, clock, html_summary, plural, span, talk_times
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -328,7 +328,7 @@ class Chunk:
         if self.temporal_info.markers:
             rows.append(("time markers", ", ".join(m.text for m in self.temporal_info.markers)))
         if self.speakers:
-            rows.append(("speakers", talk_seconds(self.speakers)))
+            rows.append(("speakers", talk_times(self.speakers)))
         return html_summary(f"Chunk {self.chunk_id}", rows, self.text)
 
     @property
@@ -398,7 +398,7 @@ class Chapter:
             ("key phrases", ", ".join(self.key_phrases) or "none"),
         ]
         if self.speakers:
-            rows.append(("speakers", talk_seconds(self.speakers)))
+            rows.append(("speakers", talk_times(self.speakers)))
         return html_summary(f"Chapter {self.chapter_index}: {self.title}", rows, self.summary)
 
     def to_dict(self) -> dict[str, Any]:
