@@ -214,6 +214,8 @@ class Collection:
         first_row, seq = con.execute(
             "SELECT coalesce(max(first_row + n_chunks), 0), coalesce(max(seq), 0) "
             "FROM runs").fetchone()
+        for run in runs:  # all checked before anything is written
+            _check_run(run)
         frames: dict[str, list[pd.DataFrame]] = {}
         meta: list[list[Any]] = []
         recs: list[list[Any]] = []
@@ -498,6 +500,21 @@ def index_run(home: str | os.PathLike[str], record: dict[str, Any]) -> bool:
         coll._add(con, [read_run(record, Path(home))])
     coll._touch()
     return True
+
+
+def _check_run(run: RunTables) -> None:
+    """A run's vectors must have one row (and one sentence span) per chunk: search reads
+    them by chunk row."""
+    n = len(run.chunks)
+    if run.vectors is not None and len(run.vectors) != n:
+        raise ValueError(f"run {run.run_id!r}: {len(run.vectors)} chunk vectors for "
+                         f"{n} chunks")
+    if run.sentences is not None:
+        if run.vectors is None:
+            raise ValueError(f"run {run.run_id!r}: sentence vectors need chunk vectors")
+        if len(run.sentences.spans) != n:
+            raise ValueError(f"run {run.run_id!r}: {len(run.sentences.spans)} sentence spans "
+                             f"for {n} chunks")
 
 
 def _check_search(q: Any, k: Any, mode: Any) -> tuple[str, int, str]:

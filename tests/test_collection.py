@@ -14,7 +14,7 @@ import pytest
 from conftest import shared_path
 
 import pipeline_kit as pk
-from pipeline_kit._chunk_vectors import load_sentence_vectors, load_vectors
+from pipeline_kit._chunk_vectors import SentenceVectors, load_sentence_vectors, load_vectors
 from pipeline_kit._collection import Collection, _encode_query
 from pipeline_kit._collection_ingest import tables_from_texts
 from pipeline_kit._collection_search import Clusters, Searcher, highlight
@@ -133,6 +133,32 @@ def test_semantic_search_scores_a_chunk_by_its_best_sentence(home, results, tmp_
         else:
             assert top["score"] == pytest.approx(float(vectors[row] @ q), abs=1e-5)
             assert top["score"] < 0.95
+
+
+def test_a_run_whose_vectors_do_not_match_its_chunks_is_refused_before_writing(
+        home, results, coll, tmp_path):
+    lj = _lj(results)
+    embedder = pk.resolve_embedding_model(None).name
+    vectors = load_vectors(home, lj.chunks, embedder)
+    stored = load_sentence_vectors(home, lj.chunks, embedder)
+    assert vectors is not None and stored is not None
+    texts = [c.text for c in lj.chunks]
+    fresh = Collection(coll.homes[0], index_dir=tmp_path / "idx", update=False)
+    good = tables_from_texts("good", "good.wav", texts, vectors, sentences=stored)
+    assert fresh.add_run(good)
+    files = sorted(p.name for p in fresh.index_dir.iterdir())
+    fewer = SentenceVectors(stored.vectors, stored.spans[:-1])
+    for run, problem in (
+            (tables_from_texts("a", "a.wav", texts, vectors[:-1]), "chunk vectors for"),
+            (tables_from_texts("b", "b.wav", texts, vectors, sentences=fewer),
+             "sentence spans for"),
+            (tables_from_texts("c", "c.wav", texts, sentences=stored), "need chunk vectors")):
+        with pytest.raises(ValueError, match=problem):
+            fresh.add_runs([tables_from_texts("ok", "ok.wav", texts, vectors), run])
+    assert fresh.runs()["run_id"].tolist() == ["good"]  # the valid run beside it not added
+    assert sorted(p.name for p in fresh.index_dir.iterdir()) == files
+    hits = fresh.search("the Gutenberg Bible", k=3, mode="semantic")  # it still searches
+    assert hits["run_id"].tolist() == ["good"] * 3 and hits["score"].iloc[0] > 0.5
 
 
 def test_snippet_windows_the_first_match_and_marks_every_match_in_it():
