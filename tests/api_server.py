@@ -59,7 +59,7 @@ def start_server(home: Path, *args: str, token: str | None = None,
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PIPELINE_KIT_API_TOKEN": token or "",
            **(env or {})}
-    cmd = [sys.executable, "-m", "pipeline_kit._cli", "serve", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "pipeline_kit.faces.cli", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--home", str(home), "--log-level", "warning", *args]
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline_kit._registry import REGISTRY, StageCall
+from pipeline_kit.pipeline._registry import REGISTRY, StageCall
 
 SPEC_ENV = "PK_TEST_SLOW_STAGE"
 

@@ -159,8 +159,8 @@ def test_token_is_required_and_wrong_tokens_are_refused(server):
 
 
 def test_open_address_without_token_logs_a_warning(tmp_path, monkeypatch):
-    from pipeline_kit.api._config import resolve_token
-    from pipeline_kit.api._server import is_loopback, open_warning
+    from pipeline_kit.faces.api._config import resolve_token
+    from pipeline_kit.faces.api._server import is_loopback, open_warning
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
@@ -174,7 +174,7 @@ def test_open_address_without_token_logs_a_warning(tmp_path, monkeypatch):
     # so nothing is ever served without a token.
     env = {**os.environ, "PIPELINE_KIT_API_TOKEN": ""}
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline_kit._cli", "serve", "--host", "192.0.2.1", "--port",
+        [sys.executable, "-m", "pipeline_kit.faces.cli", "serve", "--host", "192.0.2.1", "--port",
          str(free_port()), "--home", str(tmp_path), "--log-level", "warning"],
         env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
     out = proc.stdout + proc.stderr
@@ -184,7 +184,7 @@ def test_open_address_without_token_logs_a_warning(tmp_path, monkeypatch):
 def test_serve_without_the_api_extra_names_it(monkeypatch, capsys):
     import importlib.util
 
-    from pipeline_kit._cli import main
+    from pipeline_kit.faces.cli import main
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

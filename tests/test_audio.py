@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from pipeline_kit.stages._audio import (
+from pipeline_kit.ingest._audio import (
     AudioError,
     AudioInfo,
     CorruptAudioError,

@@ -10,8 +10,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from pipeline_kit._batch import collect_audio, execute_notebook, output_names, run_batch
-from pipeline_kit._cli import main
+from pipeline_kit.faces.cli import main
+from pipeline_kit.pipeline._batch import collect_audio, execute_notebook, output_names, run_batch
 
 WAV = Path(__file__).resolve().parents[1] / "data" / "sample" / "austen_sample.wav"
 
@@ -102,7 +102,7 @@ def test_collect_and_name_files(inbox, tmp_path):
 
 
 def test_parameter_values_parse_as_papermill_does():
-    from pipeline_kit._cli import _parse_value
+    from pipeline_kit.faces.cli._main import _parse_value
 
     assert [_parse_value(v) for v in ("60", "0.5", "True", "None", "tfidf", '["a", "b"]')] == [
         60, 0.5, True, None, "tfidf", ["a", "b"]]

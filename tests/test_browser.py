@@ -4,7 +4,7 @@ Under papermill the notebook prints text progress (tests/test_notebooks.py). Her
 JupyterLab server (127.0.0.1, random token, throwaway config/data/settings folders)
 serves a copy of notebook 01 whose parameters point at the bundled sample; Chromium
 (Debian's, driven by Playwright, no browser download) opens it, runs all cells through
-the Run menu, and the test checks that ``pipeline_kit._display.TaskPanel`` was rendered
+the Run menu, and the test checks that ``pipeline_kit.notebook._display.TaskPanel`` was rendered
 by the ipywidgets manager as real widgets (not ``VBox(...)`` text), was seen live
 (a row running below 100 %), and ends with every task at 100 % and ``completed``.
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 from conftest import service_missing
 
-from pipeline_kit._fs import pid_alive
+from pipeline_kit.base._fs import pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_run_pipeline.ipynb"
@@ -516,7 +516,7 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from pipeline_kit._graph_view import communities_of, community_color, filter_graph
+    from pipeline_kit.notebook._graph_view import communities_of, community_color, filter_graph
     from pipeline_kit.stages._graph_query import from_node_link_json
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

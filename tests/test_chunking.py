@@ -202,7 +202,7 @@ def test_unknown_option_rejected():
 
 
 def test_progress_reported_and_cancellable():
-    from pipeline_kit._progress import TaskCancelled
+    from pipeline_kit.base._progress import TaskCancelled
 
     class Recorder:
         def __init__(self, cancel: bool = False) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_kit._cli import main
+from pipeline_kit.faces.cli import main
 
 WAV = Path(__file__).resolve().parents[1] / "data" / "sample" / "austen_sample.wav"
 
@@ -103,7 +103,8 @@ def test_cancel_reaches_a_run_in_another_process(tmp_path, capsys):
 
     env = slow_stage_env("chunking=120")
     child = subprocess.Popen(
-        [sys.executable, "-m", "pipeline_kit._cli", "run", str(WAV), "--out", str(tmp_path / "o"),
+        [sys.executable, "-m", "pipeline_kit.faces.cli", "run", str(WAV),
+         "--out", str(tmp_path / "o"),
          "--home", str(home), "--method", "tfidf", "--quiet"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -172,14 +173,14 @@ def _run_into_closed_pipe(argv: list[str]) -> subprocess.CompletedProcess:
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `| head -1` after its line: every write now fails with EPIPE
     try:
-        return subprocess.run([sys.executable, "-m", "pipeline_kit._cli", *argv],
+        return subprocess.run([sys.executable, "-m", "pipeline_kit.faces.cli", *argv],
                               stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write_end)
 
 
 def test_printing_commands_exit_0_when_their_reader_goes(tmp_path):
-    from pipeline_kit.stages._upload import AudioLibrary
+    from pipeline_kit.ingest._upload import AudioLibrary
     from pipeline_kit.tasks import TaskManager
 
     home = tmp_path / "home"
@@ -195,18 +196,18 @@ def test_printing_commands_exit_0_when_their_reader_goes(tmp_path):
         done = _run_into_closed_pipe([*argv, "--home", str(home)])
         assert (done.returncode, done.stderr) == (0, ""), argv
     # The same commands into an open pipe print what they should (so they did write).
-    listing = subprocess.run([sys.executable, "-m", "pipeline_kit._cli", "tasks", "--home",
+    listing = subprocess.run([sys.executable, "-m", "pipeline_kit.faces.cli", "tasks", "--home",
                               str(home)], capture_output=True, text=True, timeout=120)
     assert task_id[:6] in listing.stdout and listing.returncode == 0
     shell = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m "
-                            f"pipeline_kit._cli tasks --home {home} | head -1"],
+                            f"pipeline_kit.faces.cli tasks --home {home} | head -1"],
                            capture_output=True, text=True, timeout=120)
     assert (shell.returncode, shell.stderr) == (0, "") and shell.stdout.split()[:2] == [
         "id", "type"]
 
 
 def test_uploads_lists_prunes_and_removes_crash_leftovers(tmp_path, capsys):
-    from pipeline_kit.stages._upload import AudioLibrary
+    from pipeline_kit.ingest._upload import AudioLibrary
 
     home = tmp_path / "home"
     lib = AudioLibrary(home / "audio")
@@ -217,7 +218,7 @@ def test_uploads_lists_prunes_and_removes_crash_leftovers(tmp_path, capsys):
     for p in [lib.upload_dir("old"), *lib.upload_dir("old").rglob("*")]:
         os.utime(p, (week_ago, week_ago))
     chunks = lib.upload_dir("new") / "chunks"
-    script = ("import sys; from pathlib import Path; from pipeline_kit._fs import temp_path, "
+    script = ("import sys; from pathlib import Path; from pipeline_kit.base._fs import temp_path, "
               "create_new; p = temp_path(Path(sys.argv[1]), '1'); create_new(p).write(b'y'); "
               "print(p)")  # a writer that dies with its temp file
     dead = Path(subprocess.run([sys.executable, "-c", script, str(chunks)], check=True,
@@ -363,7 +364,7 @@ def test_lab_serves_the_notebooks_on_loopback_with_a_token(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
     env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipy"))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline_kit._cli", "lab", "--dir",
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline_kit.faces.cli", "lab", "--dir",
                              str(folder), "--no-browser"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:

@@ -14,10 +14,14 @@ import pytest
 from conftest import shared_path
 
 import pipeline_kit as pk
-from pipeline_kit._chunk_vectors import SentenceVectors, load_sentence_vectors, load_vectors
-from pipeline_kit._collection import Collection, _encode_query
-from pipeline_kit._collection_ingest import tables_from_texts
-from pipeline_kit._collection_search import Clusters, Searcher, highlight
+from pipeline_kit.collection._collection import Collection, _encode_query
+from pipeline_kit.collection._ingest import tables_from_texts
+from pipeline_kit.collection._search import Clusters, Searcher, highlight
+from pipeline_kit.pipeline._chunk_vectors import (
+    SentenceVectors,
+    load_sentence_vectors,
+    load_vectors,
+)
 from pipeline_kit.stages._concept_merge import merge_concepts
 from pipeline_kit.stages._sentences import split_sentences
 
@@ -248,7 +252,7 @@ def test_cli_and_api_search(home, results, coll, tmp_path):
 
     batch = tmp_path / "batch"  # a batch output keeps its runs' home in <out>/home
     shutil.copytree(home, batch / "home")
-    out = subprocess.run([sys.executable, "-m", "pipeline_kit._cli", "search", str(batch),
+    out = subprocess.run([sys.executable, "-m", "pipeline_kit.faces.cli", "search", str(batch),
                           "Gutenberg", "-k", "3", "--json", "--mode", "keyword"],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 0, out.stderr
@@ -322,7 +326,7 @@ def test_fast_semantic_search_ranks_as_the_exact_search(coll):
 def test_inverted_lists_are_kept_and_extended(coll, tmp_path, monkeypatch):
     """From REDUCE_FROM chunks on the lists are fitted once and kept in the index
     folder; a grown collection files only its new rows under the kept centroids."""
-    import pipeline_kit._collection as collection
+    import pipeline_kit.collection._collection as collection
 
     monkeypatch.setattr(collection, "REDUCE_FROM", 1)
     runs = [tuple(r) for r in coll.runs()[["run_id", "seq", "n_chunks", "has_vectors"]]

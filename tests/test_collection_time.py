@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline_kit._collection import Collection
-from pipeline_kit._collection_ingest import tables_from_texts
+from pipeline_kit.collection._collection import Collection
+from pipeline_kit.collection._ingest import tables_from_texts
 
 HISTORY = [
     "Gutenberg printed his Bible in 1455 in Mainz.",

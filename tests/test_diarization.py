@@ -14,8 +14,8 @@ import pytest
 from conftest import shared_path
 
 import pipeline_kit as pk
-from pipeline_kit._progress import TaskCancelled
-from pipeline_kit.stages._audio import load_audio
+from pipeline_kit.base._progress import TaskCancelled
+from pipeline_kit.ingest._audio import load_audio
 from pipeline_kit.stages._diarization import DEFAULT_PARAMS, diarize
 from pipeline_kit.stages._rttm import parse_rttm, read_rttm, to_rttm
 
@@ -256,7 +256,7 @@ def _write_wav(path: Path, audio: np.ndarray) -> None:
 
 
 def test_cli_run_takes_speaker_flags_and_writes_rttm(tmp_path, two_voices, capsys):
-    from pipeline_kit._cli import main
+    from pipeline_kit.faces.cli import main
 
     audio, changes = two_voices
     wav = tmp_path / "two_voices.wav"

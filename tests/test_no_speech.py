@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline_kit._pipeline import run_pipeline
+from pipeline_kit.pipeline._pipeline import run_pipeline
 from pipeline_kit.stages._chapters import analyze_chapters
 from pipeline_kit.stages._chunking import create_semantic_chunks
 from pipeline_kit.stages._graph import build_graph
@@ -72,7 +72,7 @@ def test_decoder_output_on_non_speech_is_rejected(name, samples):
 
 
 def test_real_speech_passes_the_filter(sample_dir):
-    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.ingest._audio import load_audio
 
     engine = load_engine()
     audio = load_audio(sample_dir / "austen_sample.wav")[: SR * 10]
@@ -110,7 +110,8 @@ def test_cli_run_on_tone_exits_0(tmp_path):
     wav = write_wav(tmp_path / "tone.wav", tone(0.1))
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from pipeline_kit._cli import main; sys.exit(main())",
+        [sys.executable, "-c",
+         "import sys; from pipeline_kit.faces.cli import main; sys.exit(main())",
          "run", str(wav), "--out", str(out), "--home", str(tmp_path / "home"), "--quiet",
          "--method", "tfidf"],
         capture_output=True, text=True, timeout=600)

@@ -91,7 +91,7 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
         return nbformat.read(out, as_version=4)
 
     # In-process papermill: the kernel's parent is pytest, not a Jupyter server, so
-    # pipeline_kit._display must choose text progress on its own (no env override).
+    # pipeline_kit.notebook._display must choose text progress on its own (no env override).
     run_dir = tmp_path / "run"
     nb1 = run("01_run_pipeline.ipynb", output_dir=str(run_dir), chunk_size=40, overlap=10,
               chunking_method="tfidf")

@@ -16,9 +16,9 @@ from pk_test_slow_stage import slow_stage_env
 from wavdata import write_scaled_wav
 
 from pipeline_kit import stage_names
-from pipeline_kit._pipeline import run_pipeline, run_pipeline_async, runs
+from pipeline_kit.ingest._upload import file_sha256
+from pipeline_kit.pipeline._pipeline import run_pipeline, run_pipeline_async, runs
 from pipeline_kit.stages._graph_query import to_node_link_json
-from pipeline_kit.stages._upload import file_sha256
 from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,7 +197,7 @@ def test_sync_api_refuses_a_running_loop_and_async_api_works(first, home, manage
 
 _CHILD = """
 import sys
-from pipeline_kit._pipeline import run_pipeline
+from pipeline_kit.pipeline._pipeline import run_pipeline
 run_pipeline(sys.argv[1], home=sys.argv[2], chunking_method="tfidf")
 """
 
@@ -235,7 +235,7 @@ def test_killed_run_continues_from_first_missing_artifact(first, tmp_path):
 _TWO_AT_ONCE = r"""
 import asyncio, json, sys
 import faster_whisper
-from pipeline_kit._pipeline import run_pipeline_async
+from pipeline_kit.pipeline._pipeline import run_pipeline_async
 from pipeline_kit.tasks import TaskManager
 
 loads = []

@@ -3,7 +3,7 @@
 ``word_stats`` (long words per chunk, after chunking) is registered by a fixture in
 this process, and by importing this module as a plug-in (``$PIPELINE_KIT_PLUGINS``)
 in any other. Nothing outside this file knows it. Tests of internals: they import
-``pipeline_kit._registry`` and ``pipeline_kit._pipeline`` on purpose.
+``pipeline_kit.pipeline._registry`` and ``pipeline_kit.pipeline._pipeline`` on purpose.
 """
 
 from __future__ import annotations
@@ -18,9 +18,16 @@ from typing import Any
 import pytest
 
 import pipeline_kit as pk
-from pipeline_kit._params import Param
-from pipeline_kit._pipeline import stage_keys
-from pipeline_kit._registry import PLUGINS_ENV, REGISTRY, Codec, RunParams, StageCall, StageSpec
+from pipeline_kit.base._params import Param
+from pipeline_kit.pipeline._pipeline import stage_keys
+from pipeline_kit.pipeline._registry import (
+    PLUGINS_ENV,
+    REGISTRY,
+    Codec,
+    RunParams,
+    StageCall,
+    StageSpec,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 WAV = REPO / "data" / "sample" / "austen_sample.wav"
@@ -100,7 +107,7 @@ def test_toy_stage_parameter_is_checked_before_work(toy, home, tmp_path):
 
 
 def test_toy_stage_through_the_cli(toy, home, tmp_path, capsys):
-    from pipeline_kit._cli import main
+    from pipeline_kit.faces.cli import main
 
     with pytest.raises(SystemExit):
         main(["run", "--help"])
@@ -122,7 +129,7 @@ def test_toy_stage_through_the_api_result_route(toy, home, tmp_path):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from pipeline_kit.api import ApiLimits, create_app
+    from pipeline_kit.faces.api import ApiLimits, create_app
 
     app = create_app(home=tmp_path / "api", token=None, limits=ApiLimits())
     with TestClient(app) as client:

@@ -20,7 +20,7 @@ httpx = pytest.importorskip("httpx")
 
 from api_server import REPO, Server, free_port, start_server  # noqa: E402
 
-from pipeline_kit._fs import temp_owner  # noqa: E402
+from pipeline_kit.base._fs import temp_owner  # noqa: E402
 
 WAV = REPO / "data" / "sample" / "austen_sample.wav"
 MiB = 1024 * 1024
@@ -33,7 +33,7 @@ def _cmdline(pid: int) -> str:
 
 
 def _serve_refusal(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline_kit._cli", "serve", "--home",
+    return subprocess.run([sys.executable, "-m", "pipeline_kit.faces.cli", "serve", "--home",
                            str(home), "--port", str(free_port()), *args],
                           capture_output=True, text=True, timeout=120, cwd=REPO,
                           env={**os.environ, "PIPELINE_KIT_API_TOKEN": ""})

@@ -19,9 +19,9 @@ import pytest
 from conftest import shared_path
 
 import pipeline_kit as pk
-from pipeline_kit._artifacts import ArtifactCache
-from pipeline_kit._registry import REGISTRY, Codec, StageCall, StageSpec
-from pipeline_kit._speaker_names import presented, saved_names
+from pipeline_kit.pipeline._artifacts import ArtifactCache
+from pipeline_kit.pipeline._registry import REGISTRY, Codec, StageCall, StageSpec
+from pipeline_kit.pipeline._speaker_names import presented, saved_names
 from pipeline_kit.stages._rttm import read_rttm as read_rttm_file
 from pipeline_kit.stages._speakers import speaker_changes
 from pipeline_kit.stages._types import Diarization, SpeakerTurn, Transcript
@@ -493,7 +493,7 @@ def test_load_run_shows_the_speakers_and_the_names_given(run, home, tmp_path):
         assert all("SPEAKER_2" not in c.speakers for c in loaded.chunks)
 
 
-# The API in a process of its own (as test_api's server): importing pipeline_kit.api here
+# The API in a process of its own (as test_api's server): importing pipeline_kit.faces.api here
 # would freeze its request schema before other test modules register their stages.
 API_CHILD = r"""
 import json, sys
@@ -501,7 +501,7 @@ sys.path.insert(0, sys.argv[1])
 from test_speakers import gold_stage_registered
 with gold_stage_registered(sys.argv[2]):
     from fastapi.testclient import TestClient
-    from pipeline_kit.api import ApiLimits, create_app
+    from pipeline_kit.faces.api import ApiLimits, create_app
     with TestClient(create_app(home=sys.argv[3], token=None, limits=ApiLimits())) as client:
         url = f"/audio/{sys.argv[4]}/transcript"
         got = client.get(url)

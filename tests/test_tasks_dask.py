@@ -18,7 +18,7 @@ distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402
 import dask_fixtures  # noqa: E402
 
-from pipeline_kit._pipeline import run_pipeline  # noqa: E402
+from pipeline_kit.pipeline._pipeline import run_pipeline  # noqa: E402
 from pipeline_kit.stages._graph_query import to_node_link_json  # noqa: E402
 from pipeline_kit.tasks import RetryPolicy, TaskManager, TaskStatus  # noqa: E402
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import task_fixtures as fx
 
-from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.base._progress import TaskCancelled
 from pipeline_kit.tasks import (
     RetryPolicy,
     TaskManager,

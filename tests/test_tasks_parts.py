@@ -13,7 +13,7 @@ import task_fixtures as fx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_kit._progress import Progress, TaskCancelled
+from pipeline_kit.base._progress import Progress, TaskCancelled
 from pipeline_kit.tasks import (
     RetryPolicy,
     SQLiteTaskStore,
@@ -266,9 +266,10 @@ def test_remote_progress_sends_step_changes_sooner_and_flushes_the_rest():
         p.update(1, 0)
 
 
-@pytest.mark.parametrize("stmt", ["import pipeline_kit._display", "import pipeline_kit.tasks",
+@pytest.mark.parametrize("stmt", ["import pipeline_kit.notebook._display",
+                                  "import pipeline_kit.tasks",
                                   "from pipeline_kit import show",
-                                  "from pipeline_kit._display import TaskPanel"])
+                                  "from pipeline_kit.notebook._display import TaskPanel"])
 def test_imports_have_no_cycle_and_stay_light(stmt):
     import subprocess
     import sys

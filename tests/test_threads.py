@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from wavdata import write_scaled_wav
 
-from pipeline_kit import _threads
-from pipeline_kit._threads import (
+from pipeline_kit.base import _threads
+from pipeline_kit.base._threads import (
     available_cores,
     cgroup_cpu_limit,
     engine_threads,
@@ -32,7 +32,7 @@ def clean_env(monkeypatch):
 
 
 def test_affinity_mask_limits_the_cores():
-    code = "from pipeline_kit._threads import available_cores as a; print(a())"
+    code = "from pipeline_kit.base._threads import available_cores as a; print(a())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
     assert out.stdout.strip() == "1"
@@ -103,7 +103,7 @@ def test_batch_with_2_jobs_gives_each_process_its_share(sample_dir, tmp_path):
     files = [write_scaled_wav(src, tmp_path / f"f{i}.wav", 1.0 - 0.01 * i) for i in range(2)]
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from pipeline_kit._cli import main; sys.exit(main())",
+        [sys.executable, "-m", "pipeline_kit.faces.cli",
          "batch", *map(str, files), "--stages", "transcription", "--jobs", "2", "--quiet",
          "--out", str(out)],
         capture_output=True, text=True, timeout=900, cwd=REPO)

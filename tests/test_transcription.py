@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from pipeline_kit._evaluation import normalize_text, word_error_rate
-from pipeline_kit._models import ModelNotAvailableError
-from pipeline_kit._progress import TaskCancelled
-from pipeline_kit.stages._audio import load_audio
+from pipeline_kit.base._models import ModelNotAvailableError
+from pipeline_kit.base._progress import TaskCancelled
+from pipeline_kit.ingest._audio import load_audio
+from pipeline_kit.stages._evaluation import normalize_text, word_error_rate
 from pipeline_kit.stages._transcription import (
     interpolate_missing_times,
     load_engine,

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from pipeline_kit import transcribe
-from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.base._progress import TaskCancelled
 from pipeline_kit.tasks import TaskManager, TaskType
 
 pytestmark = pytest.mark.slow

@@ -20,10 +20,10 @@ from conftest import shared_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_kit._ids import InvalidIdError, id_from_name, is_valid_id, validate_id
-from pipeline_kit._progress import TaskCancelled
-from pipeline_kit.stages import _upload as up
-from pipeline_kit.stages._upload import (
+from pipeline_kit.base._progress import TaskCancelled
+from pipeline_kit.ingest import _upload as up
+from pipeline_kit.ingest._ids import InvalidIdError, id_from_name, is_valid_id, validate_id
+from pipeline_kit.ingest._upload import (
     AudioLibrary,
     AudioRecord,
     ChecksumMismatchError,
@@ -579,7 +579,7 @@ def test_every_file_written_gets_the_umask_mode(tmp_path, wav_bytes, sample_dir)
     """Chunks, manifests, records, audio, artifacts and GraphML: all 0o666 & ~umask."""
     import networkx as nx
 
-    from pipeline_kit._artifacts import ArtifactCache, atomic_write_text
+    from pipeline_kit.pipeline._artifacts import ArtifactCache, atomic_write_text
     from pipeline_kit.stages._graph_query import to_graphml
 
     old = os.umask(0o027)
@@ -737,7 +737,7 @@ def test_recover_removes_only_files_of_dead_writers(lib, wav_bytes, intact) -> N
     chunks_dir = lib.upload_dir("u1") / "chunks"
     staging = lib.root / ".staging"
     staging.mkdir(exist_ok=True)
-    script = ("import sys; from pathlib import Path; from pipeline_kit._fs import temp_path, "
+    script = ("import sys; from pathlib import Path; from pipeline_kit.base._fs import temp_path, "
               "create_new\nfor d, base, ext in ((sys.argv[1], '2', '.tmp'), "
               "(sys.argv[2], 'u1', '.wav'), (sys.argv[3], 'record.json', '.tmp')):\n"
               "    p = temp_path(Path(d), base, ext)\n    create_new(p).write(b'x' * 1000)\n"
@@ -746,7 +746,7 @@ def test_recover_removes_only_files_of_dead_writers(lib, wav_bytes, intact) -> N
                           str(lib.root / "keep")], capture_output=True, text=True, check=True)
     dead = [Path(line) for line in out.stdout.split()]
     assert len(dead) == 3 and all(p.is_file() for p in dead)
-    from pipeline_kit._fs import create_new, temp_path
+    from pipeline_kit.base._fs import create_new, temp_path
 
     live = temp_path(chunks_dir, "2")
     create_new(live).close()

@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._params import Param, check_int
-from .._progress import Progress, ensure_progress
-from ._embeddings import Embedder, get_embedder
-from ._keyphrases import NUMBER_WORDS, key_phrases
-from ._segmentation import (
+from pipeline_kit.base._params import Param, check_int
+from pipeline_kit.base._progress import Progress, ensure_progress
+from pipeline_kit.stages._embeddings import Embedder, get_embedder
+from pipeline_kit.stages._keyphrases import NUMBER_WORDS, key_phrases
+from pipeline_kit.stages._segmentation import (
     PRIORS,
     Vectors,
     best_partition,
@@ -35,9 +35,9 @@ from ._segmentation import (
     lexical_vectors,
     scaled_resolution,
 )
-from ._sentences import Sentence, as_transcript, split_sentences
-from ._speakers import has_speakers, speaker_times
-from ._types import Chapter, Chunk, ModelInfo, Segment, Transcript, Word
+from pipeline_kit.stages._sentences import Sentence, as_transcript, split_sentences
+from pipeline_kit.stages._speakers import has_speakers, speaker_times
+from pipeline_kit.stages._types import Chapter, Chunk, ModelInfo, Segment, Transcript, Word
 
 
 def transcript_from_chunks(chunks: Sequence[Chunk]) -> tuple[Transcript, int]:

@@ -54,14 +54,14 @@ from typing import Any
 
 import numpy as np
 
-from .._params import Param, check_int
-from .._progress import Progress, ScaledProgress, ensure_progress
-from ._embeddings import Embedder, TfidfEmbedder, get_embedder
-from ._segmentation import best_partition, gain_matrix
-from ._sentences import Sentence, as_transcript, split_sentences
-from ._speakers import speaker_changes, speaker_times
-from ._temporal import temporal_info
-from ._types import Chunk, TemporalInfo, Transcript
+from pipeline_kit.base._params import Param, check_int
+from pipeline_kit.base._progress import Progress, ScaledProgress, ensure_progress
+from pipeline_kit.stages._embeddings import Embedder, TfidfEmbedder, get_embedder
+from pipeline_kit.stages._segmentation import best_partition, gain_matrix
+from pipeline_kit.stages._sentences import Sentence, as_transcript, split_sentences
+from pipeline_kit.stages._speakers import speaker_changes, speaker_times
+from pipeline_kit.stages._temporal import temporal_info
+from pipeline_kit.stages._types import Chunk, TemporalInfo, Transcript
 
 METHODS = ("embedding", "tfidf", "fixed")
 PREPARE_OPTIONS = ("window", "smoothing", "pause_seconds", "max_sentence_words",

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._embeddings import Embedder, get_embedder, normalize_rows
-from ._keyphrases import singular
+from pipeline_kit.stages._embeddings import Embedder, encode_cached, get_embedder, normalize_rows
+from pipeline_kit.stages._keyphrases import singular
 
 SIMILARITY = 0.88
 # Words that qualify a mention without changing what it names.
@@ -114,8 +114,6 @@ def _join_contained(keys: list[str], weights: Sequence[float], u: _Union) -> Non
 
 def _join_similar(labels: Sequence[str], u: _Union, embedder: Embedder | str | None,
                   similarity: float) -> None:
-    from ._graph import encode_cached  # late: _graph imports this module
-
     model = get_embedder(embedder)
     emb = normalize_rows(encode_cached(model, list(labels)))
     sims = emb @ emb.T

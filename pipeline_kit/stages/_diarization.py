@@ -64,11 +64,11 @@ from typing import Any
 
 import numpy as np
 
-from .._models import ModelNotAvailableError, resolve_diarization_model
-from .._progress import Progress, ensure_progress
-from .._threads import engine_threads, limit_torch, one_torch_thread
-from . import _overlap, _vad
-from ._types import Diarization, ModelInfo, SpeakerTurn, Transcript
+from pipeline_kit.base._models import ModelNotAvailableError, resolve_diarization_model
+from pipeline_kit.base._progress import Progress, ensure_progress
+from pipeline_kit.base._threads import engine_threads, limit_torch, one_torch_thread
+from pipeline_kit.stages import _overlap, _vad
+from pipeline_kit.stages._types import Diarization, ModelInfo, SpeakerTurn, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def _samples(audio: str | os.PathLike[str] | np.ndarray, progress: Progress) -> 
         if samples.ndim != 1:
             raise ValueError(f"audio samples must be 1-D (mono 16 kHz), got shape {samples.shape}")
         return samples
-    from ._audio import load_audio
+    from pipeline_kit.ingest._audio import load_audio
 
     path = Path(audio)
     if not path.is_file():
@@ -556,7 +556,7 @@ def encoder_sha256() -> str | None:
     """sha256 of the Resemblyzer weights file (None when the package is missing)."""
     import importlib.util
 
-    from .._models import weights_sha256
+    from pipeline_kit.base._models import weights_sha256
 
     spec = importlib.util.find_spec("resemblyzer")
     if spec is None or spec.origin is None:

@@ -7,12 +7,13 @@ Loaded models are cached per process: loading MiniLM costs seconds, encoding is 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .._models import resolve_embedding_model
+from pipeline_kit.base._models import resolve_embedding_model
 
 
 @runtime_checkable
@@ -133,3 +134,24 @@ def get_embedder(embedder: Embedder | str | None = None, device: str = "cpu") ->
         if key not in _cache:
             _cache[key] = SentenceTransformerEmbedder(embedder, device=device)
         return _cache[key]
+
+
+_EMB_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_EMB_CACHE_MAX = 20000
+
+
+def encode_cached(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Encode ``texts`` in one batch, reusing rows encoded before by the same embedder."""
+    name = str(getattr(embedder, "name", type(embedder).__name__))
+    if name.startswith("tfidf"):  # fitted on its input: rows depend on the batch
+        return normalize_rows(embedder.encode(list(texts)))
+    missing = list(dict.fromkeys(t for t in texts if (name, t) not in _EMB_CACHE))
+    if missing:
+        rows = normalize_rows(embedder.encode(missing))
+        for t, row in zip(missing, rows, strict=True):
+            _EMB_CACHE[(name, t)] = row
+        while len(_EMB_CACHE) > _EMB_CACHE_MAX:
+            _EMB_CACHE.popitem(last=False)
+    for t in texts:
+        _EMB_CACHE.move_to_end((name, t))
+    return np.stack([_EMB_CACHE[(name, t)] for t in texts]) if texts else np.zeros((0, 0))

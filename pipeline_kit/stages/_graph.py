@@ -15,7 +15,6 @@ or bool, so GraphML and GEXF export work as is.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,12 +22,12 @@ from typing import TYPE_CHECKING
 import networkx as nx
 import numpy as np
 
-from .._params import Param
-from .._progress import Progress, ensure_progress
-from ._concept_merge import merge_concepts
-from ._embeddings import Embedder, get_embedder, normalize_rows
-from ._keyphrases import PhraseStats, phrase_stats
-from ._types import Chapter, Chunk
+from pipeline_kit.base._params import Param
+from pipeline_kit.base._progress import Progress, ensure_progress
+from pipeline_kit.stages._concept_merge import merge_concepts
+from pipeline_kit.stages._embeddings import Embedder, encode_cached, get_embedder, normalize_rows
+from pipeline_kit.stages._keyphrases import PhraseStats, phrase_stats
+from pipeline_kit.stages._types import Chapter, Chunk
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -38,30 +37,10 @@ TOP_CONCEPTS = Param("top_concepts", int, 40, "concepts kept in the graph",
                      minimum=1, maximum=10_000)
 _NEXT_WEIGHT = 0.5
 
-_EMB_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-_EMB_CACHE_MAX = 20000
-
 
 def concept_id(key: str) -> str:
     """Node id of a concept key ("printing" -> "concept:printing")."""
     return CONCEPT_PREFIX + key
-
-
-def encode_cached(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    """Encode ``texts`` in one batch, reusing rows encoded before by the same embedder."""
-    name = str(getattr(embedder, "name", type(embedder).__name__))
-    if name.startswith("tfidf"):  # fitted on its input: rows depend on the batch
-        return normalize_rows(embedder.encode(list(texts)))
-    missing = list(dict.fromkeys(t for t in texts if (name, t) not in _EMB_CACHE))
-    if missing:
-        rows = normalize_rows(embedder.encode(missing))
-        for t, row in zip(missing, rows, strict=True):
-            _EMB_CACHE[(name, t)] = row
-        while len(_EMB_CACHE) > _EMB_CACHE_MAX:
-            _EMB_CACHE.popitem(last=False)
-    for t in texts:
-        _EMB_CACHE.move_to_end((name, t))
-    return np.stack([_EMB_CACHE[(name, t)] for t in texts]) if texts else np.zeros((0, 0))
 
 
 def _chapter_of(chunks: Sequence[Chunk], chapters: Sequence[Chapter] | None) -> dict[str, int]:

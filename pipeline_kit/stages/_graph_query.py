@@ -8,8 +8,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from .._fs import atomic_writer
-from ._graph import CONCEPT_PREFIX
+from pipeline_kit.base._fs import atomic_writer
+from pipeline_kit.stages._graph import CONCEPT_PREFIX
 
 _SCALARS = (str, int, float, bool)
 
@@ -85,7 +85,7 @@ def resolve_concept(G: nx.Graph, concept: str) -> str:
     if concept in G and G.nodes[concept].get("kind") == "concept":
         return concept
     want = " ".join(str(concept).removeprefix(CONCEPT_PREFIX).lower().split())
-    from ._keyphrases import phrase_key
+    from pipeline_kit.stages._keyphrases import phrase_key
 
     cid = CONCEPT_PREFIX + phrase_key(want)
     if cid in G:

@@ -148,6 +148,6 @@ def second_speaker_runs(frames: Frames, overlapped: np.ndarray) -> list[tuple[fl
 
 def load_weights() -> tuple[np.ndarray, float]:
     """The shipped detector weights (fitted on AMI dev)."""
-    from ._overlap_weights import COEF, INTERCEPT
+    from pipeline_kit.stages._overlap_weights import COEF, INTERCEPT
 
     return np.asarray(COEF, dtype=np.float64), float(INTERCEPT)

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from .._params import Param
-from .._progress import Progress, ensure_progress
-from ._keyphrases import is_content_word, phrase_stats
-from ._sentences import ends_sentence, split_sentences
-from ._types import Chapter, Chunk, Question
+from pipeline_kit.base._params import Param
+from pipeline_kit.base._progress import Progress, ensure_progress
+from pipeline_kit.stages._keyphrases import is_content_word, phrase_stats
+from pipeline_kit.stages._sentences import ends_sentence, split_sentences
+from pipeline_kit.stages._types import Chapter, Chunk, Question
 
 MAX_QUESTIONS = Param("max_questions", int, None, "most questions kept (None: all)",
                       minimum=0, maximum=100_000, optional=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from ._types import SpeakerTurn
+from pipeline_kit.stages._types import SpeakerTurn
 
 
 def to_rttm(turns: tuple[SpeakerTurn, ...] | list[SpeakerTurn], file_id: str = "audio") -> str:

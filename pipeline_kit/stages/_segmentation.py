@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from ._embeddings import Embedder, get_embedder
+from pipeline_kit.stages._embeddings import Embedder, get_embedder
 
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix

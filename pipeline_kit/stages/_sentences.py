@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ._types import Transcript
+from pipeline_kit.stages._types import Transcript
 
 # Tokens ending in a period that do not end a sentence.
 _ABBREVIATIONS = frozenset(

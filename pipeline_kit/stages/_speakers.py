@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._types import (
+from pipeline_kit.stages._types import (
     Chapter,
     Chunk,
     Diarization,
@@ -213,7 +213,7 @@ def _find_tokens(tokens: Sequence[str], words: Sequence[Word], lo: int,
 
 def concept_speakers_from_words(forms: Iterable[str], words: Sequence[Word]) -> dict[str, int]:
     """How often each speaker says one of ``forms`` (a concept's written forms)."""
-    from ._keyphrases import phrase_key
+    from pipeline_kit.stages._keyphrases import phrase_key
 
     keys = {tuple(phrase_key(f).split()) for f in forms if f.strip()}
     keys.discard(())
@@ -258,7 +258,7 @@ def link_concepts_to_speakers(G: Any, transcript: Transcript) -> Any:
 
 def concept_speakers(G: Any, concept: str) -> dict[str, int]:
     """``{speaker: mentions}`` of a concept of a speaker-linked graph ({} when unlinked)."""
-    from ._graph_query import resolve_concept
+    from pipeline_kit.stages._graph_query import resolve_concept
 
     raw = G.nodes[resolve_concept(G, concept)].get("speakers")
     return dict(json.loads(raw)) if raw else {}

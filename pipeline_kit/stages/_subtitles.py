@@ -9,17 +9,28 @@ also ends where another speaker starts, and its text begins with the speaker's l
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ._types import Transcript, Word
+
+class TimedWord(Protocol):
+    """What a cue needs of a word: its text, times and speaker (a transcript's ``Word``)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+    @property
+    def speaker(self) -> str | None: ...
 
 
 def _cues(
-    words: tuple[Word, ...], max_chars: int = 84, max_seconds: float = 7.0, pause: float = 0.8
+    words: Sequence[TimedWord], max_chars: int = 84, max_seconds: float = 7.0, pause: float = 0.8
 ) -> list[tuple[float, float, str]]:
     cues: list[tuple[float, float, str]] = []
-    cur: list[Word] = []
+    cur: list[TimedWord] = []
 
     def flush() -> None:
         if cur:
@@ -52,19 +63,19 @@ def _stamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def to_srt(transcript: Transcript) -> str:
-    """SubRip text: numbered cues with ``HH:MM:SS,mmm`` times."""
+def to_srt(words: Sequence[TimedWord]) -> str:
+    """SubRip text of a transcript's words: numbered cues with ``HH:MM:SS,mmm`` times."""
     blocks = [
         f"{i}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{text}\n"
-        for i, (a, b, text) in enumerate(_cues(transcript.words), start=1)
+        for i, (a, b, text) in enumerate(_cues(words), start=1)
     ]
     return "\n".join(blocks)
 
 
-def to_vtt(transcript: Transcript) -> str:
-    """WebVTT text: a ``WEBVTT`` header and cues with ``HH:MM:SS.mmm`` times."""
+def to_vtt(words: Sequence[TimedWord]) -> str:
+    """WebVTT text of a transcript's words: a header and cues with ``HH:MM:SS.mmm`` times."""
     blocks = [
         f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{text}\n"
-        for a, b, text in _cues(transcript.words)
+        for a, b, text in _cues(words)
     ]
     return "WEBVTT\n\n" + "\n".join(blocks)

@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .._progress import Progress, ensure_progress
-from ._chunking import (
+from pipeline_kit.base._progress import Progress, ensure_progress
+from pipeline_kit.stages._chunking import (
     CHUNK_OPTIONS,
     PREPARE_OPTIONS,
     Prepared,
@@ -46,9 +46,9 @@ from ._chunking import (
     prepare,
     validate_sizes,
 )
-from ._embeddings import Embedder
-from ._segmetrics import pk, segmentation_scores, windowdiff
-from ._types import Chunk, Transcript
+from pipeline_kit.stages._embeddings import Embedder
+from pipeline_kit.stages._segmetrics import pk, segmentation_scores, windowdiff
+from pipeline_kit.stages._types import Chunk, Transcript
 
 V = TypeVar("V", int, str)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ._types import TemporalInfo, TemporalMarker
+from pipeline_kit.stages._types import TemporalInfo, TemporalMarker
 
 # ------------------------------------------------------------------ number words
 

@@ -9,7 +9,7 @@ Why no torch on this path: torch/OpenMP thread teams spin and stall when the cor
 are oversubscribed (another busy process, N batch workers, a kernel that used torch
 on its main thread). VAD is Silero on onnxruntime (:mod:`._vad`), features are
 faster-whisper's numpy log-mel, decoding is CTranslate2; all get the thread count
-:func:`pipeline_kit._threads.engine_threads` chooses from the cores really available.
+:func:`pipeline_kit.base._threads.engine_threads` chooses from the cores really available.
 
 When a local wav2vec2 model is given (``align_model=``) WhisperX's forced alignment
 replaces the Whisper word times. Words it cannot time (numbers are a known case)
@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import _threads
-from .._models import resolve_whisper_model
-from .._progress import Progress, ensure_progress
-from .._threads import engine_threads, limit_torch
-from . import _vad
-from ._types import ModelInfo, Segment, Transcript, Word
-from ._upload import file_sha256
+from pipeline_kit.base import _threads
+from pipeline_kit.base._models import resolve_whisper_model
+from pipeline_kit.base._progress import Progress, ensure_progress
+from pipeline_kit.base._threads import engine_threads, limit_torch
+from pipeline_kit.ingest._upload import file_sha256
+from pipeline_kit.stages import _vad
+from pipeline_kit.stages._types import ModelInfo, Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def load_engine(
     """Load (once per process and thread count) the Whisper model for a device and type.
 
     ``threads``: CTranslate2 threads; None chooses from the cores available to this
-    process and its sibling workers (:func:`pipeline_kit._threads.engine_threads`).
+    process and its sibling workers (:func:`pipeline_kit.base._threads.engine_threads`).
     """
     from faster_whisper import WhisperModel
     from faster_whisper.tokenizer import Tokenizer
@@ -368,7 +368,7 @@ def transcribe(
         if samples.ndim != 1:
             raise ValueError(f"audio samples must be 1-D (mono 16 kHz), got shape {samples.shape}")
     else:
-        from ._audio import load_audio
+        from pipeline_kit.ingest._audio import load_audio
 
         path = Path(audio)
         if not path.is_file():

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
-from ._reprs import clip, clock, html_summary, plural, span, talk_times
+from pipeline_kit.base._reprs import clip, clock, html_summary, plural, span, talk_times
+from pipeline_kit.stages._subtitles import to_srt, to_vtt
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -228,14 +229,10 @@ class Transcript:
         return pd.DataFrame([s.to_dict() for s in self.segments], columns=cols)
 
     def to_srt(self) -> str:
-        from ._subtitles import to_srt
-
-        return to_srt(self)
+        return to_srt(self.words)
 
     def to_vtt(self) -> str:
-        from ._subtitles import to_vtt
-
-        return to_vtt(self)
+        return to_vtt(self.words)
 
     def to_txt(self) -> str:
         return "\n".join(s.text.strip() for s in self.segments) + "\n"

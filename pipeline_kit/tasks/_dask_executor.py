@@ -32,7 +32,7 @@ import time
 import weakref
 from typing import Any
 
-from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.base._progress import TaskCancelled
 from pipeline_kit.tasks._remote_progress import RemoteProgress
 
 TOPIC = "pipeline-kit-progress"
@@ -79,7 +79,7 @@ def dask_task(ref: str, args_json: str, task_id: str, interval: float) -> Any:
     """What runs on the worker: import ``ref``, call it, return JSON data."""
     from distributed import get_worker
 
-    from pipeline_kit._threads import siblings
+    from pipeline_kit.base._threads import siblings
     from pipeline_kit.tasks._callables import (
         decode_args,
         resolve_ref,

@@ -14,14 +14,29 @@ import concurrent.futures as cf
 import os
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from pipeline_kit.tasks._callables import to_result_data, wants_progress
 from pipeline_kit.tasks._run import Run, current_manager_var, current_task
 from pipeline_kit.tasks._types import TaskStatus
 
-if TYPE_CHECKING:
-    from pipeline_kit.tasks._manager import TaskManager
+
+class ExecutorHost(Protocol):
+    """What an executor reports to, on the manager's loop: a run started or ended."""
+
+    _loop: asyncio.AbstractEventLoop
+    _tasks: set[asyncio.Task[Any]]
+    progress_interval: float
+
+    def _post(self, fn: Callable[..., Any], *args: Any) -> None: ...
+
+    def _l_running(self, run: Run) -> None: ...
+
+    def _l_finished(self, run: Run, result: Any, data: Any, exc: BaseException | None,
+                    tb: str | None) -> None: ...
+
+    def _l_cancel_run(self, run: Run, reason: str) -> bool: ...
 
 
 def _wants_progress(fn: Any) -> bool:
@@ -42,7 +57,7 @@ def call_with_progress(run: Run) -> Any:
 class AsyncExecutor:
     """Runs ``async def`` functions as asyncio tasks on the manager's own loop."""
 
-    def __init__(self, manager: TaskManager) -> None:
+    def __init__(self, manager: ExecutorHost) -> None:
         self._mgr = manager
 
     def start(self, run: Run) -> None:
@@ -74,7 +89,7 @@ class AsyncExecutor:
 class ThreadExecutor:
     """Runs sync functions in the manager's thread pool (cancel is cooperative)."""
 
-    def __init__(self, manager: TaskManager, max_workers: int | None) -> None:
+    def __init__(self, manager: ExecutorHost, max_workers: int | None) -> None:
         self._mgr = manager
         self._pool = cf.ThreadPoolExecutor(max_workers, thread_name_prefix="pipeline-kit-task")
 
@@ -106,7 +121,7 @@ class ThreadExecutor:
 class _RemoteExecutor:
     """Shared waiting-thread side of the executors that run the code elsewhere."""
 
-    def __init__(self, manager: TaskManager) -> None:
+    def __init__(self, manager: ExecutorHost) -> None:
         self._mgr = manager
 
     def _pool(self) -> cf.ThreadPoolExecutor:
@@ -138,7 +153,7 @@ class ProcessExecutor(_RemoteExecutor):
     terminated: a process, unlike a thread, can be stopped from outside.
     """
 
-    def __init__(self, manager: TaskManager, max_processes: int | None,
+    def __init__(self, manager: ExecutorHost, max_processes: int | None,
                  kill_after: float) -> None:
         super().__init__(manager)
         self.kill_after = kill_after
@@ -168,7 +183,7 @@ class DaskExecutor(_RemoteExecutor):
     ``spec``: a ``distributed.Client``, a ``"tcp://..."`` address or ``"local"``.
     """
 
-    def __init__(self, manager: TaskManager, spec: Any, kill_after: float) -> None:
+    def __init__(self, manager: ExecutorHost, spec: Any, kill_after: float) -> None:
         super().__init__(manager)
         self.spec, self.kill_after = spec, kill_after
         self._bridge: Any = None

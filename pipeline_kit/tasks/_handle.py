@@ -5,14 +5,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pipeline_kit.tasks._retry import RetryPolicy
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus
 from pipeline_kit.tasks._views import views
 
-if TYPE_CHECKING:
-    from pipeline_kit.tasks._manager import TaskManager
+
+class TaskOwner(Protocol):
+    """What a :class:`~pipeline_kit.tasks.TaskHandle` asks of its manager."""
+
+    def get_task_status(self, task_id: str) -> TaskInfo | None: ...
+
+    def store_error(self, task_id: str) -> str | None: ...
+
+    def cancel(self, task_id: str) -> bool: ...
+
+    def _refuse_blocking_on_loop(self, what: str) -> None: ...
 
 
 class TaskChain:
@@ -66,13 +75,13 @@ class TaskHandle:
 
     ``result()`` blocks (scripts); ``await handle`` works in any running loop
     (Jupyter, or an ``async def`` task on the manager). A failed task raises its
-    exception, a cancelled one :class:`~pipeline_kit._progress.TaskCancelled`, a
+    exception, a cancelled one :class:`~pipeline_kit.base._progress.TaskCancelled`, a
     timed-out one :class:`TimeoutError`.
     """
 
     __slots__ = ("_manager", "_chain")
 
-    def __init__(self, manager: TaskManager, chain: TaskChain) -> None:
+    def __init__(self, manager: TaskOwner, chain: TaskChain) -> None:
         self._manager, self._chain = manager, chain
 
     @property
@@ -101,7 +110,7 @@ class TaskHandle:
         return self._manager.store_error(self.task_id)
 
     @property
-    def manager(self) -> TaskManager:
+    def manager(self) -> TaskOwner:
         return self._manager
 
     def done(self) -> bool:

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.base._progress import TaskCancelled
 from pipeline_kit.tasks._callables import (
     NotStorableError,
     callable_ref,
@@ -48,10 +48,7 @@ from pipeline_kit.tasks._metrics import TaskMetrics, compute_metrics
 from pipeline_kit.tasks._recovery import recover_interrupted
 from pipeline_kit.tasks._reporter import TaskProgress
 from pipeline_kit.tasks._retry import RetryPolicy, TaskNotRetryableError
-from pipeline_kit.tasks._run import (
-    Run,
-    current_task,
-)
+from pipeline_kit.tasks._run import Run, current_manager_var, current_task
 from pipeline_kit.tasks._store import TaskStore, open_store
 from pipeline_kit.tasks._types import (
     SHORT_ID_MIN,
@@ -81,6 +78,12 @@ _RANK = {
 }
 _ids = random.Random()  # private: a user's random.seed() must not repeat task ids
 os.register_at_fork(after_in_child=_ids.seed)
+
+
+def current_manager() -> TaskManager | None:
+    """The manager running the current task, so a parent task can submit children."""
+    manager = current_manager_var.get()
+    return manager if isinstance(manager, TaskManager) else None
 
 
 def new_task_id() -> str:

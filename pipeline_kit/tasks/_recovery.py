@@ -10,7 +10,7 @@ import logging
 import os
 from datetime import datetime
 
-from pipeline_kit._fs import pid_alive
+from pipeline_kit.base._fs import pid_alive
 from pipeline_kit.tasks._store import TaskStore
 from pipeline_kit.tasks._types import ACTIVE, TaskInfo, TaskStatus, utcnow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from pipeline_kit._progress import TaskCancelled, to_percent
+from pipeline_kit.base._progress import TaskCancelled, to_percent
 from pipeline_kit.tasks._throttle import Throttle
 
 

@@ -12,12 +12,12 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from pipeline_kit._progress import TaskCancelled, to_percent
+from pipeline_kit.base._progress import TaskCancelled, to_percent
 from pipeline_kit.tasks._throttle import Throttle
 
 
 class TaskProgress:
-    """:class:`~pipeline_kit._progress.Progress` for one task attempt.
+    """:class:`~pipeline_kit.base._progress.Progress` for one task attempt.
 
     ``flush`` is called (on the manager's loop) with this reporter when values
     should be published; ``post(fn, *args)`` runs ``fn`` on that loop from any thread.

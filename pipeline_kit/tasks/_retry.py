@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.base._progress import TaskCancelled
 
 
 class TaskNotRetryableError(RuntimeError):

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline_kit.tasks._handle import TaskChain
 from pipeline_kit.tasks._reporter import TaskProgress
 from pipeline_kit.tasks._types import TaskInfo
 
-if TYPE_CHECKING:
-    from pipeline_kit.tasks._manager import TaskManager
-
 current_task: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "pipeline_kit_current_task", default=None
 )
-current_manager_var: contextvars.ContextVar[TaskManager | None] = contextvars.ContextVar(
+# Holds the running task's TaskManager (typed loosely: the manager imports this module).
+current_manager_var: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "pipeline_kit_current_manager", default=None
 )
 
@@ -24,11 +22,6 @@ current_manager_var: contextvars.ContextVar[TaskManager | None] = contextvars.Co
 def current_task_id() -> str | None:
     """Id of the task whose code is running now (None outside a task)."""
     return current_task.get()
-
-
-def current_manager() -> TaskManager | None:
-    """The manager running the current task, so a parent task can submit children."""
-    return current_manager_var.get()
 
 
 class Run:

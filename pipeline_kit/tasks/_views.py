@@ -21,6 +21,9 @@ class Views(Protocol):
     def panel(self, manager: Any, **kwargs: Any) -> Any:
         """A widget panel of ``manager``'s tasks, not yet displayed."""
 
+    def follow(self, manager: Any, handle: Any) -> Any:
+        """Show ``handle``'s progress the default way; the view has a ``finish()``."""
+
 
 _views: Views | None = None
 

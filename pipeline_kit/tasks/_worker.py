@@ -18,7 +18,7 @@ import threading
 import traceback
 from typing import Any
 
-from pipeline_kit._progress import TaskCancelled
+from pipeline_kit.base._progress import TaskCancelled
 from pipeline_kit.tasks._callables import (
     decode_args,
     exception_ref,

@@ -22,7 +22,6 @@ Run: ``python tests/benchmarks/bench_chapter_audio.py`` (needs espeak-ng).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -30,11 +29,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _common import DATA, REPO
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 LJ = DATA / "speech" / "ljspeech_LJ001" / "wavs"
 SECTIONS = [
     ("One.", [LJ / f"LJ001-{i:04d}.wav" for i in range(1, 13)]),
@@ -46,7 +42,7 @@ SR = 16000
 
 
 def spoken(text: str, folder: Path) -> np.ndarray:
-    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.ingest._audio import load_audio
 
     path = folder / f"{text.strip('.')}.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text],
@@ -56,7 +52,7 @@ def spoken(text: str, folder: Path) -> np.ndarray:
 
 def build(folder: Path) -> tuple[np.ndarray, list[float]]:
     """The recording and the start time (s) of each spoken number (gold: sections 2..4)."""
-    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.ingest._audio import load_audio
 
     pieces, starts, t = [], [], 0.0
     for i, (number, paths) in enumerate(SECTIONS):

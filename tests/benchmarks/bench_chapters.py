@@ -21,26 +21,20 @@ Run: ``HF_HUB_OFFLINE=1 PYTHONPATH=. python tests/benchmarks/bench_chapters.py [
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
+from _common import CHOI
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from pipeline_kit.stages._segmentation import (  # noqa: E402
+from pipeline_kit.stages._segmentation import (
     lexical_vectors,
     segment_sentences,
 )
-from pipeline_kit.stages._segmetrics import load_choi, pk, windowdiff  # noqa: E402
+from pipeline_kit.stages._segmetrics import load_choi, pk, windowdiff
 
-SHARED = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
-CHOI = SHARED / "textseg" / "choi_dev"
 FOLDERS = ("3-5", "6-8", "9-11", "3-11")
 
 Segmenter = Callable[[list[str], int], list[int]]

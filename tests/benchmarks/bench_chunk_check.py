@@ -22,7 +22,7 @@ import tempfile
 
 CHILD = r"""
 import json, sys, time
-from pipeline_kit.stages._upload import AudioLibrary
+from pipeline_kit.ingest._upload import AudioLibrary
 root, stored, receives = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 lib = AudioLibrary(root)
 lib.start_upload("u", expected_chunks=10_000, filename="a.wav")

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
+from _common import CHOI
 
 from pipeline_kit.stages._chunking import (
     chunk_boundaries,
@@ -41,9 +40,6 @@ from pipeline_kit.stages._embeddings import get_embedder
 from pipeline_kit.stages._segmetrics import load_choi, pk, sentence_to_word_boundaries
 from pipeline_kit.stages._sweep import sweep
 
-REPO = Path(__file__).resolve().parents[2]
-CHOI = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data")) \
-    / "textseg" / "choi_dev"
 FOLDERS = ("3-5", "6-8", "9-11", "3-11")
 BIG = 10_000  # never binds (the declared maximum): only topic boundaries are compared
 

@@ -48,10 +48,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import CHOI, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-CHOI = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data")) \
-    / "textseg" / "choi_dev"
 BASE_CHUNKS = 1500
 BATCH = 25  # recordings per add_runs call
 
@@ -90,7 +88,7 @@ def synth_runs(start: int, count: int, n_chunks: int, texts: list[str], vecs: np
     """``count`` synthetic recordings (ids from ``start``), as collection run tables."""
     import pandas as pd
 
-    from pipeline_kit._collection_ingest import tables_from_texts
+    from pipeline_kit.collection._ingest import tables_from_texts
 
     vocab = np.array(sorted({w for t in texts for w in t.split()}))
     out = []
@@ -121,7 +119,7 @@ def synth_runs(start: int, count: int, n_chunks: int, texts: list[str], vecs: np
 def synth_sentences(rng: np.random.Generator, v: np.ndarray):
     """3-4 sentence vectors per chunk of unit vectors ``v``, each chunk's last one shared
     with the next chunk: its chunk's vector plus noise (cosine about 0.7)."""
-    from pipeline_kit._chunk_vectors import SentenceVectors
+    from pipeline_kit.pipeline._chunk_vectors import SentenceVectors
 
     per = rng.integers(3, 5, len(v))
     lo = np.concatenate([[0], np.cumsum(per - 1)[:-1]])
@@ -146,7 +144,7 @@ def queries(texts: list[str], n: int) -> list[str]:
 # ----------------------------------------------------------------------------- steps
 
 def step_build(index_dir: Path, recordings: int, n_chunks: int, cache: Path) -> dict:
-    from pipeline_kit._collection import Collection
+    from pipeline_kit.collection._collection import Collection
 
     texts, vecs = base_material(cache)
     home = index_dir / "home"
@@ -165,8 +163,8 @@ def step_build(index_dir: Path, recordings: int, n_chunks: int, cache: Path) -> 
 
 
 def step_search(index_dir: Path, n_queries: int, cache: Path, exact: bool = False) -> dict:
-    import pipeline_kit._collection as collection
-    from pipeline_kit._collection import Collection
+    import pipeline_kit.collection._collection as collection
+    from pipeline_kit.collection._collection import Collection
     from pipeline_kit.stages._embeddings import get_embedder
 
     if exact:  # no inverted lists: every chunk's cosine, as below REDUCE_FROM chunks
@@ -219,7 +217,7 @@ def step_baseline(index_dir: Path, n_queries: int, cache: Path) -> dict:
     """The keyword queries as a DuckDB scan: every chunk containing every query term."""
     import duckdb
 
-    from pipeline_kit._collection_search import terms
+    from pipeline_kit.collection._search import terms
 
     texts, _ = base_material(cache)
     qs = queries(texts, n_queries)

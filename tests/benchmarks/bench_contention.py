@@ -33,17 +33,16 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parents[2]
-TESTS = ROOT / "tests"
-sys.path[:0] = [str(ROOT), str(TESTS)]
-DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+from _common import DATA, TESTS
+from _common import REPO as ROOT
+
 AUDIO = DATA / "speech_long" / "ljspeech_LJ001-0001-0032_concat_16k.wav"
 REF = AUDIO.with_suffix(".ref.txt")
 GOAL = 1.10
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
 
-CLI = [sys.executable, "-c", "import sys; from pipeline_kit._cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c",
+       "import sys; from pipeline_kit.faces.cli import main; sys.exit(main())"]
 LOADS = {
     "busy-loop": "while True:\n    pass\n",
     "torch-matmul": "import torch\na = torch.randn(768, 768)\nwhile True:\n    a @ a\n",
@@ -64,7 +63,7 @@ if side == "raw":  # nothing of pipeline_kit in this process (it sets OMP_WAIT_P
         return " ".join(s.text for s in segs)
 else:
     import pipeline_kit as pk
-    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.ingest._audio import load_audio
     samples = load_audio(audio)
     def run(x):
         return pk.transcribe(x).text
@@ -175,7 +174,7 @@ def main() -> int:
     if not AUDIO.exists():
         print(f"skipped: shared development data not available at {AUDIO}")
         return 0
-    from pipeline_kit._evaluation import word_error_rate
+    from pipeline_kit.stages._evaluation import word_error_rate
 
     quick = "--quick" in sys.argv
     work = Path(tempfile.mkdtemp(prefix="bench-contention-"))

@@ -17,10 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parents[2]
-TESTS = ROOT / "tests"
-sys.path[:0] = [str(ROOT), str(TESTS)]
+from _common import REPO as ROOT
+from _common import TESTS
+
 os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(ROOT), *filter(None, sys.path)])
 
 
@@ -36,7 +35,7 @@ def copies(folder: Path, n: int) -> list[Path]:
 
 
 def batch(files: list[Path], out: Path, manager) -> float:
-    from pipeline_kit._batch import run_batch
+    from pipeline_kit.pipeline._batch import run_batch
 
     t = time.perf_counter()
     df = run_batch(files, out, mode="pipeline", manager=manager, home=out / "home", **PARAMS)

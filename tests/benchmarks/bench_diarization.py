@@ -29,9 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_overlap import AMI, FILES  # noqa: E402  (the same 9 files, offline)
+from train_overlap import AMI, FILES  # the same 9 files, offline
 
 WARM_UP = "trn03"  # speech throughout (trn01 has none the engines find: nothing would load)
 
@@ -39,7 +37,7 @@ WARM_UP = "trn03"  # speech throughout (trn01 has none the engines find: nothing
 def worker(side: str, out: Path) -> None:
     """One side in this process: warm up on a file with speech, then time all nine."""
     import pipeline_kit as pk
-    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.ingest._audio import load_audio
 
     audio = {f: load_audio(AMI / f"{f}.wav") for f in FILES}
 

@@ -13,16 +13,12 @@ Run: ``python tests/benchmarks/bench_models.py``.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+from _common import DATA
+
 LJ = DATA / "speech_long" / "ljspeech_LJ001-0001-0032_concat_16k.wav"
 JFK = DATA / "speech" / "jfk" / "jfk.flac"
 AMI = [DATA / "diarization" / "pyannote_ami_debug" / f"trn0{i}.wav" for i in range(1, 5)]
@@ -35,7 +31,7 @@ def child(model: str) -> None:
     """One process, one model: print JSON with load time and per-set time, audio and text."""
     import time
 
-    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.ingest._audio import load_audio
     from pipeline_kit.stages._transcription import load_engine, transcribe
 
     t0 = time.perf_counter()
@@ -64,8 +60,8 @@ def main() -> int:
     if not LJ.exists():
         print(f"skipped: shared development data not available at {LJ}")
         return 0
-    from pipeline_kit._evaluation import word_error_rate
-    from pipeline_kit._models import PRESETS, ModelNotAvailableError, resolve_whisper_model
+    from pipeline_kit.base._models import PRESETS, ModelNotAvailableError, resolve_whisper_model
+    from pipeline_kit.stages._evaluation import word_error_rate
 
     try:
         resolve_whisper_model("base")

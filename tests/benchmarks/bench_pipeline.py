@@ -25,9 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+from _common import DATA, REPO
+
 LJ = DATA / "speech_long" / "ljspeech_LJ001-0001-0032_concat_16k.wav"
 SAMPLE = REPO / "data" / "sample" / "austen_sample.wav"
 ROUNDS = 4  # ABBA pairs: direct, pipeline, pipeline, direct, ...
@@ -54,7 +53,7 @@ def direct():
     return {"wall": time.perf_counter() - t, "cpu": time.process_time() - c}
 
 def pipelined(home):
-    from pipeline_kit._pipeline import run_pipeline
+    from pipeline_kit.pipeline._pipeline import run_pipeline
     t, c = time.perf_counter(), time.process_time()
     r = run_pipeline(audio, home=home, out_dir=home / "out", **PARAMS)
     assert r.run_record["cache_hits"] == [], r.run_record["cache_hits"]

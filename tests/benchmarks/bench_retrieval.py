@@ -19,22 +19,19 @@ Run: HF_HUB_OFFLINE=1 PYTHONPATH=. python tests/benchmarks/bench_retrieval.py [-
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import CHOI
 
-from pipeline_kit._chunk_vectors import SentenceVectors
-from pipeline_kit._collection import Collection
-from pipeline_kit._collection_ingest import tables_from_texts
+from pipeline_kit.collection._collection import Collection
+from pipeline_kit.collection._ingest import tables_from_texts
+from pipeline_kit.pipeline._chunk_vectors import SentenceVectors
 from pipeline_kit.stages._embeddings import get_embedder, normalize_rows
 from pipeline_kit.stages._segmetrics import load_choi
 
-REPO = Path(__file__).resolve().parents[2]
-CHOI = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data")) \
-    / "textseg" / "choi_dev"
 FOLDERS = ("3-5", "6-8", "9-11", "3-11")
 MODES = (("keyword", "score"), ("semantic", "score"), ("hybrid", "score"), ("hybrid", "rrf"))
 

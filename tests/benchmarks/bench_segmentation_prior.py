@@ -23,26 +23,18 @@ Run: ``HF_HUB_OFFLINE=1 PYTHONPATH=. python tests/benchmarks/bench_segmentation_
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
+from _common import CHOI  # first: puts tests/ on sys.path for unevendocs
+from bench_chapters import equal as even
+from bench_chapters import timed
+from unevendocs import short_segments_found, uneven_documents
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "benchmarks")]
-
-from bench_chapters import equal as even  # noqa: E402
-from bench_chapters import timed  # noqa: E402
-from unevendocs import short_segments_found, uneven_documents  # noqa: E402
-
-from pipeline_kit.stages._segmentation import embed_sentences, segment_sentences  # noqa: E402
-from pipeline_kit.stages._segmetrics import load_choi, pk, windowdiff  # noqa: E402
-
-SHARED = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
-CHOI = SHARED / "textseg" / "choi_dev"
+from pipeline_kit.stages._segmentation import embed_sentences, segment_sentences
+from pipeline_kit.stages._segmetrics import load_choi, pk, windowdiff
 
 Doc = tuple[list[str], list[int]]
 Segmenter = Callable[[list[str], int], list[int]]

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-SHARED = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", "../shared/data"))
-AMI = SHARED / "diarization" / "pyannote_ami_debug"
+from _common import DATA
+
+AMI = DATA / "diarization" / "pyannote_ami_debug"
 
 CHILD = r"""
 import json, sys, time
@@ -58,10 +58,9 @@ print(json.dumps({"seconds": seconds, "labels": labels}))
 
 def build_input(minutes: float, path: Path) -> tuple[int, int]:
     """Write the repeated transcript and turns to ``path``; returns (words, turns)."""
-    import pipeline_kit as pk
+    from test_speakers import gold_diarization  # tests/ is on sys.path (_common)
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from test_speakers import gold_diarization
+    import pipeline_kit as pk
 
     t = pk.transcribe(str(AMI / "sample.wav"))
     gold = gold_diarization(AMI / "sample.rttm", "sample")

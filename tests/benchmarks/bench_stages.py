@@ -8,18 +8,13 @@ budget: all post-transcription stages together under 5 % of transcription time
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+from _common import CHOI, DATA
+
 LJ = DATA / "speech_long" / "ljspeech_LJ001-0001-0032_concat_16k.ref.txt"
-CHOI = DATA / "textseg" / "choi_dev" / "3-11"
+CHOI_3_11 = CHOI / "3-11"
 LJ_AUDIO_SECONDS = 221.7
 AUDIO = DATA / "speech_long" / "ljspeech_LJ001-0001-0032_concat_16k.wav"
 
@@ -44,7 +39,7 @@ def timed(fn, repeat: int = 5) -> tuple[float, float, object]:
 
 
 def main() -> int:
-    if not LJ.exists() or not CHOI.is_dir():
+    if not LJ.exists() or not CHOI_3_11.is_dir():
         print(f"shared data not found under {DATA}; nothing to time")
         return 0
     from pipeline_kit.stages._chapters import analyze_chapters
@@ -54,7 +49,7 @@ def main() -> int:
     from pipeline_kit.stages._transcription import load_engine, transcribe
 
     lines: list[str] = []
-    for f in sorted(CHOI.glob("*.ref"), key=lambda p: int(p.stem)):
+    for f in sorted(CHOI_3_11.glob("*.ref"), key=lambda p: int(p.stem)):
         if sum(len(x.split()) for x in lines) >= 9000:
             break
         lines += [x.strip() for x in f.read_text().splitlines()

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline_kit._progress import NullProgress
+from pipeline_kit.base._progress import NullProgress
 from pipeline_kit.tasks import TaskManager, TaskType
 
 

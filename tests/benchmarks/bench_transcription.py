@@ -9,16 +9,12 @@ Goal: ours / raw <= 1.05 with equal WER. Run: ``python tests/benchmarks/bench_tr
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+from _common import DATA
+
 AUDIO = DATA / "speech_long" / "ljspeech_LJ001-0001-0032_concat_16k.wav"
 REF = AUDIO.with_suffix(".ref.txt")
 
@@ -27,9 +23,9 @@ def main() -> int:
     if not AUDIO.exists():
         print(f"skipped: shared development data not available at {AUDIO}")
         return 0
-    from pipeline_kit._evaluation import word_error_rate
-    from pipeline_kit._models import resolve_whisper_model
-    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.base._models import resolve_whisper_model
+    from pipeline_kit.ingest._audio import load_audio
+    from pipeline_kit.stages._evaluation import word_error_rate
     from pipeline_kit.stages._transcription import _import_whisperx, load_engine, transcribe
 
     audio = load_audio(AUDIO)

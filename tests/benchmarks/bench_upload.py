@@ -32,13 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from _common import REPO
 
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
 import threading
-from pipeline_kit.stages._upload import AudioLibrary, concat_files, _copy_into, _hash_sources
+from pipeline_kit.ingest._upload import AudioLibrary, concat_files, _copy_into, _hash_sources
 root, upload_id, dest, mode = sys.argv[1:5]
 lib = AudioLibrary(root, max_bytes=1 << 40, hash_uploads=mode == "assemble_hashed")
 t = time.perf_counter()
@@ -68,7 +68,7 @@ MODES = {"assemble": "assemble", "assemble+sha256": "assemble_hashed", "concat_f
 
 
 def make_chunks(root: Path, n: int, total: int) -> tuple[str, list[Path]]:
-    from pipeline_kit.stages._upload import AudioLibrary
+    from pipeline_kit.ingest._upload import AudioLibrary
 
     lib = AudioLibrary(root, max_bytes=1 << 40)
     manifest = lib.start_upload("bench", expected_chunks=n, filename="bench.bin")

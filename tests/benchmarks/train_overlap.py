@@ -16,11 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _common import DATA, REPO
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("PIPELINE_KIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 AMI = DATA / "diarization" / "pyannote_ami_debug"
 FILES = [f"trn0{i}" for i in range(1, 10)]
 C = 0.1  # inverse L2 strength: LOO DER 0.339 at 0.03, 0.329 at 0.1, 0.330 at 0.3
@@ -39,10 +36,10 @@ class FileFrames:
 
 def file_frames(name: str, transcript: object) -> FileFrames | None:
     """Diarize ``name`` up to the one-speaker runs; None when no speech is found."""
-    from pipeline_kit._progress import ensure_progress
+    from pipeline_kit.base._progress import ensure_progress
+    from pipeline_kit.ingest._audio import load_audio
     from pipeline_kit.stages import _diarization as dia
     from pipeline_kit.stages import _overlap
-    from pipeline_kit.stages._audio import load_audio
     from pipeline_kit.stages._rttm import read_rttm
 
     samples = load_audio(AMI / f"{name}.wav")
@@ -73,7 +70,7 @@ def fit_on(items: list[FileFrames], c: float = C) -> tuple[np.ndarray, float]:
 def transcripts(out: Path) -> dict[str, object]:
     """tiny.en transcripts of the 9 files, cached as JSON in ``out``."""
     import pipeline_kit as pk
-    from pipeline_kit.stages._audio import load_audio
+    from pipeline_kit.ingest._audio import load_audio
 
     result = {}
     for f in FILES:

@@ -87,7 +87,7 @@ MUTANTS: list[Mutant] = [
            ("tests/test_tasks_manager.py::test_cancel_running_stops_at_next_progress_call[sqlite]",),
            timeout=30),
     Mutant("a", "chunk_size dropped from the chunking cache key",
-           "pipeline_kit/_pipeline.py",
+           "pipeline_kit/pipeline/_pipeline.py",
            "    own = params.for_stage(spec.name)\n",
            "    own = params.for_stage(spec.name)\n    own.pop('chunk_size', None)\n",
            ("tests/test_registry.py", "tests/test_pipeline.py", "-k",
