@@ -84,3 +84,34 @@ def test_base_resolves_offline_and_transcribes_jfk():
     t = transcribe(shared_path("speech/jfk/jfk.flac"), model="base")
     assert t.model.name == "base"
     assert "ask not what your country can do for you" in " ".join(normalize_text(t.text))
+
+
+def test_bundled_spacy_model_is_checked_and_parses():
+    """The bundled en_core_web_sm resolves offline, matches its pin and splits sentences
+    after abbreviations correctly."""
+    from pipeline_kit.base._models import _SPACY_SHA256, resolve_spacy_model, tree_sha256
+    from pipeline_kit.stages._nlp import parse
+
+    found = resolve_spacy_model()
+    assert (found.path / "meta.json").is_file() and tree_sha256(found.path) == _SPACY_SHA256
+    doc = parse("Sen. John L. McClellan met Dr. Smith in St. Louis. They spoke.")
+    assert [s.text for s in doc.sents] == ["Sen. John L. McClellan met Dr. Smith in St. Louis.",
+                                           "They spoke."]
+
+
+def test_a_changed_spacy_model_file_changes_its_hash(tmp_path):
+    import shutil
+
+    from pipeline_kit.base._models import resolve_spacy_model, tree_sha256
+
+    copy = shutil.copytree(resolve_spacy_model().path, tmp_path / "m")
+    before = tree_sha256(copy)
+    (copy / "tokenizer").write_bytes((copy / "tokenizer").read_bytes()[:-1])
+    assert tree_sha256(copy) != before
+
+
+def test_unknown_spacy_model_fails_at_once_naming_it():
+    from pipeline_kit.base._models import ModelNotAvailableError, resolve_spacy_model
+
+    with pytest.raises(ModelNotAvailableError, match="'xx_no_such_model' is not available"):
+        resolve_spacy_model("xx_no_such_model")

