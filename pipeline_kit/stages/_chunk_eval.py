@@ -213,17 +213,24 @@ def self_supervised(index: SentenceIndex, chunks: Sequence[Chunk], w: np.ndarray
 
 
 def gold_retrieval(index: SentenceIndex, chunks: Sequence[Chunk], w: np.ndarray,
-                   gold: Sequence[int], every: HeldOut | None = None) -> dict[str, float]:
+                   gold: Sequence[int], every: HeldOut | None = None,
+                   nth: int = 0) -> dict[str, float]:
     """Choi-style: each gold segment's first sentence held back and used as the query;
     right answers are the chunks lying mostly in its segment. Also the gold context
-    precision, over every sentence as in :func:`self_supervised`."""
+    precision, over every sentence as in :func:`self_supervised`.
+
+    ``nth``: use each segment's ``nth`` sentence instead (segments too short are left
+    out), to see how much the gold score depends on which sentences ask.
+    """
     keys = tuple(f"gold_{k}" for k in (*RETRIEVAL_KEYS, "context_precision"))
     if len(index.starts) < 2 or not chunks:
         return dict.fromkeys(keys, float("nan"))
     starts = sorted({0, *gold} - {index.n_words})
-    queries = np.array(sorted({index.sentence_at(b) for b in starts}), dtype=np.int64)
     seg = segment_chunk_words(chunks, gold, index.n_words)
     sentence_segment = index.segment_of_sentences(gold)
+    firsts = sorted({index.sentence_at(b) for b in starts})
+    queries = np.array([q + nth for q in firsts if q + nth < len(index.starts)
+                        and sentence_segment[q + nth] == sentence_segment[q]], dtype=np.int64)
     out = held_out_scores(index, w, queries)
     relevant = mostly_inside(own_segment_words(seg, sentence_segment, out), out)
     result = {f"gold_{k}": v for k, v in rank_scores(out.scores, relevant).items()}

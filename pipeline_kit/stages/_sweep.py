@@ -2,30 +2,32 @@
 
 Sentences are embedded once per method (:func:`~.chunking.prepare`); every setting
 only re-runs boundary placement, so a sweep of many settings costs little more
-than one chunking run. Quality columns are computed with one reference embedding
-for all rows (the first embedding method of the sweep), so rows are comparable.
+than one chunking run. The purpose columns (:mod:`._chunk_eval`: sizes, topic
+straddle, mid-sentence starts, leave-one-out retrieval, context precision) reuse the
+sentence embeddings of the topic reference (MiniLM when the sweep embeds with it) for
+every row, so rows are comparable and nothing is embedded twice.
 
-Choosing without gold (:func:`choose_setting`): ``topic_pk`` is the Pk of a
-setting's chunk cuts against the toolkit's own topic segmentation (hybrid MiniLM +
-lexical when the sweep embeds, else lexical), so it needs no reference. Measured on
-Choi dev (docs 0-4 of 3-5, 6-8, 9-11 and 3-11; 54 settings each: methods embedding,
-tfidf, fixed x chunk_size 100, 150, 200, 300, 500, 1000 x overlap 0, 25, 50), the
-Spearman correlation with gold Pk across settings, mean over the 20 documents:
+Choosing without gold (:func:`choose_setting`): a setting on the Pareto front of
+retrieval against context precision and chunk size, the best by the purpose's score
+(search: MRR x context precision). The older choice, lowest ``topic_pk`` (Pk of the
+cuts against the toolkit's own topics), mostly restated the chunk count and always
+took the largest size. Measured with ``tests/benchmarks/bench_chunk_purpose.py``
+(method embedding, sizes 40-1000 x overlap 0/25/50, 23 settings; the relevance rule was
+chosen on Choi 3-5 and 9-11 docs 0-4; scored on Choi 6-8 and 3-11 docs 10-19, unseen),
+rank of the chosen setting by gold MRR x gold context precision:
 
-==================== ========= ==========================================
-label-free column    Spearman  note
-==================== ========= ==========================================
-topic_pk             +0.957    used for the choice (pooled 1,080 rows: +0.956)
-topic_windowdiff     +0.930    tie-break
-boundary_similarity  +0.894
-sentence_end_share   -0.720
-n_chunks             +0.261
-coherence            -0.047
-==================== ========= ==========================================
+================================ ======== ====== =========
+choice (20 scoring documents)    in top 3 rank 1 mean rank
+================================ ======== ====== =========
+choose_setting(purpose="search")   70%     50%     4.1
+lowest topic_pk (old)              30%     15%     8.6
+================================ ======== ====== =========
 
-The chosen setting had the best gold Pk of the 54 in 17 of the 20 documents
-(median rank 1, mean rank 2.9). With ``gold_boundaries`` the table also has the
-gold columns (precision, recall, f1, pk, windowdiff).
+It never chose the largest size (the largest was truly best in 3 of the 20). The
+self-supervised MRR does not rank settings as the Choi-style gold MRR does (Spearman
+mean 0.25 over the documents); nor does the gold MRR agree with itself when each
+segment's second sentence asks instead of its first (mean 0.05 on the tuning documents):
+ten queries a document are too few to order 23 close settings.
 """
 
 from __future__ import annotations
@@ -321,8 +323,9 @@ def sweep(
     :mod:`._chunk_eval`): ``n_chunks``, ``words_median/p10/p90``, ``straddle_share``
     (chunks across one of the text's own topic boundaries), ``mid_sentence_share``,
     self-supervised ``recall_at_1/recall_at_5/mrr``, ``context_precision``,
-    ``seconds``; all from the sentence embeddings computed once per method (the
-    first embedding method's for every row, so rows are comparable).
+    ``seconds``; all from the sentence embeddings computed once per method (those of
+    the topic reference, MiniLM when ``"embedding"`` is swept, for every row, so rows
+    are comparable).
     ``gold`` (or its old name ``gold_boundaries``): word indices where a new topic
     starts; adds ``gold_pk``, ``gold_windowdiff``, boundary ``gold_precision/recall/f1``
     (within ``tolerance`` words), ``gold_straddle`` and the Choi-style
@@ -365,7 +368,7 @@ def sweep(
         prep_seconds[m] = time.perf_counter() - t0
     reference = next((prepared[m] for m in methods if prepared[m].embeddings is not None), None)
     topics = _topic_reference(prepared, transcript, embedder, prep_opts)
-    embedded = reference if reference is not None else topics
+    embedded = topics  # MiniLM when the sweep embeds with it: the better judge of retrieval
     index = sentence_index(embedded) if embedded.embeddings is not None else None
     any_prep = prepared[methods[0]]
     n = any_prep.n_words

@@ -22,8 +22,13 @@ Printed per folder:
    truly best). Baselines in the same run: the old choice (lowest ``topic_pk``) and
    always the largest size with no overlap.
 
+3. (``--ceiling``) How far the gold score agrees with itself: the Spearman across
+   settings between gold MRR asked by each segment's first sentence and by its second
+   sentence; and the Spearman of the self-supervised MRR with gold MRR asked by every
+   sentence (right answers: chunks mostly in its gold segment).
+
 Run: HF_HUB_OFFLINE=1 python tests/benchmarks/bench_chunk_purpose.py [--docs 10]
-      [--set scoring|tuning|both]
+      [--set scoring|tuning|both] [--ceiling]
 Needs ../shared/data (textseg/choi_dev).
 """
 
@@ -37,9 +42,11 @@ import pandas as pd
 from _common import CHOI
 from scipy.stats import spearmanr
 
+from pipeline_kit.stages import _chunk_eval as ev
+from pipeline_kit.stages._chunking import chunk_prepared, prepare
 from pipeline_kit.stages._embeddings import get_embedder
 from pipeline_kit.stages._segmetrics import load_choi, sentence_to_word_boundaries
-from pipeline_kit.stages._sweep import choose_setting, sweep
+from pipeline_kit.stages._sweep import choose_setting, sentence_index, sweep
 
 SIZES = (40, 60, 100, 150, 200, 300, 500, 1000)
 OVERLAPS = (0, 25, 50)
@@ -87,6 +94,41 @@ def score_doc(folder: str, i: int) -> dict[str, object]:
     }
 
 
+def ceiling_doc(folder: str, i: int) -> dict[str, float]:
+    """Spearman of gold MRR (first-sentence queries) with gold MRR (second-sentence
+    queries), and of the self-supervised MRR with gold MRR asked by every sentence."""
+    sents, bounds = load_choi(CHOI / folder / f"{i}.ref")
+    gold = sentence_to_word_boundaries(sents, bounds)
+    prep = prepare(" ".join(sents), "embedding")
+    index = sentence_index(prep)
+    segs = index.segment_of_sentences(gold)
+    rows = []
+    for cs in SIZES:
+        for ov in (o for o in OVERLAPS if o < cs):
+            chunks = chunk_prepared(prep, cs, ov, with_temporal=False)
+            w = ev.sentence_chunk_words(index, chunks)
+            every = ev.every_sentence(index, w)
+            seg = ev.segment_chunk_words(chunks, gold, index.n_words)
+            rel = ev.mostly_inside(ev.own_segment_words(seg, segs, every), every)
+            rows.append({
+                "first": ev.gold_retrieval(index, chunks, w, gold, every)["gold_mrr"],
+                "second": ev.gold_retrieval(index, chunks, w, gold, every, nth=1)["gold_mrr"],
+                "all": ev.rank_scores(every.scores, rel)["mrr"],
+                "self": ev.self_supervised(index, chunks, w, prep.topic_starts, every)["mrr"]})
+    d = pd.DataFrame(rows)
+    return {"first~second": _rho(d["first"], d["second"]),
+            "self~all-sentence gold": _rho(d["self"], d["all"]),
+            "first~all-sentence gold": _rho(d["first"], d["all"])}
+
+
+def report_ceiling(name: str, docs: dict[str, range]) -> None:
+    r = pd.DataFrame([ceiling_doc(f, i) for f, rng in docs.items() for i in rng])
+    print(f"\n### {name}: how far gold agrees with itself ({len(r)} documents)")
+    print(f"{'Spearman across settings':<34} {'mean':>7} {'median':>7}")
+    for col in r.columns:
+        print(f"{col:<34} {r[col].mean():>7.3f} {r[col].median():>7.3f}")
+
+
 def report(name: str, results: list[dict[str, object]]) -> None:
     r = pd.DataFrame([{k: v for k, v in x.items() if k != "table"} for x in results])
     tables = pd.concat([x["table"] for x in results])  # type: ignore[misc]
@@ -117,6 +159,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=10, help="scoring documents per folder")
     ap.add_argument("--set", choices=("scoring", "tuning", "both"), default="both")
+    ap.add_argument("--ceiling", action="store_true", help="also part 3 (slower)")
     args = ap.parse_args()
     if not CHOI.is_dir():
         raise SystemExit(f"shared data not found: {CHOI}")
@@ -133,6 +176,8 @@ def main() -> None:
         for folder in docs:
             report(f"{name} {folder}", [x for x in results if x["folder"] == folder])
         report(f"{name} all", results)
+        if args.ceiling:
+            report_ceiling(name, docs)
     print(f"\n({time.perf_counter() - t0:.0f} s)")
 
 
