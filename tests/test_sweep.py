@@ -20,7 +20,6 @@ from pipeline_kit.stages._segmetrics import (
     pk,
     sentence_to_word_boundaries,
 )
-from pipeline_kit.stages._sentences import split_sentences
 from pipeline_kit.stages._sweep import (
     choose_setting,
     pareto_front,
@@ -160,7 +159,7 @@ def test_purpose_columns_tell_topic_chunks_from_fixed_windows_on_choi():
     text, gold = _choi("6-8/3.ref")
     df = sweep(text, chunk_size=[150], overlap=[0, 25], method=["embedding", "fixed"],
                gold=gold).set_index(["method", "overlap"])
-    sentences = {s.start_word for s in split_sentences(text)}
+    sentences = {s.start_word for s in prepare(text, "fixed").sentences}  # the sweep's own
     fixed = create_semantic_chunks(text, 150, 25, method="fixed", with_temporal=False)
     assert df.loc[("fixed", 25), "mid_sentence_share"] == pytest.approx(
         np.mean([c.start_word_index not in sentences for c in fixed]))

@@ -266,7 +266,8 @@ def choose_setting(table, purpose: str = "search", max_words: int | None = None)
                              f"(shortest longest chunk: {int(table['words_max'].min())})")
     front = pool[pareto_front(pool, ret, longer)]
     if front.empty or front[[ret, prec]].isna().all().any():
-        raise ValueError(f"no setting has {ret} and {prec} to choose by (empty text?)")
+        raise ValueError(f"no setting has {ret} and {prec} to choose by: retrieval needs a "
+                         "text of at least 2 sentences")
     score = front[ret] * front[prec] * (front["words_median"] if longer else 1.0)
     score = score.fillna(-np.inf)
     ranked = front.assign(_score=score.round(9), _size=front["words_median"] *

@@ -14,7 +14,8 @@ Printed per folder:
 1. Spearman between the self-supervised score (``mrr``, ``recall_at_1``) and gold
    retrieval (``gold_mrr``, ``gold_recall_at_1``) across the 23 settings: mean and median
    over documents, and "pooled" (the Spearman of the per-setting means over the
-   folder's documents). Baseline in the same run: the chunk count alone (fewer chunks
+   folder's documents); also over all document x setting rows at once. Baseline in
+   the same run: the chunk count alone (fewer chunks
    ranked higher), which is what ``topic_pk`` mostly restated.
 2. The setting chosen for ``purpose="search"`` against gold MRR x gold context
    precision: its rank (1 + the settings strictly better), the share of documents where
@@ -143,6 +144,9 @@ def report(name: str, results: list[dict[str, object]]) -> None:
         sign = -1 if a == "n_chunks" else 1
         pooled = _rho(sign * means[a], means[b])
         print(f"{label:<34} {r[col].mean():>7.3f} {r[col].median():>7.3f} {pooled:>7.3f}")
+    rows = _rho(tables["mrr"], tables["gold_mrr"])
+    print(f"(self mrr ~ gold mrr over all {len(tables)} document-setting rows: {rows:.3f}; "
+          "mostly differences between documents)")
     print(f"{'search choice vs gold MRR x CP':<34} {'top-3':>7} {'rank 1':>7} {'mean rk':>7}")
     for label, col in (("choose_setting(purpose='search')", "rank_new"),
                        ("baseline: old min topic_pk", "rank_old"),
