@@ -99,3 +99,78 @@ def test_an_index_without_anchors_is_rebuilt(tmp_path):
     again.add_runs([tables_from_texts("h", "h.wav", HISTORY, markers=True)])
     tl = again.timeline().set_index("text")
     assert tl.loc["Ten years later", "anchor"] == "1455"
+
+
+PRINTING = ["In the middle of the 15th century Gutenberg printed in Mainz.",
+            "He printed his Bible in 1462. For the next 15 or 20 years the craft spread, "
+            "and 15 or 20 years later Venice was its centre.",
+            "In the second half of the 19th century machines set the type; in the early "
+            "1900s they were everywhere. The 17th century printed pamphlets."]
+
+
+@pytest.fixture(scope="module")
+def printing(tmp_path_factory) -> pd.DataFrame:
+    tmp = tmp_path_factory.mktemp("coll-precision")
+    (tmp / "home" / "artifacts").mkdir(parents=True)
+    coll = Collection(tmp / "home", index_dir=tmp / "idx", update=False)
+    coll.add_runs([tables_from_texts("p", "printing.wav", PRINTING, markers=True)])
+    return coll.timeline().set_index("text")
+
+
+def _bounds(tl: pd.DataFrame, text: str) -> tuple[float, float]:
+    row = tl.loc[[t for t in tl.index if text in t][0]]
+    return round(float(row["year_start"]), 1), round(float(row["year_end"]), 1)
+
+
+def test_qualifiers_narrow_a_century_or_decade(printing):
+    assert _bounds(printing, "15th century") == (1425.0, 1475.0)
+    assert _bounds(printing, "19th century") == (1850.0, 1900.0)
+    assert _bounds(printing, "1900s") == (1900.0, 1903.3)
+    assert _bounds(printing, "17th century") == (1600.0, 1700.0)  # no qualifier: whole
+
+
+def test_a_range_of_years_resolves_from_its_anchor(printing):
+    assert _bounds(printing, "the next 15 or 20 years") == (1462.0, 1482.0)
+    assert _bounds(printing, "15 or 20 years later") == (1477.0, 1483.0)  # 1477 to 1482
+    assert printing.loc["the next 15 or 20 years", "anchor"] == "1462"
+
+
+def _two_runs_of_one_recording(tmp: Path) -> Collection:
+    """'history.wav' indexed twice (chunked two ways: whole texts, then sentence pairs)
+    and 'interview.wav' once."""
+    (tmp / "home" / "artifacts").mkdir(parents=True)
+    coll = Collection(tmp / "home", index_dir=tmp / "idx", update=False)
+    halves = [s for t in HISTORY for s in t.split(". ")]
+    coll.add_runs([tables_from_texts("h1", "history.wav", HISTORY, markers=True),
+                   tables_from_texts("i1", "interview.wav", INTERVIEW, markers=True),
+                   tables_from_texts("h2", "history.wav", halves, markers=True)])
+    return coll
+
+
+def test_every_view_reads_each_recordings_newest_run(tmp_path):
+    coll = _two_runs_of_one_recording(tmp_path)
+    tl = coll.timeline()
+    assert set(tl["run_id"]) == {"h2", "i1"}
+    assert not tl.duplicated(["recording", "word_index", "text"]).any()
+    both = coll.timeline(runs="all")
+    assert set(both["run_id"]) == {"h1", "h2", "i1"}
+    history = both[both["recording"] == "history.wav"]
+    assert len(history) == 2 * len(tl[tl["recording"] == "history.wav"])
+    assert list(coll.timeline(runs=["h1"])["run_id"].unique()) == ["h1"]
+    recs = coll.recordings().set_index("recording")
+    assert recs.loc["history.wav", "runs"] == 2
+    assert recs.loc["history.wav", "chunks"] == len([s for t in HISTORY for s in t.split(". ")])
+    assert coll.recordings(runs="all").set_index("recording").loc["history.wav", "chunks"] \
+        == len(HISTORY) + recs.loc["history.wav", "chunks"]
+    hits = coll.search("Gutenberg Bible", mode="keyword", k=50)
+    assert set(hits["run_id"]) == {"h2"}
+    assert set(coll.search("Gutenberg Bible", mode="keyword", k=50, runs="all")["run_id"]) \
+        == {"h1", "h2"}
+
+
+def test_unknown_runs_are_refused_by_name(tmp_path):
+    coll = _two_runs_of_one_recording(tmp_path)
+    with pytest.raises(ValueError, match="'nope'"):
+        coll.timeline(runs=["h1", "nope"])
+    with pytest.raises(ValueError, match="runs must be"):
+        coll.recordings(runs="newest")  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ from scipy import sparse
 
 from pipeline_kit.base._fs import atomic_write_bytes, atomic_writer
 from pipeline_kit.collection._ingest import RunTables, iter_new_runs, read_run, resolve_homes
+from pipeline_kit.collection._runs import Runs, chosen_run_ids, run_condition
 from pipeline_kit.collection._search import (
     REDUCE_FROM,
     Clusters,
@@ -44,7 +45,7 @@ from pipeline_kit.collection._search import (
 MODES = ("hybrid", "semantic", "keyword")
 # Bumped whenever the stored rows or sidecar files change meaning (e.g. term hashing):
 # an index of another format is rebuilt from the homes' runs when opened.
-INDEX_FORMAT = "5"
+INDEX_FORMAT = "6"
 INDEX_FOLDER = "collection"
 CLUSTERS_FILE = "clusters.npz"  # the search's inverted lists (see Collection._clusters)
 _POOL = 100  # candidates taken from each list before fusing
@@ -277,14 +278,20 @@ class Collection:
 
     # ------------------------------------------------------------------------- tables
 
-    def recordings(self) -> pd.DataFrame:
-        """One row per recording: its name, duration and how many runs and chunks it has."""
-        return self.query("""
-            SELECT r.recording, r.recording_id, r.duration, count(*) AS runs,
-                   sum(u.n_chunks) AS chunks, min(u.date) AS first_run, max(u.date) AS last_run,
-                   r.audio_path
+    def recordings(self, *, runs: Runs = "latest") -> pd.DataFrame:
+        """One row per recording: its name, duration, how many runs it has, and the
+        chunks of the run(s) ``runs`` chooses (each recording's newest by default)."""
+        cond, params = run_condition(runs, "u.run_id")
+        chosen_run_ids(self, runs)
+        return self.query(f"""
+            SELECT r.recording, r.recording_id, r.duration, a.runs, sum(u.n_chunks) AS chunks,
+                   a.first_run, a.last_run, r.audio_path
             FROM recordings r JOIN runs u USING (recording_id)
-            GROUP BY ALL ORDER BY r.recording""")
+            JOIN (SELECT recording_id, count(*) AS runs, min(date) AS first_run,
+                         max(date) AS last_run FROM runs GROUP BY recording_id) a
+                 USING (recording_id)
+            WHERE {cond}
+            GROUP BY ALL ORDER BY r.recording""", params)
 
     def runs(self) -> pd.DataFrame:
         """One row per indexed run."""
@@ -319,8 +326,8 @@ class Collection:
                      AND ch.chapter_index = c.chapter_index
                 ORDER BY c.row""").df()
         counts, vectors, has = self._load_matrices(runs)
-        newest = meta.groupby("recording_id")["seq"].transform("max")
-        meta["latest"] = (meta["seq"] == newest).to_numpy()  # each recording's newest run
+        latest = meta["run_id"].isin(chosen_run_ids(self, "latest")).to_numpy()
+        meta["latest"] = latest  # the rule of every view, kept with the loaded chunks
         searcher = Searcher(counts, vectors, has, clusters=self._clusters(vectors, has),
                             sentences=self._sentence_index(runs))
         self._searcher = (stamp, searcher, meta)
@@ -387,7 +394,7 @@ class Collection:
 
     def search(self, q: str, k: int = 20, mode: str = "hybrid",
                where: dict[str, Any] | str | None = None, *, latest: bool = True,
-               fusion: str = "score") -> pd.DataFrame:
+               runs: Runs | None = None, fusion: str = "score") -> pd.DataFrame:
         """The ``k`` chunks that best match ``q``, best first.
 
         ``mode``: ``"keyword"`` (BM25), ``"semantic"`` (MiniLM cosine: the chunk vectors
@@ -397,8 +404,10 @@ class Collection:
         fusion).
         ``where``: a dict of filters (``recording`` name or id, ``run_id``, ``speaker``,
         ``chapter`` index or title words, ``date`` as ``(from, to)`` ISO dates, each a
-        value or a list) or a SQL condition over the hit columns. ``latest``: only
-        each recording's newest run. Columns: recording, run_id, chunk_id,
+        value or a list) or a SQL condition over the hit columns. ``runs``: which
+        runs to search, as every view chooses them (:mod:`~pipeline_kit.collection._runs`:
+        each recording's newest run by default, ``"all"``, or a list of run ids);
+        ``latest=False`` is ``runs="all"``. Columns: recording, run_id, chunk_id,
         chapter_index, chapter, start_time, end_time, speaker, snippet (matched words
         in ``**``), score, audio_path, date.
         """
@@ -406,7 +415,8 @@ class Collection:
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
         searcher, meta = self._loaded()
-        allowed = _mask(meta, where, latest)
+        allowed = _mask(meta, where) & self._chosen_rows(
+            meta, runs if runs is not None else ("latest" if latest else "all"))
         rows, scores = self._rank(searcher, q, k, mode, allowed, fusion)
         hits = meta.iloc[rows]
         out = pd.DataFrame({c: hits[c].to_numpy() for c in HIT_COLUMNS
@@ -414,6 +424,12 @@ class Collection:
         out.insert(8, "snippet", [highlight(t, q) for t in hits["text"]])
         out.insert(9, "score", scores)
         return out[HIT_COLUMNS].reset_index(drop=True)
+
+    def _chosen_rows(self, meta: pd.DataFrame, runs: Runs) -> np.ndarray:
+        """Which loaded chunks belong to the runs ``runs`` chooses."""
+        if isinstance(runs, str) and runs == "latest":
+            return meta["latest"].to_numpy()
+        return meta["run_id"].isin(chosen_run_ids(self, runs)).to_numpy()
 
     def _rank(self, searcher: Searcher, q: str, k: int, mode: str, allowed: np.ndarray,
               fusion: str = "score") -> tuple[np.ndarray, np.ndarray]:
@@ -442,15 +458,22 @@ class Collection:
 
     # ------------------------------------------------------------------------- timeline
 
-    def timeline(self, where: dict[str, Any] | str | None = None) -> pd.DataFrame:
+    def timeline(self, where: dict[str, Any] | str | None = None, *,
+                 runs: Runs = "latest") -> pd.DataFrame:
         """Every temporal marker, with its recording, chunk and audio time, and a ``year``
         on a shared axis when it resolves: years, decades, dates, centuries and eras by
         themselves; relative markers against the ``anchor`` column names (the nearest
         preceding absolute marker of the run for "ten years later", the recording date
-        for "last year"; see :mod:`pipeline_kit.collection._time`)."""
-        df = self.query("""
+        for "last year"; see :mod:`pipeline_kit.collection._time`). ``year_start`` and
+        ``year_end`` bound the time a marker names ("the middle of the 15th century":
+        1425-1475). ``runs``: each recording's newest run by default (see ``search``)."""
+        cond, params = run_condition(runs, "m.run_id")
+        chosen_run_ids(self, runs)  # names unknown run ids
+        df = self.query(f"""
             SELECT r.recording, m.recording_id, m.run_id, m.chunk_id, c.row AS chunk_row,
-                   m.text, m.kind, m.normalized, m.year, m.span_years, m.anchor,
+                   m.text, m.kind, m.normalized, m.year, m.span_years,
+                   m.year AS year_start, m.year + m.span_years AS year_end, m.anchor,
+                   m.word_index,
                    m.confidence,
                    m.start_time, m.end_time, c.chapter_index, ch.title AS chapter, c.speaker,
                    c.speakers, CAST(u.date AS VARCHAR) AS date, r.audio_path
@@ -458,13 +481,14 @@ class Collection:
                  ON r.recording_id = m.recording_id
             JOIN chunks c ON c.run_id = m.run_id AND c.chunk_id = m.chunk_id
             LEFT JOIN chapters ch ON ch.run_id = c.run_id AND ch.chapter_index = c.chapter_index
-            ORDER BY r.recording, m.start_time, m.word_index""")
+            WHERE {cond}
+            ORDER BY r.recording, m.start_time, m.word_index""", params)
         if isinstance(where, str):
             import duckdb
 
             df = duckdb.query_df(df, "t", f"SELECT * FROM t WHERE {where}").df()
         elif where:
-            df = df[_mask(df, where, latest=False)]
+            df = df[_mask(df, where)]
         return df.reset_index(drop=True)
 
     def plot_timeline(self, df: pd.DataFrame | None = None):  # -> matplotlib Figure
@@ -475,20 +499,24 @@ class Collection:
 
     # ------------------------------------------------------------------------- concepts
 
-    def concepts(self, *, embedder: Any = None, similarity: float | None = None) -> pd.DataFrame:
-        """Concepts merged across runs: recordings, mentions, first and last mention,
-        and the concepts they co-occur with most. ``embedder=False`` merges by lemma
-        and containment only."""
+    def concepts(self, *, embedder: Any = None, similarity: float | None = None,
+                 runs: Runs = "latest") -> pd.DataFrame:
+        """Concepts merged across recordings: recordings, mentions, first and last
+        mention, and the concepts they co-occur with most. ``embedder=False`` merges by
+        lemma and containment only. ``runs``: each recording's newest run by default."""
         from pipeline_kit.collection._concepts import merged_concepts
 
-        return merged_concepts(self, embedder=embedder, similarity=similarity)[0]
+        return merged_concepts(self, embedder=embedder, similarity=similarity,
+                               runs=runs)[0]
 
-    def graph(self, *, embedder: Any = None, similarity: float | None = None):  # -> nx.Graph
+    def graph(self, *, embedder: Any = None, similarity: float | None = None,
+              runs: Runs = "latest"):  # -> nx.Graph
         """The merged concept graph (networkx): concept nodes joined by co-occurrence,
-        and recording nodes joined to the concepts they mention."""
+        and recording nodes joined to the concepts they mention. ``runs``: each
+        recording's newest run by default."""
         from pipeline_kit.collection._concepts import concept_graph
 
-        return concept_graph(self, embedder=embedder, similarity=similarity)
+        return concept_graph(self, embedder=embedder, similarity=similarity, runs=runs)
 
 
 def index_run(home: str | os.PathLike[str], record: dict[str, Any]) -> bool:
@@ -546,10 +574,9 @@ def _values(v: Any) -> list[Any]:
 _FILTERS = ("recording", "run_id", "speaker", "chapter", "date")
 
 
-def _mask(meta: pd.DataFrame, where: dict[str, Any] | str | None, latest: bool) -> np.ndarray:
-    """Rows of ``meta`` that pass ``where`` (and ``latest``), as a boolean array."""
-    ok = meta["latest"].to_numpy(copy=True) if latest and "latest" in meta else \
-        np.ones(len(meta), dtype=bool)
+def _mask(meta: pd.DataFrame, where: dict[str, Any] | str | None) -> np.ndarray:
+    """Rows of ``meta`` that pass ``where``, as a boolean array."""
+    ok = np.ones(len(meta), dtype=bool)
     if where is None:
         return ok
     if isinstance(where, str):

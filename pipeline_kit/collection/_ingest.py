@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline_kit.collection._time import resolve_relative_markers, year_fraction
+from pipeline_kit.collection._time import narrow, resolve_relative_markers, year_fraction
 from pipeline_kit.pipeline._artifacts import ArtifactCache
 from pipeline_kit.pipeline._chunk_vectors import (
     SentenceVectors,
@@ -271,6 +271,14 @@ def resolve_year(kind: str, normalized: str | None) -> tuple[float | None, float
     return _ERAS.get(normalized.lower(), (None, None))
 
 
+def _said_before(text: str, start: int, marker: str) -> str:
+    """The words said before a marker's number: a few words of the chunk before it and
+    the marker's own words up to its first digit ("the middle of the 15th century")."""
+    digit = re.search(r"\d", marker)
+    own = marker[: digit.start()] if digit else ""
+    return " ".join(text[:start].split()[-5:]) + " " + own
+
+
 def marker_frame(chunks: Sequence[Chunk]) -> pd.DataFrame:
     """Every temporal marker of every chunk, with its time, resolved when it can be.
 
@@ -286,6 +294,9 @@ def marker_frame(chunks: Sequence[Chunk]) -> pd.DataFrame:
                 continue
             seen.add((m.text, word_at))
             year, span = resolve_year(m.kind, m.normalized)
+            if year is not None and span is not None and m.kind in ("decade", "era") \
+                    and m.normalized and m.normalized.lower() not in _ERAS:
+                year, span = narrow(year, span, _said_before(c.text, m.start_char, m.text))
             rows.append({"chunk_id": c.chunk_id, "text": m.text, "kind": m.kind,
                          "normalized": m.normalized, "confidence": float(m.confidence),
                          "year": year, "span_years": span, "word_index": word_at,

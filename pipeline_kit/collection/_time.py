@@ -11,7 +11,11 @@ Two kinds of relative marker resolve, each against its own anchor:
   creation time), since they are said from the moment of speaking.
 
 A resolved marker lands at the start of the unit it names and spans that unit ("ten
-years later" after 1455: 1465, one year; "the following decade": 1465, ten years).
+years later" after 1455: 1465, one year; "the following decade": 1465, ten years). A
+range of amounts spans its spread ("15 or 20 years later" after 1462: 1477-1482; "the
+next 15 or 20 years": 1462-1482, as far as the longer). Centuries and decades narrow by
+the qualifier said before them (:func:`narrow`: "the middle of the 15th century" is
+1425-1475, "the second half of the 19th century" 1850-1900).
 Vague ones stay unresolved: unknown amounts ("a few years later", "several decades
 ago", "two or three years"), no direction ("within ten years", "in recent years",
 "the other day", a bare weekday), and anaphoric ones with no absolute marker before
@@ -49,7 +53,8 @@ DAY_WORDS = {"yesterday": -1, "today": 0, "tonight": 0, "tomorrow": 1}
 ANCHOR_DATE = "recording date"
 
 _UNIT = rf"(?P<unit>{'|'.join(sorted(UNIT_YEARS, key=len, reverse=True))}|centurie)s?"
-_AMOUNT = r"(?P<n>\d{1,3}|an?|a couple of|(?:[a-z]+[- ])?[a-z]+)"
+_AMOUNT = (r"(?P<n>\d{1,3}|an?|a couple of|(?:[a-z]+[- ])?[a-z]+)"
+           r"(?: (?:or|to) (?P<n2>\d{1,3}|(?:[a-z]+[- ])?[a-z]+))?")
 _N_LATER = re.compile(rf"{_AMOUNT} {_UNIT} (?P<dir>{'|'.join(FORWARD)})")
 _THE_NEXT_N = re.compile(rf"the (?P<rel>next|following|previous|preceding|past|last|coming) "
                          rf"{_AMOUNT} {_UNIT}")
@@ -72,7 +77,7 @@ class Relative:
     base: str
     count: float
     unit: str
-    span: float = 1.0
+    span: float = 1.0  # in units; a range ("15 or 20 years later") spans its spread
     weekday: int | None = None  # "next Monday": the weekday, counted from ``count``'s sign
 
 
@@ -98,22 +103,37 @@ def parse_relative(text: str) -> Relative | None:
     return None
 
 
-def _counted(t: str) -> Relative | None:
-    """"ten years later", "two centuries earlier" (anchor); "three years ago" (now)."""
-    m = _N_LATER.fullmatch(t)
-    n = amount(m["n"]) if m else None
-    if m is None or n is None:
+def _range(m: re.Match[str]) -> tuple[int, int] | None:
+    """The amount of a match as (low, high): "ten" -> (10, 10), "15 or 20" -> (15, 20);
+    None when vague or backwards."""
+    n = amount(m["n"])
+    n2 = amount(m["n2"]) if m["n2"] else n
+    if n is None or n2 is None or n2 < n:
         return None
+    return n, n2
+
+
+def _counted(t: str) -> Relative | None:
+    """"ten years later", "two centuries earlier" (anchor); "three years ago" (now);
+    "15 or 20 years later": from the 15th to the end of the 20th year."""
+    m = _N_LATER.fullmatch(t)
+    found = _range(m) if m else None
+    if m is None or found is None:
+        return None
+    lo, hi = found
     base = "now" if m["dir"] in DEICTIC_WORDS else "anchor"
-    return Relative(base, FORWARD[m["dir"]] * n, _unit(m))
+    step = FORWARD[m["dir"]]
+    return Relative(base, step * (lo if step > 0 else hi), _unit(m), span=hi - lo + 1)
 
 
 def _stretch(t: str) -> Relative | None:
-    """"the next ten years" (anchor), "the past two years" (now): n units beside the base."""
+    """"the next ten years" (anchor), "the past two years" (now): n units beside the base;
+    "the next 15 or 20 years": as far as the longer."""
     m = _THE_NEXT_N.fullmatch(t)
-    n = amount(m["n"]) if m else None
-    if m is None or n is None:
+    found = _range(m) if m else None
+    if m is None or found is None:
         return None
+    n = found[1]
     base = "now" if m["rel"] in ("past", "last", "coming") else "anchor"
     return Relative(base, 0 if _STEP[m["rel"]] > 0 else -n, _unit(m), span=n)
 
@@ -169,6 +189,28 @@ def _day_word(t: str) -> Relative | None:
 def _unit(m: re.Match[str]) -> str:
     u = m["unit"]
     return "century" if u == "centurie" else u
+
+
+# Where in a century or decade a qualifier places a time, as (start, end) fractions:
+# "the middle of the 15th century" is 1425-1475, "the early 1900s" 1900-1903.
+PARTS: dict[str, tuple[float, float]] = {
+    "early": (0.0, 1 / 3), "beginning": (0.0, 1 / 3), "start": (0.0, 1 / 3),
+    "mid": (0.25, 0.75), "middle": (0.25, 0.75),
+    "late": (2 / 3, 1.0), "end": (2 / 3, 1.0), "close": (2 / 3, 1.0),
+    "first half": (0.0, 0.5), "second half": (0.5, 1.0), "latter half": (0.5, 1.0),
+}
+_PART_BEFORE = re.compile(rf"\b(?P<part>{'|'.join(sorted(PARTS, key=len, reverse=True))})"
+                          r"(?: of)?(?: the)?\s*$")
+
+
+def narrow(year: float, span: float, before: str) -> tuple[float, float]:
+    """(year, span) of a century or decade narrowed by the qualifier said just before it
+    (``before``: the words up to its number, e.g. "in the second half of the ")."""
+    m = _PART_BEFORE.search(" ".join(before.lower().replace("-", " ").split()) + " ")
+    if m is None or span < 10:
+        return year, span
+    lo, hi = PARTS[m["part"]]
+    return year + lo * span, (hi - lo) * span
 
 
 def year_fraction(year: int, month: int = 1, day: int = 1) -> float:
