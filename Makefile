@@ -23,7 +23,7 @@ OUT ?= out
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup deps _deps-install _venv demo test test-notebooks lint bench models lock clean-venv
+.PHONY: setup deps _deps-install _venv demo test test-loaded test-notebooks lint bench models lock clean-venv
 
 # Both stamps are decided by content, not file times: a fresh clone's files are all
 # newer than any stamp, which used to re-run `pip install -r lock.txt` + `pip check`
@@ -76,6 +76,13 @@ lint: setup
 test: setup lint models
 	$(PY) -m pytest
 	@$(MAKE) --no-print-directory test-notebooks
+
+# The suite as a busy laptop runs it: two busy-looping processes spin on the cores the
+# whole time (run it before stopping; tests must not depend on an idle machine).
+test-loaded: setup lint models
+	@$(PY) -c 'while True: pass' & p1=$$!; $(PY) -c 'while True: pass' & p2=$$!; \
+	  trap 'kill $$p1 $$p2 2>/dev/null' EXIT; echo ">> 2 busy processes: $$p1 $$p2"; \
+	  $(PY) -m pytest && $(MAKE) --no-print-directory test-notebooks
 
 # nbval on copies of the notebooks in a fresh temporary folder, so no earlier `out/`
 # (a stale cache, another notebook's files) is reused: there `../out` is new, `../data`

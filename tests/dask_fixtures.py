@@ -14,12 +14,16 @@ def whoami(x: int, progress=None) -> dict:
 
 
 def slow(marker: str, progress=None) -> str:
-    """Runs ~5 s in small steps, then writes ``marker`` (which a cancel must prevent)."""
-    for i in range(100):
-        progress.update(i, 100, step="working")
-        time.sleep(0.05)
-    open(marker, "w").close()
-    return "done"
+    """Runs ~5 s in small steps, then writes ``marker`` (which a cancel must prevent);
+    ``<marker>.ended`` tells that it stopped, either way."""
+    try:
+        for i in range(100):
+            progress.update(i, 100, step="working")
+            time.sleep(0.05)
+        open(marker, "w").close()
+        return "done"
+    finally:
+        open(marker + ".ended", "w").close()
 
 
 def die_once(marker: str, progress=None) -> int:

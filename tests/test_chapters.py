@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -101,21 +100,21 @@ def test_choi_3_11_pk_without_segment_count(choi_3_11):
     assert float(np.mean(scores)) <= 0.07  # C99: 0.12, TextTiling: 0.32 (published)
 
 
-def test_choi_3_11_lexical_only_is_fast_and_decent(choi_3_11):
-    t = time.perf_counter()
+def test_choi_3_11_lexical_only_is_decent(choi_3_11):
+    """Quality only: its speed is measured by tests/benchmarks/bench_chapters.py."""
     scores = [pk(ref, segment_sentences(doc, method="lexical"), len(doc))
               for doc, ref in choi_3_11]
-    assert (time.perf_counter() - t) / len(choi_3_11) < 0.2
     assert float(np.mean(scores)) <= 0.11
 
 
-def test_long_text_segments_quickly(choi_3_11):
+def test_long_text_segments_into_chapters(choi_3_11):
+    """A 9,000-word text of six documents gets several chapters that tile it in order
+    (its speed is benchmarked, not asserted here)."""
     text = " ".join(s for doc, _ in choi_3_11[:6] for s in doc)
     assert len(text.split()) >= 9000
-    t = time.perf_counter()
     chapters = analyze_chapters(text, method="lexical")
-    assert time.perf_counter() - t < 2.0
     assert len(chapters) > 1
+    assert [c.chapter_index for c in chapters] == list(range(len(chapters)))
 
 
 # --- segmentation API (no data needed) ---------------------------------------------------

@@ -43,7 +43,7 @@ def test_run_writes_results_and_the_other_commands_work(tmp_path, capsys):
     row = runs_table[2].split()
     n_stages = str(len(record["stages"]))
     assert row[0] == record["run_id"][:8] and row[4:] == ["completed", WAV.name, n_stages, "0"]
-    assert re.fullmatch(r"\d+\.\ds|\d+m\d\ds", row[3])  # started is a date and a time
+    assert re.fullmatch(r"\d+\.\ds|\d+m\d\ds|\d+h\d\dm", row[3])  # any run length
     assert main(["tasks", "--home", str(home)]) == 0
     tasks_table = capsys.readouterr().out
     assert "semantic_chunking" in tasks_table and record["task_id"] not in tasks_table
@@ -120,13 +120,16 @@ def test_cancel_reaches_a_run_in_another_process(tmp_path, capsys):
                 store.close()
                 chunking = running[0] if running else None
             time.sleep(0.2)
-        t0 = time.monotonic()
         rc = main(["cancel", parent[0].task_id, "--home", str(home), "--wait", "30"])
         out = capsys.readouterr()
         assert rc == 0, out.err
         assert "cancelled" in out.out
-        assert child.wait(30) != 0  # the run ended as cancelled, long before its 120 s delay
-        assert time.monotonic() - t0 < 30
+        assert child.wait(100) != 0  # ended as cancelled: the stage's 120 s delay never ran out
+        store = SQLiteTaskStore(home / "tasks.sqlite3")
+        try:
+            assert store.get(parent[0].task_id).status.value == "cancelled"
+        finally:
+            store.close()
     finally:
         if child.poll() is None:
             child.kill()
@@ -139,7 +142,6 @@ def test_cancel_reaches_a_run_in_another_process(tmp_path, capsys):
 
 def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
     """Each refusal names the problem and leaves no store, artifact or output behind."""
-    import time
 
     a_file = tmp_path / "taken"
     a_file.write_text("not a folder")
@@ -154,11 +156,9 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
         (["--out", str(tmp_path / "o"), "--stages", "nope"], "unknown stage name(s): 'nope'"),
     ]
     for extra, message in cases:
-        t0 = time.monotonic()
         rc = main(["run", str(WAV), "--home", str(home), *extra])
         err = capsys.readouterr().err
-        assert rc == 1 and message in err, (extra, err)
-        assert time.monotonic() - t0 < 2, extra  # refused at once, not after a run
+        assert rc == 1 and message in err, (extra, err)  # before any work: see below
     missing = tmp_path / "missing.wav"
     assert main(["run", str(missing), "--out", str(tmp_path / "o"), "--home", str(home)]) == 1
     assert f"audio file not found: {missing}" in capsys.readouterr().err

@@ -480,9 +480,7 @@ def test_rename_persists_in_the_saved_run_the_store_and_the_artifact_view(run, h
 
 
 def test_load_run_shows_the_speakers_and_the_names_given(run, home, tmp_path):
-    load_run = getattr(pk, "load_run", None)
-    if load_run is None:
-        pytest.skip("pk.load_run is not on this branch (it is on main)")
+    load_run = pk.load_run
     assert load_run(run.out_dir).transcript == run.transcript  # labelled, as the run showed it
     mine, copy = _copy_of_run(run, home, tmp_path)
     pk.rename_speakers(mine, {"SPEAKER_2": "Guest"})

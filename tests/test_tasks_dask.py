@@ -103,7 +103,11 @@ def test_cancel_stops_the_work_on_the_worker(tm, tmp_path):
     assert tm.cancel(h.task_id)
     info = _wait_status(tm, h.task_id, {TaskStatus.CANCELLED})
     assert info.status is TaskStatus.CANCELLED
-    time.sleep(6)  # longer than the task would have taken
+    ended = Path(f"{marker}.ended")
+    deadline = time.monotonic() + 120
+    while not ended.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ended.exists(), "the cancelled task never stopped on the worker"
     assert not marker.exists(), "the worker kept running a cancelled task"
     # the worker is free again
     again = tm.submit(dask_fixtures.whoami, 1, executor="dask", task_type="t")

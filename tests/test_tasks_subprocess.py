@@ -37,7 +37,7 @@ def test_manual_retry_in_a_fresh_process(store_target, tmp_path):
     with TaskManager(store) as tm:
         h = tm.submit(fx.fail_unless_file, str(marker), task_type=TaskType.TRANSCRIPTION)
         with pytest.raises(FileNotFoundError):
-            h.result(5)
+            h.result(60)
         failed_id = h.task_id
     marker.write_text("fixed in another process")
     proc = run_python(f"""
@@ -62,7 +62,7 @@ def test_refused_retry_of_lambda_in_a_fresh_process(store_target):
     with TaskManager(store) as tm:
         h = tm.submit(lambda: 1 / 0, task_type=TaskType.TRANSCRIPTION)
         with pytest.raises(ZeroDivisionError):
-            h.result(5)
+            h.result(60)
     proc = run_python(f"""
         from pipeline_kit.tasks import TaskManager, TaskNotRetryableError
         with TaskManager({store!r}) as tm:
@@ -127,12 +127,14 @@ def test_stale_heartbeat_from_another_host_is_interrupted(store_target):
 def test_heartbeat_is_written_while_running(store_target):
     with TaskManager(store_target, heartbeat_interval=0.05) as tm:
         h = tm.submit(fx.block, "hb", task_type=TaskType.TRANSCRIPTION)
-        assert fx.event("hb.started").wait(5)
-        time.sleep(0.1)
+        assert fx.event("hb.started").wait(60)
         first = tm.store.get(h.task_id).heartbeat_at
-        time.sleep(0.2)
-        later = tm.store.get(h.task_id).heartbeat_at
-        assert later > first
+        deadline = time.monotonic() + 60  # polls for the condition; asserts no duration
+        later = first
+        while later == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+            later = tm.store.get(h.task_id).heartbeat_at
+        assert first is not None and later is not None and later > first
         assert tm.store.get(h.task_id).manager_id == tm.manager_id
         fx.event("hb.release").set()
-        h.result(5)
+        h.result(60)

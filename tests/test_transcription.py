@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from conftest import shared_path
@@ -98,11 +96,7 @@ def test_json_round_trip_and_exports(sample_transcript, tmp_path):
 
 
 def test_model_loaded_once_per_process():
-    a = load_engine()
-    t0 = time.perf_counter()
-    b = load_engine()
-    assert a is b
-    assert time.perf_counter() - t0 < 1.0
+    assert load_engine() is load_engine()
 
 
 def test_progress_per_segment_and_cancellation_between_batches(sample_dir):
@@ -130,11 +124,13 @@ def test_jfk_phrase_and_word_time():
     assert americans[0].start <= 1.8 <= americans[0].end  # as Whisper's own test checks
 
 
-def test_unknown_model_fails_fast_with_name():
-    t0 = time.perf_counter()
+def test_unknown_model_fails_with_its_name_before_any_work():
+    progress = RecordingProgress()
     with pytest.raises(ModelNotAvailableError, match="no-such-model"):
-        transcribe(np.zeros(16000, dtype=np.float32), model="no-such-model")
-    assert time.perf_counter() - t0 < 10
+        transcribe(np.zeros(16000 * 60, dtype=np.float32), model="no-such-model",
+                   progress=progress)
+    steps = [s for _, s in progress.updates if s]
+    assert not any(s.startswith(("Detecting", "Transcribing")) for s in steps), steps
 
 
 def test_missing_align_model_falls_back_and_says_so(sample_dir):
