@@ -31,6 +31,7 @@ from pipeline_kit.notebook._display import (  # registers the task views; widget
 )
 from pipeline_kit.notebook._speaker_views import speaker_timeline, talk_time_table
 from pipeline_kit.pipeline._batch import run_batch
+from pipeline_kit.pipeline._exports import export, export_formats
 from pipeline_kit.pipeline._load_run import RunNotFoundError, load_run
 from pipeline_kit.pipeline._pipeline import (
     PipelineResult,
@@ -174,6 +175,8 @@ __all__ = [
     "create_semantic_chunks",
     "diarize",
     "explore",
+    "export",
+    "export_formats",
     "find_temporal_markers",
     "format_time",
     "generate_questions",
