@@ -544,6 +544,13 @@ class Collection:
 
         return export_quotes(self, Path(path), format, clips, code)
 
+    def export_qdpx(self, path: str | os.PathLike[str], *, audio: bool = True) -> Path:
+        """The recordings, transcripts, codes and codings as a REFI-QDA ``.qdpx`` (for
+        NVivo, ATLAS.ti, MAXQDA, QualCoder)."""
+        from pipeline_kit.collection._qdpx import export_qdpx
+
+        return export_qdpx(self, path, audio=audio)
+
 
 def index_run(home: str | os.PathLike[str], record: dict[str, Any]) -> bool:
     """Add one finished run (its record) to ``<home>/collection``; False if it was there."""
