@@ -188,3 +188,53 @@ def test_quote_clips_are_cut_on_word_boundaries(coll, tmp_path):
     coll.export_quotes(tmp_path / "plain.csv", clips=False)
     assert "clip" not in pd.read_csv(tmp_path / "plain.csv").columns
     assert not (tmp_path / "plain_clips").exists()
+
+
+def test_cli_and_api_share_the_codings(home, tmp_path):
+    import subprocess
+    import sys
+
+    from api_server import start_server
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pipeline_kit.faces.cli", *args],
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    h = str(home)
+    assert cli("code", h, "money", "--color", "#E15759").returncode == 0
+    tagged = cli("tag", h, AUSTEN.name, "0:08", "0:10.5", "money", "--note", "from the CLI")
+    assert tagged.returncode == 0, tagged.stderr
+    coding_id = tagged.stdout.split()[0]
+    bad = cli("tag", h, AUSTEN.name, "8", "10", "nope")
+    assert bad.returncode == 2 and "no code 'nope'" in bad.stderr
+    listed = cli("code", h, "--json")
+    assert [json.loads(line)["codings"] for line in listed.stdout.splitlines()] == [1]
+    quotes = cli("quotes", h, "--json")
+    (quote,) = [json.loads(line) for line in quotes.stdout.splitlines()]
+    assert quote["code"] == "money" and quote["note"] == "from the CLI"
+    out = tmp_path / "cli.qdpx"
+    assert cli("export-qdpx", h, str(out)).returncode == 0
+    from pipeline_kit.collection._qdpx import read_qdpx
+
+    assert read_qdpx(out)["codings"]["text"].tolist() == [quote["text"]]
+    srv = start_server(home)
+    try:
+        with srv.client() as api:
+            assert [c["name"] for c in api.get("/codes").json()["codes"]] == ["money"]
+            assert api.get("/quotes").json()["quotes"][0]["coding_id"] == coding_id
+            made = api.post("/codings", json={"code": "money", "recording": SHORT.name,
+                                              "start": 1.0, "end": 2.5})
+            assert made.status_code == 201, made.text
+            assert made.json()["recording"] == SHORT.name and made.json()["text"]
+            refused = api.post("/codings", json={"code": "nope", "recording": SHORT.name,
+                                                 "start": 1.0, "end": 2.5})
+            assert refused.status_code == 422 and "no code" in refused.json()["detail"]
+            assert api.post("/codes", json={"name": "x", "color": "red"}).status_code == 422
+            assert len(api.get("/quotes", params={"code": "money"}).json()["quotes"]) == 2
+            assert api.delete(f"/codings/{made.json()['coding_id']}").status_code == 204
+            assert api.delete("/codings/zzz").status_code == 404
+    finally:
+        srv.stop()
+    removed = cli("untag", h, coding_id)
+    assert removed.returncode == 0 and "removed 1" in removed.stdout
+    assert pk.Collection(home).codings().empty

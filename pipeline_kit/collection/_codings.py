@@ -15,18 +15,16 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 from pipeline_kit.base._fs import atomic_write_text
 from pipeline_kit.base._reprs import span as time_span
-
-if TYPE_CHECKING:
-    from pipeline_kit.collection._collection import Collection
 
 BACKUP_FILE = "codings.json"
 BACKUP_FORMAT = 1
@@ -60,6 +58,22 @@ class Span:
     end_time: float
     text: str
     speaker: str | None
+
+
+class Collection(Protocol):
+    """What coding needs of a :class:`~pipeline_kit.collection._collection.Collection`
+    (a protocol, so this module does not import the class that calls it)."""
+
+    @property
+    def index_dir(self) -> Path: ...
+
+    def _db(self, write: bool = True) -> AbstractContextManager[Any]: ...
+
+    def query(self, sql: str, params: Any = None) -> pd.DataFrame: ...
+
+    def codes(self) -> pd.DataFrame: ...
+
+    def codings(self, code: str | None = None) -> pd.DataFrame: ...
 
 
 def _now() -> str:
@@ -158,7 +172,7 @@ def _known_code(con: Any, code: Any) -> str:
     names = [r[0] for r in con.execute("SELECT name FROM codes ORDER BY name").fetchall()]
     if not isinstance(code, str) or code.strip() not in names:
         raise ValueError(f"no code {code!r}; codes: {', '.join(names) or 'none yet'} "
-                         "(create one with coll.code(name))")
+                         "(create it first: coll.code(name), pipeline-kit code HOME NAME)")
     return code.strip()
 
 

@@ -26,14 +26,12 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from pipeline_kit.base._fs import temp_path
-
-if TYPE_CHECKING:
-    from pipeline_kit.collection._collection import Collection
+from pipeline_kit.collection._codings import Collection
 
 NS = "urn:QDA-XML:project:1.0"
 _NAMESPACE = uuid.UUID("6f1c1d64-8a43-4c1b-9a53-3b1f4b0f7c21")  # this toolkit's GUIDs
@@ -105,8 +103,6 @@ def export_qdpx(coll: Collection, path: str | os.PathLike[str], *, audio: bool =
     by its absolute path instead. A recording whose audio is missing is an error (before
     anything is written) unless ``audio=False``.
     """
-    from pipeline_kit import __version__
-
     path = Path(path)
     if path.suffix.lower() != ".qdpx":
         raise ValueError(f"a REFI-QDA project file ends in .qdpx, got {path.name!r}")
@@ -121,7 +117,7 @@ def export_qdpx(coll: Collection, path: str | os.PathLike[str], *, audio: bool =
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     user = guid("user", "pipeline_kit")
     root = ET.Element(_q("Project"), {"name": name or path.stem,
-                                      "origin": f"pipeline_kit {__version__}",
+                                      "origin": f"pipeline_kit {_version()}",
                                       "creatingUserGUID": user, "creationDateTime": now})
     _sub(_sub(root, "Users"), "User", guid=user, name="pipeline_kit")
     if not codes.empty:
@@ -151,6 +147,15 @@ def export_qdpx(coll: Collection, path: str | os.PathLike[str], *, audio: bool =
     qde = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8")
     _write_zip(path, qde, files)
     return path
+
+
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("pipeline_kit")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
 
 
 def _sources(coll: Collection, codings: pd.DataFrame) -> list[dict[str, Any]]:
