@@ -238,3 +238,30 @@ def test_cli_and_api_share_the_codings(home, tmp_path):
     removed = cli("untag", h, coding_id)
     assert removed.returncode == 0 and "removed 1" in removed.stdout
     assert pk.Collection(home).codings().empty
+
+
+def test_notebook_tag_control_tags_a_hit_and_the_codings_view_shows_it(coll):
+    """The live rows of notebook 04: clicking "tag" with a new code creates the code,
+    tags that hit, and calls back (the notebook redraws its codings view there)."""
+    from pipeline_kit.notebook._coding_views import NEW_CODE, apply_tag
+
+    hits = coll.search("Dashwood", k=3, mode="keyword")
+    told: list[str] = []
+    view = pk.tag_view(coll, hits, on_tag=told.append)
+    view.widget()
+    assert len(view.rows) == len(hits)
+    play, picker, new, button, status = view.rows[0].children
+    assert 'class="pk-play"' in play.value and picker.value == NEW_CODE
+    new.value = "inheritance"
+    button.click()
+    assert status.value.startswith("tagged 'inheritance'") and told == [status.value]
+    (row,) = coll.codings().itertuples()
+    assert (row.code, row.recording, row.start_time, row.end_time) == (
+        "inheritance", hits["recording"][0], hits["start_time"][0], hits["end_time"][0])
+    assert list(picker.options) == ["inheritance", NEW_CODE]  # the new code is offered now
+    # nothing picked and nothing typed: refused, nothing written
+    assert apply_tag(coll, hits.iloc[1], NEW_CODE, "") == "pick a code or type a new one"
+    assert len(coll.codings()) == 1
+    (quotes,) = pk.codings_view(coll)
+    assert list(quotes.frame["coding_id"]) == [row.coding_id]
+    assert 'class="pk-play"' in quotes.html and "inheritance" in quotes.title
