@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import shared_path
 
 import pipeline_kit as pk
 from pipeline_kit.pipeline._registry import REGISTRY
@@ -117,10 +118,45 @@ def test_each_speaker_gets_only_the_words_they_say(run, tmp_path):
     assert turns[1].start == pytest.approx(first_b.start)
 
 
+def test_a_diarized_meeting_gives_each_speaker_their_own_words(tmp_path):
+    """AMI's two-speaker excerpt through the pipeline with diarization: every speaker tier
+    of the EAF holds exactly the words diarization gave that speaker, and the TextGrid's
+    speakers tier changes label where the words' speaker changes."""
+    from praatio import textgrid
+    from pympi.Elan import Eaf
+
+    wav = shared_path("diarization/pyannote_ami_debug/sample.wav")
+    run = pk.run_pipeline(wav, home=tmp_path / "home", out_dir=tmp_path / "out",
+                          num_speakers=2, stages="diarization")
+    words = run.transcript.words
+    speakers = list(dict.fromkeys(w.speaker for w in words))
+    assert len(speakers) == 2
+    eaf_path, tg_path = pk.export(run, "eaf,textgrid", tmp_path / "x")
+    eaf = Eaf(str(eaf_path))
+    for who in speakers:
+        tiers = [n for n in eaf.get_tier_names() if re.fullmatch(re.escape(who) + r"( \d+)?", n)]
+        said = sorted(a for n in tiers for a in eaf.get_annotation_data_for_tier(n))
+        assert " ".join(v for *_, v in said).split() == [w.text for w in words
+                                                         if w.speaker == who]
+    # every word, in order, on the words tiers (a word of no length may sit on "words 2")
+    tiers = [n for n in eaf.get_tier_names() if re.fullmatch(r"words( \d+)?", n)]
+    on_tiers = sorted(a for n in tiers for a in eaf.get_annotation_data_for_tier(n))
+    assert [v for *_, v in on_tiers] == [w.text for w in words]
+    turns = textgrid.openTextgrid(str(tg_path), False).getTier("speakers").entries
+    changes = 1 + sum(a.speaker != b.speaker for a, b in zip(words, words[1:], strict=False))
+    assert len(turns) == changes and {t.label for t in turns} == set(speakers)
+
+
 def test_overlapping_intervals_go_to_extra_tiers():
     tiers = layered("chunks", [(0, 10, "a"), (8, 20, "b"), (19, 30, "c"), (20, 25, "d")])
     assert tiers == {"chunks": [(0, 10, "a"), (19, 30, "c")],
                      "chunks 2": [(8, 20, "b"), (20, 25, "d")]}
+    # a word of no length (Whisper gives some) lasts 2 ms, on a tier of its own if the
+    # next word starts at once (found on AMI: "need" 10.276-10.276, "to" 10.276-10.516)
+    words = layered("words", [(10.0, 10.276, "we"), (10.276, 10.276, "need"),
+                              (10.276, 10.516, "to")])
+    assert words == {"words": [(10.0, 10.276, "we"), (10.276, 10.278, "need")],
+                     "words 2": [(10.276, 10.516, "to")]}
     # a transcript without speakers keeps its text on one tier
     t = pk.Transcript.from_text("one two three four")
     assert speaker_tiers(t) == {"speech": [(0.0, 1.6, "one two three four")]}

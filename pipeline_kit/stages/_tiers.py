@@ -17,6 +17,15 @@ from pipeline_kit.stages._types import Chapter, Chunk, Question, Transcript, Wor
 
 Interval = tuple[float, float, str]
 NO_SPEAKER = "speech"  # the tier of a transcript that has no speakers
+# ELAN and Praat refuse intervals of no length; Whisper gives a few words none (an end
+# equal to the start). They are widened to 2 ms (2, not 1: after rounding to ELAN's
+# milliseconds they still last at least 1 ms), before overlaps are sorted onto tiers.
+MIN_SECONDS = 0.002
+
+
+def widened(intervals: Sequence[Interval], minimum: float = MIN_SECONDS) -> list[Interval]:
+    """``intervals`` with every one shorter than ``minimum`` lengthened to it."""
+    return [(a, max(b, a + minimum), label) for a, b, label in intervals]
 
 
 def layered(name: str, intervals: Sequence[Interval]) -> dict[str, list[Interval]]:
@@ -24,9 +33,10 @@ def layered(name: str, intervals: Sequence[Interval]) -> dict[str, list[Interval
 
     Each interval goes onto the first tier whose last interval ends by its start
     (intervals sorted by start), so a tier that does not overlap stays one tier.
+    Intervals shorter than :data:`MIN_SECONDS` are widened first (see there).
     """
     tiers: list[list[Interval]] = []
-    for iv in sorted(intervals, key=lambda iv: (iv[0], iv[1])):
+    for iv in sorted(widened(intervals), key=lambda iv: (iv[0], iv[1])):
         for tier in tiers:
             if tier[-1][1] <= iv[0]:
                 tier.append(iv)
