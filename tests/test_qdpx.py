@@ -128,3 +128,19 @@ def test_transcript_layout_and_bad_requests(coll, tmp_path):
     with pytest.raises(ValueError, match=r"\.qdpx"):
         coll.export_qdpx(tmp_path / "project.zip")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_coding_whose_run_left_the_index_is_not_dropped_silently(coll, tmp_path):
+    """A run removed from the index (its home's run deleted, then a rebuild) leaves its
+    codings without words: the export refuses, naming one, instead of leaving them out."""
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(coll.index_dir, index)
+    copy = pk.Collection(coll.homes, index_dir=index, update=False)
+    run_id = copy.codings()["run_id"].iloc[0]
+    with copy._db() as con:
+        con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+    with pytest.raises(ValueError, match=f"runs no longer indexed.*run {run_id}"):
+        copy.export_qdpx(tmp_path / "p.qdpx")
+    assert not (tmp_path / "p.qdpx").exists()

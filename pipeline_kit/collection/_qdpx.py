@@ -108,6 +108,13 @@ def export_qdpx(coll: Collection, path: str | os.PathLike[str], *, audio: bool =
         raise ValueError(f"a REFI-QDA project file ends in .qdpx, got {path.name!r}")
     codes, codings = coll.codes(), coll.codings()
     sources = _sources(coll, codings)
+    written = {r for src in sources for r in src["runs"]}
+    orphans = codings[~codings["run_id"].isin(written)]
+    if not orphans.empty:  # their words are gone: the file would silently miss them
+        raise ValueError(f"{len(orphans)} coding(s) are on runs no longer indexed (e.g. "
+                         f"{orphans['coding_id'].iloc[0]} on {orphans['recording'].iloc[0]}, "
+                         f"run {orphans['run_id'].iloc[0]}): untag them or index that run "
+                         "again")
     if audio:
         missing = [s["audio_path"] for s in sources
                    if not (isinstance(s["audio_path"], str) and Path(s["audio_path"]).is_file())]
