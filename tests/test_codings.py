@@ -117,6 +117,18 @@ def test_codings_survive_a_rebuild_and_a_lost_index(coll, home, tmp_path):
     assert list(again.codes()["codings"]) == [2]
 
 
+def test_an_unreadable_backup_is_an_error_and_is_kept(home, tmp_path):
+    """With the tables empty, codings.json is the only copy: a broken one stops the
+    collection's coding (saying so) and is never overwritten."""
+    index = tmp_path / "broken"
+    index.mkdir()
+    (index / BACKUP_FILE).write_text('{"codes": [')
+    coll = pk.Collection(home, index_dir=index)
+    with pytest.raises(ValueError, match="codings.json.*not readable.*move it aside"):
+        coll.code("family")
+    assert (index / BACKUP_FILE).read_text() == '{"codes": ['
+
+
 def test_untag_by_id_and_by_span(coll):
     coll.code("a")
     coll.code("b")

@@ -86,10 +86,11 @@ def ensure_tables(coll: Collection, con: Any) -> None:
     """Create the tables; fill them from the backup file when they are empty and it is not
     (the index was deleted or rebuilt without them)."""
     con.execute(CODINGS_SCHEMA)
-    empty = not con.execute("SELECT (SELECT count(*) FROM codes) + "
-                            "(SELECT count(*) FROM codings)").fetchone()[0]
+    if con.execute("SELECT (SELECT count(*) FROM codes) + "
+                   "(SELECT count(*) FROM codings)").fetchone()[0]:
+        return  # the tables are the primary copy; the backup is read only to refill them
     backup = read_backup(coll.index_dir)
-    if empty and (backup["codes"] or backup["codings"]):
+    if backup["codes"] or backup["codings"]:
         _insert_rows(con, "codes", CODE_COLUMNS, backup["codes"])
         _insert_rows(con, "codings", CODING_COLUMNS, backup["codings"])
 
