@@ -31,6 +31,7 @@ from pipeline_kit.notebook._display import (  # registers the task views; widget
 )
 from pipeline_kit.notebook._speaker_views import speaker_timeline, talk_time_table
 from pipeline_kit.pipeline._batch import run_batch
+from pipeline_kit.pipeline._exports import export, export_formats
 from pipeline_kit.pipeline._load_run import RunNotFoundError, load_run
 from pipeline_kit.pipeline._pipeline import (
     PipelineResult,
@@ -98,6 +99,7 @@ on_run_completed(_index_completed_run)
 
 if TYPE_CHECKING:  # what __getattr__ below loads, for type checkers and editors
     from pipeline_kit.collection._collection import Collection
+    from pipeline_kit.notebook._coding_views import codings_view, tag_view
     from pipeline_kit.notebook._compare import RunComparison, compare_runs
     from pipeline_kit.notebook._explore import explore
     from pipeline_kit.notebook._graph_view import graph_view
@@ -107,6 +109,7 @@ if TYPE_CHECKING:  # what __getattr__ below loads, for type checkers and editors
 _LAZY = {
     "Collection": ".collection._collection",
     "RunComparison": ".notebook._compare", "compare_runs": ".notebook._compare",
+    "codings_view": ".notebook._coding_views", "tag_view": ".notebook._coding_views",
     "explore": ".notebook._explore",
     "graph_view": ".notebook._graph_view",
     "format_time": ".notebook._listen", "play": ".notebook._listen", "table": ".notebook._listen",
@@ -169,11 +172,14 @@ __all__ = [
     "chapters_df",
     "choose_setting",
     "chunks_df",
+    "codings_view",
     "compare_runs",
     "concept_speakers",
     "create_semantic_chunks",
     "diarize",
     "explore",
+    "export",
+    "export_formats",
     "find_temporal_markers",
     "format_time",
     "generate_questions",
@@ -201,6 +207,7 @@ __all__ = [
     "start_pipeline",
     "sweep",
     "table",
+    "tag_view",
     "talk_time_table",
     "temporal_info",
     "transcribe",

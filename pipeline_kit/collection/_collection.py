@@ -518,6 +518,67 @@ class Collection:
 
         return concept_graph(self, embedder=embedder, similarity=similarity, runs=runs)
 
+    # ------------------------------------------------------------------------- coding
+    # Codes, codings, quotes and their exports: see pipeline_kit.collection._codings.
+
+    def code(self, name: str, color: str | None = None,
+             description: str | None = None) -> dict[str, Any]:
+        """Create a code (a theme), or change an existing one's colour or description."""
+        from pipeline_kit.collection._codings import add_code
+
+        return add_code(self, name, color, description)
+
+    def codes(self) -> pd.DataFrame:
+        """Every code with its colour, description and number of codings."""
+        from pipeline_kit.collection._codings import codes
+
+        return codes(self)
+
+    def tag(self, hit_or_span: Any, code: str, note: str | None = None) -> str:
+        """Apply ``code`` to a search hit or a ``(recording, start, end)`` span, snapped to
+        whole words; the coding's id."""
+        from pipeline_kit.collection._codings import tag
+
+        return tag(self, hit_or_span, code, note)
+
+    def untag(self, coding_or_span: Any, code: str | None = None) -> int:
+        """Remove codings by id (or list of ids), or those on a hit's or span's words."""
+        from pipeline_kit.collection._codings import untag
+
+        return untag(self, coding_or_span, code)
+
+    def codings(self, code: str | None = None) -> pd.DataFrame:
+        """Every coding (of ``code``): code, recording, times, speaker, text, note."""
+        from pipeline_kit.collection._codings import codings
+
+        return codings(self, code)
+
+    def quotes(self, code: str | None = None) -> pd.DataFrame:
+        """Each coded span's text, recording, speaker and m:ss–m:ss time."""
+        from pipeline_kit.collection._codings import quotes
+
+        return quotes(self, code)
+
+    def kwic(self, term: str, width: int = 8) -> pd.DataFrame:
+        """Keyword in context: each place ``term`` is said, ``width`` words either side."""
+        from pipeline_kit.collection._codings import kwic
+
+        return kwic(self, term, width)
+
+    def export_quotes(self, path: str | os.PathLike[str], format: str = "csv",
+                      clips: bool = True, code: str | None = None) -> Path:
+        """Quotes as CSV or Markdown, with a WAV clip per quote (0.25 s padding)."""
+        from pipeline_kit.collection._codings import export_quotes
+
+        return export_quotes(self, Path(path), format, clips, code)
+
+    def export_qdpx(self, path: str | os.PathLike[str], *, audio: bool = True) -> Path:
+        """The recordings, transcripts, codes and codings as a REFI-QDA ``.qdpx`` (for
+        NVivo, ATLAS.ti, MAXQDA, QualCoder)."""
+        from pipeline_kit.collection._qdpx import export_qdpx
+
+        return export_qdpx(self, path, audio=audio)
+
 
 def index_run(home: str | os.PathLike[str], record: dict[str, Any]) -> bool:
     """Add one finished run (its record) to ``<home>/collection``; False if it was there."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline_kit.base._fs import atomic_write_text
 from pipeline_kit.base._params import Param
+from pipeline_kit.pipeline._export_writers import table_exports, transcript_exports
 from pipeline_kit.pipeline._registry import REGISTRY, Codec, StageCall, StageSpec, register
 from pipeline_kit.stages._chapters import CHAPTER_PRIOR, MIN_SENTENCES
 from pipeline_kit.stages._chunking import (
@@ -339,7 +340,7 @@ register(StageSpec(
     result_attr="transcript", weight=70, seconds_per_audio_second=0.27,
     depends=("upload",), params=(MODEL, BATCH_SIZE, LANGUAGE), reads_audio=True,
     identity=lambda p: {"model": model_identity(p["model"])}, export=_export_transcript,
-    summary=_transcript_summary,
+    exports=transcript_exports(), summary=_transcript_summary,
     route=False, description="WhisperX transcript with word times"))
 register(StageSpec(
     name="diarization", task_type="diarization", run=_run_diarization,
@@ -363,6 +364,7 @@ register(StageSpec(
     params=(CHUNK_SIZE, OVERLAP, CHUNKING_METHOD, SPLIT_ON_SPEAKER_CHANGE),
     aliases=("semantic_chunking",),
     identity=_chunking_identity, check=check_sizes, summary=_count("chunks"),
+    exports=table_exports("chunking"),
     description="overlapping chunks with word/time ranges and temporal markers"))
 register(StageSpec(
     name="chapters", task_type=TaskType.CHAPTER_ANALYSIS, run=_run_chapters,
@@ -372,7 +374,7 @@ register(StageSpec(
     result_attr="chapters", weight=6, seconds_per_audio_second=0.0066,
     depends=with_speakers(("transcription", "chunking")),
     params=(MIN_SENTENCES, CHAPTER_PRIOR), aliases=("chapter_analysis",), identity=_with_embedder,
-    summary=_count("chapters"),
+    summary=_count("chapters"), exports=table_exports("chapters"),
     description="titled, summarised chapters with time ranges"))
 register(StageSpec(
     name="graph", task_type=TaskType.GRAPH_GENERATION, run=_run_graph, codec=_graph_codec(),
@@ -390,4 +392,5 @@ register(StageSpec(
     result_attr="questions", weight=6, seconds_per_audio_second=0.0002,
     depends=with_speakers(("chunking", "chapters", "graph")), params=(MAX_QUESTIONS,),
     aliases=("question_generation",), summary=_count("questions"),
+    exports=table_exports("questions"),
     description="comprehension and clarifying questions"))

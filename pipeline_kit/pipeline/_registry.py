@@ -22,7 +22,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,37 @@ class StageCall:
 
 
 @dataclass(frozen=True)
+class ExportCall:
+    """What an export's ``write`` receives: the run's results by stage name, the folder
+    to write into, the base name of its files, the run's audio and the caller's options."""
+
+    values: Mapping[str, Any]
+    out: Path
+    stem: str
+    audio: Path | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Export:
+    """A file format a stage's result can be written in (``pk.export(result, format=)``).
+
+    Several stages may declare the same ``format`` (``csv``: each writes its own
+    tables); ``write`` returns the files it wrote. ``options`` names the caller's options
+    it reads (``highlight_words``, ...).
+    """
+
+    format: str
+    write: Callable[[ExportCall], list[Path]]
+    description: str = ""
+    options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.format.isidentifier() or self.format != self.format.lower():
+            raise TypeError(f"export format must be a lowercase identifier, got {self.format!r}")
+
+
+@dataclass(frozen=True)
 class StageSpec:
     """Everything the toolkit knows about one stage (see the module docstring).
 
@@ -61,7 +92,8 @@ class StageSpec:
     (``GET /audio/{id}/<result_attr>``). ``reads_audio``: the audio's hash is one of
     its cache-key inputs. ``identity`` adds what a parameter stands for to the cache
     key (a model name → its weights' hash). ``check`` is a rule across parameters.
-    ``export`` writes extra files into a run's output folder. ``audio_path`` gives, from
+    ``export`` writes extra files into a run's output folder; ``exports`` are the formats
+    :func:`~pipeline_kit.export` can write it in on request. ``audio_path`` gives, from
     this stage's result, the audio file later stages read (the upload's stored copy).
     ``route=False`` leaves it out of the generic API result routes. ``summary`` says
     what the run record keeps of the result (counts, engine settings, notes).
@@ -85,6 +117,7 @@ class StageSpec:
     check: Callable[[dict[str, Any]], None] | None = None
     export: Callable[[Any, Path], None] | None = None
     export_json: bool = True
+    exports: tuple[Export, ...] = ()
     audio_path: Callable[[Any, Path], str | None] | None = None
     summary: Callable[[Any], dict[str, Any]] | None = None
     route: bool = True
@@ -107,6 +140,9 @@ class StageSpec:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise TypeError(f"stage {self.name!r}: a parameter is declared twice")
+        formats = [e.format for e in self.exports]
+        if len(set(formats)) != len(formats):
+            raise TypeError(f"stage {self.name!r}: an export format is declared twice")
 
 
 def source_file(module: str) -> Path:
@@ -207,6 +243,14 @@ class Registry:
 
     def aliases(self) -> dict[str, str]:
         return {a: s.name for s in self.specs() for a in s.aliases}
+
+    def exports(self) -> dict[str, list[tuple[StageSpec, Export]]]:
+        """Every declared export format, with the stages that write it, in stage order."""
+        out: dict[str, list[tuple[StageSpec, Export]]] = {}
+        for s in self.specs():
+            for e in s.exports:
+                out.setdefault(e.format, []).append((s, e))
+        return out
 
     def params(self) -> list[Param]:
         """Every declared parameter of every stage, in stage order."""

@@ -18,6 +18,7 @@ from pipeline_kit.faces.api._config import ApiLimits, ApiSettings, resolve_token
 from pipeline_kit.faces.api._deps import AppState
 from pipeline_kit.faces.api._limits import BodySizeLimit
 from pipeline_kit.faces.api._routes_audio import router as audio_router
+from pipeline_kit.faces.api._routes_coding import router as coding_router
 from pipeline_kit.faces.api._routes_results import results_router
 from pipeline_kit.faces.api._routes_search import router as search_router
 from pipeline_kit.faces.api._routes_tasks import router as tasks_router
@@ -89,7 +90,7 @@ def create_app(
     refused: dict[int | str, dict] = {
         400: {"model": ErrorBody, "description": "malformed request (body not UTF-8 JSON)"},
         401: {"model": ErrorBody, "description": "missing or invalid bearer token"}}
-    for router in (audio_router, tasks_router, results_router(), search_router):
+    for router in (audio_router, tasks_router, results_router(), search_router, coding_router):
         app.include_router(router, dependencies=auth, responses=refused)
 
     @app.get("/health", response_model=Health, tags=["server"])

@@ -124,6 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--json", action="store_true", help="hits as JSON lines")
     _uploads_options(sub.add_parser("uploads", help="list unfinished uploads; remove "
                                     "abandoned ones and crash leftovers"))
+    from pipeline_kit.faces.cli._coding import add_coding_parsers
+    from pipeline_kit.faces.cli._export import add_export_parser
+
+    add_export_parser(sub)
+    add_coding_parsers(sub)
     return p
 
 
@@ -622,6 +627,14 @@ def _main(argv: list[str] | None) -> int:
             return _tasks(args)
         if args.command == "lab":
             return _lab(args)
+        if args.command == "export":
+            from pipeline_kit.faces.cli._export import run_export
+
+            return run_export(args)
+        if args.command in ("code", "tag", "untag", "quotes", "export-qdpx"):
+            from pipeline_kit.faces.cli._coding import run_coding
+
+            return run_coding(args)
         _existing_store(args)
         mgr = _manager(args)
         try:
