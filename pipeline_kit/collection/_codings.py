@@ -25,6 +25,7 @@ import pandas as pd
 
 from pipeline_kit.base._fs import atomic_write_text
 from pipeline_kit.base._reprs import span as time_span
+from pipeline_kit.collection._runs import Runs, chosen_run_ids, run_condition
 
 BACKUP_FILE = "codings.json"
 BACKUP_FORMAT = 1
@@ -339,28 +340,30 @@ def _terms(term: str) -> list[str]:
     return [n for t in re.split(r"[\s-]+", term) if (n := _norm(t))]
 
 
-def kwic(coll: Collection, term: str, width: int = 8) -> pd.DataFrame:
+def kwic(coll: Collection, term: str, width: int = 8, *, runs: Runs = "latest") -> pd.DataFrame:
     """Keyword in context: every place ``term`` (one or more words, case and punctuation
-    ignored) is said in each recording's newest run, with ``width`` words either side.
-    ``start_time``/``end_time`` span the whole line (what ▶ plays)."""
+    ignored) is said in the runs ``runs`` chooses (each recording's newest by default),
+    with ``width`` words either side. ``start_time``/``end_time`` span the whole line
+    (what ▶ plays)."""
     if not isinstance(term, str) or not _terms(term):
         raise ValueError("kwic needs a term of at least one word")
     if isinstance(width, bool) or not isinstance(width, int) or width < 0:
         raise ValueError(f"width must be a non-negative integer, got {width!r}")
     wanted = _terms(term)
     n = len(wanted)
+    chosen_run_ids(coll, runs)  # names unknown run ids
+    cond, params = run_condition(runs, "w.run_id")
     with coll._db(write=False) as con:
-        rows = con.execute(r"""
-            WITH latest AS (SELECT recording_id, max(seq) AS seq FROM runs GROUP BY ALL),
-            runs_ AS (SELECT u.run_id FROM runs u JOIN latest USING (recording_id, seq)),
-            hits AS (SELECT w.run_id, w.word_index AS hit FROM words w JOIN runs_ USING (run_id)
-                     WHERE trim(regexp_replace(lower(w.text), '[^\w'']+', '', 'g'), '''') = ?)
+        rows = con.execute(rf"""
+            WITH hits AS (SELECT w.run_id, w.word_index AS hit FROM words w
+                     WHERE {cond} AND
+                     trim(regexp_replace(lower(w.text), '[^\w'']+', '', 'g'), '''') = ?)
             SELECT h.run_id, h.hit, w.word_index, w.text, w.start_time, w.end_time, w.speaker,
                    w.recording_id
             FROM hits h JOIN words w ON w.run_id = h.run_id
                  AND w.word_index BETWEEN h.hit - ? AND h.hit + ?
             ORDER BY h.run_id, h.hit, w.word_index""",
-                           [wanted[0], width, n - 1 + width]).df()
+                           [*params, wanted[0], width, n - 1 + width]).df()
         recs = con.execute("SELECT recording_id, recording, audio_path FROM recordings").df()
     out = []
     for (run_id, hit), g in rows.groupby(["run_id", "hit"], sort=False):

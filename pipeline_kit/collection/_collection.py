@@ -559,11 +559,12 @@ class Collection:
 
         return quotes(self, code)
 
-    def kwic(self, term: str, width: int = 8) -> pd.DataFrame:
-        """Keyword in context: each place ``term`` is said, ``width`` words either side."""
+    def kwic(self, term: str, width: int = 8, *, runs: Runs = "latest") -> pd.DataFrame:
+        """Keyword in context: each place ``term`` is said, ``width`` words either side,
+        in each recording's newest run by default (``runs``: as every view takes it)."""
         from pipeline_kit.collection._codings import kwic
 
-        return kwic(self, term, width)
+        return kwic(self, term, width, runs=runs)
 
     def export_quotes(self, path: str | os.PathLike[str], format: str = "csv",
                       clips: bool = True, code: str | None = None) -> Path:
