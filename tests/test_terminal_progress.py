@@ -54,21 +54,30 @@ def tm(tmp_path):
         yield m
 
 
-def test_eta_never_rises_when_a_stage_slows_down():
+def test_eta_never_rises_within_a_phase_and_restarts_for_a_new_one():
     clock = Clock()
-    eta = D.MonotoneEta(clock, warmup=1.0)
-    shown = []
+    eta = D.MonotoneEta(clock, warmup=2.0)
+    shown = {}
     # fast first half (10 %/s: speech detection), then slow (1 %/s: decoding)
-    for t in range(0, 60):
+    for t in range(0, 50):
         clock.now = float(t)
-        pct = min(50.0, 10.0 * t) if t <= 5 else min(99.0, 50.0 + (t - 5))
-        shown.append(eta.update(pct))
-    assert shown[0] is None  # nothing before the warm-up
-    values = [v for v in shown if v is not None]
-    assert values and all(b <= a for a, b in zip(values, values[1:], strict=False))
-    raw_at_20 = (100 - 65) * 20 / 65  # the average-speed estimate there is higher ...
-    assert shown[20] < raw_at_20  # ... but the shown one held instead of rising
-    assert eta.update(100.0) is None
+        if t <= 5:
+            pct, step = 10.0 * t, "Detecting speech"
+        else:
+            pct, step = 50.0 + (t - 5), f"Transcribing segment {t}/49"
+        shown[t] = eta.update(pct, step)
+    assert shown[0] is None and shown[1] is None  # nothing before the warm-up
+    fast = [shown[t] for t in range(2, 6)]
+    assert all(v is not None for v in fast) and fast == sorted(fast, reverse=True)
+    assert shown[6] is None and shown[7] is None  # a new phase: its own warm-up, no jump
+    slow = [shown[t] for t in range(8, 50)]
+    assert slow == sorted(slow, reverse=True)
+    assert shown[30] == pytest.approx(100 - 75, abs=0.5)  # 1 %/s, at 75 %: 25 s left
+    # within one phase, a slow-down holds the ETA instead of raising it
+    clock.now += 1
+    held = eta.update(77.0, "Transcribing segment 50/49")
+    assert held is not None and held <= slow[-1]
+    assert eta.update(100.0, "done") is None
 
 
 def test_log_lines_are_sparse_and_stage_lines_replace_the_runs():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import threading
 import time
@@ -159,29 +160,38 @@ def format_eta(seconds: float | None) -> str:
     return f"ETA {s}s" if s < 60 else f"ETA {s // 60}:{s % 60:02d}"
 
 
-class MonotoneEta:
-    """Seconds left of one task that never go up while it runs.
+def _phase(step: str | None) -> str:
+    """A step without its counts: "Transcribing segment 3/9" -> "Transcribing segment #/#"."""
+    return re.sub(r"\d+(\.\d+)?", "#", step or "")
 
-    The estimate is the time left at the average speed since the first report
-    (percent gained per second of ``clock``). Stages change speed between their steps
-    (speech detection is fast, decoding slow), so that estimate can jump up; the
-    shown value then holds instead of rising, and follows again once the estimate
-    falls below it. None until ``warmup`` seconds of progress were seen.
+
+class MonotoneEta:
+    """Seconds left of one task that never go up within one phase of its work.
+
+    The estimate is the time left at the average speed since the current phase began
+    (percent gained per second of ``clock``); a phase is the step name without its
+    counts, so "Detecting speech" and "Transcribing segment 3/9" are two. Within a
+    phase a higher estimate holds the shown value instead of raising it. A new phase
+    has its own speed (speech detection is fast, decoding slow): its ETA shows anew
+    after ``warmup`` seconds, so no ETA jumps up while it is shown.
     """
 
-    def __init__(self, clock: Any = time.monotonic, warmup: float = 1.0) -> None:
+    def __init__(self, clock: Any = time.monotonic, warmup: float = 2.0) -> None:
         self.clock, self.warmup = clock, warmup
         self._first: tuple[float, float] | None = None
+        self._phase: str | None = None
         self.shown: float | None = None
 
-    def update(self, percent: float) -> float | None:
-        """The ETA to show now for a task at ``percent``."""
+    def update(self, percent: float, step: str | None = None) -> float | None:
+        """The ETA to show now for a task at ``percent`` doing ``step``."""
         now = self.clock()
-        if self._first is None or percent < self._first[1]:
-            self._first, self.shown = (now, percent), None
+        phase = _phase(step) if step is not None else self._phase
+        if self._first is None or percent < self._first[1] or phase != self._phase:
+            self._first, self._phase, self.shown = (now, percent), phase, None
             return None
         t0, p0 = self._first
         if percent >= 100.0:
+            self.shown = None
             return None
         if percent <= p0 or now - t0 < self.warmup:
             return self.shown
@@ -342,8 +352,8 @@ class TextRenderer:
 
     def _eta(self, info: TaskInfo) -> float | None:
         eta = self._etas.setdefault(info.task_id, MonotoneEta(self.clock))
-        return eta.update(info.progress_percentage) if info.status is TaskStatus.RUNNING \
-            else None
+        return eta.update(info.progress_percentage, info.current_step) \
+            if info.status is TaskStatus.RUNNING else None
 
     def _line(self, info: TaskInfo) -> None:
         self._write(format_line(info, self._name_width, self._etas[info.task_id].shown
@@ -486,7 +496,7 @@ class TerminalBars:
                 self._write(f"== {header}")
             if info.status is TaskStatus.RUNNING:
                 self._etas.setdefault(info.task_id, MonotoneEta(self.clock)).update(
-                    info.progress_percentage)
+                    info.progress_percentage, info.current_step)
                 bar = self._bars.get(info.task_id)
                 if bar is None:
                     bar = self._bars[info.task_id] = self._open(info)
