@@ -56,13 +56,13 @@ def test_panel_models_follow_the_feed_on_the_creating_loop(tm):
     panel, ok, bad, blocked = asyncio.run(main())
     r_ok, r_bad, r_c = (panel.rows[h.task_id] for h in (ok, bad, blocked))
     assert r_ok.bar.value == 100 and r_ok.bar.bar_style == "success"
-    assert "completed" in r_ok.status.value and r_ok.step.value == "step 10/10"
+    assert "completed" in r_ok.status.value and r_ok.text == "step 10/10"
     assert r_ok.button.disabled and re.fullmatch(r"\d+\.\ds", r_ok.elapsed.value)
     assert r_ok.percent.value == "100%"
     # finished rows drop their Cancel button (hidden, so the columns stay in place)
     assert {r.button.layout.visibility for r in (r_ok, r_bad, r_c)} == {"hidden"}
     assert panel.rows[blocked.task_id].box.children[-1] is r_c.button
-    assert r_bad.bar.bar_style == "danger" and "boom" in r_bad.step.value
+    assert r_bad.bar.bar_style == "danger" and "boom" in r_bad.text
     assert "failed" in r_bad.status.value
     assert r_c.bar.bar_style == "" and r_c.bar.style.bar_color == "#9e9e9e"
     assert "cancelled" in r_c.status.value
@@ -188,7 +188,7 @@ def test_text_and_widget_rows_show_units_rate_and_eta(tm):
     assert "ETA" not in D.format_line(done) and "/s" not in D.format_line(done)
     panel = D.TaskPanel(tm, loop=None)
     panel._apply(info)
-    assert panel.rows[info.task_id].step.value == "Segments  12/40 s audio  3.5/s  ETA 8s"
+    assert panel.rows[info.task_id].text == "Segments  12/40 s audio  3.5/s  ETA 8s"
     panel.close()
 
 
@@ -470,6 +470,6 @@ def test_progress_view_widget_row_follows_a_real_sweep(capsys):
     view.finish()
     row = view.row
     assert row.bar.value == 100 and row.bar.bar_style == "success"
-    assert row.percent.value == "100%" and row.step.value == "Sweep done"
+    assert row.percent.value == "100%" and row.text == "Sweep done"
     assert row.bar.description == "chunking sweep" and "completed" in row.status.value
     assert re.fullmatch(r"\d+\.\ds", row.elapsed.value)

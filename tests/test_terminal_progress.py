@@ -159,3 +159,23 @@ def test_show_picks_bars_for_a_terminal_and_lines_for_a_log(tm):
     assert isinstance(bars, D.TerminalBars) and isinstance(lines, D.TextRenderer)
     bars.close()
     lines.close()
+
+
+def test_panel_step_wraps_shows_in_full_on_hover_and_the_run_row_has_an_eta(tm):
+    clock = Clock()
+    panel = D.TaskPanel(tm, loop=None, clock=clock)
+    start = utcnow()
+    run = TaskInfo(task_id="r" * 32, task_type="pipeline", status=TaskStatus.RUNNING,
+                   started_at=start, metadata={"audio": "talk.wav"})
+    long_step = "chunking: Splitting sentences of a long transcript into topic segments"
+    for t in range(0, 12):
+        clock.now = float(t)
+        step = "transcription: Transcribing segment 3/9" if t < 6 else long_step
+        panel._apply(run.replace(progress_percentage=5.0 * t, current_step=step,
+                                 updated_at=start + timedelta(seconds=t)))
+    row = panel.rows[run.task_id]
+    # one phase for a whole run: 5 %/s, at 55 %: 9 s left, across the change of stage
+    assert re.search(r"ETA 9s$", row.text), row.text
+    assert row.text.startswith(long_step)  # the whole step, never cut
+    assert f'title="{long_step}' in row.step.value and "white-space:normal" in row.step.value
+    panel.close()

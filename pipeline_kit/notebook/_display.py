@@ -200,6 +200,12 @@ class MonotoneEta:
         return self.shown
 
 
+def eta_step(info: TaskInfo) -> str | None:
+    """The step that sets a task's ETA phase; a whole run has one phase (its ETA is the
+    run's: stages are weighted by their declared cost in its percent)."""
+    return "" if str(info.task_type) == "pipeline" else info.current_step
+
+
 def format_units(info: TaskInfo, eta: float | None = None) -> str:
     """``12/40 s audio  3.1/s  ETA 9s`` of a running task ('' when finished).
 
@@ -352,7 +358,7 @@ class TextRenderer:
 
     def _eta(self, info: TaskInfo) -> float | None:
         eta = self._etas.setdefault(info.task_id, MonotoneEta(self.clock))
-        return eta.update(info.progress_percentage, info.current_step) \
+        return eta.update(info.progress_percentage, eta_step(info)) \
             if info.status is TaskStatus.RUNNING else None
 
     def _line(self, info: TaskInfo) -> None:
@@ -496,7 +502,7 @@ class TerminalBars:
                 self._write(f"== {header}")
             if info.status is TaskStatus.RUNNING:
                 self._etas.setdefault(info.task_id, MonotoneEta(self.clock)).update(
-                    info.progress_percentage, info.current_step)
+                    info.progress_percentage, eta_step(info))
                 bar = self._bars.get(info.task_id)
                 if bar is None:
                     bar = self._bars[info.task_id] = self._open(info)
@@ -557,6 +563,10 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+# the step cell: wrap long text (at any character if need be) instead of cutting it
+WRAP_STYLE = "white-space:normal;overflow-wrap:anywhere;line-height:1.3"
+
+
 def _fixed(width: str) -> Any:
     import ipywidgets as W
 
@@ -567,8 +577,10 @@ class _Row:
     """The widgets of one task in fixed-width columns, so rows line up:
     id | name + bar | percent | status | elapsed | step (takes the rest) | cancel.
 
-    The elapsed time stands before the step, so a long step is cut (with an
-    ellipsis) instead of running into it; a finished row hides its Cancel button.
+    The elapsed time stands before the step; a long step wraps onto more lines in its
+    own column (and shows in full on hover) rather than being cut, so its rate and
+    ETA stay visible. ``text`` is the step's plain text. A finished row hides its
+    Cancel button.
     """
 
     def __init__(self, on_cancel: Any, info: TaskInfo, name_width: int) -> None:
@@ -584,7 +596,9 @@ class _Row:
         self.percent = W.Label(layout=_fixed("5ch"))
         self.status = W.HTML(layout=_fixed("16ch"))
         self.elapsed = W.Label(layout=_fixed("8ch"))
-        self.step = W.Label(layout=W.Layout(flex="1 1 auto", width="auto", min_width="0"))
+        self.text = ""
+        self.step = W.HTML(layout=W.Layout(flex="1 1 auto", width="auto", min_width="0",
+                                           height="auto"))  # room for wrapped lines
         self.button = W.Button(description="Cancel", tooltip=f"cancel task {info.task_id}",
                                layout=_fixed("80px"))
         if on_cancel is None:
@@ -600,7 +614,9 @@ class _Row:
         self.bar.style.description_width = f"{chars + 1}ch"
         self.bar.layout.width = self.bar.layout.min_width = f"calc({chars + 1}ch + 200px)"
 
-    def set(self, info: TaskInfo) -> None:
+    def set(self, info: TaskInfo, eta: float | None = None) -> None:
+        import html
+
         self.info = info
         self.bar.value = info.progress_percentage
         self.bar.bar_style = BAR_STYLE[info.status]
@@ -610,7 +626,10 @@ class _Row:
         self.status.value = (
             f'<b style="color:{COLOUR[info.status]}">{label}</b>'
         )
-        self.step.value = step_text(info)
+        self.text = step_text(info, eta)
+        quoted = html.escape(self.text)
+        self.step.value = (f'<div title="{quoted}" style="{WRAP_STYLE}">{quoted}</div>'
+                           if quoted else "")
         self.elapsed.value = format_elapsed(info.duration)
         self.button.disabled = info.is_terminal
         if info.is_terminal:
@@ -631,10 +650,13 @@ class TaskPanel:
         select: TaskHandle | Iterable[str] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         tick: float = 1.0,
+        clock: Any = time.monotonic,
     ) -> None:
         import ipywidgets as W
 
         self.manager = manager
+        self.clock = clock
+        self._etas: dict[str, MonotoneEta] = {}
         self.loop = loop if loop is not None else _running_loop()
         self.tick = tick
         self.rows: dict[str, _Row] = {}
@@ -670,14 +692,21 @@ class TaskPanel:
             self._widen(len(str(info.task_type)))
             row = self.rows[info.task_id] = _Row(self.manager.cancel, info, self.name_width)
             self.rows_box.children = (*self.rows_box.children, row.box)
+            self._eta(info)  # the first observation of its speed
         elif row.info.updated_at > info.updated_at or (
             row.info.is_terminal and not info.is_terminal
         ):
             return  # an older snapshot arriving late
         else:
-            row.set(info)
+            row.set(info, self._eta(info))
         if info.status is TaskStatus.RUNNING:
             self._schedule_tick()
+
+    def _eta(self, info: TaskInfo) -> float | None:
+        if info.status is not TaskStatus.RUNNING:
+            return None
+        eta = self._etas.setdefault(info.task_id, MonotoneEta(self.clock))
+        return eta.update(info.progress_percentage, eta_step(info))
 
     def _add_header(self, info: TaskInfo) -> None:
         """Name the run(s) shown: one line per top-level task that names a run or file."""
