@@ -98,9 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address, or 'local'")
     _pipeline_options(b)
-    id_help = "a task id, or a unique prefix of 6 or more characters"
+    id_help = "a run id or a task id, or a unique prefix (6+ characters) of either"
     for name, help_ in (("status", "show one task"), ("retry", "run a failed task again")):
         add(name, help_).add_argument("task_id", help=id_help)
+    sh = add("show", "one screen about a run: audio, stages and times, counts, speakers, "
+                     "chapters, result files")
+    sh.add_argument("task_id", metavar="ID", help=id_help)
+    sh.add_argument("--json", action="store_true", help="the run record as JSON")
     c = add("cancel", "cancel a task (of any process sharing the store)")
     c.add_argument("task_id", help=id_help)
     c.add_argument("--wait", type=float, default=15.0,
@@ -524,18 +528,39 @@ def _uploads(args: argparse.Namespace) -> int:
     return 0
 
 
-def _full_id(mgr: Any, task_id: str) -> str:
-    """The full id of a task id or unique prefix; a usage error naming the matches if several."""
-    from pipeline_kit.tasks import AmbiguousTaskIdError
+def _resolve(mgr: Any, text: str) -> Any:
+    """The task and run an id (run or task, or a unique prefix) names; a usage error if
+    it names none or several."""
+    from pipeline_kit.faces.cli._ids import IdError, resolve
 
     try:
-        full = mgr.resolve_id(task_id)
-    except AmbiguousTaskIdError as e:
+        return resolve(mgr, text)
+    except IdError as e:
         raise _UsageError(str(e)) from None
-    if full == task_id and mgr.get_task_status(task_id) is None:
-        hint = " (an id prefix needs at least 6 characters)" if len(task_id) < 6 else ""
-        raise _UsageError(f"unknown task id {task_id!r}{hint}")
-    return full
+
+
+def _full_id(mgr: Any, task_id: str) -> str:
+    """The full task id of a run or task id or unique prefix (a run: its pipeline task)."""
+    found = _resolve(mgr, task_id)
+    if found.task is None:
+        raise _UsageError(f"run {found.run['run_id']} has no task in this store")
+    return str(found.task.task_id)
+
+
+def _show(mgr: Any, args: argparse.Namespace) -> int:
+    """``show ID``: one screen about the run an id names (``--json``: its record)."""
+    from pipeline_kit.faces.cli._show import show_json, summary
+    from pipeline_kit.pipeline._load_run import result_of_record
+
+    found = _resolve(mgr, args.task_id)
+    if found.run is None:
+        raise _UsageError(f"task {found.task.task_id} is not part of a pipeline run; "
+                          f"`status {found.task.task_id[:8]}` shows it")
+    if args.json:
+        print(show_json(found.run))
+    else:
+        print(summary(result_of_record(found.run), found.run.get("task_id")))
+    return 0
 
 
 def _cancel(mgr: Any, task_id: str, wait: float) -> int:
@@ -625,6 +650,8 @@ def _main(argv: list[str] | None) -> int:
         _existing_store(args)
         mgr = _manager(args)
         try:
+            if args.command == "show":
+                return _show(mgr, args)
             if getattr(args, "task_id", None) is not None:
                 args.task_id = _full_id(mgr, args.task_id)
             if args.command == "status":
