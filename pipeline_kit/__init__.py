@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline_kit.base import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
+from pipeline_kit.base._fs import default_home
 from pipeline_kit.base._models import (
     ModelNotAvailableError,
     resolve_embedding_model,
@@ -130,6 +131,7 @@ def stage_names() -> list[str]:
     return REGISTRY.names()
 
 __all__ = [
+    "default_home",
     "AudioLibrary",
     "AudioRecord",
     "Chapter",

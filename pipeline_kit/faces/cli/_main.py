@@ -24,6 +24,18 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
+HOME_HELP = ("data folder: task store, artifact cache, run folders (default "
+             "$PIPELINE_KIT_HOME, else ~/.local/share/pipeline_kit; `run` prints it)")
+RUN_EXAMPLES = """examples:
+  pipeline-kit run talk.wav                          # results in <home>/runs/<run id>
+  pipeline-kit run talk.wav --out talk-results       # results in ./talk-results
+  pipeline-kit run talk.wav --stages chapters        # only what chapters need
+  pipeline-kit run talk.wav --speakers 2             # two voices (default: estimated)
+  pipeline-kit run talk.wav --chunk-size 100 --overlap 10 --method tfidf
+  pipeline-kit show RUN_ID                           # afterwards: one screen about it
+"""
+
+
 def _pipeline_options(p: argparse.ArgumentParser) -> None:
     """The pipeline's parameters, shared by ``run`` and ``batch``: one flag per declared
     stage parameter (see :mod:`pipeline_kit.pipeline._registry`), defaults left to the registry."""
@@ -71,14 +83,16 @@ def _parser() -> argparse.ArgumentParser:
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_)
-        sp.add_argument("--home", help="data folder (default $PIPELINE_KIT_HOME or ./data)")
+        sp.add_argument("--home", help=HOME_HELP)
         sp.add_argument("--store", help="task store: a SQLite file or a postgresql:// URL "
                         "(default $PIPELINE_KIT_STORE, else <home>/tasks.sqlite3)")
         return sp
 
     r = add("run", "run the pipeline on an audio file")
+    r.description, r.epilog = "Run the pipeline on an audio file.", RUN_EXAMPLES
+    r.formatter_class = argparse.RawDescriptionHelpFormatter
     r.add_argument("audio")
-    r.add_argument("--out", required=True, help="folder for the results")
+    r.add_argument("--out", help="folder for the results (default: <home>/runs/<run id>)")
     _pipeline_options(r)
     b = add("batch", "run a notebook (default 01) or the pipeline on many audio files")
     b.add_argument("paths", nargs="*", metavar="[NOTEBOOK] AUDIO",
@@ -181,7 +195,7 @@ def _serve_options(sv: argparse.ArgumentParser) -> None:
 
 
 def _uploads_options(up: argparse.ArgumentParser) -> None:
-    up.add_argument("--home", help="data folder (default $PIPELINE_KIT_HOME or ./data)")
+    up.add_argument("--home", help=HOME_HELP)
     up.add_argument("--prune", type=float, default=None, metavar="DAYS",
                     help="delete uploads without a new chunk for DAYS days (0: all idle ones)")
 
@@ -341,6 +355,8 @@ def _run(args: argparse.Namespace) -> int:
     rec = result.run_record
     print(f"run {result.run_id} {rec['outcome']}: results in {result.out_dir} "
           f"(cache hits: {', '.join(rec['cache_hits']) or 'none'})")
+    print(f"home {rec.get('home') or args.home}: `pipeline-kit show {result.run_id[:8]}` "
+          "sums it up")
     return 0
 
 
