@@ -70,3 +70,11 @@ def test_show_refuses_a_task_outside_any_run(ran, capsys):
         h.result(10)
     assert main(["show", h.task_id[:8], "--home", str(home)]) == 2
     assert "is not part of a pipeline run" in capsys.readouterr().err
+
+
+def test_cli_search_shows_times_as_m_ss(ran, capsys):
+    home, _, _ = ran
+    assert main(["search", str(home), "Dashwood", "-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(re.search(r"  \d+:\d\d–\d+:\d\d  ", x) for x in lines), lines
+    assert not any(re.search(r"\d+\.\d-", x) for x in lines)  # no "53.4- 83.2s"

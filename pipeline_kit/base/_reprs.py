@@ -13,23 +13,37 @@ from collections.abc import Iterable, Mapping
 PREVIEW_CHARS = 400
 
 
-def clock(seconds: float | None) -> str:
+def clock(seconds: float | None, tenths: bool = False) -> str:
     """``m:ss`` (``h:mm:ss`` from an hour on) of a time in seconds; ``?`` when missing.
 
     The one time format of every repr, table and player label. Floored, so a label never
-    points past the moment it names (56.9 s is second 56).
+    points past the moment it names (56.9 s is second 56). ``tenths`` adds them
+    (``m:ss.s``), for words and other spans shorter than a couple of seconds.
     """
     if seconds is None or math.isnan(float(seconds)):
         return "?"
-    total = int(math.floor(max(0.0, float(seconds))))
+    value = max(0.0, float(seconds))
+    total = int(math.floor(value))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    if tenths:
+        text += f".{min(9, int(math.floor((value - total) * 10 + 1e-6)))}"
+    return text
+
+
+SHORT_SPAN = 2.0  # seconds: spans shorter than this (words) are shown with tenths
+
+
+def short_span(start: float | None, end: float | None) -> bool:
+    """True for a span short enough that whole seconds would hide it (``0:00–0:00``)."""
+    return start is not None and end is not None and float(end) - float(start) < SHORT_SPAN
 
 
 def span(start: float | None, end: float | None) -> str:
-    """``0:56–1:42``."""
-    return f"{clock(start)}–{clock(end)}"
+    """``0:56–1:42``; ``0:05.2–0:05.6`` for a span shorter than :data:`SHORT_SPAN`."""
+    tenths = short_span(start, end)
+    return f"{clock(start, tenths)}–{clock(end, tenths)}"
 
 
 def plural(n: int, word: str) -> str:

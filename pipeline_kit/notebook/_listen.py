@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline_kit.base._reprs import clock
+from pipeline_kit.base._reprs import SHORT_SPAN, clock, short_span
 from pipeline_kit.notebook._display import has_live_frontend
 
 LISTEN_CLASS = "pk-listen"  # the box that holds one <audio> and the controls that drive it
@@ -78,22 +78,26 @@ _CSS = """<style>
 # ---------------------------------------------------------------- times
 
 
-def format_time(seconds: float | None) -> str:
-    """``m:ss`` (``h:mm:ss`` from one hour), as in every repr; empty for a missing time."""
+def format_time(seconds: float | None, tenths: bool = False) -> str:
+    """``m:ss`` (``h:mm:ss`` from one hour), as in every repr; ``m:ss.s`` with ``tenths``;
+    empty for a missing time."""
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return ""
-    return clock(seconds)
+    return clock(seconds, tenths)
 
 
 def format_range(start: float | None, end: float | None) -> str:
-    """``m:ss–m:ss`` for a time range."""
-    return f"{format_time(start)}–{format_time(end)}"
+    """``m:ss–m:ss`` for a time range; with tenths for a word-length one."""
+    tenths = short_span(start, end)
+    return f"{format_time(start, tenths)}–{format_time(end, tenths)}"
 
 
 def time_columns(df: pd.DataFrame) -> tuple[str, str]:
     """Names of the start and end columns (seconds) of ``df``; ValueError naming the columns."""
-    for start, end in _TIME_COLUMNS:
-        if start in df.columns and end in df.columns:
+    for start, end in _TIME_COLUMNS:  # numbers only: chunks_df's start/end are m:ss text
+        if (start in df.columns and end in df.columns
+                and pd.api.types.is_numeric_dtype(df[start])
+                and pd.api.types.is_numeric_dtype(df[end])):
             return start, end
     raise ValueError(f"no start/end time columns in the table (looked for "
                      f"{', '.join(f'{a}/{b}' for a, b in _TIME_COLUMNS)}; it has "
@@ -121,8 +125,10 @@ def text_frame(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its start/end seconds shown as ``m:ss`` (the text view of a table)."""
     start, end = time_columns(df)
     out = df.copy()
-    out[start] = out[start].map(format_time)
-    out[end] = out[end].map(format_time)
+    lengths = (df[end] - df[start]).dropna()
+    tenths = bool(len(lengths)) and float(lengths.median()) < SHORT_SPAN  # a table of words
+    out[start] = out[start].map(lambda v: format_time(v, tenths))
+    out[end] = out[end].map(lambda v: format_time(v, tenths))
     return out
 
 

@@ -423,8 +423,10 @@ def _search(args: argparse.Namespace) -> int:
         return 0
     if hits.empty:
         print("no hits")
+    from pipeline_kit.base._reprs import span
+
     for h in hits.itertuples():
-        print(f"{h.score:.4f}  {h.recording}  {h.start_time:7.1f}-{h.end_time:7.1f}s  "
+        print(f"{h.score:.4f}  {h.recording}  {span(h.start_time, h.end_time):>11}  "
               f"{h.chunk_id}  {h.snippet}")
     return 0
 
