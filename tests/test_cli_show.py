@@ -78,3 +78,4 @@ def test_cli_search_shows_times_as_m_ss(ran, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines and all(re.search(r"  \d+:\d\d–\d+:\d\d  ", x) for x in lines), lines
     assert not any(re.search(r"\d+\.\d-", x) for x in lines)  # no "53.4- 83.2s"
+    assert "Dashwood" in "".join(lines) and "**" not in "".join(lines)  # marks are not shown

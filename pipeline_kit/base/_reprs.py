@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Mapping
 
 PREVIEW_CHARS = 400
@@ -74,3 +75,19 @@ def html_summary(title: str, rows: Iterable[tuple[str, object]], preview: str | 
     if preview:
         out += (f"<p style='max-width:60em'>{html.escape(clip(preview, PREVIEW_CHARS))}</p>")
     return out + "</div>"
+
+
+# Search snippets mark matched words as **word** (plain text that can travel as JSON);
+# every view turns the marks into its own emphasis, never showing the asterisks.
+_MARK = re.compile(r"\*\*(.+?)\*\*")
+BOLD, RESET = "\033[1m", "\033[0m"
+
+
+def marks_to_html(text: str) -> str:
+    """``text`` escaped for HTML, its ``**marks**`` as ``<mark>`` highlights."""
+    return _MARK.sub(r"<mark>\1</mark>", html.escape(text))
+
+
+def marks_to_terminal(text: str, tty: bool) -> str:
+    """``text`` with its ``**marks**`` in bold on a terminal, unmarked elsewhere."""
+    return _MARK.sub(rf"{BOLD}\1{RESET}" if tty else r"\1", text)

@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline_kit.base._reprs import SHORT_SPAN, clock, short_span
+from pipeline_kit.base._reprs import SHORT_SPAN, clock, marks_to_html, marks_to_terminal, short_span
 from pipeline_kit.notebook._display import has_live_frontend
 
 LISTEN_CLASS = "pk-listen"  # the box that holds one <audio> and the controls that drive it
@@ -125,6 +125,10 @@ def text_frame(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its start/end seconds shown as ``m:ss`` (the text view of a table)."""
     start, end = time_columns(df)
     out = df.copy()
+    for c in out.columns:  # search snippets: their **marks** would show as asterisks
+        if not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].map(lambda v: marks_to_terminal(v, False) if isinstance(v, str)
+                                else v)
     lengths = (df[end] - df[start]).dropna()
     tenths = bool(len(lengths)) and float(lengths.median()) < SHORT_SPAN  # a table of words
     out[start] = out[start].map(lambda v: format_time(v, tenths))
@@ -219,7 +223,7 @@ def _cell(v: Any) -> str:
         return html.escape(", ".join(map(str, v)))
     if isinstance(v, dict):
         return html.escape(", ".join(f"{k} {format_time(s)}" for k, s in v.items()))
-    return html.escape(str(v))
+    return marks_to_html(str(v))  # a search snippet's **matches** are highlighted
 
 
 def table_html(df: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:

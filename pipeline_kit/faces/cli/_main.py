@@ -423,11 +423,12 @@ def _search(args: argparse.Namespace) -> int:
         return 0
     if hits.empty:
         print("no hits")
-    from pipeline_kit.base._reprs import span
+    from pipeline_kit.base._reprs import marks_to_terminal, span
 
+    tty = sys.stdout.isatty()
     for h in hits.itertuples():
         print(f"{h.score:.4f}  {h.recording}  {span(h.start_time, h.end_time):>11}  "
-              f"{h.chunk_id}  {h.snippet}")
+              f"{h.chunk_id}  {marks_to_terminal(h.snippet, tty)}")
     return 0
 
 
