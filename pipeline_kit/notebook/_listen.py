@@ -47,9 +47,18 @@ _BLOCK = 5 * _RATE  # samples per write when encoding
 # One delegated handler: a click on an element with data-s (start) and data-e (end)
 # plays that range of the box's <audio>; a frame loop pauses at the end and marks the
 # word (data-ws/data-we) and the row (data-s/data-e) under the play head.
+# One player at a time: any <audio> of the page that starts pauses every other one. A
+# capturing listener on the document sees every 'play' (it does not bubble), from a ▶
+# control or the element's own controls; installed once per page, when a view renders.
+_JS_ONE_PLAYER = (
+    "if(!window.pkOnePlayer){window.pkOnePlayer=true;"
+    "document.addEventListener('play',e=>{for(const o of document.querySelectorAll('audio'))"
+    "if(o!==e.target&&!o.paused)o.pause();},true);}"
+)
 _JS_CLICK = (
     "const b=event.target.closest('[data-s]');if(!b)return;"
     "const box=b.closest('.pk-listen');const a=box&&box.querySelector('audio');if(!a)return;"
+    "for(const o of document.querySelectorAll('audio'))if(o!==a)o.pause();"
     "a.pkEnd=+b.dataset.e;a.pkBox=box;"
     "if(!a.pkTick){a.pkTick=()=>{const t=a.currentTime;"
     "if(a.pkEnd&&t>=a.pkEnd){a.pause();a.pkEnd=0;}"
@@ -213,7 +222,12 @@ def play_button(start: float, end: float, label: str | None = None) -> str:
 
 def listen_html(inner: str) -> str:
     """Wrap HTML holding ▶ controls or words so that clicks on them play the audio."""
-    return f'{_CSS}<div class="pk-block" onclick="{html.escape(_JS_CLICK)}">{inner}</div>'
+    # an image that cannot load runs its onerror when the view is rendered (a <script>
+    # in widget HTML never runs; inline handlers, as the onclick here, do)
+    install = (f'<img src="data:image/gif;base64,x" alt="" style="display:none" '
+               f'onerror="{html.escape(_JS_ONE_PLAYER)}">')
+    return (f'{_CSS}{install}<div class="pk-block" onclick="{html.escape(_JS_CLICK)}">'
+            f'{inner}</div>')
 
 
 def _cell(v: Any) -> str:
@@ -251,14 +265,15 @@ def words_html(words: Sequence[Any], start: float | None = None,
     that light up while they are played; a new paragraph where the speaker changes."""
     parts: list[str] = []
     speaker = None
-    for w in words:
-        if start is not None and w.end <= start or end is not None and w.start >= end:
-            continue
+    shown = [w for w in words
+             if not (start is not None and w.end <= start or end is not None and w.start >= end)]
+    # a click plays from that word on, to the end of what is shown
+    until = end if end is not None else max((w.end for w in shown), default=0.0)
+    for w in shown:
         who = getattr(w, "speaker", None)
         if who and who != speaker:
             parts.append(f'{"<br>" if parts else ""}<b>{html.escape(who)}:</b> ')
             speaker = who
-        until = end if end is not None else w.end
         parts.append(f'<span class="pk-w" data-ws="{w.start:.3f}" data-we="{w.end:.3f}" '
                      f'data-s="{w.start:.3f}" data-e="{until:.3f}">{html.escape(w.text)}</span> ')
     return f'<div class="pk-transcript" style="line-height:1.7">{"".join(parts)}</div>'
