@@ -174,7 +174,7 @@ def test_panel_step_wraps_shows_in_full_on_hover_and_the_run_row_has_an_eta(tm):
         panel._apply(run.replace(progress_percentage=5.0 * t, current_step=step,
                                  updated_at=start + timedelta(seconds=t)))
     row = panel.rows[run.task_id]
-    # one phase for a whole run: 5 %/s, at 55 %: 9 s left, across the change of stage
+    # a run's phase is its stage: chunking went from 30 % to 55 % in 5 s, 9 s left
     assert re.search(r"ETA 9s$", row.text), row.text
     assert row.text.startswith(long_step)  # the whole step, never cut
     assert f'title="{long_step}' in row.step.value and "white-space:normal" in row.step.value

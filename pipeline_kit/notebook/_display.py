@@ -201,9 +201,13 @@ class MonotoneEta:
 
 
 def eta_step(info: TaskInfo) -> str | None:
-    """The step that sets a task's ETA phase; a whole run has one phase (its ETA is the
-    run's: stages are weighted by their declared cost in its percent)."""
-    return "" if str(info.task_type) == "pipeline" else info.current_step
+    """The step that sets a task's ETA phase. A run's phase is its current stage (its
+    step reads ``stage: step``): the run's remaining percent at that stage's pace. One
+    phase for the whole run held a too-low ETA for a minute when the declared stage
+    weights did not match this machine."""
+    if str(info.task_type) == "pipeline":
+        return (info.current_step or "").split(":", 1)[0]
+    return info.current_step
 
 
 def format_units(info: TaskInfo, eta: float | None = None) -> str:
