@@ -483,9 +483,9 @@ class TerminalBars:
     def _open(self, info: TaskInfo) -> Any:
         from tqdm import tqdm
 
-        top = info.parent_id is None
+        top = info.parent_id is None  # the header above names a run's file already
         return tqdm(total=100.0, file=self.stream, leave=False, dynamic_ncols=True,
-                    desc=task_label(info) if top else f"  {info.task_type}",
+                    desc=str(info.task_type) if top else f"  {info.task_type}",
                     bar_format=BAR_FORMAT, mininterval=0.0)
 
     def _draw(self, bar: Any, info: TaskInfo) -> None:
