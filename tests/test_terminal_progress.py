@@ -179,3 +179,11 @@ def test_panel_step_wraps_shows_in_full_on_hover_and_the_run_row_has_an_eta(tm):
     assert row.text.startswith(long_step)  # the whole step, never cut
     assert f'title="{long_step}' in row.step.value and "white-space:normal" in row.step.value
     panel.close()
+
+
+def test_a_batch_notebook_header_names_the_file_not_pipeline():
+    info = TaskInfo(task_id="b" * 32, task_type="pipeline", status=TaskStatus.RUNNING,
+                    metadata={"batch": "/out", "audio": "/in/talk one.wav", "name": "talk_one"})
+    assert D.run_header(info) == "batch notebook: talk one.wav"
+    run = info.replace(metadata={**info.metadata, "run_id": "1a2b3c4d" * 4})
+    assert D.run_header(run) == "run 1a2b3c4d: talk one.wav"  # pipeline mode: the run

@@ -250,7 +250,8 @@ def run_header(info: TaskInfo) -> str | None:
     meta = info.metadata if isinstance(info.metadata, dict) else {}
     if info.parent_id is not None or not (meta.get("run_id") or meta.get("audio")):
         return None
-    head = f"run {str(meta['run_id'])[:8]}" if meta.get("run_id") else str(info.task_type)
+    head = (f"run {str(meta['run_id'])[:8]}" if meta.get("run_id")
+            else "batch notebook" if meta.get("batch") else str(info.task_type))
     if meta.get("audio"):
         head += f": {os.path.basename(str(meta['audio']))}"
     stages = meta.get("stages")
