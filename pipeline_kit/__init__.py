@@ -131,7 +131,6 @@ def stage_names() -> list[str]:
     return REGISTRY.names()
 
 __all__ = [
-    "default_home",
     "AudioLibrary",
     "AudioRecord",
     "Chapter",
@@ -174,6 +173,7 @@ __all__ = [
     "compare_runs",
     "concept_speakers",
     "create_semantic_chunks",
+    "default_home",
     "diarize",
     "explore",
     "find_temporal_markers",
