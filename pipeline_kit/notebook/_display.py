@@ -6,9 +6,14 @@ immutable :class:`~pipeline_kit.tasks.TaskInfo` snapshots from the manager's thr
 * :class:`TaskPanel` (JupyterLab): one ipywidgets row per task. Snapshots are applied
   on the kernel's own event loop (captured when the panel is made) via
   ``call_soon_threadsafe``, so worker threads never write into whichever cell runs.
-* :class:`TextRenderer` (papermill, CLI, CI, plain python): throttled lines such as
-  ``[ 42%] transcription  a1b2c3  running  Transcribing segment 3/9  12.3s`` and a
+* :class:`TerminalBars` (a terminal): one in-place tqdm bar per running task, a line
+  per finished task and a summary table.
+* :class:`TextRenderer` (papermill, CI, a pipe, a log): a line when a task starts or
+  ends, at most one progress line per 10 s, such as
+  ``[ 42%] transcription  a1b2c3  running  12.3s  Transcribing segment 3/9  ...``, and a
   summary table whenever the watched tasks are all finished.
+
+ETAs come from :class:`MonotoneEta`: they never rise within one phase of a task.
 
 ``PIPELINE_KIT_PROGRESS=widget|text|none`` overrides the automatic choice.
 """
