@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline_kit.base import _threads  # noqa: F401 - first: OpenMP's wait policy, before torch/CTranslate2 load
+from pipeline_kit.base._fs import default_home
 from pipeline_kit.base._models import (
     ModelNotAvailableError,
     resolve_embedding_model,
@@ -176,6 +177,7 @@ __all__ = [
     "compare_runs",
     "concept_speakers",
     "create_semantic_chunks",
+    "default_home",
     "diarize",
     "explore",
     "export",

@@ -11,6 +11,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("PIPELINE_KIT_PROGRESS", "text")
+# A test that passes no home must not write into the user's default home (a per-user
+# folder): the session gets a new temporary folder of its own.
+if not os.environ.get("PIPELINE_KIT_HOME"):
+    import tempfile
+
+    os.environ["PIPELINE_KIT_HOME"] = tempfile.mkdtemp(prefix="pipeline_kit_home_")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample"

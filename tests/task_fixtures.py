@@ -71,6 +71,14 @@ def block(name: str, progress: Any = None) -> str:
     return name
 
 
+def units_then_done(name: str, progress: Any = None) -> str:
+    """Reports 5/10 units, then a bare 100 % "done" step, then blocks as :func:`block`."""
+    progress.update(5, 10, step="Transcribing")
+    time.sleep(0.05)
+    progress.update(100, step="Transcription done")
+    return block(name, progress)
+
+
 def sleep_quietly(seconds: float) -> str:
     """Sleeps without ever calling progress (cannot be stopped early)."""
     time.sleep(seconds)

@@ -59,7 +59,7 @@ def test_bad_arguments_exit_non_zero_with_one_line(tmp_path, capsys):
     for argv in (
         ["run", str(WAV), "--out", str(tmp_path / "o"), "--home", home, "--stages", "bogus"],
         ["run", str(WAV), "--out", str(tmp_path / "o"), "--home", home, "--overlap", "500"],
-        ["run", str(WAV), "--home", home],  # --out missing
+        ["run", str(tmp_path / "missing.wav"), "--home", home],  # (--out is optional now)
         ["status", "no-such-task", "--home", home],
         ["cancel", "no-such-task", "--home", home],
         ["retry", "no-such-task", "--home", home],

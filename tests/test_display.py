@@ -56,13 +56,13 @@ def test_panel_models_follow_the_feed_on_the_creating_loop(tm):
     panel, ok, bad, blocked = asyncio.run(main())
     r_ok, r_bad, r_c = (panel.rows[h.task_id] for h in (ok, bad, blocked))
     assert r_ok.bar.value == 100 and r_ok.bar.bar_style == "success"
-    assert "completed" in r_ok.status.value and r_ok.step.value == "step 10/10"
+    assert "completed" in r_ok.status.value and r_ok.text == "step 10/10"
     assert r_ok.button.disabled and re.fullmatch(r"\d+\.\ds", r_ok.elapsed.value)
     assert r_ok.percent.value == "100%"
     # finished rows drop their Cancel button (hidden, so the columns stay in place)
     assert {r.button.layout.visibility for r in (r_ok, r_bad, r_c)} == {"hidden"}
     assert panel.rows[blocked.task_id].box.children[-1] is r_c.button
-    assert r_bad.bar.bar_style == "danger" and "boom" in r_bad.step.value
+    assert r_bad.bar.bar_style == "danger" and "boom" in r_bad.text
     assert "failed" in r_bad.status.value
     assert r_c.bar.bar_style == "" and r_c.bar.style.bar_color == "#9e9e9e"
     assert "cancelled" in r_c.status.value
@@ -89,7 +89,8 @@ def test_text_mode_lines_and_summary(tm):
     with pytest.raises(ValueError):
         tm.submit(fx.fail, "bad input", task_type=TaskType.CHAPTER_ANALYSIS).result(5)
     lines = out.getvalue().splitlines()
-    assert re.match(r"\[  0%\] transcription  [0-9a-f]{6}  pending$", lines[0])
+    assert re.match(r"\[  0%\] transcription  [0-9a-f]{6}  running  +\d+\.\ds", lines[0])
+    assert not any("pending" in x for x in lines)  # a log shows starts and ends only
     # aligned columns: status padded, elapsed right-aligned before the step text
     done = re.compile(r"\[100%\] transcription  [0-9a-f]{6}  completed  +\d+\.\ds  step 5/5$")
     assert any(done.match(x) for x in lines), lines
@@ -105,7 +106,7 @@ def test_text_mode_throttles_progress_lines(tm):
     tm.submit(fx.steps, 50, 0.002, task_type=T).result(5)
     word = re.compile(r"\b(pending|running|completed|failed|cancelled)\b")
     statuses = [word.search(line).group(1) for line in out.getvalue().splitlines()]
-    assert statuses == ["pending", "running", "completed"]
+    assert statuses == ["running", "completed"]
 
 
 def test_handle_display_in_text_mode_prints_and_detaches(tm, capsys, monkeypatch):
@@ -181,13 +182,13 @@ def test_text_and_widget_rows_show_units_rate_and_eta(tm):
                     progress_percentage=30.0, current_step="Segments", started_at=utcnow(),
                     progress_done=12, progress_total=40, progress_rate=3.5)
     line = D.format_line(info)
-    assert re.match(r"\[ 30%\] diarization  ababab  running  +\d+\.\ds  Segments  12/40  3\.5/s  "
-                    r"ETA 8s$", line), line
+    assert re.match(r"\[ 30%\] diarization  ababab  running  +\d+\.\ds  Segments  "
+                    r"12/40 s audio  3\.5/s  ETA 8s$", line), line
     done = info.replace(status=TaskStatus.COMPLETED, progress_percentage=100.0)
     assert "ETA" not in D.format_line(done) and "/s" not in D.format_line(done)
     panel = D.TaskPanel(tm, loop=None)
     panel._apply(info)
-    assert panel.rows[info.task_id].step.value == "Segments  12/40  3.5/s  ETA 8s"
+    assert panel.rows[info.task_id].text == "Segments  12/40 s audio  3.5/s  ETA 8s"
     panel.close()
 
 
@@ -469,6 +470,6 @@ def test_progress_view_widget_row_follows_a_real_sweep(capsys):
     view.finish()
     row = view.row
     assert row.bar.value == 100 and row.bar.bar_style == "success"
-    assert row.percent.value == "100%" and row.step.value == "Sweep done"
+    assert row.percent.value == "100%" and row.text == "Sweep done"
     assert row.bar.description == "chunking sweep" and "completed" in row.status.value
     assert re.fullmatch(r"\d+\.\ds", row.elapsed.value)

@@ -162,10 +162,67 @@ def test_clicking_a_concept_lists_its_chunks_with_times(runs):
     assert _play_ranges(view.chunk_list.value) == [
         (round(s, 3), round(e, 3)) for s, e in zip(want["start_time"], want["end_time"],
                                                    strict=True)]
+    view.top.value = view.top.max  # every concept, as before the top-concepts default
     view.community.value = communities_of(G)[-1]
     sigma = view.canvas.children[0]
     kept = {n["key"] for n in sigma.data["nodes"]}
     assert kept == set(filter_graph(G, community=communities_of(G)[-1]))
+
+
+def _shown(view):
+    return {n["key"]: n["attributes"] for n in view.canvas.children[0].data["nodes"]}
+
+
+def test_graph_view_starts_with_the_top_concepts_all_labelled(runs):
+    from pipeline_kit.notebook._graph_view import DEFAULT_TOP, top_concepts
+
+    a, _ = runs
+    G = a.graph
+    n_concepts = sum(1 for _, k in G.nodes(data="kind") if k == "concept")
+    assert n_concepts > DEFAULT_TOP, "the fixture needs a graph with many concepts"
+    view = GraphView(G, a, a.chapters)
+    shown = _shown(view)
+    concepts = {n for n, d in shown.items() if d["kind"] == "concept"}
+    assert concepts == set(top_concepts(G, DEFAULT_TOP))  # not the whole hairball
+    chunks = {n for n, d in shown.items() if d["kind"] == "chunk"}
+    assert chunks and all(any(u in concepts for u in G[c]) for c in chunks)
+    assert all(d["label"] for d in shown.values())  # every shown node has a label
+    settings = view.canvas.children[0].renderer_settings  # sigma draws every label:
+    assert settings["labelRenderedSizeThreshold"] == 0 and settings["labelDensity"] >= 1000
+    view.top.value = view.top.max  # the slider shows more
+    assert sum(d["kind"] == "concept" for d in _shown(view).values()) == n_concepts
+
+
+def test_graph_search_marks_its_matches(runs):
+    a, _ = runs
+    G = a.graph
+    view = GraphView(G, a, a.chapters)
+    label = str(G.nodes[max((n for n, k in G.nodes(data="kind") if k == "concept"),
+                            key=G.degree)]["label"])
+    view.search.value = label
+    hits, _ = search_concepts(G, label)
+    shown = _shown(view)
+    assert {n for n, d in shown.items() if d["halo"] > 0} == set(hits)
+    assert view.canvas.children[0].data["nodes"]  # matches and their neighbours are drawn
+
+
+def test_chapter_colours_stay_far_from_community_colours():
+    from pipeline_kit.notebook._graph_view import CHAPTER_COLORS, COMMUNITY_COLORS, legend_html
+
+    def rgb(h):
+        return [int(h[i:i + 2], 16) for i in (1, 3, 5)]
+
+    def dist(p, q):
+        return sum((x - y) ** 2 for x, y in zip(rgb(p), rgb(q), strict=True)) ** 0.5
+
+    assert min(dist(c, k) for c in CHAPTER_COLORS for k in COMMUNITY_COLORS) >= 80
+    import networkx as nx
+
+    G = nx.Graph()
+    G.add_node("c", kind="concept", community=0)
+    G.add_node("k", kind="chunk", chapter=0)
+    legend = legend_html(G)
+    assert legend.count("border-radius:50%") == 1 and legend.count("border-radius:0") == 1
 
 
 def test_compare_runs_lines_up_two_chunk_sizes(runs):

@@ -132,10 +132,11 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert (exp / "compare_a" / "run.json").is_file() and (exp / "compare_b" / "run.json").is_file()
     assert "chunk_size 40 → 80" in _outputs_text(nb3)
 
-    # 04 indexes 01's run (its home is the run folder) and searches it
-    nb4 = run("04_collection.ipynb", homes=[str(run_dir)], query="Dashwood", k=5)
+    # 04 indexes 01's run (in the default home, $PIPELINE_KIT_HOME here) and searches it
+    assert "home: " + str(tmp_path / "home") in text1  # 01 says where its home is
+    nb4 = run("04_collection.ipynb", query="Dashwood", k=5)  # homes: [] is the default home
     text4 = _outputs_text(nb4)
-    assert f"Collection(['{run_dir}']" in text4  # 01's run, not the standalone demo
+    assert f"Collection(['{tmp_path / 'home'}']" in text4  # 01's run, not the standalone demo
     assert "hits for 'Dashwood' (keyword)" in text4  # 01 chunked with TF-IDF: no vectors
     # the hits table of the run's recording, times as mm:ss (the ▶ controls' text form)
     assert re.search(r"austen_sample\.wav[\s\S]*\b\d+:\d\d\b[\s\S]*Dashwood", text4), text4[:2000]

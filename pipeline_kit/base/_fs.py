@@ -212,3 +212,24 @@ def _age(entry: os.DirEntry[str], now: float) -> float:
         return now - entry.stat(follow_symlinks=False).st_mtime
     except FileNotFoundError:
         return 0.0
+
+
+# ----------------------------------------------------------------------------- home
+
+HOME_ENV = "PIPELINE_KIT_HOME"
+
+
+def user_home_folder() -> Path:
+    """The per-user data folder: ``$XDG_DATA_HOME/pipeline_kit``, else
+    ``~/.local/share/pipeline_kit`` (the same for every working directory)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"),
+                                                          ".local", "share")
+    return Path(base) / "pipeline_kit"
+
+
+def default_home() -> Path:
+    """The one default home of the CLI, the notebooks, batch runs and the API:
+    ``$PIPELINE_KIT_HOME``, else :func:`user_home_folder`. (It was ``./data``, which
+    changed with the working directory, so notebooks and the CLI never met.)"""
+    env = os.environ.get(HOME_ENV)
+    return Path(env).expanduser() if env else user_home_folder()

@@ -50,6 +50,7 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 from pipeline_kit.base._fs import (
     atomic_write_bytes,
     create_new,
+    default_home,
     file_lock,
     fsync_dir,
     publish_no_clobber,
@@ -481,8 +482,8 @@ def _error_text(e: BaseException) -> str:
 
 
 def default_root() -> Path:
-    """``$PIPELINE_KIT_HOME/audio`` (home defaults to ``./data``)."""
-    return Path(os.environ.get("PIPELINE_KIT_HOME", "data")) / "audio"
+    """``<default home>/audio`` (:func:`~pipeline_kit.base._fs.default_home`)."""
+    return default_home() / "audio"
 
 
 class _ProbeAhead:

@@ -9,10 +9,13 @@ both runs used the same model and so heard the same words).
 from __future__ import annotations
 
 import difflib
+import html
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from pipeline_kit.base._reprs import span
 
 _IGNORED_PARAMS = ("executor",)
 
@@ -106,10 +109,18 @@ class RunComparison:
             f"transcript {len(self.transcript)} differing stretches",
         ])
 
-    def plot(self, ax: Any = None):
-        """Chunk boundaries and chapters of both runs on one timeline (seconds)."""
+    def plot(self, ax: Any = None) -> TimelinePlot:
+        """Chunk boundaries and chapters of both runs on one timeline (m:ss).
+
+        Shows as the picture in a notebook (not as ``<Axes ...>``); ``.ax`` and
+        ``.figure`` are matplotlib's. Without ``ax`` the figure is left out of pyplot's
+        list, so the notebook shows it once.
+        """
         import matplotlib.pyplot as plt
 
+        from pipeline_kit.notebook._speaker_views import mss_axis
+
+        own = ax is None
         if ax is None:
             _, ax = plt.subplots(figsize=(11, 2.6))
         rows = {("a", "chapters"): 3, ("a", "chunks"): 2, ("b", "chunks"): 1,
@@ -124,12 +135,54 @@ class RunComparison:
                                    (y - 0.4, 0.8), facecolors=shades[kind][i % 2],
                                    edgecolors="white")
         ax.set_yticks(list(rows.values()), [f"{run} {kind}" for run, kind in rows])
-        ax.set_xlabel("time (s)")
+        mss_axis(ax)
         ax.set_title("chunk boundaries and chapters: run a above, run b below")
-        return ax
+        if own:
+            plt.close(ax.figure)  # shown by the returned object, not again by the backend
+        return TimelinePlot(ax.figure, ax)
 
     def __repr__(self) -> str:
         return f"RunComparison(\n{self.summary()}\n)"
+
+    def _repr_html_(self) -> str:
+        """What changed, the timeline of both runs and the questions only one asked."""
+        import base64
+
+        png = base64.b64encode(self.plot()._repr_png_()).decode("ascii")
+        questions = self.questions.assign(
+            time=[span(s, e) for s, e in zip(self.questions["start_time"],
+                                             self.questions["end_time"], strict=True)]
+        )[["run", "time", "type", "text"]]
+        return "".join([
+            f"<div><b>Comparison of run a {html.escape(self.a.run_id[:8])} and run b "
+            f"{html.escape(self.b.run_id[:8])}</b>",
+            f"<pre style='margin:4px 0'>{html.escape(self.summary())}</pre>",
+            "<b>parameters that differ</b>",
+            self.params.to_html(index=False, escape=True) if len(self.params)
+            else "<p>none</p>",
+            f"<img style='max-width:100%' src='data:image/png;base64,{png}' "
+            "alt='chunk boundaries and chapters of runs a and b'>",
+            "<b>questions only one run asked</b>",
+            questions.to_html(index=False, escape=True) if len(questions) else "<p>none</p>",
+            "</div>"])
+
+
+@dataclass(frozen=True)
+class TimelinePlot:
+    """The picture :meth:`RunComparison.plot` drew: a figure that shows itself once."""
+
+    figure: Any
+    ax: Any
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", bbox_inches="tight", dpi=80)
+        return buf.getvalue()
+
+    def __repr__(self) -> str:
+        return "TimelinePlot(chunk boundaries and chapters of runs a and b)"
 
 
 def compare_runs(a: Any, b: Any) -> RunComparison:

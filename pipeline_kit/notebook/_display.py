@@ -6,9 +6,14 @@ immutable :class:`~pipeline_kit.tasks.TaskInfo` snapshots from the manager's thr
 * :class:`TaskPanel` (JupyterLab): one ipywidgets row per task. Snapshots are applied
   on the kernel's own event loop (captured when the panel is made) via
   ``call_soon_threadsafe``, so worker threads never write into whichever cell runs.
-* :class:`TextRenderer` (papermill, CLI, CI, plain python): throttled lines such as
-  ``[ 42%] transcription  a1b2c3  running  Transcribing segment 3/9  12.3s`` and a
+* :class:`TerminalBars` (a terminal): one in-place tqdm bar per running task, a line
+  per finished task and a summary table.
+* :class:`TextRenderer` (papermill, CI, a pipe, a log): a line when a task starts or
+  ends, at most one progress line per 10 s, such as
+  ``[ 42%] transcription  a1b2c3  running  12.3s  Transcribing segment 3/9  ...``, and a
   summary table whenever the watched tasks are all finished.
+
+ETAs come from :class:`MonotoneEta`: they never rise within one phase of a task.
 
 ``PIPELINE_KIT_PROGRESS=widget|text|none`` overrides the automatic choice.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import threading
 import time
@@ -141,17 +147,94 @@ def _number(v: float) -> str:
     return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
 
 
-def format_units(info: TaskInfo) -> str:
-    """``12/40  3.1/s  ETA 9s`` of a running task that reports units ('' otherwise)."""
-    if info.status is not TaskStatus.RUNNING or info.progress_total is None:
+# What a task type's ``update(done, total)`` units count; other types show bare counts.
+UNITS = {"transcription": "s audio", "diarization": "s audio",
+         "question_generation": "chunks"}
+
+
+def unit_name(info: TaskInfo) -> str:
+    """The unit of ``info``'s counts (``"s audio"``), or '' when its type declares none."""
+    return UNITS.get(str(info.task_type), "")
+
+
+def format_eta(seconds: float | None) -> str:
+    """``ETA 9s`` / ``ETA 1:05`` ('' for None)."""
+    if seconds is None:
         return ""
-    parts = [f"{_number(info.progress_done or 0)}/{_number(info.progress_total)}"]
-    if info.progress_rate:
-        parts.append(f"{info.progress_rate:.3g}/s")
-    eta = info.eta
-    if eta is not None:
-        parts.append(f"ETA {eta:.0f}s")
-    return "  ".join(parts)
+    s = int(round(seconds))
+    return f"ETA {s}s" if s < 60 else f"ETA {s // 60}:{s % 60:02d}"
+
+
+def _phase(step: str | None) -> str:
+    """A step without its counts: "Transcribing segment 3/9" -> "Transcribing segment #/#"."""
+    return re.sub(r"\d+(\.\d+)?", "#", step or "")
+
+
+class MonotoneEta:
+    """Seconds left of one task that never go up within one phase of its work.
+
+    The estimate is the time left at the average speed since the current phase began
+    (percent gained per second of ``clock``); a phase is the step name without its
+    counts, so "Detecting speech" and "Transcribing segment 3/9" are two. Within a
+    phase a higher estimate holds the shown value instead of raising it. A new phase
+    has its own speed (speech detection is fast, decoding slow): its ETA shows anew
+    after ``warmup`` seconds, so no ETA jumps up while it is shown.
+    """
+
+    def __init__(self, clock: Any = time.monotonic, warmup: float = 2.0) -> None:
+        self.clock, self.warmup = clock, warmup
+        self._first: tuple[float, float] | None = None
+        self._phase: str | None = None
+        self.shown: float | None = None
+
+    def update(self, percent: float, step: str | None = None) -> float | None:
+        """The ETA to show now for a task at ``percent`` doing ``step``."""
+        now = self.clock()
+        phase = _phase(step) if step is not None else self._phase
+        if self._first is None or percent < self._first[1] or phase != self._phase:
+            self._first, self._phase, self.shown = (now, percent), phase, None
+            return None
+        t0, p0 = self._first
+        if percent >= 100.0:
+            self.shown = None
+            return None
+        if percent <= p0 or now - t0 < self.warmup:
+            return self.shown
+        raw = (100.0 - percent) * (now - t0) / (percent - p0)
+        self.shown = raw if self.shown is None else min(raw, self.shown)
+        return self.shown
+
+
+def eta_step(info: TaskInfo) -> str | None:
+    """The step that sets a task's ETA phase. A run's phase is its current stage (its
+    step reads ``stage: step``): the run's remaining percent at that stage's pace. One
+    phase for the whole run held a too-low ETA for a minute when the declared stage
+    weights did not match this machine."""
+    if str(info.task_type) == "pipeline":
+        return (info.current_step or "").split(":", 1)[0]
+    return info.current_step
+
+
+def format_units(info: TaskInfo, eta: float | None = None) -> str:
+    """``12/40 s audio  3.1/s  ETA 9s`` of a running task ('' when finished).
+
+    Counts show only while they are below their total (a finished step never reads
+    "done ... ETA"); ``eta`` is the caller's (monotone) estimate, else the task's own.
+    """
+    if info.status is not TaskStatus.RUNNING:
+        return ""
+    parts = []
+    total, done = info.progress_total, info.progress_done or 0
+    if total is not None and done < total:
+        unit = unit_name(info)
+        parts.append(f"{_number(done)}/{_number(total)}" + (f" {unit}" if unit else ""))
+        if info.progress_rate:
+            parts.append(f"{info.progress_rate:.3g}/s")
+        if eta is None:
+            eta = info.eta
+    if info.progress_percentage < 100.0:
+        parts.append(format_eta(eta))
+    return "  ".join(p for p in parts if p)
 
 
 STATUS_WIDTH = max(len(s.value) for s in TaskStatus)
@@ -172,7 +255,8 @@ def run_header(info: TaskInfo) -> str | None:
     meta = info.metadata if isinstance(info.metadata, dict) else {}
     if info.parent_id is not None or not (meta.get("run_id") or meta.get("audio")):
         return None
-    head = f"run {str(meta['run_id'])[:8]}" if meta.get("run_id") else str(info.task_type)
+    head = (f"run {str(meta['run_id'])[:8]}" if meta.get("run_id")
+            else "batch notebook" if meta.get("batch") else str(info.task_type))
     if meta.get("audio"):
         head += f": {os.path.basename(str(meta['audio']))}"
     stages = meta.get("stages")
@@ -181,20 +265,20 @@ def run_header(info: TaskInfo) -> str | None:
     return head
 
 
-def step_text(info: TaskInfo) -> str:
+def step_text(info: TaskInfo, eta: float | None = None) -> str:
     """The step, units/rate/ETA of a running task, or the error of a failed/cancelled one."""
     if info.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and info.error_message:
         return info.error_message.splitlines()[0][:120]
-    return "  ".join(x for x in (info.current_step, format_units(info)) if x)
+    return "  ".join(x for x in (info.current_step, format_units(info, eta)) if x)
 
 
-def format_line(info: TaskInfo, name_width: int = 0) -> str:
+def format_line(info: TaskInfo, name_width: int = 0, eta: float | None = None) -> str:
     """One line in aligned columns, the elapsed time before the free-length step text:
     ``[ 42%] transcription  a1b2c3  running      12.3s  Step  12/40  3.1/s  ETA 9s``."""
     elapsed = format_elapsed(info.duration) if info.started_at is not None else ""
     parts = [f"[{info.progress_percentage:3.0f}%] {task_label(info).ljust(name_width)}",
              info.task_id[:6], info.status.value.ljust(STATUS_WIDTH),
-             elapsed.rjust(ELAPSED_WIDTH), step_text(info)]
+             elapsed.rjust(ELAPSED_WIDTH), step_text(info, eta)]
     return "  ".join(parts).rstrip()
 
 
@@ -217,13 +301,16 @@ def summary_table(infos: Iterable[TaskInfo]) -> str:
 
 
 class TextRenderer:
-    """Prints throttled status lines of the feed, and a summary when all are finished.
+    """Prints status lines of the feed for a log (off a terminal), and a summary when all
+    are finished.
 
-    A state change is always printed; progress of one task at most every
-    ``interval`` seconds. A running task that printed nothing for ``heartbeat``
-    seconds gets its line again (elapsed time, last step, percent), so a log under
-    papermill or CI never goes quiet during a long stage. Watching one handle, it
-    stops after that task's summary.
+    A task starting or ending is always a line (pending tasks are not shown). Progress
+    is a line of the task that just moved when no line was printed for ``interval``
+    seconds; a run's own row is left out while one of its stages runs (the stage's
+    line says more). When nothing was printed for ``heartbeat`` seconds, the latest
+    running task's line is printed again (its elapsed time grows), so a log under
+    papermill or CI never goes quiet during a long stage. ETAs never rise
+    (:class:`MonotoneEta`). Watching one handle, it stops after that task's summary.
     """
 
     def __init__(
@@ -232,18 +319,23 @@ class TextRenderer:
         *,
         select: TaskHandle | Iterable[str] | None = None,
         stream: TextIO | None = None,
-        interval: float = 2.0,
+        interval: float = 10.0,
         summary: bool = True,
-        heartbeat: float = 10.0,
+        heartbeat: float = 30.0,
+        clock: Any = time.monotonic,
     ) -> None:
         self.manager = manager
         self.stream = stream if stream is not None else sys.stdout
         self.interval, self.summary, self.heartbeat = interval, summary, heartbeat
+        self.clock = clock
         self._sel = _Selection(select)
         self._name_width = 0
         self._headed: set[str] = set()
-        self._last: dict[str, tuple[float, TaskStatus]] = {}
+        self._status: dict[str, TaskStatus] = {}
+        self._etas: dict[str, MonotoneEta] = {}
         self._seen: dict[str, TaskInfo] = {}
+        self._latest: str | None = None
+        self._printed = -float("inf")  # when the last line of any kind was written
         self._lock = threading.Lock()
         self._closed = False
         self._stopped = threading.Event()
@@ -255,41 +347,60 @@ class TextRenderer:
                          daemon=True).start()
 
     def _beat(self) -> None:
-        """Re-print each running task that has been quiet for ``heartbeat`` seconds."""
+        """Re-print the latest running task when nothing was printed for ``heartbeat`` s."""
         while not self._stopped.wait(min(1.0, self.heartbeat / 4)):
             if self.manager.closed:
                 self.close()
                 return
-            now = time.monotonic()
             with self._lock:
-                quiet = [i for i in self._seen.values() if i.status is TaskStatus.RUNNING
-                         and now - self._last[i.task_id][0] >= self.heartbeat]
-                for info in quiet:
-                    self._last[info.task_id] = (now, info.status)
-                    self._write(format_line(info, self._name_width))  # duration runs on
+                info = self._seen.get(self._latest) if self._latest else None
+                if (info is not None and info.status is TaskStatus.RUNNING
+                        and self.clock() - self._printed >= self.heartbeat):
+                    self._line(info)
 
     def _write(self, text: str) -> None:
+        self._printed = self.clock()
         try:
             self.stream.write(text + "\n")
             self.stream.flush()
         except (ValueError, OSError):  # stream closed
             self.close()
 
+    def _eta(self, info: TaskInfo) -> float | None:
+        eta = self._etas.setdefault(info.task_id, MonotoneEta(self.clock))
+        return eta.update(info.progress_percentage, eta_step(info)) \
+            if info.status is TaskStatus.RUNNING else None
+
+    def _line(self, info: TaskInfo) -> None:
+        self._write(format_line(info, self._name_width, self._etas[info.task_id].shown
+                                if info.task_id in self._etas else None))
+
+    def _has_running_child(self, info: TaskInfo) -> bool:
+        return any(i.parent_id == info.task_id and i.status is TaskStatus.RUNNING
+                   for i in self._seen.values())
+
     def _on_info(self, info: TaskInfo) -> None:
         if self._closed or not self._sel.matches(info):
             return
         with self._lock:
             self._seen[info.task_id] = info
+            self._eta(info)
             self._name_width = max(self._name_width, len(task_label(info)))
             header = run_header(info)
             if header and info.task_id not in self._headed:
                 self._headed.add(info.task_id)
                 self._write(f"== {header}")
-            prev = self._last.get(info.task_id)
-            now = time.monotonic()
-            if prev is None or prev[1] is not info.status or now - prev[0] >= self.interval:
-                self._last[info.task_id] = (now, info.status)
-                self._write(format_line(info, self._name_width))
+            changed = self._status.get(info.task_id) is not info.status
+            if info.status is TaskStatus.RUNNING and not self._has_running_child(info):
+                self._latest = info.task_id
+            self._status[info.task_id] = info.status
+            if info.status is TaskStatus.PENDING:
+                pass
+            elif changed:
+                self._line(info)
+            elif not self._has_running_child(info):
+                if self.clock() - self._printed >= self.interval:
+                    self._line(info)
         if info.is_terminal:
             # Checked one loop turn later: a retry or the next child is published first.
             self.manager.call_soon(self._check_idle)
@@ -322,6 +433,136 @@ class TextRenderer:
         self.close()
 
 
+BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar:20}| {elapsed}"
+
+
+class TerminalBars:
+    """On a terminal: one in-place tqdm bar per running task, the run's own on top.
+
+    A bar shows the percent, the elapsed time, the step, units and a monotone ETA
+    (the run's bar: the ETA of the whole run). A task that ends leaves one line
+    (:func:`format_line`) above the bars, and a summary follows when all have ended.
+    """
+
+    def __init__(
+        self,
+        manager: TaskManager,
+        *,
+        select: TaskHandle | Iterable[str] | None = None,
+        stream: TextIO | None = None,
+        summary: bool = True,
+        tick: float = 0.5,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.manager = manager
+        self.stream = stream if stream is not None else sys.stderr
+        self.summary, self.tick, self.clock = summary, tick, clock
+        self._sel = _Selection(select)
+        self._bars: dict[str, Any] = {}
+        self._infos: dict[str, TaskInfo] = {}
+        self._etas: dict[str, MonotoneEta] = {}
+        self._headed: set[str] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._stopped = threading.Event()
+        self._unsub = manager.subscribe(self._on_info)
+        for info in manager.snapshots():
+            if self._sel.matches(info) and not info.is_terminal:
+                self._on_info(info)
+        threading.Thread(target=self._ticker, name="pipeline-kit-bars", daemon=True).start()
+
+    def _ticker(self) -> None:
+        """Redraw the bars every ``tick`` s, so elapsed times move during a quiet step."""
+        while not self._stopped.wait(self.tick):
+            if self.manager.closed:
+                self.close()
+                return
+            with self._lock:
+                for task_id, bar in self._bars.items():
+                    self._draw(bar, self._infos[task_id])
+
+    def _write(self, text: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(text, file=self.stream)
+
+    def _open(self, info: TaskInfo) -> Any:
+        from tqdm import tqdm
+
+        top = info.parent_id is None  # the header above names a run's file already
+        return tqdm(total=100.0, file=self.stream, leave=False, dynamic_ncols=True,
+                    desc=str(info.task_type) if top else f"  {info.task_type}",
+                    bar_format=BAR_FORMAT, mininterval=0.0)
+
+    def _draw(self, bar: Any, info: TaskInfo) -> None:
+        bar.n = info.progress_percentage
+        eta = self._etas[info.task_id].shown if info.task_id in self._etas else None
+        text = step_text(info, eta).replace("{", "{{").replace("}", "}}")
+        bar.bar_format = f"{BAR_FORMAT}  {text}"  # tqdm's own postfix adds a comma
+        bar.refresh()
+
+    def _on_info(self, info: TaskInfo) -> None:
+        if self._closed or not self._sel.matches(info):
+            return
+        with self._lock:
+            self._infos[info.task_id] = info
+            header = run_header(info)
+            if header and info.task_id not in self._headed:
+                self._headed.add(info.task_id)
+                self._write(f"== {header}")
+            if info.status is TaskStatus.RUNNING:
+                self._etas.setdefault(info.task_id, MonotoneEta(self.clock)).update(
+                    info.progress_percentage, eta_step(info))
+                bar = self._bars.get(info.task_id)
+                if bar is None:
+                    bar = self._bars[info.task_id] = self._open(info)
+                self._draw(bar, info)
+            elif info.is_terminal:
+                bar = self._bars.pop(info.task_id, None)
+                if bar is not None:
+                    bar.close()
+                self._write(format_line(info))
+        if info.is_terminal:
+            self.manager.call_soon(self._check_idle)
+
+    def _check_idle(self) -> None:
+        with self._lock:
+            if self._closed or not self._infos:
+                return
+            if not all(i.is_terminal for i in self._infos.values()):
+                return
+            if self._sel.handle is not None and not self._sel.handle.done():
+                return
+            seen, self._infos = list(self._infos.values()), {}
+            if self.summary:
+                self._write(summary_table(seen))
+        if self._sel.handle is not None:
+            self.close()
+
+    def close(self) -> None:
+        """Stop listening to the feed and remove the bars still shown."""
+        self._closed = True
+        self._stopped.set()
+        self._unsub()
+        with self._lock:
+            for bar in self._bars.values():
+                bar.close()
+            self._bars.clear()
+
+    def finish(self, timeout: float = 5.0) -> None:
+        """As :meth:`TextRenderer.finish`."""
+        if self._sel.handle is not None and self._sel.handle.done():
+            self._stopped.wait(timeout)
+        self.close()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 # ---------------------------------------------------------------- widgets
 
 
@@ -330,6 +571,10 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+# the step cell: wrap long text (at any character if need be) instead of cutting it
+WRAP_STYLE = "white-space:normal;overflow-wrap:anywhere;line-height:1.3"
 
 
 def _fixed(width: str) -> Any:
@@ -342,8 +587,10 @@ class _Row:
     """The widgets of one task in fixed-width columns, so rows line up:
     id | name + bar | percent | status | elapsed | step (takes the rest) | cancel.
 
-    The elapsed time stands before the step, so a long step is cut (with an
-    ellipsis) instead of running into it; a finished row hides its Cancel button.
+    The elapsed time stands before the step; a long step wraps onto more lines in its
+    own column (and shows in full on hover) rather than being cut, so its rate and
+    ETA stay visible. ``text`` is the step's plain text. A finished row hides its
+    Cancel button.
     """
 
     def __init__(self, on_cancel: Any, info: TaskInfo, name_width: int) -> None:
@@ -359,7 +606,9 @@ class _Row:
         self.percent = W.Label(layout=_fixed("5ch"))
         self.status = W.HTML(layout=_fixed("16ch"))
         self.elapsed = W.Label(layout=_fixed("8ch"))
-        self.step = W.Label(layout=W.Layout(flex="1 1 auto", width="auto", min_width="0"))
+        self.text = ""
+        self.step = W.HTML(layout=W.Layout(flex="1 1 auto", width="auto", min_width="0",
+                                           height="auto"))  # room for wrapped lines
         self.button = W.Button(description="Cancel", tooltip=f"cancel task {info.task_id}",
                                layout=_fixed("80px"))
         if on_cancel is None:
@@ -375,7 +624,9 @@ class _Row:
         self.bar.style.description_width = f"{chars + 1}ch"
         self.bar.layout.width = self.bar.layout.min_width = f"calc({chars + 1}ch + 200px)"
 
-    def set(self, info: TaskInfo) -> None:
+    def set(self, info: TaskInfo, eta: float | None = None) -> None:
+        import html
+
         self.info = info
         self.bar.value = info.progress_percentage
         self.bar.bar_style = BAR_STYLE[info.status]
@@ -385,7 +636,10 @@ class _Row:
         self.status.value = (
             f'<b style="color:{COLOUR[info.status]}">{label}</b>'
         )
-        self.step.value = step_text(info)
+        self.text = step_text(info, eta)
+        quoted = html.escape(self.text)
+        self.step.value = (f'<div title="{quoted}" style="{WRAP_STYLE}">{quoted}</div>'
+                           if quoted else "")
         self.elapsed.value = format_elapsed(info.duration)
         self.button.disabled = info.is_terminal
         if info.is_terminal:
@@ -406,10 +660,13 @@ class TaskPanel:
         select: TaskHandle | Iterable[str] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         tick: float = 1.0,
+        clock: Any = time.monotonic,
     ) -> None:
         import ipywidgets as W
 
         self.manager = manager
+        self.clock = clock
+        self._etas: dict[str, MonotoneEta] = {}
         self.loop = loop if loop is not None else _running_loop()
         self.tick = tick
         self.rows: dict[str, _Row] = {}
@@ -445,14 +702,21 @@ class TaskPanel:
             self._widen(len(str(info.task_type)))
             row = self.rows[info.task_id] = _Row(self.manager.cancel, info, self.name_width)
             self.rows_box.children = (*self.rows_box.children, row.box)
+            self._eta(info)  # the first observation of its speed
         elif row.info.updated_at > info.updated_at or (
             row.info.is_terminal and not info.is_terminal
         ):
             return  # an older snapshot arriving late
         else:
-            row.set(info)
+            row.set(info, self._eta(info))
         if info.status is TaskStatus.RUNNING:
             self._schedule_tick()
+
+    def _eta(self, info: TaskInfo) -> float | None:
+        if info.status is not TaskStatus.RUNNING:
+            return None
+        eta = self._etas.setdefault(info.task_id, MonotoneEta(self.clock))
+        return eta.update(info.progress_percentage, eta_step(info))
 
     def _add_header(self, info: TaskInfo) -> None:
         """Name the run(s) shown: one line per top-level task that names a run or file."""
@@ -613,8 +877,9 @@ def show(
     mode: str | None = None,
     select: TaskHandle | Iterable[str] | None = None,
     **kwargs: Any,
-) -> TaskPanel | TextRenderer | None:
-    """Display a live view of ``manager``'s tasks (or of ``select``) in the right mode."""
+) -> TaskPanel | TextRenderer | TerminalBars | None:
+    """Display a live view of ``manager``'s tasks (or of ``select``) in the right mode:
+    text is tqdm bars on a terminal, lines for a log."""
     mode = (mode or progress_mode()).lower()
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -626,13 +891,17 @@ def show(
 
         display(panel.widget)
         return panel
+    stream = kwargs.get("stream") or sys.stdout
+    kind: Any = TerminalBars if _is_tty(stream) and not _in_kernel() else TextRenderer
+    if kind is TerminalBars:
+        kwargs = {k: v for k, v in kwargs.items() if k in ("stream", "summary", "tick", "clock")}
     if select is None:  # one text view of the whole manager is enough
         existing = _text_views.get(manager)
         if existing is not None and not existing._closed:
             return existing
-        renderer = _text_views[manager] = TextRenderer(manager, **kwargs)
+        renderer = _text_views[manager] = kind(manager, **kwargs)
         return renderer
-    return TextRenderer(manager, select=select, **kwargs)
+    return cast("TextRenderer | TerminalBars", kind(manager, select=select, **kwargs))
 
 
 def _in_kernel() -> bool:
@@ -647,7 +916,8 @@ def _in_kernel() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
-def follow(manager: TaskManager, handle: TaskHandle) -> TaskPanel | TextRenderer | None:
+def follow(manager: TaskManager, handle: TaskHandle
+           ) -> TaskPanel | TextRenderer | TerminalBars | None:
     """Show ``handle``'s progress the default way: a panel in JupyterLab, else text lines
     (stdout in a kernel, so papermill keeps them; stderr in scripts, beside their output);
     nothing with ``PIPELINE_KIT_PROGRESS=none``. For calls that made their own manager."""
@@ -659,7 +929,7 @@ def follow(manager: TaskManager, handle: TaskHandle) -> TaskPanel | TextRenderer
 
 
 # The shared whole-manager text view of each manager (dies with its manager).
-_text_views: weakref.WeakKeyDictionary[Any, TextRenderer] = weakref.WeakKeyDictionary()
+_text_views: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class _Views:

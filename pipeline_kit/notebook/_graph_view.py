@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import html
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,10 @@ COMMUNITY_COLORS = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#bab0ac", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#86bcb6", "#8cd17d", "#f1ce63",
 )
-# Chapters get muted tones, so chunk squares do not read as concept communities.
+# Chapters get dark tones, far from every community colour (at least 93 apart in RGB;
+# the muted ones before were as close as 15: chapter 0 read as community 0).
 CHAPTER_COLORS = (
-    "#6b8fb3", "#c98d5a", "#8fb36b", "#b36b8f", "#6bb3a8", "#a89a6b", "#8f6bb3", "#b3766b",
+    "#1f3a5f", "#7a3b00", "#2f5d1f", "#6a1b4d", "#00555a", "#5c4d00", "#3d2466", "#5a2a20",
 )
 NO_GROUP_COLOR = "#bbbbbb"
 EDGE_COLORS = {"mention": "#c5cbd3", "cooccurrence": "#e8c468", "next": "#f28e2b",
@@ -39,6 +41,8 @@ EDGE_COLORS = {"mention": "#c5cbd3", "cooccurrence": "#e8c468", "next": "#f28e2b
 ALL = -1  # the "all" entry of a filter (ipywidgets reads a None value as "nothing selected")
 SEARCH_CUTOFF = 0.8  # difflib ratio for a suggestion: "gutenberg"/"tender" is 0.67
 MAX_LABELS = 25  # concept labels in the static drawing (the most central ones)
+DEFAULT_TOP = 15  # concepts the live view shows at first (a slider shows more)
+MATCH_HALO = "#ffd84d"  # the halo of a concept that matches the search
 
 
 def community_color(community: int | None) -> str:
@@ -209,13 +213,13 @@ def _community_options(G: nx.Graph) -> list[tuple[str, Any]]:
 
 def legend_html(G: nx.Graph, chapters: Sequence[Any] | None = None) -> str:
     """Colour swatches of the communities and chapters (the colours every view uses)."""
-    def sw(color: str, text: str) -> str:
+    def sw(color: str, text: str, radius: str) -> str:
         return (f'<span style="white-space:nowrap;margin-right:10px">'
                 f'<span style="display:inline-block;width:10px;height:10px;background:{color};'
-                f'border-radius:50%;margin-right:3px"></span>{html.escape(text)}</span>')
+                f'border-radius:{radius};margin-right:3px"></span>{html.escape(text)}</span>')
     titles = {c.chapter_index: c.title for c in chapters or ()}
-    comm = "".join(sw(community_color(k), str(k)) for k in communities_of(G))
-    chap = "".join(sw(chapter_color(i), f"{i} {titles.get(i, '')}".strip())
+    comm = "".join(sw(community_color(k), str(k), "50%") for k in communities_of(G))
+    chap = "".join(sw(chapter_color(i), f"{i} {titles.get(i, '')}".strip(), "0")
                    for i in chapters_of(G))
     out = f"<div style='font-size:11px'><b>communities</b> {comm}"
     if chap:
@@ -247,13 +251,19 @@ class GraphView:
         self.community = W.Dropdown(description="community",
                                     options=_community_options(self.G),
                                     layout=W.Layout(width="420px"))
+        n_concepts = sum(1 for _, k in self.G.nodes(data="kind") if k == "concept")
+        self.top = W.IntSlider(value=min(DEFAULT_TOP, max(n_concepts, 1)), min=1,
+                               max=max(n_concepts, 1), description="concepts",
+                               tooltip="the most central concepts shown (search shows all)",
+                               continuous_update=False)
+        self.hits: set[str] = set()
         self.matches = W.HTML()
         self.legend = W.HTML(legend_html(self.G, self.chapters))
         self.canvas = W.Box(layout=W.Layout(width="100%"))
         self.canvas.add_class("pk-graph")
         self.chunk_list = W.HTML("<i>click a concept to list its chunks</i>")
         self.chunk_list.add_class("pk-chunk-list")
-        for w in (self.search, self.chapter, self.community):
+        for w in (self.search, self.chapter, self.community, self.top):
             w.observe(self.refresh, names="value")
         self.refresh()
 
@@ -262,9 +272,13 @@ class GraphView:
         H = filter_graph(self.G, None if self.chapter.value == ALL else self.chapter.value,
                          None if self.community.value == ALL else self.community.value)
         hits, close = search_concepts(H, self.search.value)
+        self.hits = set()
         if not self.search.value.strip():
-            self.matches.value = f"<span style='color:#666'>{len(hits)} concepts</span>"
-            return H
+            shown = top_concepts(H, self.top.value)
+            self.matches.value = (f"<span style='color:#666'>the {len(shown)} most central of "
+                                  f"{len(hits)} concepts</span>")
+            return H.subgraph(set(shown) | {u for n in shown for u in H[n]
+                                            if H.nodes[u].get("kind") != "concept"})
         if not hits:
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             self.matches.value = (f"<i>no concept matches "
@@ -272,30 +286,15 @@ class GraphView:
             return H.subgraph([])
         labels = ", ".join(html.escape(str(H.nodes[n].get("label", n))) for n in hits[:15])
         self.matches.value = f"{len(hits)} match: {labels}"
+        self.hits = set(hits)
         return H.subgraph(set(hits) | {u for n in hits for u in H[n]})
 
     def sigma(self, H: nx.Graph):  # -> ipysigma.Sigma
         """An ipysigma view of ``H`` with fixed colours and positions."""
         from ipysigma import Sigma
 
-        K = nx.Graph()
-        top = max((float(d.get("pagerank", 0.0)) for _, d in H.nodes(data=True)), default=0.0)
-        for n, d in H.nodes(data=True):
-            concept = d.get("kind") == "concept"
-            label = str(d.get("label", n)) if concept else (
-                f"{n} {format_range(d.get('start_time'), d.get('end_time'))}")
-            size = 4 + 12 * float(d.get("pagerank", 0.0)) / top if concept and top else 5
-            K.add_node(n, label=label, kind=str(d.get("kind")), color=node_color(d), size=size)
-        for u, v, d in H.edges(data=True):
-            kind = str(d.get("kind"))
-            K.add_edge(u, v, weight=float(d.get("weight", 1.0)), kind=kind,
-                       color=EDGE_COLORS.get(kind, NO_GROUP_COLOR))
-        layout = {n: {"x": self.pos[n][0], "y": self.pos[n][1]} for n in K if n in self.pos}
-        # Raw sizes and colours (pixels, hex): the same in every filtered view. Our own
-        # legend, search and filters replace sigma's panel, which covered the graph.
-        return Sigma(K, layout=layout, height=self.height, raw_node_size="size",
-                     node_label="label", hide_search=True, hide_info_panel=True,
-                     start_layout=False, label_density=2)
+        K, options = sigma_inputs(H, self.pos, self.hits)
+        return Sigma(K, height=self.height, **options)
 
     def refresh(self, _change: Any = None) -> None:
         """Redraw for the current filters and search (also the first drawing)."""
@@ -326,7 +325,8 @@ class GraphView:
         """The widgets of the view, without an audio element (a caller's box holds it)."""
         import ipywidgets as W
 
-        return [W.HBox([self.search, self.matches]), W.HBox([self.chapter, self.community]),
+        return [W.HBox([self.search, self.matches]),
+                W.HBox([self.chapter, self.community, self.top]),
                 self.legend, self.canvas, self.chunk_list]
 
     def widget(self):  # -> ipywidgets.VBox
@@ -336,6 +336,41 @@ class GraphView:
         if self.audio is not None:
             return listen_box(self.audio, self.parts())
         return W.VBox(self.parts())
+
+
+def top_concepts(G: nx.Graph, k: int) -> list[str]:
+    """The ``k`` most central concepts of ``G`` (by PageRank), most central first."""
+    concepts = [n for n, kind in G.nodes(data="kind") if kind == "concept"]
+    return sorted(concepts, key=lambda n: -float(G.nodes[n].get("pagerank", 0.0)))[:k]
+
+
+def sigma_inputs(H: nx.Graph, pos: dict[str, tuple[float, float]],
+                 hits: AbstractSet[str] = frozenset()) -> tuple[nx.Graph, dict[str, Any]]:
+    """The graph and options of the ipysigma view of ``H``: every node labelled, chunks
+    with a dark border (their chapter's colour is dark too), search matches haloed."""
+    K = nx.Graph()
+    top = max((float(d.get("pagerank", 0.0)) for _, d in H.nodes(data=True)), default=0.0)
+    for n, d in H.nodes(data=True):
+        concept = d.get("kind") == "concept"
+        label = str(d.get("label", n)) if concept else (
+            f"{n} {format_range(d.get('start_time'), d.get('end_time'))}")
+        size = 4 + 12 * float(d.get("pagerank", 0.0)) / top if concept and top else 5
+        K.add_node(n, label=label, kind=str(d.get("kind")), color=node_color(d), size=size,
+                   border="#ffffff" if concept else "#000000",
+                   halo=12 if n in hits else 0)
+    for u, v, d in H.edges(data=True):
+        kind = str(d.get("kind"))
+        K.add_edge(u, v, weight=float(d.get("weight", 1.0)), kind=kind,
+                   color=EDGE_COLORS.get(kind, NO_GROUP_COLOR))
+    layout = {n: {"x": pos[n][0], "y": pos[n][1]} for n in K if n in pos}
+    # Raw sizes and colours (pixels, hex): the same in every filtered view. Our own
+    # legend, search and filters replace sigma's panel, which covered the graph.
+    options = dict(layout=layout, raw_node_size="size", raw_node_color="color",
+                   raw_edge_color="color", node_label="label", hide_search=True,
+                   hide_info_panel=True, start_layout=False, show_all_labels=True,
+                   raw_node_border_color="border", default_node_border_size=1,
+                   raw_node_halo_size="halo", default_node_halo_color=MATCH_HALO)
+    return K, options
 
 
 def _times_table(df: pd.DataFrame) -> str:

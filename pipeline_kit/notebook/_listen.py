@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline_kit.base._reprs import clock
+from pipeline_kit.base._reprs import SHORT_SPAN, clock, marks_to_html, marks_to_terminal, short_span
 from pipeline_kit.notebook._display import has_live_frontend
 
 LISTEN_CLASS = "pk-listen"  # the box that holds one <audio> and the controls that drive it
@@ -47,9 +47,18 @@ _BLOCK = 5 * _RATE  # samples per write when encoding
 # One delegated handler: a click on an element with data-s (start) and data-e (end)
 # plays that range of the box's <audio>; a frame loop pauses at the end and marks the
 # word (data-ws/data-we) and the row (data-s/data-e) under the play head.
+# One player at a time: any <audio> of the page that starts pauses every other one. A
+# capturing listener on the document sees every 'play' (it does not bubble), from a ▶
+# control or the element's own controls; installed once per page, when a view renders.
+_JS_ONE_PLAYER = (
+    "if(!window.pkOnePlayer){window.pkOnePlayer=true;"
+    "document.addEventListener('play',e=>{for(const o of document.querySelectorAll('audio'))"
+    "if(o!==e.target&&!o.paused)o.pause();},true);}"
+)
 _JS_CLICK = (
     "const b=event.target.closest('[data-s]');if(!b)return;"
     "const box=b.closest('.pk-listen');const a=box&&box.querySelector('audio');if(!a)return;"
+    "for(const o of document.querySelectorAll('audio'))if(o!==a)o.pause();"
     "a.pkEnd=+b.dataset.e;a.pkBox=box;"
     "if(!a.pkTick){a.pkTick=()=>{const t=a.currentTime;"
     "if(a.pkEnd&&t>=a.pkEnd){a.pause();a.pkEnd=0;}"
@@ -78,22 +87,26 @@ _CSS = """<style>
 # ---------------------------------------------------------------- times
 
 
-def format_time(seconds: float | None) -> str:
-    """``m:ss`` (``h:mm:ss`` from one hour), as in every repr; empty for a missing time."""
+def format_time(seconds: float | None, tenths: bool = False) -> str:
+    """``m:ss`` (``h:mm:ss`` from one hour), as in every repr; ``m:ss.s`` with ``tenths``;
+    empty for a missing time."""
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return ""
-    return clock(seconds)
+    return clock(seconds, tenths)
 
 
 def format_range(start: float | None, end: float | None) -> str:
-    """``m:ss–m:ss`` for a time range."""
-    return f"{format_time(start)}–{format_time(end)}"
+    """``m:ss–m:ss`` for a time range; with tenths for a word-length one."""
+    tenths = short_span(start, end)
+    return f"{format_time(start, tenths)}–{format_time(end, tenths)}"
 
 
 def time_columns(df: pd.DataFrame) -> tuple[str, str]:
     """Names of the start and end columns (seconds) of ``df``; ValueError naming the columns."""
-    for start, end in _TIME_COLUMNS:
-        if start in df.columns and end in df.columns:
+    for start, end in _TIME_COLUMNS:  # numbers only: chunks_df's start/end are m:ss text
+        if (start in df.columns and end in df.columns
+                and pd.api.types.is_numeric_dtype(df[start])
+                and pd.api.types.is_numeric_dtype(df[end])):
             return start, end
     raise ValueError(f"no start/end time columns in the table (looked for "
                      f"{', '.join(f'{a}/{b}' for a, b in _TIME_COLUMNS)}; it has "
@@ -121,8 +134,14 @@ def text_frame(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its start/end seconds shown as ``m:ss`` (the text view of a table)."""
     start, end = time_columns(df)
     out = df.copy()
-    out[start] = out[start].map(format_time)
-    out[end] = out[end].map(format_time)
+    for c in out.columns:  # search snippets: their **marks** would show as asterisks
+        if not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].map(lambda v: marks_to_terminal(v, False) if isinstance(v, str)
+                                else v)
+    lengths = (df[end] - df[start]).dropna()
+    tenths = bool(len(lengths)) and float(lengths.median()) < SHORT_SPAN  # a table of words
+    out[start] = out[start].map(lambda v: format_time(v, tenths))
+    out[end] = out[end].map(lambda v: format_time(v, tenths))
     return out
 
 
@@ -203,7 +222,12 @@ def play_button(start: float, end: float, label: str | None = None) -> str:
 
 def listen_html(inner: str) -> str:
     """Wrap HTML holding ▶ controls or words so that clicks on them play the audio."""
-    return f'{_CSS}<div class="pk-block" onclick="{html.escape(_JS_CLICK)}">{inner}</div>'
+    # an image that cannot load runs its onerror when the view is rendered (a <script>
+    # in widget HTML never runs; inline handlers, as the onclick here, do)
+    install = (f'<img src="data:image/gif;base64,x" alt="" style="display:none" '
+               f'onerror="{html.escape(_JS_ONE_PLAYER)}">')
+    return (f'{_CSS}{install}<div class="pk-block" onclick="{html.escape(_JS_CLICK)}">'
+            f'{inner}</div>')
 
 
 def _cell(v: Any) -> str:
@@ -213,7 +237,7 @@ def _cell(v: Any) -> str:
         return html.escape(", ".join(map(str, v)))
     if isinstance(v, dict):
         return html.escape(", ".join(f"{k} {format_time(s)}" for k, s in v.items()))
-    return html.escape(str(v))
+    return marks_to_html(str(v))  # a search snippet's **matches** are highlighted
 
 
 def table_html(df: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:
@@ -241,14 +265,15 @@ def words_html(words: Sequence[Any], start: float | None = None,
     that light up while they are played; a new paragraph where the speaker changes."""
     parts: list[str] = []
     speaker = None
-    for w in words:
-        if start is not None and w.end <= start or end is not None and w.start >= end:
-            continue
+    shown = [w for w in words
+             if not (start is not None and w.end <= start or end is not None and w.start >= end)]
+    # a click plays from that word on, to the end of what is shown
+    until = end if end is not None else max((w.end for w in shown), default=0.0)
+    for w in shown:
         who = getattr(w, "speaker", None)
         if who and who != speaker:
             parts.append(f'{"<br>" if parts else ""}<b>{html.escape(who)}:</b> ')
             speaker = who
-        until = end if end is not None else w.end
         parts.append(f'<span class="pk-w" data-ws="{w.start:.3f}" data-we="{w.end:.3f}" '
                      f'data-s="{w.start:.3f}" data-e="{until:.3f}">{html.escape(w.text)}</span> ')
     return f'<div class="pk-transcript" style="line-height:1.7">{"".join(parts)}</div>'

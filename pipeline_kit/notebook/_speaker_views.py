@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline_kit.base._reprs import clock
 from pipeline_kit.stages._types import Diarization
 
-TALK_COLUMNS = ["speaker", "talk_seconds", "share", "turns", "first_start", "last_end"]
+TALK_COLUMNS = ["speaker", "talk", "share", "turns", "first", "last", "talk_seconds"]
 
 
 def _check(diarization: Any) -> Diarization:
@@ -28,6 +29,14 @@ def speaker_colors(diarization: Diarization) -> dict[str, Any]:
                                                               for t in diarization.turns))
     cmap = matplotlib.colormaps["tab10" if len(labels) <= 10 else "tab20"]
     return {s: cmap(i % cmap.N) for i, s in enumerate(labels)}
+
+
+def mss_axis(ax: Any) -> None:
+    """Label ``ax``'s x axis (seconds) in the one time format, m:ss."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: clock(v)))
+    ax.set_xlabel("time (m:ss)")
 
 
 def speaker_timeline(diarization: Diarization, ax: Any = None) -> Any:
@@ -48,7 +57,7 @@ def speaker_timeline(diarization: Diarization, ax: Any = None) -> Any:
     ax.set_ylim(-0.6, max(len(lanes), 1) - 0.4)
     ax.set_yticks(range(len(lanes)), lanes)
     ax.invert_yaxis()  # first speaker on top
-    ax.set_xlabel("time (s)")
+    mss_axis(ax)
     ax.set_title(f"Who speaks when ({len(lanes)} speaker{'s' * (len(lanes) != 1)}, "
                  f"{d.method})")
     ax.grid(axis="x", alpha=0.3)
@@ -56,8 +65,9 @@ def speaker_timeline(diarization: Diarization, ax: Any = None) -> Any:
 
 
 def talk_time_table(diarization: Diarization):  # -> pandas.DataFrame
-    """One row per speaker: talk seconds, share of all talk time, number of turns, first
-    start and last end (overlapping turns count for each speaker)."""
+    """One row per speaker: talk time, share of all talk time, number of turns, first
+    start and last end, times as m:ss; ``talk_seconds`` keeps the number (overlapping
+    turns count for each speaker)."""
     import pandas as pd
 
     d = _check(diarization)
@@ -66,8 +76,11 @@ def talk_time_table(diarization: Diarization):  # -> pandas.DataFrame
     rows = []
     for speaker, seconds in talk.items():
         own = [t for t in d.turns if t.speaker == speaker]
-        rows.append({"speaker": speaker, "talk_seconds": round(seconds, 3),
+        first = min((t.start for t in own), default=None)
+        last = max((t.end for t in own), default=None)
+        rows.append({"speaker": speaker, "talk": clock(seconds),
                      "share": round(seconds / total, 4), "turns": len(own),
-                     "first_start": min((t.start for t in own), default=None),
-                     "last_end": max((t.end for t in own), default=None)})
+                     "first": clock(first) if first is not None else "",
+                     "last": clock(last) if last is not None else "",
+                     "talk_seconds": round(seconds, 3)})
     return pd.DataFrame(rows, columns=TALK_COLUMNS)

@@ -278,8 +278,19 @@ def run_batch(
         shared.close()
         if own:
             mgr.close()
-    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    df = counts_as_ints(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
     write_summary(out, df)
+    return df
+
+
+COUNT_COLUMNS = ("words", "chunks", "chapters", "questions")
+
+
+def counts_as_ints(df):  # (DataFrame) -> DataFrame
+    """Counts as integers, missing ones empty (a failed file's None made them 70.0)."""
+    for c in COUNT_COLUMNS:
+        if c in df.columns:
+            df[c] = df[c].astype("Int64")
     return df
 
 
@@ -305,6 +316,6 @@ def write_summary(out: Path, df) -> None:  # (Path, DataFrame) -> None
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "summary.csv"
     previous = pd.read_csv(csv) if csv.is_file() and csv.stat().st_size else None
-    merged = merged_summary(previous, df)
+    merged = counts_as_ints(merged_summary(previous, df))
     atomic_write_text(csv, merged.to_csv(index=False))
     atomic_write_text(out / "summary.json", merged.to_json(orient="records", indent=1))

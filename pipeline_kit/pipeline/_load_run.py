@@ -39,6 +39,11 @@ def load_run(source: str | os.PathLike[str], home: str | os.PathLike[str] | None
         record = _read_record(folder / RUN_FILE)
     else:
         record = _find_record(str(source), home)
+    return result_of_record(record, folder)
+
+
+def result_of_record(record: dict[str, Any], folder: Path | None = None) -> PipelineResult:
+    """The result of a run record already read (from a store or a ``run.json``)."""
     out_dir = folder or (Path(record["out_dir"]) if record.get("out_dir") else None)
     values = presented(_stage_values(record, out_dir), record.get(RECORD_KEY))
     return PipelineResult(record["run_id"], record, out_dir, values)

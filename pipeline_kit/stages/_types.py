@@ -535,7 +535,7 @@ def chunks_df(chunks: Sequence[Chunk]):  # -> pandas.DataFrame
     import pandas as pd
 
     rows = [{**c.to_dict(), "speaker": dominant_speaker(c.speakers)} for c in chunks]
-    return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
+    return _with_clock(pd.DataFrame(rows, columns=CHUNK_COLUMNS))
 
 
 def chapters_df(chapters: Sequence[Chapter]):  # -> pandas.DataFrame
@@ -543,7 +543,15 @@ def chapters_df(chapters: Sequence[Chapter]):  # -> pandas.DataFrame
     import pandas as pd
 
     rows = [{**c.to_dict(), "speaker": dominant_speaker(c.speakers)} for c in chapters]
-    return pd.DataFrame(rows, columns=CHAPTER_COLUMNS)
+    return _with_clock(pd.DataFrame(rows, columns=CHAPTER_COLUMNS))
+
+
+def _with_clock(df: Any) -> Any:
+    """``df`` with ``start``/``end`` columns in m:ss first, so a shown table reads in the
+    one time format; ``start_time``/``end_time`` keep the seconds for code."""
+    df.insert(1, "start", df["start_time"].map(clock))
+    df.insert(2, "end", df["end_time"].map(clock))
+    return df
 
 
 def dump_records(records: Sequence[_Dumpable], path: str | Path | None = None) -> str:

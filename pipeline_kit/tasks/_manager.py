@@ -432,6 +432,9 @@ class TaskManager:
         if rep.done is not None and rep.total is not None:
             new.update(progress_done=rep.done, progress_total=rep.total,
                        progress_rate=self._rate(run, rep.done, rep.total))
+        elif rep.percent is not None:  # a bare percentage: earlier units no longer hold
+            new.update(progress_done=None, progress_total=None, progress_rate=None)
+            run.rate_base = None
         return {k: v for k, v in new.items() if getattr(info, k) != v}
 
     @staticmethod

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,15 +16,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline_kit.base._fs import default_home
 from pipeline_kit.tasks._types import TERMINAL, TaskInfo, TaskStatus, coerce_task_type
 
-DEFAULT_HOME = "./data"
+DEFAULT_HOME = "~/.local/share/pipeline_kit"  # see base._fs.user_home_folder
 STORE_FILENAME = "tasks.sqlite3"
 
 
 def pipeline_home() -> Path:
-    """The toolkit's data folder: ``$PIPELINE_KIT_HOME`` or ``./data``."""
-    return Path(os.environ.get("PIPELINE_KIT_HOME") or DEFAULT_HOME)
+    """The toolkit's data folder: ``$PIPELINE_KIT_HOME`` or a per-user folder
+    (:func:`~pipeline_kit.base._fs.default_home`)."""
+    return default_home()
 
 
 def default_store_path() -> Path:

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline_kit.base._fs import default_home
 from pipeline_kit.stages._evaluation import word_error_rate
 
 REPO = Path(__file__).resolve().parents[3]
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     nb_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out / "run"
     audio = str(args.audio.resolve())
+    home = default_home()  # shared with the CLI: `pipeline-kit runs` lists the demo's run
     executed = [
         _execute("01_run_pipeline.ipynb", nb_dir,
                  {"audio_path": audio, "output_dir": str(run_dir)}),
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         _execute("03_chunking_experiments.ipynb", nb_dir,
                  {"transcript_path": str(run_dir / "transcript.json"),
                   "output_dir": str(out / "experiments")}),
-        _execute("04_collection.ipynb", nb_dir, {"homes": [str(run_dir)]}),
+        _execute("04_collection.ipynb", nb_dir, {"homes": [str(home)]}),
     ]
     transcript = json.loads((run_dir / "transcript.json").read_text(encoding="utf-8"))
     print(f"transcribed {args.audio.name}: {transcript['audio_duration_seconds']:.1f} s of "
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if ref.exists():
         wer = word_error_rate(ref.read_text(encoding="utf-8"), transcript["text"])
         print(f"word error rate against {ref.name}: {wer:.1%}")
-    print(f"pipeline results: {run_dir}")
+    print(f"pipeline results: {run_dir} (home {home}: task store, cache, run records)")
     for nb, html in executed:
         print(f"executed notebook: {nb}\n              html: {html}")
     return 0

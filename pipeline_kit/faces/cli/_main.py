@@ -24,6 +24,18 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
+HOME_HELP = ("data folder: task store, artifact cache, run folders (default "
+             "$PIPELINE_KIT_HOME, else ~/.local/share/pipeline_kit; `run` prints it)")
+RUN_EXAMPLES = """examples:
+  pipeline-kit run talk.wav                          # results in <home>/runs/<run id>
+  pipeline-kit run talk.wav --out talk-results       # results in ./talk-results
+  pipeline-kit run talk.wav --stages chapters        # only what chapters need
+  pipeline-kit run talk.wav --speakers 2             # two voices (default: estimated)
+  pipeline-kit run talk.wav --chunk-size 100 --overlap 10 --method tfidf
+  pipeline-kit show RUN_ID                           # afterwards: one screen about it
+"""
+
+
 def _pipeline_options(p: argparse.ArgumentParser) -> None:
     """The pipeline's parameters, shared by ``run`` and ``batch``: one flag per declared
     stage parameter (see :mod:`pipeline_kit.pipeline._registry`), defaults left to the registry."""
@@ -71,14 +83,16 @@ def _parser() -> argparse.ArgumentParser:
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_)
-        sp.add_argument("--home", help="data folder (default $PIPELINE_KIT_HOME or ./data)")
+        sp.add_argument("--home", help=HOME_HELP)
         sp.add_argument("--store", help="task store: a SQLite file or a postgresql:// URL "
                         "(default $PIPELINE_KIT_STORE, else <home>/tasks.sqlite3)")
         return sp
 
     r = add("run", "run the pipeline on an audio file")
+    r.description, r.epilog = "Run the pipeline on an audio file.", RUN_EXAMPLES
+    r.formatter_class = argparse.RawDescriptionHelpFormatter
     r.add_argument("audio")
-    r.add_argument("--out", required=True, help="folder for the results")
+    r.add_argument("--out", help="folder for the results (default: <home>/runs/<run id>)")
     _pipeline_options(r)
     b = add("batch", "run a notebook (default 01) or the pipeline on many audio files")
     b.add_argument("paths", nargs="*", metavar="[NOTEBOOK] AUDIO",
@@ -98,9 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address, or 'local'")
     _pipeline_options(b)
-    id_help = "a task id, or a unique prefix of 6 or more characters"
+    id_help = "a run id or a task id, or a unique prefix (6+ characters) of either"
     for name, help_ in (("status", "show one task"), ("retry", "run a failed task again")):
         add(name, help_).add_argument("task_id", help=id_help)
+    sh = add("show", "one screen about a run: audio, stages and times, counts, speakers, "
+                     "chapters, result files")
+    sh.add_argument("task_id", metavar="ID", help=id_help)
+    sh.add_argument("--json", action="store_true", help="the run record as JSON")
     c = add("cancel", "cancel a task (of any process sharing the store)")
     c.add_argument("task_id", help=id_help)
     c.add_argument("--wait", type=float, default=15.0,
@@ -182,7 +200,7 @@ def _serve_options(sv: argparse.ArgumentParser) -> None:
 
 
 def _uploads_options(up: argparse.ArgumentParser) -> None:
-    up.add_argument("--home", help="data folder (default $PIPELINE_KIT_HOME or ./data)")
+    up.add_argument("--home", help=HOME_HELP)
     up.add_argument("--prune", type=float, default=None, metavar="DAYS",
                     help="delete uploads without a new chunk for DAYS days (0: all idle ones)")
 
@@ -342,6 +360,8 @@ def _run(args: argparse.Namespace) -> int:
     rec = result.run_record
     print(f"run {result.run_id} {rec['outcome']}: results in {result.out_dir} "
           f"(cache hits: {', '.join(rec['cache_hits']) or 'none'})")
+    print(f"home {rec.get('home') or args.home}: `pipeline-kit show {result.run_id[:8]}` "
+          "sums it up")
     return 0
 
 
@@ -408,9 +428,12 @@ def _search(args: argparse.Namespace) -> int:
         return 0
     if hits.empty:
         print("no hits")
+    from pipeline_kit.base._reprs import marks_to_terminal, span
+
+    tty = sys.stdout.isatty()
     for h in hits.itertuples():
-        print(f"{h.score:.4f}  {h.recording}  {h.start_time:7.1f}-{h.end_time:7.1f}s  "
-              f"{h.chunk_id}  {h.snippet}")
+        print(f"{h.score:.4f}  {h.recording}  {span(h.start_time, h.end_time):>11}  "
+              f"{h.chunk_id}  {marks_to_terminal(h.snippet, tty)}")
     return 0
 
 
@@ -529,18 +552,39 @@ def _uploads(args: argparse.Namespace) -> int:
     return 0
 
 
-def _full_id(mgr: Any, task_id: str) -> str:
-    """The full id of a task id or unique prefix; a usage error naming the matches if several."""
-    from pipeline_kit.tasks import AmbiguousTaskIdError
+def _resolve(mgr: Any, text: str) -> Any:
+    """The task and run an id (run or task, or a unique prefix) names; a usage error if
+    it names none or several."""
+    from pipeline_kit.faces.cli._ids import IdError, resolve
 
     try:
-        full = mgr.resolve_id(task_id)
-    except AmbiguousTaskIdError as e:
+        return resolve(mgr, text)
+    except IdError as e:
         raise _UsageError(str(e)) from None
-    if full == task_id and mgr.get_task_status(task_id) is None:
-        hint = " (an id prefix needs at least 6 characters)" if len(task_id) < 6 else ""
-        raise _UsageError(f"unknown task id {task_id!r}{hint}")
-    return full
+
+
+def _full_id(mgr: Any, task_id: str) -> str:
+    """The full task id of a run or task id or unique prefix (a run: its pipeline task)."""
+    found = _resolve(mgr, task_id)
+    if found.task is None:
+        raise _UsageError(f"run {found.run['run_id']} has no task in this store")
+    return str(found.task.task_id)
+
+
+def _show(mgr: Any, args: argparse.Namespace) -> int:
+    """``show ID``: one screen about the run an id names (``--json``: its record)."""
+    from pipeline_kit.faces.cli._show import show_json, summary
+    from pipeline_kit.pipeline._load_run import result_of_record
+
+    found = _resolve(mgr, args.task_id)
+    if found.run is None:
+        raise _UsageError(f"task {found.task.task_id} is not part of a pipeline run; "
+                          f"`status {found.task.task_id[:8]}` shows it")
+    if args.json:
+        print(show_json(found.run))
+    else:
+        print(summary(result_of_record(found.run), found.run.get("task_id")))
+    return 0
 
 
 def _cancel(mgr: Any, task_id: str, wait: float) -> int:
@@ -638,6 +682,8 @@ def _main(argv: list[str] | None) -> int:
         _existing_store(args)
         mgr = _manager(args)
         try:
+            if args.command == "show":
+                return _show(mgr, args)
             if getattr(args, "task_id", None) is not None:
                 args.task_id = _full_id(mgr, args.task_id)
             if args.command == "status":
