@@ -20,16 +20,17 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from pipeline_kit.base._fs import atomic_write_bytes, atomic_writer
+from pipeline_kit.collection._index_file import is_damaged, log, set_aside
 from pipeline_kit.collection._ingest import RunTables, iter_new_runs, read_run, resolve_homes
 from pipeline_kit.collection._search import (
     REDUCE_FROM,
@@ -99,6 +100,9 @@ HIT_COLUMNS = ["recording", "run_id", "chunk_id", "chapter_index", "chapter", "s
                "end_time", "speaker", "snippet", "score", "audio_path", "date"]
 
 
+_T = TypeVar("_T")
+
+
 def _date(iso: str | None) -> str | None:
     return iso[:10] if iso else None
 
@@ -120,10 +124,8 @@ class Collection:
         self.index_dir = Path(index_dir) if index_dir else self.homes[0] / INDEX_FOLDER
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self._searcher: tuple[float, Searcher, pd.DataFrame] | None = None
-        with self._db() as con:
-            con.execute(_SCHEMA)
-            stale = self._format(con) != INDEX_FORMAT
-        if stale:
+        self.repairs: list[str] = []  # what was found damaged and rebuilt, one line each
+        if self._healing(self._open_format):
             self.index(rebuild=True)
         elif update:
             self.index()
@@ -140,15 +142,64 @@ class Collection:
     @contextlib.contextmanager
     def _db(self, write: bool = True) -> Iterator[Any]:
         """A DuckDB connection held under the index's file lock (one writer at a time)."""
-        import duckdb
+        with self._locked(write), self._connect() as con:
+            yield con
 
+    @contextlib.contextmanager
+    def _locked(self, write: bool) -> Iterator[None]:
         with open(self.index_dir / ".lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
-            con = duckdb.connect(str(self.db_path))
-            try:
-                yield con
-            finally:
-                con.close()
+            yield
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Any]:
+        import duckdb
+
+        con = duckdb.connect(str(self.db_path))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _open_format(self) -> bool:
+        """Create the tables if new; True when the index has another format (rebuild it)."""
+        with self._db() as con:
+            con.execute(_SCHEMA)
+            return self._format(con) != INDEX_FORMAT
+
+    def _healing(self, work: Callable[[], _T]) -> _T:
+        """``work()``; when DuckDB finds the index file damaged, the file is set aside,
+        the index rebuilt from the runs' artifacts (it is derived data) and ``work()``
+        run once more."""
+        try:
+            return work()
+        except Exception as e:
+            if not is_damaged(e):
+                raise
+            self._rebuild_damaged(e, _identity(self.db_path))
+        return work()
+
+    def _rebuild_damaged(self, error: Exception, seen: tuple[int, ...] | None) -> None:
+        with self._locked(True):
+            if _identity(self.db_path) != seen:
+                return  # another process has set it aside (and rebuilt it) meanwhile
+            aside = set_aside(self.db_path)
+            self._clear_files()
+            with self._connect() as con:
+                added = self._index_into(con, rebuild=True)
+        self._touch()
+        reason = str(error).splitlines()[0][:160]
+        self._say(f"{self.db_path} was damaged ({reason}): set aside as {aside.name}, "
+                  f"rebuilt from the runs' artifacts ({added} run(s))")
+
+    def _say(self, line: str) -> None:
+        self.repairs.append(line)
+        log.warning("pipeline-kit: %s", line)
+
+    def _clear_files(self) -> None:
+        """Remove the sidecar files and inverted lists (rows of a new index point at new ones)."""
+        for f in [*self.index_dir.glob("run-*"), self.index_dir / CLUSTERS_FILE]:
+            f.unlink(missing_ok=True)
 
     @staticmethod
     def _format(con: Any) -> str | None:
@@ -165,8 +216,11 @@ class Collection:
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Any SQL over the index's tables, as a DataFrame."""
-        with self._db(write=False) as con:
-            return con.execute(sql, params or []).df()
+        def run() -> pd.DataFrame:
+            with self._db(write=False) as con:
+                return con.execute(sql, params or []).df()
+
+        return self._healing(run)
 
     # ------------------------------------------------------------------------- indexing
 
@@ -175,20 +229,26 @@ class Collection:
 
         ``rebuild``: drop the index and index every run again.
         """
-        added = 0
-        with self._db() as con:
-            if rebuild:  # dropped, not emptied: another format may have other columns
-                for t in ("meta", "recordings", "runs", "chunks", *_TABLES):
-                    con.execute(f"DROP TABLE IF EXISTS {t}")
-                con.execute(_SCHEMA)
-                con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
-                for f in [*self.index_dir.glob("run-*"), self.index_dir / CLUSTERS_FILE]:
-                    f.unlink(missing_ok=True)
-            known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
-            for home, record in iter_new_runs(self.homes, known):
-                added += self._add(con, [read_run(record, home)])
+        def run() -> int:
+            with self._db() as con:
+                return self._index_into(con, rebuild)
+
+        added = self._healing(run)
         if added or rebuild:
             self._touch()
+        return added
+
+    def _index_into(self, con: Any, rebuild: bool) -> int:
+        added = 0
+        if rebuild:  # dropped, not emptied: another format may have other columns
+            for t in ("meta", "recordings", "runs", "chunks", *_TABLES):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+            con.execute(_SCHEMA)
+            con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
+            self._clear_files()
+        known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+        for home, record in iter_new_runs(self.homes, known):
+            added += self._add(con, [read_run(record, home)])
         return added
 
     def add_run(self, run: RunTables) -> bool:
@@ -197,8 +257,11 @@ class Collection:
 
     def add_runs(self, runs: Sequence[RunTables]) -> int:
         """Index runs given as tables, in one transaction; the number new to the index."""
-        with self._db() as con:
-            added = self._add(con, runs)
+        def run() -> int:
+            with self._db() as con:
+                return self._add(con, runs)
+
+        added = self._healing(run)
         if added:
             self._touch()
         return added
@@ -305,6 +368,10 @@ class Collection:
         stamp = self._stamp()
         if self._searcher is not None and self._searcher[0] == stamp:
             return self._searcher[1], self._searcher[2]
+        return self._healing(self._load)
+
+    def _load(self) -> tuple[Searcher, pd.DataFrame]:
+        stamp = self._stamp()
         with self._db(write=False) as con:
             runs = con.execute("SELECT run_id, seq, n_chunks, has_vectors FROM runs "
                                "ORDER BY seq").fetchall()
@@ -494,12 +561,28 @@ class Collection:
 def index_run(home: str | os.PathLike[str], record: dict[str, Any]) -> bool:
     """Add one finished run (its record) to ``<home>/collection``; False if it was there."""
     coll = Collection(home, update=False)
-    with coll._db() as con:
-        if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [record["run_id"]]).fetchone():
-            return False
-        coll._add(con, [read_run(record, Path(home))])
+
+    def add() -> bool:
+        with coll._db() as con:
+            if con.execute("SELECT 1 FROM runs WHERE run_id = ?",
+                           [record["run_id"]]).fetchone():
+                return False
+            coll._add(con, [read_run(record, Path(home))])
+            return True
+
+    if not coll._healing(add):
+        return False
     coll._touch()
     return True
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """Which file ``path`` is now (inode, size, mtime), None when there is none."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _check_run(run: RunTables) -> None:

@@ -1,0 +1,72 @@
+"""The collection heals itself (issue 32): a damaged index or sidecar is rebuilt from the
+runs' artifacts, writers wait on the collection's lock, a read-only home can be read.
+
+One real run of the bundled sample (transcription and chunking) is made once per module;
+each test works on its own copy of that home."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pipeline_kit as pk
+from pipeline_kit.collection._collection import Collection
+
+REPO = Path(__file__).resolve().parents[1]
+AUSTEN = REPO / "data" / "sample" / "austen_sample.wav"
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> tuple[Path, pk.PipelineResult]:
+    """A home holding one finished, indexed run of the bundled sample."""
+    home = tmp_path_factory.mktemp("heal-home")
+    result = pk.run_pipeline(AUSTEN, ["chunking"], home=home, out_dir=home / "out",
+                             chunk_size=30, overlap=5)
+    return home, result
+
+
+@pytest.fixture
+def home(made, tmp_path) -> Path:
+    return Path(shutil.copytree(made[0], tmp_path / "home"))
+
+
+def cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline_kit.faces.cli", *args],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, **kwargs)
+
+
+def _damage(path: Path) -> None:
+    """Overwrite 4 KiB of the first block after DuckDB's three 4 KiB headers (what a bad
+    disk or a torn write leaves): its checksum no longer matches."""
+    data = bytearray(path.read_bytes())
+    data[12288:16384] = b"\xa5" * 4096
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_index_is_set_aside_and_rebuilt_from_the_runs(home, made, caplog):
+    db = home / "collection" / "index.duckdb"
+    expected = Collection(home).search("Dashwood", k=3, mode="keyword")
+    assert len(expected)
+    _damage(db)
+    out = cli("index", "--rebuild", str(home))
+    assert out.returncode == 0, out.stderr
+    assert "1 indexed" in out.stdout
+    aside = list(db.parent.glob("index.duckdb.corrupt-*"))
+    assert len(aside) == 1
+    said = [line for line in out.stderr.splitlines() if "damaged" in line]
+    assert len(said) == 1 and aside[0].name in said[0] and "rebuilt" in said[0], out.stderr
+    again = Collection(home).search("Dashwood", k=3, mode="keyword")
+    assert again["chunk_id"].tolist() == expected["chunk_id"].tolist()
+    # the Python side heals the same way when a search meets a damaged file
+    _damage(db)
+    with caplog.at_level(logging.WARNING, "pipeline_kit.collection"):
+        coll = Collection(home, update=False)
+        hits = coll.search("Dashwood", k=3, mode="keyword")
+    assert hits["chunk_id"].tolist() == expected["chunk_id"].tolist()
+    assert len(coll.repairs) == 1 and "set aside" in coll.repairs[0]
+    assert len(list(db.parent.glob("index.duckdb.corrupt-*"))) == 2
