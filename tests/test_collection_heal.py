@@ -70,3 +70,48 @@ def test_a_damaged_index_is_set_aside_and_rebuilt_from_the_runs(home, made, capl
     assert hits["chunk_id"].tolist() == expected["chunk_id"].tolist()
     assert len(coll.repairs) == 1 and "set aside" in coll.repairs[0]
     assert len(list(db.parent.glob("index.duckdb.corrupt-*"))) == 2
+
+
+def _sidecar(home: Path, ext: str) -> Path:
+    (path,) = [p for p in (home / "collection").glob("run-*")
+               if "".join(p.suffixes) == f".{ext}"]
+    return path
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_a_truncated_sidecar_is_found_by_its_size_and_its_run_rebuilt(home, made):
+    expected = Collection(home).search("Dashwood", k=3)
+    assert len(expected)
+    npz = _sidecar(home, "npz")
+    _truncate(npz)
+    coll = Collection(home, update=False)
+    hits = coll.search("Dashwood", k=3)  # was: BadZipFile, naming no file
+    assert hits["chunk_id"].tolist() == expected["chunk_id"].tolist()
+    assert len(coll.repairs) == 1 and str(npz) in coll.repairs[0]
+    assert "re-indexed" in coll.repairs[0]
+    # a truncated sentence-vector file: `index` finds it, and search works after it
+    _truncate(_sidecar(home, "sent.npy"))
+    out = cli("index", str(home))
+    assert out.returncode == 0 and ".sent.npy has" in out.stderr, out.stderr
+    out = cli("search", str(home), "Dashwood", "-k", "3", "--json")
+    assert out.returncode == 0, out.stderr  # was: "mmap length is greater than file size"
+    assert out.stdout.count("\n") == len(expected)
+
+
+def test_an_altered_sidecar_of_the_same_size_is_found_by_its_hash_on_index(home, made):
+    expected = Collection(home).search("Dashwood", k=3, mode="semantic")
+    npy = _sidecar(home, "npy")
+    data = bytearray(npy.read_bytes())
+    data[-64:] = bytes(64)  # the last vector's tail zeroed: same size, other content
+    npy.write_bytes(bytes(data))
+    coll = Collection(home, update=False)
+    assert coll.index() == 1
+    assert len(coll.repairs) == 1 and "altered" in coll.repairs[0] and str(npy) in \
+        coll.repairs[0]
+    again = coll.search("Dashwood", k=3, mode="semantic")
+    assert again["chunk_id"].tolist() == expected["chunk_id"].tolist()
+    assert again["score"].tolist() == pytest.approx(expected["score"].tolist())
+    assert coll.index() == 0  # nothing damaged any more

@@ -41,6 +41,15 @@ from pipeline_kit.collection._search import (
     term_counts,
     top_k,
 )
+from pipeline_kit.collection._sidecars import SCHEMA as SIDECAR_SCHEMA
+from pipeline_kit.collection._sidecars import (
+    SidecarError,
+    damaged,
+    describe,
+    forget_runs,
+    record,
+    unrecorded,
+)
 
 MODES = ("hybrid", "semantic", "keyword")
 # Bumped whenever the stored rows or sidecar files change meaning (e.g. term hashing):
@@ -164,7 +173,7 @@ class Collection:
     def _open_format(self) -> bool:
         """Create the tables if new; True when the index has another format (rebuild it)."""
         with self._db() as con:
-            con.execute(_SCHEMA)
+            con.execute(_SCHEMA + SIDECAR_SCHEMA)
             return self._format(con) != INDEX_FORMAT
 
     def _healing(self, work: Callable[[], _T]) -> _T:
@@ -241,15 +250,51 @@ class Collection:
     def _index_into(self, con: Any, rebuild: bool) -> int:
         added = 0
         if rebuild:  # dropped, not emptied: another format may have other columns
-            for t in ("meta", "recordings", "runs", "chunks", *_TABLES):
-                con.execute(f"DROP TABLE IF EXISTS {t}")
-            con.execute(_SCHEMA)
+            for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                    "WHERE table_schema = 'main'").fetchall():
+                con.execute(f'DROP TABLE IF EXISTS "{t}"')
+            con.execute(_SCHEMA + SIDECAR_SCHEMA)
             con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
             self._clear_files()
+        bad = {} if rebuild else damaged(con, self.index_dir, hashes=True)
+        self._forget(con, bad)
         known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
-        for home, record in iter_new_runs(self.homes, known):
-            added += self._add(con, [read_run(record, home)])
+        for home, run in iter_new_runs(self.homes, known):
+            added += self._add(con, [read_run(run, home)])
+        self._report(con, bad)
+        for run_id, seq in unrecorded(con):  # indexed before sizes and hashes were kept
+            record(con, describe(run_id, [p for p in self._sidecar_files(seq, run_id)]))
         return added
+
+    def _sidecar_files(self, seq: int, run_id: str) -> list[Path]:
+        return sorted(p for ext in ("npz", "npy", "sent.npy", "span.npy")
+                      if (p := self._sidecar(seq, run_id, ext)).exists())
+
+    def _forget(self, con: Any, bad: dict[str, str]) -> None:
+        """Drop the rows and files of runs whose sidecars are damaged (re-added after)."""
+        if bad:
+            forget_runs(con, self.index_dir, bad)
+            (self.index_dir / CLUSTERS_FILE).unlink(missing_ok=True)  # rows move
+
+    def _report(self, con: Any, bad: dict[str, str]) -> None:
+        if not bad:
+            return
+        back = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+        for run_id, problem in bad.items():
+            done = ("re-indexed from its artifacts" if run_id in back else
+                    "dropped from the index (no home holds its record)")
+            self._say(f"{problem}: run {run_id} {done}")
+
+    def _repair_sidecars(self, bad: dict[str, str]) -> None:
+        """Rebuild the rows of runs whose sidecars a search found damaged."""
+        with self._db() as con:
+            self._forget(con, bad)
+            known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+            for home, run in iter_new_runs(self.homes, known):
+                if run["run_id"] in bad:
+                    self._add(con, [read_run(run, home)])
+            self._report(con, bad)
+        self._touch()
 
     def add_run(self, run: RunTables) -> bool:
         """Index one run given as tables (False when its run id is indexed already)."""
@@ -282,13 +327,14 @@ class Collection:
         frames: dict[str, list[pd.DataFrame]] = {}
         meta: list[list[Any]] = []
         recs: list[list[Any]] = []
+        files: list[list[Any]] = []
         for run in runs:
             if run.run_id in known:
                 continue
             known.add(run.run_id)
             seq += 1
             n = len(run.chunks)
-            self._write_sidecars(seq, run)
+            files += describe(run.run_id, self._write_sidecars(seq, run))
             recs.append([run.recording_id, run.recording, run.audio_path, run.duration])
             meta.append([run.run_id, seq, run.recording_id, run.started_at, run.finished_at,
                          _date(run.started_at), run.home, run.out_dir,
@@ -309,6 +355,7 @@ class Collection:
                             meta)
             for table, dfs in frames.items():
                 self._insert(con, table, pd.concat(dfs, ignore_index=True))
+            record(con, files)
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -326,17 +373,21 @@ class Collection:
     def _sidecar(self, seq: int, run_id: str, ext: str) -> Path:
         return self.index_dir / f"run-{seq:07d}-{run_id}.{ext}"
 
-    def _write_sidecars(self, seq: int, run: RunTables) -> None:
-        with atomic_writer(self._sidecar(seq, run.run_id, "npz"), durable=False) as f:
+    def _write_sidecars(self, seq: int, run: RunTables) -> list[Path]:
+        """Write the run's sidecar files; their paths."""
+        paths = [self._sidecar(seq, run.run_id, "npz")]
+        with atomic_writer(paths[0], durable=False) as f:
             sparse.save_npz(f, term_counts(run.chunks["text"].tolist()), compressed=False)
         if run.vectors is None:
-            return
+            return paths
         arrays = {"npy": np.asarray(run.vectors, dtype=np.float32)}
         if run.sentences is not None:
             arrays |= {"sent.npy": run.sentences.vectors, "span.npy": run.sentences.spans}
         for ext, array in arrays.items():
-            with atomic_writer(self._sidecar(seq, run.run_id, ext), durable=False) as f:
+            paths.append(self._sidecar(seq, run.run_id, ext))
+            with atomic_writer(paths[-1], durable=False) as f:
                 np.save(f, array)
+        return paths
 
     # ------------------------------------------------------------------------- tables
 
@@ -368,11 +419,21 @@ class Collection:
         stamp = self._stamp()
         if self._searcher is not None and self._searcher[0] == stamp:
             return self._searcher[1], self._searcher[2]
-        return self._healing(self._load)
+        return self._healing(self._load_repairing)
+
+    def _load_repairing(self) -> tuple[Searcher, pd.DataFrame]:
+        try:
+            return self._load()
+        except SidecarError as e:
+            self._repair_sidecars(e.problems)
+        return self._load()
 
     def _load(self) -> tuple[Searcher, pd.DataFrame]:
         stamp = self._stamp()
         with self._db(write=False) as con:
+            bad = damaged(con, self.index_dir, hashes=False)  # sizes: cheap, every time
+            if bad:
+                raise SidecarError(bad)
             runs = con.execute("SELECT run_id, seq, n_chunks, has_vectors FROM runs "
                                "ORDER BY seq").fetchall()
             meta = con.execute("""
@@ -429,8 +490,9 @@ class Collection:
             row += n
             path = self._sidecar(seq, run_id, "sent.npy")
             found = has_vec and path.exists()
-            vectors.append(np.load(path, mmap_mode="r") if found else None)
-            spans.append(np.load(self._sidecar(seq, run_id, "span.npy")) if found else None)
+            vectors.append(_read(np.load, path, run_id, mmap_mode="r") if found else None)
+            spans.append(_read(np.load, self._sidecar(seq, run_id, "span.npy"), run_id)
+                         if found else None)
         return SentenceIndex(first, vectors, spans)
 
     def _load_matrices(self, runs: list[tuple[Any, ...]]
@@ -438,8 +500,8 @@ class Collection:
         mats, vecs, has = [], [], []
         width = None
         for run_id, seq, n, has_vec in runs:
-            mats.append(sparse.load_npz(self._sidecar(seq, run_id, "npz")))
-            v = np.load(self._sidecar(seq, run_id, "npy")) if has_vec else None
+            mats.append(_read(sparse.load_npz, self._sidecar(seq, run_id, "npz"), run_id))
+            v = _read(np.load, self._sidecar(seq, run_id, "npy"), run_id) if has_vec else None
             if v is not None:
                 width = v.shape[1]
             vecs.append(v)
@@ -574,6 +636,15 @@ def index_run(home: str | os.PathLike[str], record: dict[str, Any]) -> bool:
         return False
     coll._touch()
     return True
+
+
+def _read(load: Callable[..., _T], path: Path, run_id: str, **kwargs: Any) -> _T:
+    """``load(path)``; a file that cannot be read is a :class:`SidecarError` naming it."""
+    try:
+        return load(path, **kwargs)
+    except Exception as e:  # BadZipFile, "mmap length ...", pickle or header errors
+        raise SidecarError({run_id: f"{path} cannot be read ({type(e).__name__}: {e})"}
+                           ) from e
 
 
 def _identity(path: Path) -> tuple[int, ...] | None:
