@@ -115,3 +115,62 @@ def test_an_altered_sidecar_of_the_same_size_is_found_by_its_hash_on_index(home,
     assert again["chunk_id"].tolist() == expected["chunk_id"].tolist()
     assert again["score"].tolist() == pytest.approx(expected["score"].tolist())
     assert coll.index() == 0  # nothing damaged any more
+
+
+HOLD = """
+import sys
+from pipeline_kit.collection._collection import Collection
+coll = Collection(sys.argv[1], update=False)
+with coll._db(write=sys.argv[2] == "write"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _hold(home: Path, how: str) -> subprocess.Popen[str]:
+    """A process holding the collection's lock and a connection until its stdin closes."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(home), how], cwd=REPO, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
+
+
+def _release(proc: subprocess.Popen[str]) -> None:
+    proc.communicate("\n", timeout=60)
+    assert proc.returncode == 0
+
+
+def test_readers_in_two_processes_share_the_index(home, made):
+    coll = Collection(home, update=False)
+    reader = _hold(home, "read")
+    try:  # was: DuckDB's "Could not set lock on file" (each opened it read-write)
+        assert coll.runs()["run_id"].tolist() == [made[1].run_id]
+        assert len(coll.search("Dashwood", k=3, mode="keyword"))
+        out = cli("search", str(home), "Dashwood", "-k", "2", "--mode", "keyword")
+        assert out.returncode == 0, out.stderr
+    finally:
+        _release(reader)
+
+
+def test_a_writer_waits_on_the_lock_and_names_its_holder(home, made):
+    from pipeline_kit.collection._index_file import CollectionBusyError
+
+    coll = Collection(home, update=False, lock_timeout=0.5)
+    writer = _hold(home, "write")
+    try:
+        with pytest.raises(CollectionBusyError, match=f"pid {writer.pid}"):
+            coll.index(rebuild=True)
+        with pytest.raises(CollectionBusyError, match=f"pid {writer.pid}"):
+            coll.runs()  # a reader waits for the writer too
+    finally:
+        _release(writer)
+    assert coll.index(rebuild=True) == 1  # free again
+    # two indexers at once: the second waits for the first, and both succeed
+    procs = [subprocess.Popen([sys.executable, "-m", "pipeline_kit.faces.cli", "index",
+                               "--rebuild", str(home)], cwd=REPO, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert "1 run(s) added, 1 indexed" in out

@@ -17,7 +17,6 @@ cosine (semantic: chunk vectors, then each best chunk's best sentence) or their 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +29,7 @@ import pandas as pd
 from scipy import sparse
 
 from pipeline_kit.base._fs import atomic_write_bytes, atomic_writer
-from pipeline_kit.collection._index_file import is_damaged, log, set_aside
+from pipeline_kit.collection._index_file import index_lock, is_damaged, log, set_aside
 from pipeline_kit.collection._ingest import RunTables, iter_new_runs, read_run, resolve_homes
 from pipeline_kit.collection._search import (
     REDUCE_FROM,
@@ -121,22 +120,26 @@ class Collection:
 
     ``index_dir``: where the index lives (default ``<first home>/collection``).
     ``update``: index new runs now (incremental; cheap when there are none).
+    ``lock_timeout``: seconds to wait for another process's writing (or, to write, its
+    reading) before :class:`~pipeline_kit.collection._index_file.CollectionBusyError`
+    names it.
     """
 
     def __init__(self, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                  *, index_dir: str | os.PathLike[str] | None = None,
-                 update: bool = True) -> None:
+                 update: bool = True, lock_timeout: float = 120.0) -> None:
         sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
         if not sources:
             raise ValueError("a collection needs at least one home or batch output folder")
         self.homes = list(dict.fromkeys(h for s in sources for h in resolve_homes(s)))
         self.index_dir = Path(index_dir) if index_dir else self.homes[0] / INDEX_FOLDER
         self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.lock_timeout = lock_timeout
         self._searcher: tuple[float, Searcher, pd.DataFrame] | None = None
         self.repairs: list[str] = []  # what was found damaged and rebuilt, one line each
         if self._healing(self._open_format):
             self.index(rebuild=True)
-        elif update:
+        elif update and self._new_runs():
             self.index()
 
     def __repr__(self) -> str:
@@ -151,27 +154,35 @@ class Collection:
     @contextlib.contextmanager
     def _db(self, write: bool = True) -> Iterator[Any]:
         """A DuckDB connection held under the index's file lock (one writer at a time)."""
-        with self._locked(write), self._connect() as con:
+        with self._locked(write), self._connect(read_only=not write) as con:
             yield con
 
-    @contextlib.contextmanager
-    def _locked(self, write: bool) -> Iterator[None]:
-        with open(self.index_dir / ".lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
-            yield
+    def _locked(self, write: bool) -> contextlib.AbstractContextManager[None]:
+        return index_lock(self.index_dir, exclusive=write, timeout=self.lock_timeout)
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[Any]:
+    def _connect(self, read_only: bool = False) -> Iterator[Any]:
+        """A DuckDB connection; readers open the file read-only, so that readers in
+        several processes can share it (DuckDB locks a read-write file for one process)."""
         import duckdb
 
-        con = duckdb.connect(str(self.db_path))
+        con = duckdb.connect(str(self.db_path), read_only=read_only)
         try:
             yield con
         finally:
             con.close()
 
     def _open_format(self) -> bool:
-        """Create the tables if new; True when the index has another format (rebuild it)."""
+        """Create the tables if new; True when the index has another format (rebuild it).
+        An index already in shape is only read (no writer's lock is needed)."""
+        if self.db_path.exists():
+            with self._db(write=False) as con:
+                tables = {r[0] for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables").fetchall()}
+                if {"meta", "runs", "sidecars"} <= tables:
+                    row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+                    if row is not None:
+                        return row[0] != INDEX_FORMAT
         with self._db() as con:
             con.execute(_SCHEMA + SIDECAR_SCHEMA)
             return self._format(con) != INDEX_FORMAT
@@ -195,11 +206,18 @@ class Collection:
             aside = set_aside(self.db_path)
             self._clear_files()
             with self._connect() as con:
+                con.execute(_SCHEMA + SIDECAR_SCHEMA)
                 added = self._index_into(con, rebuild=True)
         self._touch()
         reason = str(error).splitlines()[0][:160]
         self._say(f"{self.db_path} was damaged ({reason}): set aside as {aside.name}, "
                   f"rebuilt from the runs' artifacts ({added} run(s))")
+
+    def _new_runs(self) -> bool:
+        """Whether a home holds a finished run not indexed yet (read under the readers'
+        lock: a search does not wait for another reader unless there is work)."""
+        known = set(self.query("SELECT run_id FROM runs")["run_id"])
+        return next(iter_new_runs(self.homes, known), None) is not None
 
     def _say(self, line: str) -> None:
         self.repairs.append(line)
