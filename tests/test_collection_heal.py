@@ -174,3 +174,52 @@ def test_a_writer_waits_on_the_lock_and_names_its_holder(home, made):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         assert "1 run(s) added, 1 indexed" in out
+
+
+def _no_root_overrides() -> None:
+    """In the child, before exec: without the capabilities that let root ignore file
+    modes (DAC override, DAC read-search, fowner), a read-only folder is read-only for
+    root too. Nothing to do for other users."""
+    import ctypes
+    import os
+
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: gone after exec
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _chmod_tree(root: Path, writable: bool) -> None:
+    for p in [root, *root.rglob("*")]:
+        mode = p.stat().st_mode
+        p.chmod(mode | 0o200 if writable else mode & ~0o222)
+
+
+def test_a_read_only_home_can_be_listed_and_searched_and_refuses_writes(home, made):
+    expected = Collection(home).search("Dashwood", k=2, mode="keyword")
+    before = sorted(home.rglob("*"))
+    _chmod_tree(home, writable=False)
+    try:
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return cli(*args, preexec_fn=_no_root_overrides)
+
+        tasks = run("tasks", "--home", str(home), "--json")
+        assert tasks.returncode == 0, tasks.stderr  # was: "unable to open database file"
+        ids = [t["task_id"] for t in __import__("json").loads(tasks.stdout)]
+        assert ids
+        status = run("status", ids[0], "--home", str(home))
+        assert status.returncode == 0 and ids[0] in status.stdout, status.stderr
+        runs = run("runs", "--home", str(home))
+        assert runs.returncode == 0 and made[1].run_id[:6] in runs.stdout, runs.stderr
+        search = run("search", str(home), "Dashwood", "-k", "2", "--mode", "keyword")
+        assert search.returncode == 0, search.stderr  # was: creating collection/.lock
+        assert expected["chunk_id"].iloc[0] in search.stdout
+        for args in (("index", str(home)), ("retry", ids[0], "--home", str(home))):
+            refused = run(*args)
+            assert refused.returncode != 0 and "read-only" in refused.stderr, refused.stderr
+            assert len(refused.stderr.strip().splitlines()) == 1
+        assert sorted(home.rglob("*")) == before  # nothing created
+    finally:
+        _chmod_tree(home, writable=True)

@@ -29,7 +29,14 @@ import pandas as pd
 from scipy import sparse
 
 from pipeline_kit.base._fs import atomic_write_bytes, atomic_writer
-from pipeline_kit.collection._index_file import index_lock, is_damaged, log, set_aside
+from pipeline_kit.collection._index_file import (
+    ReadOnlyCollectionError,
+    index_lock,
+    is_damaged,
+    log,
+    set_aside,
+    writable,
+)
 from pipeline_kit.collection._ingest import RunTables, iter_new_runs, read_run, resolve_homes
 from pipeline_kit.collection._search import (
     REDUCE_FROM,
@@ -133,13 +140,22 @@ class Collection:
             raise ValueError("a collection needs at least one home or batch output folder")
         self.homes = list(dict.fromkeys(h for s in sources for h in resolve_homes(s)))
         self.index_dir = Path(index_dir) if index_dir else self.homes[0] / INDEX_FOLDER
-        self.index_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            if not self.index_dir.is_dir():
+                raise ReadOnlyCollectionError(
+                    f"{self.index_dir} cannot be created ({e.strerror}): no collection index "
+                    f"there yet, and none can be written; run `pipeline-kit index` where the "
+                    f"home can be written, or pass index_dir=") from None
+        # A folder this process cannot write is read as it is: no update, no repair.
+        self.read_only = not writable(self.index_dir)
         self.lock_timeout = lock_timeout
         self._searcher: tuple[float, Searcher, pd.DataFrame] | None = None
         self.repairs: list[str] = []  # what was found damaged and rebuilt, one line each
         if self._healing(self._open_format):
             self.index(rebuild=True)
-        elif update and self._new_runs():
+        elif update and not self.read_only and self._new_runs():
             self.index()
 
     def __repr__(self) -> str:
@@ -182,10 +198,26 @@ class Collection:
                 if {"meta", "runs", "sidecars"} <= tables:
                     row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
                     if row is not None:
+                        if row[0] != INDEX_FORMAT and self.read_only:
+                            raise self._refusal(f"its index has format {row[0]}, not "
+                                                f"{INDEX_FORMAT}, and must be rebuilt")
                         return row[0] != INDEX_FORMAT
+        if self.read_only:
+            raise self._refusal("there is no collection index in it yet")
         with self._db() as con:
             con.execute(_SCHEMA + SIDECAR_SCHEMA)
             return self._format(con) != INDEX_FORMAT
+
+    def _refusal(self, why: str) -> ReadOnlyCollectionError:
+        return ReadOnlyCollectionError(
+            f"{self.index_dir} is read-only for this process and {why}: run "
+            f"`pipeline-kit index` where the home can be written")
+
+    def _writing(self, what: str) -> None:
+        """Refuse clearly, before any work, to write a collection that cannot be written."""
+        if self.read_only:
+            raise ReadOnlyCollectionError(
+                f"{self.index_dir} is read-only for this process: cannot {what}")
 
     def _healing(self, work: Callable[[], _T]) -> _T:
         """``work()``; when DuckDB finds the index file damaged, the file is set aside,
@@ -196,6 +228,8 @@ class Collection:
         except Exception as e:
             if not is_damaged(e):
                 raise
+            if self.read_only:
+                raise self._refusal(f"{self.db_path.name} is damaged ({e})") from e
             self._rebuild_damaged(e, _identity(self.db_path))
         return work()
 
@@ -256,6 +290,8 @@ class Collection:
 
         ``rebuild``: drop the index and index every run again.
         """
+        self._writing("index runs into it")
+
         def run() -> int:
             with self._db() as con:
                 return self._index_into(con, rebuild)
@@ -320,6 +356,8 @@ class Collection:
 
     def add_runs(self, runs: Sequence[RunTables]) -> int:
         """Index runs given as tables, in one transaction; the number new to the index."""
+        self._writing("index runs into it")
+
         def run() -> int:
             with self._db() as con:
                 return self._add(con, runs)
@@ -443,6 +481,8 @@ class Collection:
         try:
             return self._load()
         except SidecarError as e:
+            if self.read_only:
+                raise self._refusal(f"a run's sidecar file is damaged: {e}") from e
             self._repair_sidecars(e.problems)
         return self._load()
 
@@ -494,6 +534,8 @@ class Collection:
         return clusters
 
     def _save_clusters(self, clusters: Clusters, fitted: int) -> None:
+        if self.read_only:
+            return  # fitted again by the next process; a read-only folder keeps none
         with atomic_writer(self.index_dir / CLUSTERS_FILE, durable=False) as f:
             np.savez(f, centroids=clusters.centroids, assign=clusters.assign,
                      fitted=np.int64(fitted))

@@ -5,6 +5,7 @@ that lets one writer or many readers at it."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -45,15 +46,44 @@ class CollectionBusyError(TimeoutError):
     """Another process held the collection's lock for longer than the wait allowed."""
 
 
+class ReadOnlyCollectionError(PermissionError):
+    """The collection's folder cannot be written: it can be read, not indexed or repaired."""
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process can write in ``folder`` (tried, not guessed from its mode:
+    a read-only mount, another owner and dropped privileges all show here)."""
+    try:
+        with open(folder / ".lock", "a"):
+            return True
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return False
+        raise
+
+
 @contextlib.contextmanager
 def index_lock(folder: Path, *, exclusive: bool, timeout: float) -> Iterator[None]:
     """The collection's lock (``<folder>/.lock``): one writer, or any number of readers.
 
     Waits up to ``timeout`` seconds, then raises :class:`CollectionBusyError` naming
     the process that holds it. A writer leaves its pid in the file (the fallback when
-    the kernel's lock table cannot be read).
+    the kernel's lock table cannot be read). A reader of a folder it cannot write takes
+    the lock through a read-only handle, or none when there is no lock file (then no
+    writer has ever written there).
     """
     path = folder / ".lock"
+    if not exclusive and not writable(folder):
+        if not path.exists():
+            yield
+            return
+        with open(path) as f:
+            _acquire(f, path, exclusive, timeout)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        return
     with open(path, "a+") as f:
         _acquire(f, path, exclusive, timeout)
         try:

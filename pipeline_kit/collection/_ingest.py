@@ -83,7 +83,7 @@ def finished_runs(home: Path) -> list[dict[str, Any]]:
 
     if not (home / STORE_FILE).is_file():
         return []  # runs recorded in another store: indexed by the pipeline as they finish
-    store = open_store(home / STORE_FILE)
+    store = open_store(home / STORE_FILE, read_only=True)
     try:
         docs = store.list_documents("runs")
     finally:
