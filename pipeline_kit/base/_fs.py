@@ -128,6 +128,8 @@ def file_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
     """An exclusive advisory lock on ``path`` (no-op where fcntl is missing).
 
     With ``blocking=False`` a lock held elsewhere raises ``BlockingIOError`` at once.
+    The lock file may be removed by its holder or by :func:`sweep_locks`; a lock taken
+    on a file that was removed meanwhile is taken again on the new one.
     """
     try:
         import fcntl
@@ -135,12 +137,50 @@ def file_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    while True:
+        with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            try:
+                if _same_file(f.fileno(), path):
+                    yield
+                    return
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (not removed or replaced since)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
+
+
+def remove_lock(path: Path) -> bool:
+    """Remove the lock file ``path`` unless someone holds it; True when removed.
+
+    Safe beside :func:`file_lock`: the file is removed while locked here, and a waiter
+    that then gets the old file sees it is gone and locks the new one.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks, nothing to tell
+        return False
+    try:
+        f = open(path, "a")
+    except FileNotFoundError:
+        return False
+    with f:
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        if not _same_file(f.fileno(), path):
+            return False
+        os.unlink(path)
+        return True
 
 
 def temp_owner(name: str) -> tuple[str, int] | None:

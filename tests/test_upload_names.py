@@ -1,0 +1,81 @@
+"""Uploads through a real ``pipeline-kit serve`` (issue 32): no lock files for ids that do
+not exist, the uploaded file's name indexed and searchable, control characters refused."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from api_server import Server, start_server
+
+from pipeline_kit.ingest._upload import AudioLibrary, UnknownUploadError
+
+REPO = Path(__file__).resolve().parents[1]
+WAV = REPO / "data" / "sample" / "austen_sample.wav"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Server:
+    home = tmp_path_factory.mktemp("names") / "home"
+    home.mkdir()
+    srv = start_server(home, token="t0ken")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server) -> httpx.Client:
+    with server.client() as c:
+        yield c
+
+
+def _locks(server: Server) -> list[str]:
+    folder = server.home / "audio" / ".locks"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def wait_task(api: httpx.Client, task_id: str, timeout: float = 280) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = api.get(f"/tasks/{task_id}/status")
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in ("completed", "failed", "cancelled"):
+            return r.json()
+        assert time.monotonic() < deadline, r.json()
+        time.sleep(0.2)
+
+
+def test_unknown_upload_ids_leave_no_lock_files(server, api, tmp_path):
+    before = _locks(server)
+    for i in range(20):
+        r = api.delete(f"/audio/uploads/nosuch{i}")
+        assert r.status_code == 404, r.text
+        r = api.post(f"/audio/uploads/nosuch{i}/complete")
+        assert r.status_code == 404, r.text
+    assert _locks(server) == before  # was: two more lock files per DELETE
+    # a deleted upload takes its lock files with it
+    r = api.post("/audio/uploads", json={"expected_chunks": 2, "filename": "x.wav",
+                                         "upload_id": "gone1"})
+    assert r.status_code == 201, r.text
+    assert api.put("/audio/uploads/gone1/chunks/0", content=b"abc").status_code == 201
+    assert api.delete("/audio/uploads/gone1").status_code == 204
+    assert not [n for n in _locks(server) if "gone1" in n]
+    # stale lock files (of ids that no longer exist) are swept, held or live ones kept
+    lib = AudioLibrary(tmp_path / "audio")
+    lib.start_upload("live", expected_chunks=1, filename="a.wav")
+    locks = tmp_path / "audio" / ".locks"
+    for name in ("upload-old1.lock", "chunks-old1.lock", "audio-old2.lock", "upload-held.lock"):
+        (locks / name).touch()
+    with open(locks / "upload-held.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        removed = sorted(p.name for p in lib.recover())
+    assert removed == ["audio-old2.lock", "chunks-old1.lock", "upload-old1.lock"]
+    assert sorted(p.name for p in locks.iterdir()) == ["upload-held.lock", "upload-live.lock"]
+    with pytest.raises(UnknownUploadError):
+        lib.delete_upload("old1")
+    assert sorted(p.name for p in locks.iterdir()) == ["upload-held.lock", "upload-live.lock"]
