@@ -79,3 +79,29 @@ def test_unknown_upload_ids_leave_no_lock_files(server, api, tmp_path):
     with pytest.raises(UnknownUploadError):
         lib.delete_upload("old1")
     assert sorted(p.name for p in locks.iterdir()) == ["upload-held.lock", "upload-live.lock"]
+
+
+def test_an_uploaded_recording_is_indexed_and_found_by_its_filename(server, api):
+    data = WAV.read_bytes()
+    r = api.post("/audio/uploads", json={"expected_chunks": 1, "filename": WAV.name,
+                                         "total_size": len(data)})
+    assert r.status_code == 201, r.text
+    up = r.json()
+    assert api.put(f"/audio/uploads/{up['upload_id']}/chunks/0", content=data).status_code == 201
+    r = api.post(f"/audio/uploads/{up['upload_id']}/complete")
+    assert r.status_code == 202, r.text
+    assert wait_task(api, r.json()["task_id"])["status"] == "completed"
+    r = api.post(f"/audio/{up['audio_id']}/process", json={"stages": ["chunking"],
+                                                          "chunk_size": 30, "overlap": 5})
+    assert r.status_code == 202, r.text
+    assert wait_task(api, r.json()["task_id"])["status"] == "completed"
+    stored = AudioLibrary(server.home / "audio").get(up["audio_id"]).audio_file
+    assert stored.startswith("audio-") and stored != WAV.name  # the library's content name
+    r = api.get("/search", params={"q": "Dashwood", "mode": "keyword", "recording": WAV.name})
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]  # was: none (indexed as audio-<sha256[:16]>.wav)
+    assert hits and {h["recording"] for h in hits} == {WAV.name}
+    assert {Path(h["audio_path"]).name for h in hits} == {stored}
+    by_content = api.get("/search", params={"q": "Dashwood", "mode": "keyword",
+                                            "recording": stored}).json()["hits"]
+    assert [h["chunk_id"] for h in by_content] == [h["chunk_id"] for h in hits]

@@ -584,9 +584,10 @@ class Collection:
         sentence) or ``"hybrid"`` (both fused: ``fusion="score"``, the cosine times
         1 + 0.3 × the BM25 score relative to the best, or ``"rrf"``, reciprocal-rank
         fusion).
-        ``where``: a dict of filters (``recording`` name or id, ``run_id``, ``speaker``,
-        ``chapter`` index or title words, ``date`` as ``(from, to)`` ISO dates, each a
-        value or a list) or a SQL condition over the hit columns. ``latest``: only
+        ``where``: a dict of filters (``recording`` name, id or stored file name,
+        ``run_id``, ``speaker``, ``chapter`` index or title words, ``date`` as
+        ``(from, to)`` ISO dates, each a value or a list) or a SQL condition over the hit
+        columns. ``latest``: only
         each recording's newest run. Columns: recording, run_id, chunk_id,
         chapter_index, chapter, start_time, end_time, speaker, snippet (matched words
         in ``**``), score, audio_path, date.
@@ -783,9 +784,11 @@ def _mask(meta: pd.DataFrame, where: dict[str, Any] | str | None, latest: bool) 
 
 
 def _filter(meta: pd.DataFrame, key: str, value: Any) -> np.ndarray:
-    if key == "recording":
+    if key == "recording":  # its name, its id, or the name of the file the library keeps
         vals = _values(value)
-        return (meta["recording"].isin(vals) | meta["recording_id"].isin(vals)).to_numpy()
+        stored = meta["audio_path"].fillna("").map(lambda p: Path(p).name if p else "")
+        return (meta["recording"].isin(vals) | meta["recording_id"].isin(vals)
+                | stored.isin(vals)).to_numpy()
     if key == "date":
         lo, hi = value if isinstance(value, (list, tuple)) else (value, value)
         d = pd.to_datetime(meta["date"])
