@@ -4,7 +4,6 @@ not exist, the uploaded file's name indexed and searchable, control characters r
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import httpx
 import pytest
 from api_server import Server, start_server
 
-from pipeline_kit.ingest._upload import AudioLibrary, UnknownUploadError
+from pipeline_kit.ingest._upload import AudioLibrary, UnknownUploadError, UploadError
 
 REPO = Path(__file__).resolve().parents[1]
 WAV = REPO / "data" / "sample" / "austen_sample.wav"
@@ -105,3 +104,22 @@ def test_an_uploaded_recording_is_indexed_and_found_by_its_filename(server, api)
     by_content = api.get("/search", params={"q": "Dashwood", "mode": "keyword",
                                             "recording": stored}).json()["hits"]
     assert [h["chunk_id"] for h in by_content] == [h["chunk_id"] for h in hits]
+
+
+@pytest.mark.parametrize("name", ["a\nb.wav", "a\rb.wav", "tab\there.wav", "nul\x00.wav",
+                                  "del\x7f.wav", "c1\x85.wav", "line\u2028sep.wav"])
+def test_control_characters_in_an_upload_filename_are_refused(server, api, name, tmp_path):
+    r = api.post("/audio/uploads", json={"expected_chunks": 1, "filename": name})
+    assert r.status_code == 422, r.text  # was: 201, and a broken `uploads` row
+    assert "control character" in r.json()["detail"]
+    assert f"U+{ord(next(c for c in name if not c.isprintable())):04X}" in r.json()["detail"]
+    lib = AudioLibrary(tmp_path / "audio")
+    with pytest.raises(UploadError, match="control character"):
+        lib.start_upload("u1", expected_chunks=1, filename=name)
+    assert not (tmp_path / "audio" / "uploads").exists()  # refused before anything is stored
+
+
+def test_a_printable_unicode_filename_is_kept(tmp_path):
+    lib = AudioLibrary(tmp_path / "audio")
+    m = lib.start_upload("u1", expected_chunks=1, filename="Ümlaut – interview 2.wav")
+    assert m.filename == "Ümlaut – interview 2.wav"

@@ -40,6 +40,7 @@ import os
 import re
 import shutil
 import threading
+import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ COPY_BUFFER_BYTES = 8 * 1024 * 1024
 _CHUNK_RE = re.compile(r"(\d{1,9})\.part")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _EXT_RE = re.compile(r"\.[a-z0-9]{1,8}")
+# Refused in file names: C0/C1 controls and DEL (Cc), line and paragraph separators.
+_CONTROL = frozenset({"Cc", "Zl", "Zp"})
 
 
 # ----------------------------------------------------------------------------- errors
@@ -458,7 +461,11 @@ def _check_count(value: object, what: str, *, minimum: int, maximum: int | None 
 def _clean_filename(filename: object) -> str:
     if not isinstance(filename, str):
         raise UploadError(f"filename must be a string, got {shorten_repr(filename)}")
-    name = PureWindowsPath(filename.replace("\x00", "")).name.strip()  # handles / and \
+    bad = next((c for c in filename if unicodedata.category(c) in _CONTROL), None)
+    if bad is not None:  # a newline would split the rows of `pipeline-kit uploads`
+        raise UploadError(f"filename {shorten_repr(filename)} contains a control character "
+                          f"(U+{ord(bad):04X}): send the name without it")
+    name = PureWindowsPath(filename).name.strip()  # handles / and \
     if not name or name in (".", ".."):
         raise UploadError(f"filename {shorten_repr(filename)} does not name a file")
     return name[:255]
