@@ -155,8 +155,8 @@ class Collection:
         self.repairs: list[str] = []  # what was found damaged and rebuilt, one line each
         if self._healing(self._open_format):
             self.index(rebuild=True)
-        elif update and not self.read_only and self._new_runs():
-            self.index()
+        elif update:
+            self.update()
 
     def __repr__(self) -> str:
         return f"Collection({[str(h) for h in self.homes]!r}, index_dir={str(self.index_dir)!r})"
@@ -285,23 +285,32 @@ class Collection:
 
     # ------------------------------------------------------------------------- indexing
 
-    def index(self, *, rebuild: bool = False) -> int:
+    def index(self, *, rebuild: bool = False, verify: bool = True) -> int:
         """Index every finished run not indexed yet; the number added.
 
-        ``rebuild``: drop the index and index every run again.
+        ``rebuild``: drop the index and index every run again. ``verify``: check every
+        sidecar file's SHA-256 first, re-indexing the runs whose files were altered.
         """
         self._writing("index runs into it")
 
         def run() -> int:
             with self._db() as con:
-                return self._index_into(con, rebuild)
+                return self._index_into(con, rebuild, verify)
 
         added = self._healing(run)
         if added or rebuild:
             self._touch()
         return added
 
-    def _index_into(self, con: Any, rebuild: bool) -> int:
+    def update(self) -> int:
+        """Index the runs finished since (nothing when there are none, or when the folder
+        cannot be written); the number added. Unlike :meth:`index` it does not hash the
+        sidecar files (searches check their sizes): cheap enough before every search."""
+        if self.read_only or not self._new_runs():
+            return 0
+        return self.index(verify=False)
+
+    def _index_into(self, con: Any, rebuild: bool, verify: bool = True) -> int:
         added = 0
         if rebuild:  # dropped, not emptied: another format may have other columns
             for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
@@ -310,7 +319,7 @@ class Collection:
             con.execute(_SCHEMA + SIDECAR_SCHEMA)
             con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
             self._clear_files()
-        bad = {} if rebuild else damaged(con, self.index_dir, hashes=True)
+        bad = {} if rebuild else damaged(con, self.index_dir, hashes=verify)
         self._forget(con, bad)
         known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
         for home, run in iter_new_runs(self.homes, known):
