@@ -49,10 +49,12 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from pipeline_kit.base._fs import (
+    NoSpaceError,
     atomic_write_bytes,
     create_new,
     file_lock,
     fsync_dir,
+    no_space,
     publish_no_clobber,
     remove_lock,
     sweep_temps,
@@ -751,6 +753,8 @@ class AudioLibrary:
                     f"(send it again with replace=true to replace it)", index)
             self._replace_chunk(manifest, index, tmp, size)
             return ChunkReceipt(upload_id, index, size, digest, replaced=True)
+        except NoSpaceError as e:
+            raise no_space(e, final, f"chunk {index} of upload {upload_id}") from e
         except FileNotFoundError:
             if self.upload_dir(upload_id).is_dir():
                 raise
