@@ -223,3 +223,25 @@ def test_a_read_only_home_can_be_listed_and_searched_and_refuses_writes(home, ma
         assert sorted(home.rglob("*")) == before  # nothing created
     finally:
         _chmod_tree(home, writable=True)
+
+
+def test_sql_given_by_the_caller_cannot_read_files(home, made):
+    coll = Collection(home, update=False)
+    secret = home / "secret.txt"
+    secret.write_text("Dashwood")
+    probes = [f"EXISTS (SELECT * FROM read_text('{secret}'))",
+              f"text IN (SELECT content FROM read_text('{secret}'))"]
+    for where in probes:  # was: run, with this process's rights
+        with pytest.raises(Exception, match="disabled by configuration"):
+            coll.search("Dashwood", k=2, mode="keyword", where=where)
+        with pytest.raises(Exception, match="disabled by configuration"):
+            coll.timeline(where=where)
+    with pytest.raises(Exception, match="disabled by configuration"):
+        coll.query(f"SELECT * FROM read_text('{secret}')")
+    with pytest.raises(Exception, match="disabled by configuration"):
+        coll.query(f"COPY chunks TO '{home / 'leak.csv'}'")
+    assert not (home / "leak.csv").exists()
+    # conditions over the columns still work
+    hits = coll.search("Dashwood", k=5, mode="keyword", where="start_time >= 0")
+    assert len(hits) and (hits["start_time"] >= 0).all()
+    assert coll.query("SELECT count(*) AS n FROM chunks")["n"][0] == len(made[1].chunks)

@@ -179,10 +179,12 @@ class Collection:
     @contextlib.contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[Any]:
         """A DuckDB connection; readers open the file read-only, so that readers in
-        several processes can share it (DuckDB locks a read-write file for one process)."""
+        several processes can share it (DuckDB locks a read-write file for one process).
+        No connection may touch other files or the network: :meth:`query` runs the
+        caller's SQL on it."""
         import duckdb
 
-        con = duckdb.connect(str(self.db_path), read_only=read_only)
+        con = duckdb.connect(str(self.db_path), read_only=read_only, config=_NO_EXTERNAL)
         try:
             yield con
         finally:
@@ -276,7 +278,9 @@ class Collection:
         return p.stat().st_mtime_ns if p.exists() else 0.0
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        """Any SQL over the index's tables, as a DataFrame."""
+        """Any SQL over the index's tables, as a DataFrame. It runs with DuckDB's external
+        access disabled: no other file (``read_text``, ``read_csv``, ``COPY``, ``ATTACH``)
+        and no network can be reached from it."""
         def run() -> pd.DataFrame:
             with self._db(write=False) as con:
                 return con.execute(sql, params or []).df()
@@ -596,7 +600,8 @@ class Collection:
         ``where``: a dict of filters (``recording`` name, id or stored file name,
         ``run_id``, ``speaker``, ``chapter`` index or title words, ``date`` as
         ``(from, to)`` ISO dates, each a value or a list) or a SQL condition over the hit
-        columns. ``latest``: only
+        columns (run by DuckDB with external access disabled: it reaches no file and no
+        network; see docs/collection-repair.md). ``latest``: only
         each recording's newest run. Columns: recording, run_id, chunk_id,
         chapter_index, chapter, start_time, end_time, speaker, snippet (matched words
         in ``**``), score, audio_path, date.
@@ -659,9 +664,7 @@ class Collection:
             LEFT JOIN chapters ch ON ch.run_id = c.run_id AND ch.chapter_index = c.chapter_index
             ORDER BY r.recording, m.start_time, m.word_index""")
         if isinstance(where, str):
-            import duckdb
-
-            df = duckdb.query_df(df, "t", f"SELECT * FROM t WHERE {where}").df()
+            df = _sql_where(df, "t", where)
         elif where:
             df = df[_mask(df, where, latest=False)]
         return df.reset_index(drop=True)
@@ -763,6 +766,25 @@ def _encode_query(q: str) -> np.ndarray:
         return embedder.encode([q])[0]
 
 
+# User SQL (query(), a ``where`` string) must not reach files or the network: DuckDB's
+# read_text('/etc/hostname') or COPY ... TO would otherwise run with this process's rights.
+_NO_EXTERNAL: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False}
+
+
+def _sql_where(frame: pd.DataFrame, name: str, condition: str) -> pd.DataFrame:
+    """The rows of ``frame`` (called ``name``) for which the SQL ``condition`` holds, run
+    on an in-memory DuckDB without external access (no files, no network)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:", config=_NO_EXTERNAL)
+    try:
+        con.register(name, frame)
+        return con.execute(f"SELECT * FROM {name} WHERE {condition}").df()
+    finally:
+        con.close()
+
+
 def _values(v: Any) -> list[Any]:
     return list(v) if isinstance(v, (list, tuple, set)) else [v]
 
@@ -777,10 +799,7 @@ def _mask(meta: pd.DataFrame, where: dict[str, Any] | str | None, latest: bool) 
     if where is None:
         return ok
     if isinstance(where, str):
-        import duckdb
-
-        rows = duckdb.query_df(meta.assign(_i=np.arange(len(meta))), "hits",
-                               f"SELECT _i FROM hits WHERE {where}").fetchnumpy()["_i"]
+        rows = _sql_where(meta.assign(_i=np.arange(len(meta))), "hits", where)["_i"].to_numpy()
         sel = np.zeros(len(meta), dtype=bool)
         sel[rows] = True
         return ok & sel
