@@ -242,7 +242,6 @@ class Collection:
             aside = set_aside(self.db_path)
             self._clear_files()
             with self._connect() as con:
-                con.execute(_SCHEMA + SIDECAR_SCHEMA)
                 added = self._index_into(con, rebuild=True)
         self._touch()
         reason = str(error).splitlines()[0][:160]
