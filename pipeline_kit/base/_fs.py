@@ -43,10 +43,31 @@ def temp_path(folder: Path, base: str, suffix: str = ".tmp") -> Path:
 
 
 def create_new(path: Path) -> BinaryIO:
-    """Open a new file for binary writing, mode 0o666 & ~umask; ``FileExistsError`` if it exists."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                 FILE_MODE)
-    return os.fdopen(fd, "wb", buffering=0)
+    """Open a new file for binary writing, mode 0o666 & ~umask; ``FileExistsError`` if it exists.
+    Its ``name`` is ``path`` (errors can name it)."""
+    def opener(p: str, flags: int) -> int:
+        return os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                       FILE_MODE)
+
+    return open(path, "wb", buffering=0, opener=opener)
+
+
+# A full disk, or a full quota: the same to whoever has to make room.
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class NoSpaceError(OSError):
+    """No space left for a write; the message names the folder and what was written."""
+
+
+def no_space(error: OSError, path: str | os.PathLike[str], what: str | None = None
+             ) -> NoSpaceError:
+    """``error`` (ENOSPC or EDQUOT) as a :class:`NoSpaceError` naming ``path``'s folder and
+    ``what`` was being written (default: the file's name)."""
+    p = Path(path)
+    code = error.errno or errno.ENOSPC
+    return NoSpaceError(code, f"{os.strerror(code)}: writing {what or p.name} in {p.parent}",
+                        str(p))
 
 
 def fsync_dir(path: Path) -> None:
@@ -64,10 +85,20 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_all(out: BinaryIO, view: memoryview) -> None:
-    """Write all of ``view`` (raw files may write less than asked)."""
+    """Write all of ``view`` (raw files may write less than asked). A full disk is a
+    :class:`NoSpaceError` naming the file."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (io.BytesIO, ...)
+        fd = -1
     while view:
-        written = out.write(view)
-        view = view[written:]
+        try:
+            written = os.write(fd, view) if fd >= 0 else out.write(view)
+        except OSError as e:
+            if e.errno in NO_SPACE and not isinstance(e, NoSpaceError):
+                raise no_space(e, str(getattr(out, "name", "?"))) from e
+            raise
+        view = view[written or 0:]
 
 
 @contextlib.contextmanager
@@ -77,7 +108,8 @@ def atomic_writer(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
     Readers see the old file or the whole new one: a temporary file in the same
     folder is written, fsynced (unless ``durable`` is False) and renamed over
     ``path``. A killed writer leaves at most that temporary file, which
-    :func:`sweep_temps` removes later; an error removes it at once.
+    :func:`sweep_temps` removes later; an error removes it at once. A full disk is a
+    :class:`NoSpaceError` naming ``path`` and its folder.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path.parent, path.name)
@@ -87,9 +119,11 @@ def atomic_writer(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
             if durable:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in NO_SPACE:
+            raise no_space(e, path) from e
         raise
     if durable:
         fsync_dir(path.parent)
@@ -128,6 +162,8 @@ def file_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
     """An exclusive advisory lock on ``path`` (no-op where fcntl is missing).
 
     With ``blocking=False`` a lock held elsewhere raises ``BlockingIOError`` at once.
+    The lock file may be removed by its holder or by :func:`sweep_locks`; a lock taken
+    on a file that was removed meanwhile is taken again on the new one.
     """
     try:
         import fcntl
@@ -135,12 +171,50 @@ def file_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    while True:
+        with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            try:
+                if _same_file(f.fileno(), path):
+                    yield
+                    return
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (not removed or replaced since)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
+
+
+def remove_lock(path: Path) -> bool:
+    """Remove the lock file ``path`` unless someone holds it; True when removed.
+
+    Safe beside :func:`file_lock`: the file is removed while locked here, and a waiter
+    that then gets the old file sees it is gone and locks the new one.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks, nothing to tell
+        return False
+    try:
+        f = open(path, "a")
+    except FileNotFoundError:
+        return False
+    with f:
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        if not _same_file(f.fileno(), path):
+            return False
+        os.unlink(path)
+        return True
 
 
 def temp_owner(name: str) -> tuple[str, int] | None:

@@ -17,19 +17,26 @@ cosine (semantic: chunk vectors, then each best chunk's best sentence) or their 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from pipeline_kit.base._fs import atomic_write_bytes, atomic_writer
+from pipeline_kit.collection._index_file import (
+    ReadOnlyCollectionError,
+    index_lock,
+    is_damaged,
+    log,
+    set_aside,
+    writable,
+)
 from pipeline_kit.collection._ingest import RunTables, iter_new_runs, read_run, resolve_homes
 from pipeline_kit.collection._runs import Runs, chosen_run_ids, run_condition
 from pipeline_kit.collection._search import (
@@ -40,6 +47,15 @@ from pipeline_kit.collection._search import (
     highlight,
     term_counts,
     top_k,
+)
+from pipeline_kit.collection._sidecars import SCHEMA as SIDECAR_SCHEMA
+from pipeline_kit.collection._sidecars import (
+    SidecarError,
+    damaged,
+    describe,
+    forget_runs,
+    record,
+    unrecorded,
 )
 
 MODES = ("hybrid", "semantic", "keyword")
@@ -100,6 +116,9 @@ HIT_COLUMNS = ["recording", "run_id", "chunk_id", "chapter_index", "chapter", "s
                "end_time", "speaker", "snippet", "score", "audio_path", "date"]
 
 
+_T = TypeVar("_T")
+
+
 def _date(iso: str | None) -> str | None:
     return iso[:10] if iso else None
 
@@ -109,25 +128,36 @@ class Collection:
 
     ``index_dir``: where the index lives (default ``<first home>/collection``).
     ``update``: index new runs now (incremental; cheap when there are none).
+    ``lock_timeout``: seconds to wait for another process's writing (or, to write, its
+    reading) before :class:`~pipeline_kit.collection._index_file.CollectionBusyError`
+    names it.
     """
 
     def __init__(self, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                  *, index_dir: str | os.PathLike[str] | None = None,
-                 update: bool = True) -> None:
+                 update: bool = True, lock_timeout: float = 120.0) -> None:
         sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
         if not sources:
             raise ValueError("a collection needs at least one home or batch output folder")
         self.homes = list(dict.fromkeys(h for s in sources for h in resolve_homes(s)))
         self.index_dir = Path(index_dir) if index_dir else self.homes[0] / INDEX_FOLDER
-        self.index_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            if not self.index_dir.is_dir():
+                raise ReadOnlyCollectionError(
+                    f"{self.index_dir} cannot be created ({e.strerror}): no collection index "
+                    f"there yet, and none can be written; run `pipeline-kit index` where the "
+                    f"home can be written, or pass index_dir=") from None
+        # A folder this process cannot write is read as it is: no update, no repair.
+        self.read_only = not writable(self.index_dir)
+        self.lock_timeout = lock_timeout
         self._searcher: tuple[float, Searcher, pd.DataFrame] | None = None
-        with self._db() as con:
-            con.execute(_SCHEMA)
-            stale = self._format(con) != INDEX_FORMAT
-        if stale:
+        self.repairs: list[str] = []  # what was found damaged and rebuilt, one line each
+        if self._healing(self._open_format):
             self.index(rebuild=True)
         elif update:
-            self.index()
+            self.update()
 
     def __repr__(self) -> str:
         return f"Collection({[str(h) for h in self.homes]!r}, index_dir={str(self.index_dir)!r})"
@@ -141,15 +171,98 @@ class Collection:
     @contextlib.contextmanager
     def _db(self, write: bool = True) -> Iterator[Any]:
         """A DuckDB connection held under the index's file lock (one writer at a time)."""
+        with self._locked(write), self._connect(read_only=not write) as con:
+            yield con
+
+    def _locked(self, write: bool) -> contextlib.AbstractContextManager[None]:
+        return index_lock(self.index_dir, exclusive=write, timeout=self.lock_timeout)
+
+    @contextlib.contextmanager
+    def _connect(self, read_only: bool = False) -> Iterator[Any]:
+        """A DuckDB connection; readers open the file read-only, so that readers in
+        several processes can share it (DuckDB locks a read-write file for one process).
+        No connection may touch other files or the network: :meth:`query` runs the
+        caller's SQL on it."""
         import duckdb
 
-        with open(self.index_dir / ".lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
-            con = duckdb.connect(str(self.db_path))
-            try:
-                yield con
-            finally:
-                con.close()
+        con = duckdb.connect(str(self.db_path), read_only=read_only, config=_NO_EXTERNAL)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _open_format(self) -> bool:
+        """Create the tables if new; True when the index has another format (rebuild it).
+        An index already in shape is only read (no writer's lock is needed)."""
+        if self.db_path.exists():
+            with self._db(write=False) as con:
+                tables = {r[0] for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables").fetchall()}
+                if {"meta", "runs", "sidecars"} <= tables:
+                    row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+                    if row is not None:
+                        if row[0] != INDEX_FORMAT and self.read_only:
+                            raise self._refusal(f"its index has format {row[0]}, not "
+                                                f"{INDEX_FORMAT}, and must be rebuilt")
+                        return row[0] != INDEX_FORMAT
+        if self.read_only:
+            raise self._refusal("there is no collection index in it yet")
+        with self._db() as con:
+            con.execute(_SCHEMA + SIDECAR_SCHEMA)
+            return self._format(con) != INDEX_FORMAT
+
+    def _refusal(self, why: str) -> ReadOnlyCollectionError:
+        return ReadOnlyCollectionError(
+            f"{self.index_dir} is read-only for this process and {why}: run "
+            f"`pipeline-kit index` where the home can be written")
+
+    def _writing(self, what: str) -> None:
+        """Refuse clearly, before any work, to write a collection that cannot be written."""
+        if self.read_only:
+            raise ReadOnlyCollectionError(
+                f"{self.index_dir} is read-only for this process: cannot {what}")
+
+    def _healing(self, work: Callable[[], _T]) -> _T:
+        """``work()``; when DuckDB finds the index file damaged, the file is set aside,
+        the index rebuilt from the runs' artifacts (it is derived data) and ``work()``
+        run once more."""
+        try:
+            return work()
+        except Exception as e:
+            if not is_damaged(e):
+                raise
+            if self.read_only:
+                raise self._refusal(f"{self.db_path.name} is damaged ({e})") from e
+            self._rebuild_damaged(e, _identity(self.db_path))
+        return work()
+
+    def _rebuild_damaged(self, error: Exception, seen: tuple[int, ...] | None) -> None:
+        with self._locked(True):
+            if _identity(self.db_path) != seen:
+                return  # another process has set it aside (and rebuilt it) meanwhile
+            aside = set_aside(self.db_path)
+            self._clear_files()
+            with self._connect() as con:
+                added = self._index_into(con, rebuild=True)
+        self._touch()
+        reason = str(error).splitlines()[0][:160]
+        self._say(f"{self.db_path} was damaged ({reason}): set aside as {aside.name}, "
+                  f"rebuilt from the runs' artifacts ({added} run(s))")
+
+    def _new_runs(self) -> bool:
+        """Whether a home holds a finished run not indexed yet (read under the readers'
+        lock: a search does not wait for another reader unless there is work)."""
+        known = set(self.query("SELECT run_id FROM runs")["run_id"])
+        return next(iter_new_runs(self.homes, known), None) is not None
+
+    def _say(self, line: str) -> None:
+        self.repairs.append(line)
+        log.warning("pipeline-kit: %s", line)
+
+    def _clear_files(self) -> None:
+        """Remove the sidecar files and inverted lists (rows of a new index point at new ones)."""
+        for f in [*self.index_dir.glob("run-*"), self.index_dir / CLUSTERS_FILE]:
+            f.unlink(missing_ok=True)
 
     @staticmethod
     def _format(con: Any) -> str | None:
@@ -165,32 +278,90 @@ class Collection:
         return p.stat().st_mtime_ns if p.exists() else 0.0
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        """Any SQL over the index's tables, as a DataFrame."""
-        with self._db(write=False) as con:
-            return con.execute(sql, params or []).df()
+        """Any SQL over the index's tables, as a DataFrame. It runs with DuckDB's external
+        access disabled: no other file (``read_text``, ``read_csv``, ``COPY``, ``ATTACH``)
+        and no network can be reached from it."""
+        def run() -> pd.DataFrame:
+            with self._db(write=False) as con:
+                return con.execute(sql, params or []).df()
+
+        return self._healing(run)
 
     # ------------------------------------------------------------------------- indexing
 
-    def index(self, *, rebuild: bool = False) -> int:
+    def index(self, *, rebuild: bool = False, verify: bool = True) -> int:
         """Index every finished run not indexed yet; the number added.
 
-        ``rebuild``: drop the index and index every run again.
+        ``rebuild``: drop the index and index every run again. ``verify``: check every
+        sidecar file's SHA-256 first, re-indexing the runs whose files were altered.
         """
-        added = 0
-        with self._db() as con:
-            if rebuild:  # dropped, not emptied: another format may have other columns
-                for t in ("meta", "recordings", "runs", "chunks", *_TABLES):
-                    con.execute(f"DROP TABLE IF EXISTS {t}")
-                con.execute(_SCHEMA)
-                con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
-                for f in [*self.index_dir.glob("run-*"), self.index_dir / CLUSTERS_FILE]:
-                    f.unlink(missing_ok=True)
-            known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
-            for home, record in iter_new_runs(self.homes, known):
-                added += self._add(con, [read_run(record, home)])
+        self._writing("index runs into it")
+
+        def run() -> int:
+            with self._db() as con:
+                return self._index_into(con, rebuild, verify)
+
+        added = self._healing(run)
         if added or rebuild:
             self._touch()
         return added
+
+    def update(self) -> int:
+        """Index the runs finished since (nothing when there are none, or when the folder
+        cannot be written); the number added. Unlike :meth:`index` it does not hash the
+        sidecar files (searches check their sizes): cheap enough before every search."""
+        if self.read_only or not self._new_runs():
+            return 0
+        return self.index(verify=False)
+
+    def _index_into(self, con: Any, rebuild: bool, verify: bool = True) -> int:
+        added = 0
+        if rebuild:  # dropped, not emptied: another format may have other columns
+            for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                    "WHERE table_schema = 'main'").fetchall():
+                con.execute(f'DROP TABLE IF EXISTS "{t}"')
+            con.execute(_SCHEMA + SIDECAR_SCHEMA)
+            con.execute("INSERT INTO meta VALUES ('format', ?)", [INDEX_FORMAT])
+            self._clear_files()
+        bad = {} if rebuild else damaged(con, self.index_dir, hashes=verify)
+        self._forget(con, bad)
+        known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+        for home, run in iter_new_runs(self.homes, known):
+            added += self._add(con, [read_run(run, home)])
+        self._report(con, bad)
+        for run_id, seq in unrecorded(con):  # indexed before sizes and hashes were kept
+            record(con, describe(run_id, [p for p in self._sidecar_files(seq, run_id)]))
+        return added
+
+    def _sidecar_files(self, seq: int, run_id: str) -> list[Path]:
+        return sorted(p for ext in ("npz", "npy", "sent.npy", "span.npy")
+                      if (p := self._sidecar(seq, run_id, ext)).exists())
+
+    def _forget(self, con: Any, bad: dict[str, str]) -> None:
+        """Drop the rows and files of runs whose sidecars are damaged (re-added after)."""
+        if bad:
+            forget_runs(con, self.index_dir, bad)
+            (self.index_dir / CLUSTERS_FILE).unlink(missing_ok=True)  # rows move
+
+    def _report(self, con: Any, bad: dict[str, str]) -> None:
+        if not bad:
+            return
+        back = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+        for run_id, problem in bad.items():
+            done = ("re-indexed from its artifacts" if run_id in back else
+                    "dropped from the index (no home holds its record)")
+            self._say(f"{problem}: run {run_id} {done}")
+
+    def _repair_sidecars(self, bad: dict[str, str]) -> None:
+        """Rebuild the rows of runs whose sidecars a search found damaged."""
+        with self._db() as con:
+            self._forget(con, bad)
+            known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+            for home, run in iter_new_runs(self.homes, known):
+                if run["run_id"] in bad:
+                    self._add(con, [read_run(run, home)])
+            self._report(con, bad)
+        self._touch()
 
     def add_run(self, run: RunTables) -> bool:
         """Index one run given as tables (False when its run id is indexed already)."""
@@ -198,8 +369,13 @@ class Collection:
 
     def add_runs(self, runs: Sequence[RunTables]) -> int:
         """Index runs given as tables, in one transaction; the number new to the index."""
-        with self._db() as con:
-            added = self._add(con, runs)
+        self._writing("index runs into it")
+
+        def run() -> int:
+            with self._db() as con:
+                return self._add(con, runs)
+
+        added = self._healing(run)
         if added:
             self._touch()
         return added
@@ -220,13 +396,14 @@ class Collection:
         frames: dict[str, list[pd.DataFrame]] = {}
         meta: list[list[Any]] = []
         recs: list[list[Any]] = []
+        files: list[list[Any]] = []
         for run in runs:
             if run.run_id in known:
                 continue
             known.add(run.run_id)
             seq += 1
             n = len(run.chunks)
-            self._write_sidecars(seq, run)
+            files += describe(run.run_id, self._write_sidecars(seq, run))
             recs.append([run.recording_id, run.recording, run.audio_path, run.duration])
             meta.append([run.run_id, seq, run.recording_id, run.started_at, run.finished_at,
                          _date(run.started_at), run.home, run.out_dir,
@@ -247,6 +424,7 @@ class Collection:
                             meta)
             for table, dfs in frames.items():
                 self._insert(con, table, pd.concat(dfs, ignore_index=True))
+            record(con, files)
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -264,17 +442,21 @@ class Collection:
     def _sidecar(self, seq: int, run_id: str, ext: str) -> Path:
         return self.index_dir / f"run-{seq:07d}-{run_id}.{ext}"
 
-    def _write_sidecars(self, seq: int, run: RunTables) -> None:
-        with atomic_writer(self._sidecar(seq, run.run_id, "npz"), durable=False) as f:
+    def _write_sidecars(self, seq: int, run: RunTables) -> list[Path]:
+        """Write the run's sidecar files; their paths."""
+        paths = [self._sidecar(seq, run.run_id, "npz")]
+        with atomic_writer(paths[0], durable=False) as f:
             sparse.save_npz(f, term_counts(run.chunks["text"].tolist()), compressed=False)
         if run.vectors is None:
-            return
+            return paths
         arrays = {"npy": np.asarray(run.vectors, dtype=np.float32)}
         if run.sentences is not None:
             arrays |= {"sent.npy": run.sentences.vectors, "span.npy": run.sentences.spans}
         for ext, array in arrays.items():
-            with atomic_writer(self._sidecar(seq, run.run_id, ext), durable=False) as f:
+            paths.append(self._sidecar(seq, run.run_id, ext))
+            with atomic_writer(paths[-1], durable=False) as f:
                 np.save(f, array)
+        return paths
 
     # ------------------------------------------------------------------------- tables
 
@@ -312,7 +494,23 @@ class Collection:
         stamp = self._stamp()
         if self._searcher is not None and self._searcher[0] == stamp:
             return self._searcher[1], self._searcher[2]
+        return self._healing(self._load_repairing)
+
+    def _load_repairing(self) -> tuple[Searcher, pd.DataFrame]:
+        try:
+            return self._load()
+        except SidecarError as e:
+            if self.read_only:
+                raise self._refusal(f"a run's sidecar file is damaged: {e}") from e
+            self._repair_sidecars(e.problems)
+        return self._load()
+
+    def _load(self) -> tuple[Searcher, pd.DataFrame]:
+        stamp = self._stamp()
         with self._db(write=False) as con:
+            bad = damaged(con, self.index_dir, hashes=False)  # sizes: cheap, every time
+            if bad:
+                raise SidecarError(bad)
             runs = con.execute("SELECT run_id, seq, n_chunks, has_vectors FROM runs "
                                "ORDER BY seq").fetchall()
             meta = con.execute("""
@@ -355,6 +553,8 @@ class Collection:
         return clusters
 
     def _save_clusters(self, clusters: Clusters, fitted: int) -> None:
+        if self.read_only:
+            return  # fitted again by the next process; a read-only folder keeps none
         with atomic_writer(self.index_dir / CLUSTERS_FILE, durable=False) as f:
             np.savez(f, centroids=clusters.centroids, assign=clusters.assign,
                      fitted=np.int64(fitted))
@@ -369,8 +569,9 @@ class Collection:
             row += n
             path = self._sidecar(seq, run_id, "sent.npy")
             found = has_vec and path.exists()
-            vectors.append(np.load(path, mmap_mode="r") if found else None)
-            spans.append(np.load(self._sidecar(seq, run_id, "span.npy")) if found else None)
+            vectors.append(_read(np.load, path, run_id, mmap_mode="r") if found else None)
+            spans.append(_read(np.load, self._sidecar(seq, run_id, "span.npy"), run_id)
+                         if found else None)
         return SentenceIndex(first, vectors, spans)
 
     def _load_matrices(self, runs: list[tuple[Any, ...]]
@@ -378,8 +579,8 @@ class Collection:
         mats, vecs, has = [], [], []
         width = None
         for run_id, seq, n, has_vec in runs:
-            mats.append(sparse.load_npz(self._sidecar(seq, run_id, "npz")))
-            v = np.load(self._sidecar(seq, run_id, "npy")) if has_vec else None
+            mats.append(_read(sparse.load_npz, self._sidecar(seq, run_id, "npz"), run_id))
+            v = _read(np.load, self._sidecar(seq, run_id, "npy"), run_id) if has_vec else None
             if v is not None:
                 width = v.shape[1]
             vecs.append(v)
@@ -402,12 +603,14 @@ class Collection:
         sentence) or ``"hybrid"`` (both fused: ``fusion="score"``, the cosine times
         1 + 0.3 × the BM25 score relative to the best, or ``"rrf"``, reciprocal-rank
         fusion).
-        ``where``: a dict of filters (``recording`` name or id, ``run_id``, ``speaker``,
-        ``chapter`` index or title words, ``date`` as ``(from, to)`` ISO dates, each a
-        value or a list) or a SQL condition over the hit columns. ``runs``: which
-        runs to search, as every view chooses them (:mod:`~pipeline_kit.collection._runs`:
-        each recording's newest run by default, ``"all"``, or a list of run ids);
-        ``latest=False`` is ``runs="all"``. Columns: recording, run_id, chunk_id,
+        ``where``: a dict of filters (``recording`` name, id or stored file name,
+        ``run_id``, ``speaker``, ``chapter`` index or title words, ``date`` as
+        ``(from, to)`` ISO dates, each a value or a list) or a SQL condition over the hit
+        columns (run by DuckDB with external access disabled: it reaches no file and no
+        network; see docs/collection-repair.md). ``runs``: which runs to search, as every
+        view chooses them (:mod:`~pipeline_kit.collection._runs`: each recording's newest
+        run by default, ``"all"``, or a list of run ids); ``latest=False`` is
+        ``runs="all"``. Columns: recording, run_id, chunk_id,
         chapter_index, chapter, start_time, end_time, speaker, snippet (matched words
         in ``**``), score, audio_path, date.
         """
@@ -484,9 +687,7 @@ class Collection:
             WHERE {cond}
             ORDER BY r.recording, m.start_time, m.word_index""", params)
         if isinstance(where, str):
-            import duckdb
-
-            df = duckdb.query_df(df, "t", f"SELECT * FROM t WHERE {where}").df()
+            df = _sql_where(df, "t", where)
         elif where:
             df = df[_mask(df, where)]
         return df.reset_index(drop=True)
@@ -584,12 +785,37 @@ class Collection:
 def index_run(home: str | os.PathLike[str], record: dict[str, Any]) -> bool:
     """Add one finished run (its record) to ``<home>/collection``; False if it was there."""
     coll = Collection(home, update=False)
-    with coll._db() as con:
-        if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [record["run_id"]]).fetchone():
-            return False
-        coll._add(con, [read_run(record, Path(home))])
+
+    def add() -> bool:
+        with coll._db() as con:
+            if con.execute("SELECT 1 FROM runs WHERE run_id = ?",
+                           [record["run_id"]]).fetchone():
+                return False
+            coll._add(con, [read_run(record, Path(home))])
+            return True
+
+    if not coll._healing(add):
+        return False
     coll._touch()
     return True
+
+
+def _read(load: Callable[..., _T], path: Path, run_id: str, **kwargs: Any) -> _T:
+    """``load(path)``; a file that cannot be read is a :class:`SidecarError` naming it."""
+    try:
+        return load(path, **kwargs)
+    except Exception as e:  # BadZipFile, "mmap length ...", pickle or header errors
+        raise SidecarError({run_id: f"{path} cannot be read ({type(e).__name__}: {e})"}
+                           ) from e
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """Which file ``path`` is now (inode, size, mtime), None when there is none."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _check_run(run: RunTables) -> None:
@@ -629,6 +855,25 @@ def _encode_query(q: str) -> np.ndarray:
         return embedder.encode([q])[0]
 
 
+# User SQL (query(), a ``where`` string) must not reach files or the network: DuckDB's
+# read_text('/etc/hostname') or COPY ... TO would otherwise run with this process's rights.
+_NO_EXTERNAL: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False}
+
+
+def _sql_where(frame: pd.DataFrame, name: str, condition: str) -> pd.DataFrame:
+    """The rows of ``frame`` (called ``name``) for which the SQL ``condition`` holds, run
+    on an in-memory DuckDB without external access (no files, no network)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:", config=_NO_EXTERNAL)
+    try:
+        con.register(name, frame)
+        return con.execute(f"SELECT * FROM {name} WHERE {condition}").df()
+    finally:
+        con.close()
+
+
 def _values(v: Any) -> list[Any]:
     return list(v) if isinstance(v, (list, tuple, set)) else [v]
 
@@ -642,10 +887,7 @@ def _mask(meta: pd.DataFrame, where: dict[str, Any] | str | None) -> np.ndarray:
     if where is None:
         return ok
     if isinstance(where, str):
-        import duckdb
-
-        rows = duckdb.query_df(meta.assign(_i=np.arange(len(meta))), "hits",
-                               f"SELECT _i FROM hits WHERE {where}").fetchnumpy()["_i"]
+        rows = _sql_where(meta.assign(_i=np.arange(len(meta))), "hits", where)["_i"].to_numpy()
         sel = np.zeros(len(meta), dtype=bool)
         sel[rows] = True
         return ok & sel
@@ -658,9 +900,11 @@ def _mask(meta: pd.DataFrame, where: dict[str, Any] | str | None) -> np.ndarray:
 
 
 def _filter(meta: pd.DataFrame, key: str, value: Any) -> np.ndarray:
-    if key == "recording":
+    if key == "recording":  # its name, its id, or the name of the file the library keeps
         vals = _values(value)
-        return (meta["recording"].isin(vals) | meta["recording_id"].isin(vals)).to_numpy()
+        stored = meta["audio_path"].fillna("").map(lambda p: Path(p).name if p else "")
+        return (meta["recording"].isin(vals) | meta["recording_id"].isin(vals)
+                | stored.isin(vals)).to_numpy()
     if key == "date":
         lo, hi = value if isinstance(value, (list, tuple)) else (value, value)
         d = pd.to_datetime(meta["date"])

@@ -83,7 +83,7 @@ def finished_runs(home: Path) -> list[dict[str, Any]]:
 
     if not (home / STORE_FILE).is_file():
         return []  # runs recorded in another store: indexed by the pipeline as they finish
-    store = open_store(home / STORE_FILE)
+    store = open_store(home / STORE_FILE, read_only=True)
     try:
         docs = store.list_documents("runs")
     finally:
@@ -125,7 +125,7 @@ def read_run(record: dict[str, Any], home: Path) -> RunTables:
     audio = inputs[0].get("path")
     run = RunTables(
         run_id=record["run_id"], recording_id=inputs[0].get("sha256") or record["run_id"],
-        recording=Path(audio).name if audio else record["run_id"],
+        recording=_recording_name(cache, record, audio),
         started_at=record.get("started_at"), finished_at=record.get("finished_at"),
         home=str(art_home), out_dir=record.get("out_dir"),
         parameters=record.get("parameters") or {},
@@ -160,6 +160,16 @@ def _vectors(home: Path, chunks: Sequence[Chunk], record: dict[str, Any]
     if vectors is None:
         return None, None
     return vectors, load_sentence_vectors(home, chunks, ident["name"])
+
+
+def _recording_name(cache: ArtifactCache, record: dict[str, Any], audio: str | None) -> str:
+    """The name people know the recording by: the uploaded (or imported) file's own name,
+    which the library keeps in its record; audio sent through the API is stored under a
+    content name (``audio-<sha256[:16]>.wav``), which stays in ``audio_path``."""
+    upload = _load(cache, record, "upload")
+    if upload and upload.get("filename"):
+        return str(upload["filename"])
+    return Path(audio).name if audio else str(record["run_id"])
 
 
 def _audio_path(home: Path, record: dict[str, Any], original: str | None) -> str | None:

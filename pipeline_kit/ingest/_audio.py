@@ -12,6 +12,7 @@ PyAV, numpy and faster_whisper are imported lazily so that importing this module
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -250,6 +251,17 @@ def _check_shortfall(path: Path, codec: str, header: float | None, decoded: floa
         raise CorruptAudioError(
             path, f"truncated or damaged: header says {header:.3f} s "
             f"but only {decoded:.3f} s decode")
+
+
+def existing_audio_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` when it is a file; else an error saying what it is instead (a folder
+    given by mistake is not "not found")."""
+    p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"audio path {p} is a directory, not a file")
+    if not p.is_file():
+        raise FileNotFoundError(f"audio file not found: {p}")
+    return p
 
 
 def load_audio(path: str | Path, sr: int = DEFAULT_SAMPLE_RATE) -> np.ndarray:

@@ -40,6 +40,7 @@ import os
 import re
 import shutil
 import threading
+import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,12 +49,15 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from pipeline_kit.base._fs import (
+    NoSpaceError,
     atomic_write_bytes,
     create_new,
     default_home,
     file_lock,
     fsync_dir,
+    no_space,
     publish_no_clobber,
+    remove_lock,
     sweep_temps,
     temp_path,
     write_all,
@@ -92,6 +96,8 @@ COPY_BUFFER_BYTES = 8 * 1024 * 1024
 _CHUNK_RE = re.compile(r"(\d{1,9})\.part")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _EXT_RE = re.compile(r"\.[a-z0-9]{1,8}")
+# Refused in file names: C0/C1 controls and DEL (Cc), line and paragraph separators.
+_CONTROL = frozenset({"Cc", "Zl", "Zp"})
 
 
 # ----------------------------------------------------------------------------- errors
@@ -458,7 +464,11 @@ def _check_count(value: object, what: str, *, minimum: int, maximum: int | None 
 def _clean_filename(filename: object) -> str:
     if not isinstance(filename, str):
         raise UploadError(f"filename must be a string, got {shorten_repr(filename)}")
-    name = PureWindowsPath(filename.replace("\x00", "")).name.strip()  # handles / and \
+    bad = next((c for c in filename if unicodedata.category(c) in _CONTROL), None)
+    if bad is not None:  # a newline would split the rows of `pipeline-kit uploads`
+        raise UploadError(f"filename {shorten_repr(filename)} contains a control character "
+                          f"(U+{ord(bad):04X}): send the name without it")
+    name = PureWindowsPath(filename).name.strip()  # handles / and \
     if not name or name in (".", ".."):
         raise UploadError(f"filename {shorten_repr(filename)} does not name a file")
     return name[:255]
@@ -544,7 +554,31 @@ class AudioLibrary:
         Kinds: "upload" (processing, deleting, replacing chunks), "chunks" (the
         received-bytes counter) and "audio" (installing a file).
         """
-        return file_lock(self.root / ".locks" / f"{kind}-{value}.lock", blocking=blocking)
+        return file_lock(self._lock_path(kind, value), blocking=blocking)
+
+    def _lock_path(self, kind: str, value: str) -> Path:
+        return self.root / ".locks" / f"{kind}-{value}.lock"
+
+    def _unknown_upload(self, upload_id: str) -> UnknownUploadError:
+        return UnknownUploadError(f"upload {upload_id}: not started (or already processed "
+                                  f"or deleted)")
+
+    def sweep_locks(self) -> list[Path]:
+        """Remove the lock files of uploads and audio that no longer exist (and that no
+        one holds); the paths removed. Run by :meth:`recover`."""
+        removed = []
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.root / ".locks") as it:
+            for entry in it:
+                kind, _, rest = entry.name.partition("-")
+                value = rest.removesuffix(".lock")
+                if kind in ("upload", "chunks"):
+                    exists = (self.root / "uploads" / value).is_dir() or \
+                        (kind == "upload" and (self.root / value).is_dir())
+                else:
+                    exists = (self.root / value).is_dir()
+                if not exists and remove_lock(Path(entry.path)):
+                    removed.append(Path(entry.path))
+        return removed
 
     # -- records
 
@@ -720,6 +754,8 @@ class AudioLibrary:
                     f"(send it again with replace=true to replace it)", index)
             self._replace_chunk(manifest, index, tmp, size)
             return ChunkReceipt(upload_id, index, size, digest, replaced=True)
+        except NoSpaceError as e:
+            raise no_space(e, final, f"chunk {index} of upload {upload_id}") from e
         except FileNotFoundError:
             if self.upload_dir(upload_id).is_dir():
                 raise
@@ -865,6 +901,9 @@ class AudioLibrary:
         """
         upload_id = _check_id(upload_id, "upload id")
         progress = ensure_progress(progress)
+        if not self.upload_dir(upload_id).is_dir() and \
+                self.records.load(_check_id(audio_id or upload_id, "audio id")) is None:
+            raise self._unknown_upload(upload_id)  # and no lock file made for an unknown id
         with self._lock("upload", upload_id):
             try:
                 manifest = self.manifest(upload_id)
@@ -1004,12 +1043,13 @@ class AudioLibrary:
         processed (its chunks are then in use).
         """
         folder = self.upload_dir(upload_id)
+        if not folder.is_dir():
+            raise self._unknown_upload(upload_id)  # and no lock file made for an unknown id
         try:
             with self._lock("upload", upload_id, blocking=False), \
                     self._lock("chunks", upload_id):
                 if not folder.is_dir():
-                    raise UnknownUploadError(f"upload {upload_id}: not started (or already "
-                                             f"processed or deleted)")
+                    raise self._unknown_upload(upload_id)
                 with contextlib.suppress(UnknownUploadError):
                     manifest = self.manifest(upload_id)
                     record = self.records.load(manifest.audio_id or upload_id)
@@ -1017,6 +1057,9 @@ class AudioLibrary:
                             and record.upload_status != "completed"):
                         self.records.delete(record.audio_id)
                 shutil.rmtree(folder, ignore_errors=True)
+                # Held here, so removing them is safe (file_lock retries a removed file).
+                for kind in ("upload", "chunks"):
+                    self._lock_path(kind, upload_id).unlink(missing_ok=True)
         except BlockingIOError:
             raise UploadBusyError(f"upload {upload_id}: being processed; delete it once that "
                                   f"ends") from None
@@ -1079,9 +1122,11 @@ class AudioLibrary:
         while a server runs); temp files of older versions, which name no
         writer, go after a day. The received-bytes counters are dropped and
         recounted on next use, as a crash may have left one behind its chunks.
+        Lock files of uploads and audio that no longer exist go too.
         Run at start-up by the API server and ``pipeline-kit uploads``.
         """
         removed = sweep_temps(self.root / ".staging", legacy=lambda name: True)
+        removed += self.sweep_locks()
         with contextlib.suppress(FileNotFoundError), os.scandir(self.root / "uploads") as it:
             for entry in it:
                 if entry.is_dir(follow_symlinks=False):

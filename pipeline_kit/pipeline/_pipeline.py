@@ -635,7 +635,7 @@ def runs(home: str | os.PathLike[str] | None = None, *,
     target = read_target(home, store)
     if not store_exists(target):
         return pd.DataFrame(columns=RUN_COLUMNS)  # no store file yet: no runs (none created)
-    opened = open_store(target)
+    opened = open_store(target, read_only=True)
     try:
         docs = [_reconciled(d, opened) for d in opened.list_documents("runs")]
     finally:

@@ -177,11 +177,9 @@ def _samples(audio: str | os.PathLike[str] | np.ndarray, progress: Progress) -> 
         if samples.ndim != 1:
             raise ValueError(f"audio samples must be 1-D (mono 16 kHz), got shape {samples.shape}")
         return samples
-    from pipeline_kit.ingest._audio import load_audio
+    from pipeline_kit.ingest._audio import existing_audio_file, load_audio
 
-    path = Path(audio)
-    if not path.is_file():
-        raise FileNotFoundError(f"audio file not found: {path}")
+    path = existing_audio_file(audio)
     progress.update(0, step="Decoding audio")
     return load_audio(path)
 

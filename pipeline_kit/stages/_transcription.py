@@ -26,7 +26,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -368,11 +367,9 @@ def transcribe(
         if samples.ndim != 1:
             raise ValueError(f"audio samples must be 1-D (mono 16 kHz), got shape {samples.shape}")
     else:
-        from pipeline_kit.ingest._audio import load_audio
+        from pipeline_kit.ingest._audio import existing_audio_file, load_audio
 
-        path = Path(audio)
-        if not path.is_file():
-            raise FileNotFoundError(f"audio file not found: {path}")
+        path = existing_audio_file(audio)
         progress.update(0, step="Decoding audio")
         samples = load_audio(path)
         audio_sha = file_sha256(path)

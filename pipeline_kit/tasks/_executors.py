@@ -146,20 +146,31 @@ class _RemoteExecutor:
             mgr._post(mgr._l_finished, run, result, result, None, None)
 
 
+# Tasks a worker process runs before it is replaced; 1 starts a fresh process per task
+# (the behaviour before worker processes were kept), 0 or unset: no limit.
+WORKER_TASKS_ENV = "PIPELINE_KIT_WORKER_TASKS"
+
+
 class ProcessExecutor(_RemoteExecutor):
-    """Runs each task in a fresh worker process (JSON in, JSON out).
+    """Runs tasks in worker processes (JSON in, JSON out), kept between tasks: at most
+    ``max_processes`` run at once, and idle ones wait for the next task, so a small task
+    does not pay for a Python start (``$PIPELINE_KIT_WORKER_TASKS`` caps the tasks per
+    worker; 1 means a fresh process for each).
 
     A cancelled child that does not stop by itself within ``kill_after`` seconds is
-    terminated: a process, unlike a thread, can be stopped from outside.
+    terminated (and not reused): a process, unlike a thread, can be stopped from outside.
     """
 
     def __init__(self, manager: ExecutorHost, max_processes: int | None,
                  kill_after: float) -> None:
+        from pipeline_kit.tasks._worker import WorkerPool
+
         super().__init__(manager)
         self.kill_after = kill_after
         self._threads = cf.ThreadPoolExecutor(
             max_processes or os.cpu_count() or 2, thread_name_prefix="pipeline-kit-proc"
         )
+        self.workers = WorkerPool(int(os.environ.get(WORKER_TASKS_ENV) or 0) or None)
 
     def _pool(self) -> cf.ThreadPoolExecutor:
         return self._threads
@@ -171,10 +182,11 @@ class ProcessExecutor(_RemoteExecutor):
         if ref is None or args is None:  # submit() refuses such tasks for this executor
             raise RuntimeError(f"task {run.info.task_id} has no stored callable to run")
         return run_in_process(ref, args, run.reporter, self._mgr.progress_interval,
-                              self.kill_after)
+                              self.kill_after, self.workers)
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self.workers.close()
 
 
 class DaskExecutor(_RemoteExecutor):

@@ -38,7 +38,8 @@ __all__ = [
 ]
 
 
-def open_store(target: TaskStore | str | os.PathLike[str] | None = None) -> TaskStore:
+def open_store(target: TaskStore | str | os.PathLike[str] | None = None, *,
+               read_only: bool = False) -> TaskStore:
     """The store for ``target``.
 
     A ``postgresql://`` (or ``postgres://``) URL opens a :class:`PostgresTaskStore`;
@@ -46,6 +47,8 @@ def open_store(target: TaskStore | str | os.PathLike[str] | None = None) -> Task
     URL or a path) when set, else the default file ``<home>/tasks.sqlite3``. An
     unreachable server raises :class:`StoreConnectionError` naming the URL (its
     password masked) and the problem; a malformed URL raises ValueError.
+    ``read_only``: a SQLite file is opened only to read (it must exist); a server's
+    store is opened as usual (its permissions are the server's business).
     """
     if isinstance(target, TaskStore):
         return target
@@ -58,4 +61,4 @@ def open_store(target: TaskStore | str | os.PathLike[str] | None = None) -> Task
             f"unsupported task store URL {redact_url(target)}:"
             " use postgresql://user:password@host:port/database or a SQLite file path"
         )
-    return SQLiteTaskStore(target)
+    return SQLiteTaskStore(target, read_only=read_only)

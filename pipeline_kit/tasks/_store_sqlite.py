@@ -66,22 +66,29 @@ class SQLiteTaskStore(TaskStore):
     """Task store in one SQLite file: WAL mode, a connection per thread, busy timeout.
 
     Several processes may share the file (one writer at a time, readers never block).
+    ``read_only``: open an existing file only to read it (a read-only home, or another
+    user's): nothing is created or migrated, and every write fails.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = 10.0):
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = 10.0,
+                 read_only: bool = False):
         self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._insert_sql = insert_sql("?")
+        self._update_sql = update_sql("?")
+        if read_only:
+            self._conn().execute("SELECT count(*) FROM tasks")  # fails now if it is no store
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
         _add_missing_columns(conn)
-        self._insert_sql = insert_sql("?")
-        self._update_sql = update_sql("?")
 
     def __repr__(self) -> str:
         return f"SQLiteTaskStore({str(self.path)!r})"
@@ -91,15 +98,34 @@ class SQLiteTaskStore(TaskStore):
         if conn is None:
             if self._closed:
                 raise RuntimeError(f"{self!r} is closed")
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            conn = self._connect()
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if not self.read_only:
+                conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no task store at {self.path}")
+        uri = self.path.resolve().as_uri()
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=self.busy_timeout,
+                               isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # A WAL file in a folder this process cannot write: SQLite cannot create the
+            # shared-memory index it needs. immutable=1 reads without it, trusting the
+            # file not to change meanwhile (at worst a listing misses a write under way).
+            conn.close()
+            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None,
+                                   check_same_thread=False)
         return conn
 
     def insert(self, info: TaskInfo) -> None:

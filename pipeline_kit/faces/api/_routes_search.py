@@ -24,7 +24,7 @@ def _collection(home: Path) -> Any:
         if home not in _open:
             _open[home] = Collection(home, update=False)
         coll = _open[home]
-    coll.index()  # runs finished since (incremental; nothing to do most of the time)
+    coll.update()  # runs finished since (nothing to do most of the time)
     return coll
 
 

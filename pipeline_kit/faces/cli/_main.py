@@ -239,17 +239,21 @@ def _filter_values(items: list[str], allowed: tuple[str, ...] | None, flag: str)
 def _tasks(args: argparse.Namespace) -> int:
     """``tasks``: a compact table (or JSON) of the store's attempts, filtered."""
     from pipeline_kit.faces.cli._listing import task_json, task_rows
+    from pipeline_kit.faces.cli._readonly import read_tasks, store_writable
 
     if args.limit < 0:
         raise _UsageError(f"--limit must be >= 0, got {args.limit}")
     statuses = _filter_values(args.status, args.choices, "--status")
     types = _filter_values(args.type, None, "--type")
-    _existing_store(args)
-    mgr = _manager(args)  # opening it marks tasks of dead processes interrupted first
-    try:
-        infos = mgr.store.list(status=statuses or None, task_type=types or None)
-    finally:
-        mgr.close()
+    target = _existing_store(args)
+    if not store_writable(target):  # a read-only home: list it as it is
+        infos = read_tasks(target, statuses or None, types or None)
+    else:
+        mgr = _manager(args)  # opening it marks tasks of dead processes interrupted first
+        try:
+            infos = mgr.store.list(status=statuses or None, task_type=types or None)
+        finally:
+            mgr.close()
     shown, text = task_rows(infos, args.limit)
     if args.json:
         print(task_json(shown))
@@ -679,7 +683,18 @@ def _main(argv: list[str] | None) -> int:
             from pipeline_kit.faces.cli._coding import run_coding
 
             return run_coding(args)
-        _existing_store(args)
+        target = _existing_store(args)
+        from pipeline_kit.faces.cli._readonly import read_status, store_writable
+
+        if not store_writable(target):
+            if args.command != "status":
+                raise _UsageError(f"task store {target} is read-only for this process: "
+                                  f"cannot {args.command}")
+            shown = read_status(target, args.task_id)
+            if isinstance(shown, str):
+                raise _UsageError(shown)
+            print(json.dumps(shown, indent=1, default=str))
+            return 0
         mgr = _manager(args)
         try:
             if args.command == "show":
