@@ -37,6 +37,7 @@ import pandas as pd
 
 from pipeline_kit.base._reprs import clock
 from pipeline_kit.notebook._display import has_live_frontend
+from pipeline_kit.stages._text import join_words, word_pieces
 
 LISTEN_CLASS = "pk-listen"  # the box that holds one <audio> and the controls that drive it
 MAX_ROWS = 200  # rows shown in a table view (more would slow the browser, not help the reader)
@@ -241,16 +242,17 @@ def words_html(words: Sequence[Any], start: float | None = None,
     that light up while they are played; a new paragraph where the speaker changes."""
     parts: list[str] = []
     speaker = None
-    for w in words:
-        if start is not None and w.end <= start or end is not None and w.start >= end:
-            continue
+    shown = [w for w in words
+             if not (start is not None and w.end <= start or end is not None and w.start >= end)]
+    for w, (text, sep) in zip(shown, word_pieces(shown), strict=True):
         who = getattr(w, "speaker", None)
         if who and who != speaker:
             parts.append(f'{"<br>" if parts else ""}<b>{html.escape(who)}:</b> ')
             speaker = who
+            sep = ""
         until = end if end is not None else w.end
-        parts.append(f'<span class="pk-w" data-ws="{w.start:.3f}" data-we="{w.end:.3f}" '
-                     f'data-s="{w.start:.3f}" data-e="{until:.3f}">{html.escape(w.text)}</span> ')
+        parts.append(f'{sep}<span class="pk-w" data-ws="{w.start:.3f}" data-we="{w.end:.3f}" '
+                     f'data-s="{w.start:.3f}" data-e="{until:.3f}">{html.escape(text)}</span>')
     return f'<div class="pk-transcript" style="line-height:1.7">{"".join(parts)}</div>'
 
 
@@ -339,5 +341,5 @@ def transcript_view(transcript: Any, audio: Any, start: float | None = None,
     lo = start if start is not None else (words[0].start if words else 0.0)
     hi = end if end is not None else (words[-1].end if words else 0.0)
     ctl = play_button(lo, hi) if hi > lo else ""
-    plain = f"[{format_range(lo, hi)}] " + " ".join(w.text for w in words)
+    plain = f"[{format_range(lo, hi)}] " + join_words(words)
     return ListenView(audio, df, f"{ctl}{words_html(words, start, end)}", title, plain)

@@ -16,15 +16,9 @@ import os
 import re
 from dataclasses import dataclass
 
-from pipeline_kit.stages._text import join_words, joins_previous
+from pipeline_kit.stages._text import is_abbreviation, join_words, joins_previous
 from pipeline_kit.stages._types import Transcript
 
-# Words ending in a period after which no sentence ends: titles before a name and
-# reference abbreviations before what they refer to.
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms messrs dr prof st sen rep gov gen col lt capt sgt rev hon pres supt mt ft "
-    "e.g i.e cf vs viz fig figs no nos vol vols pp p approx ca b.c a.d".split()
-)
 _END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*$")
 
 
@@ -80,16 +74,6 @@ def heading_edges(t: Transcript, max_words: int = 3, pause: float = 0.3) -> froz
         if before and after:
             cuts.update({a - 1, b - 1} - {-1})
     return frozenset(cuts)
-
-
-def is_abbreviation(word: str) -> bool:
-    """True for a word that is a title or reference abbreviation ("Sen.", "e.g.", "B.C.")
-    or an initial ("L."): no sentence ends after it."""
-    w = word.strip().strip("\"'“”‘’()[]")
-    if not w.endswith("."):
-        return False
-    bare = w[:-1].lower()
-    return bare in _ABBREVIATIONS or bool(re.fullmatch(r"[a-z]", bare))
 
 
 def parser_breaks(t: Transcript, model: str | os.PathLike[str] | None = None) -> set[int]:

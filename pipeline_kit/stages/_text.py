@@ -18,6 +18,12 @@ from typing import Protocol
 # part ("-substantial", "--ask"), a contraction's second half, or closing punctuation.
 _ATTACH_BEFORE = re.compile(
     r"(?:-+[^\W_]|n['’]t$|['’](?:s|t|re|ve|ll|d|m)$|[.,;:!?%)\]}”’…]+$|''$)", re.I)
+# Words ending in a period after which no sentence ends: titles before a name and
+# reference abbreviations before what they refer to.
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms messrs dr prof st sen rep gov gen col lt capt sgt rev hon pres supt mt ft "
+    "e.g i.e cf vs viz fig figs no nos vol vols pp p approx ca b.c a.d".split()
+)
 # Opening punctuation that sticks to the word after it.
 _ATTACH_AFTER = frozenset({"(", "[", "{", "“", "‘", "``"})
 
@@ -38,8 +44,19 @@ def joins_previous(word: str) -> bool:
     return bool(_ATTACH_BEFORE.match(word))
 
 
-def _pieces(words: Iterable[str | HasText]) -> list[tuple[str, str]]:
-    """Each word with the separator written before it ("" or " ")."""
+def is_abbreviation(word: str) -> bool:
+    """True for a word that is a title or reference abbreviation ("Sen.", "e.g.", "B.C.")
+    or an initial ("L."): no sentence ends after it."""
+    w = word.strip().strip("\"'“”‘’()[]")
+    if not w.endswith("."):
+        return False
+    bare = w[:-1].lower()
+    return bare in _ABBREVIATIONS or bool(re.fullmatch(r"[a-z]", bare))
+
+
+def word_pieces(words: Iterable[str | HasText]) -> list[tuple[str, str]]:
+    """Each word with the separator written before it ("" or " "): for views that
+    render words one by one (clickable word spans) yet must read like the text."""
     texts = _texts(words)
     out: list[tuple[str, str]] = []
     prev = ""  # the last non-empty word
@@ -54,7 +71,7 @@ def word_offsets(words: Iterable[str | HasText]) -> list[tuple[int, int]]:
     """Character span ``[start, end)`` of each word in :func:`join_words` of ``words``."""
     out: list[tuple[int, int]] = []
     pos = 0
-    for w, sep in _pieces(words):
+    for w, sep in word_pieces(words):
         pos += len(sep)
         out.append((pos, pos + len(w)))
         pos += len(w)
@@ -68,12 +85,12 @@ def join_words(words: Iterable[str | HasText]) -> str:
     a contraction's second half ("n't", "'s") and closing punctuation join the word
     before them, and opening brackets join the word after them. Empty words add nothing.
     """
-    return "".join(sep + w for w, sep in _pieces(words))
+    return "".join(sep + w for w, sep in word_pieces(words))
 
 
 _HYPHEN_CUT = re.compile(r"(?<=[^\s-])(?=-+[^\W_])")
 _CONTRACTION_CUT = re.compile(r"(?=(?:n['’]t|['’](?:s|t|re|ve|ll|d|m))$)", re.I)
-_CLOSING_CUT = re.compile(r"(?<=[^\s.,;:!?%)\]}”’…'])(?=(?:[.,;:!?%)\]}”’…]+|'')$)")
+_CLOSING_RUN = re.compile(r"(?:[.,;:!?%)\]}”’…]|'')+$")
 
 
 def _cuts(token: str) -> list[tuple[int, int]]:
@@ -81,7 +98,10 @@ def _cuts(token: str) -> list[tuple[int, int]]:
     then contractions, then closing punctuation, then opening brackets."""
     found = [(0, m.start()) for m in _HYPHEN_CUT.finditer(token)]
     found += [(1, m.start()) for m in _CONTRACTION_CUT.finditer(token) if m.start() > 0][:1]
-    found += [(2, m.start()) for m in _CLOSING_CUT.finditer(token)]
+    tail = _CLOSING_RUN.search(token)
+    if tail:  # every place inside a closing run: "below)." may be "below", ")", "."
+        found += [(2, p) for p in range(max(tail.start(), 1), len(token))
+                  if token[p - 1:p + 1] != "''"]
     found += [(3, len(p)) for p in sorted(_ATTACH_AFTER, key=len, reverse=True)
               if token.startswith(p) and len(token) > len(p)][:1]
     return found
