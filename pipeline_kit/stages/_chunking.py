@@ -68,11 +68,12 @@ import numpy as np
 from pipeline_kit.base._params import Param, check_int
 from pipeline_kit.base._progress import Progress, ScaledProgress, ensure_progress
 from pipeline_kit.stages._embeddings import Embedder, TfidfEmbedder, get_embedder
+from pipeline_kit.stages._parse import parsed
 from pipeline_kit.stages._segmentation import best_partition, gain_matrix
 from pipeline_kit.stages._sentences import Sentence, as_transcript, split_sentences
 from pipeline_kit.stages._speakers import speaker_changes, speaker_times
 from pipeline_kit.stages._temporal import temporal_info
-from pipeline_kit.stages._text import join_words, joins_previous
+from pipeline_kit.stages._text import join_words, joins_previous, word_offsets
 from pipeline_kit.stages._types import Chunk, TemporalInfo, Transcript
 
 METHODS = ("embedding", "tfidf", "fixed")
@@ -489,6 +490,12 @@ def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
     wall_set = set(walls)
     starts = sorted(topic_starts)
     sent_starts = None if sentence_starts is None else sorted(sentence_starts)
+    ents: list[tuple[int, int, str]] = []
+    offsets: list[tuple[int, int]] = []
+    if with_temporal and words:  # the transcript's own parse: no chunk is parsed again
+        p = parsed(transcript)
+        ents = [(e.start_char, e.end_char, e.label_) for e in p.doc.ents]
+        offsets = word_offsets(words)
     out: list[Chunk] = []
     start = fresh = 0
     for i, end in enumerate(cuts):
@@ -503,7 +510,8 @@ def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
             start_time=words[start].start,
             end_time=words[end - 1].end,
             boundary_score=None if last else float(score_at.get(end, 0.0)),
-            temporal_info=temporal_info(text) if with_temporal else TemporalInfo(),
+            temporal_info=(temporal_info(text, _chunk_entities(ents, offsets, start, end))
+                           if with_temporal else TemporalInfo()),
             topic_index=bisect.bisect_right(starts, fresh),
             speakers=speaker_times(words[start:end], words[start].start, words[end - 1].end),
         ))
@@ -511,6 +519,14 @@ def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
         fresh = end
         prog.update(i + 1, len(cuts), step="Building chunks")
     return out
+
+
+def _chunk_entities(ents: Sequence[tuple[int, int, str]], offsets: Sequence[tuple[int, int]],
+                    start: int, end: int) -> list[tuple[int, int, str]]:
+    """The transcript's entities inside words ``[start, end)``, in chunk-text characters
+    (a chunk's text is the transcript's text over its words)."""
+    lo, hi = offsets[start][0], offsets[end - 1][1]
+    return [(a - lo, b - lo, label) for a, b, label in ents if a >= lo and b <= hi]
 
 
 def _overlap_start(end: int, overlap: int, sentence_starts: Sequence[int] | None,
