@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pipeline_kit.stages._text import is_abbreviation, join_words, joins_previous
 from pipeline_kit.stages._types import Transcript
 
+# Text with at least one sentence-final mark per this many words counts as punctuated.
+PUNCTUATED_EVERY = 40
 _END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*$")
 
 
@@ -84,13 +86,18 @@ def parser_breaks(t: Transcript, model: str | os.PathLike[str] | None = None) ->
     if not t.words:
         return set()
     p = parsed(t, model)
+    # In punctuated text a break needs final punctuation before it; the parser alone
+    # also breaks inside long sentences ("clover stems | or crown gall").
+    punctuated = sum(map(ends_sentence, (w.text for w in t.words))) * PUNCTUATED_EVERY \
+        >= len(t.words)
     out = set()
     for sent in p.doc.sents:
         i = sent.start
         if i == 0 or not p.starts_word(i):
             continue
         w = p.word_index(i)
-        if w > 0 and not is_abbreviation(t.words[w - 1].text):
+        before = t.words[w - 1].text
+        if w > 0 and not is_abbreviation(before) and (not punctuated or ends_sentence(before)):
             out.add(w)
     return out
 
