@@ -20,6 +20,7 @@ from pipeline_kit.stages._chunking import (
     topic_boundaries,
 )
 from pipeline_kit.stages._segmetrics import load_choi, pk, sentence_to_word_boundaries
+from pipeline_kit.stages._text import join_words
 from pipeline_kit.stages._types import Chunk, ModelInfo, Segment, Transcript, Word
 
 VOCAB = ("printing press type letter book page ink paper river boat water fish net "
@@ -60,11 +61,18 @@ def sizes(draw):
     return chunk_size, overlap
 
 
+def _sentence_starts(t: Transcript, method: str = "tfidf") -> list[int]:
+    return [s.start_word for s in prepare(t, method).sentences]
+
+
 def assert_hard_rules(chunks: list[Chunk], t: Transcript, chunk_size: int, overlap: int,
-                      walls: tuple[int, ...] | None = None) -> None:
+                      walls: tuple[int, ...] | None = None,
+                      sentences: list[int] | None = None) -> None:
     """Size, text, times and overlap rules. ``walls``: the topic starts chunks must
-    respect (no chunk straddles one; no overlap across one); ``None``: overlap is
-    exact at every cut (``straddle_topics=True`` or the fixed method)."""
+    respect (no chunk straddles one; no overlap across one); ``None``: the overlap
+    applies at every cut (``straddle_topics=True`` or the fixed method).
+    ``sentences``: the sentence starts of the default ``"sentence"`` mode, where the
+    overlap is the whole sentences within ``overlap`` words; ``None``: it is exact."""
     n = len(t.words)
     if n == 0:
         assert chunks == []
@@ -74,7 +82,7 @@ def assert_hard_rules(chunks: list[Chunk], t: Transcript, chunk_size: int, overl
     for i, c in enumerate(chunks):
         assert c.chunk_index == i
         assert 1 <= c.word_count <= chunk_size
-        assert c.text == " ".join(w.text for w in t.words[c.start_word_index:c.end_word_index])
+        assert c.text == join_words(t.words[c.start_word_index:c.end_word_index])
         assert c.character_count == len(c.text)
         assert c.start_time == t.words[c.start_word_index].start
         assert c.end_time == t.words[c.end_word_index - 1].end
@@ -87,8 +95,12 @@ def assert_hard_rules(chunks: list[Chunk], t: Transcript, chunk_size: int, overl
         if walls is not None and b.topic_index != a.topic_index:
             assert b.topic_index == a.topic_index + 1
             assert b.start_word_index == a.end_word_index  # no overlap across topics
-        else:
+        elif sentences is None:
             assert b.start_word_index == a.end_word_index - overlap  # exact overlap
+        else:  # the first sentence start within `overlap` words (after a's start), else none
+            lo = max(a.end_word_index - overlap, a.start_word_index + 1)
+            inside = [s for s in sentences if lo <= s <= a.end_word_index]
+            assert b.start_word_index == (inside[0] if inside else a.end_word_index)
         assert b.end_word_index > a.end_word_index  # every chunk brings new words
         assert b.start_word_index > a.start_word_index
         assert b.start_time >= a.start_time and b.end_time >= a.end_time
@@ -104,7 +116,11 @@ def test_hard_rules_hold_on_random_texts(text, size, method):
     t = _timed_transcript(tokens, gaps)
     chunks = create_semantic_chunks(t, chunk_size, overlap, method=method, with_temporal=False)
     walls = None if method == "fixed" else prepare(t, method).topic_starts
-    assert_hard_rules(chunks, t, chunk_size, overlap, walls)
+    starts = None if method == "fixed" else _sentence_starts(t, method)
+    assert_hard_rules(chunks, t, chunk_size, overlap, walls, starts)
+    exact = create_semantic_chunks(t, chunk_size, overlap, method=method, with_temporal=False,
+                                   chunk_boundaries="word")
+    assert_hard_rules(exact, t, chunk_size, overlap, walls)
     again = create_semantic_chunks(t, chunk_size, overlap, method=method, with_temporal=False)
     assert [c.to_dict() for c in chunks] == [c.to_dict() for c in again]  # deterministic
 
@@ -116,11 +132,15 @@ def test_hard_rules_hold_for_any_threshold_and_window(text, size, threshold, win
     chunk_size, overlap = size
     t = _timed_transcript(tokens, gaps)
     prep = prepare(t, "tfidf", window=window, smoothing=smoothing)
+    starts = [s.start_word for s in prep.sentences]
     chunks = chunk_prepared(prep, chunk_size, overlap, threshold=threshold, with_temporal=False,
                             straddle_topics=True)
-    assert_hard_rules(chunks, t, chunk_size, overlap)
+    assert_hard_rules(chunks, t, chunk_size, overlap, None, starts)
     assert_hard_rules(chunk_prepared(prep, chunk_size, overlap, with_temporal=False), t,
-                      chunk_size, overlap, prep.topic_starts)
+                      chunk_size, overlap, prep.topic_starts, starts)
+    assert_hard_rules(chunk_prepared(prep, chunk_size, overlap, with_temporal=False,
+                                     straddle_topics=True, threshold=threshold,
+                                     chunk_boundaries="word"), t, chunk_size, overlap)
 
 
 def test_plain_text_accepted_and_short_text_is_one_chunk():
@@ -142,7 +162,7 @@ def test_segment_shorter_than_overlap_is_merged():
     chunks = create_semantic_chunks(t, 120, 10, method="tfidf")
     walls = prepare(t, "tfidf").topic_starts
     assert len(walls) == 1 and walls[0] in (144, 147)  # B is too short to be a topic
-    assert_hard_rules(chunks, t, 120, 10, walls)
+    assert_hard_rules(chunks, t, 120, 10, walls, _sentence_starts(t))
     for x, y in pairwise(chunks):
         assert y.end_word_index - x.end_word_index >= 10 or y is chunks[-1]
 
@@ -150,14 +170,14 @@ def test_segment_shorter_than_overlap_is_merged():
 def test_oversized_sentence_is_split_by_words():
     t = Transcript.from_text(" ".join(f"w{i}" for i in range(95)))  # no punctuation at all
     chunks = create_semantic_chunks(t, 20, 5, method="tfidf")
-    assert_hard_rules(chunks, t, 20, 5, ())
+    assert_hard_rules(chunks, t, 20, 5, (), _sentence_starts(t))
 
 
 def test_cuts_prefer_sentence_ends_when_forced():
     sents = [f"Sentence number {i} talks about the same plain topic here." for i in range(40)]
     t = Transcript.from_text(" ".join(sents))
     chunks = create_semantic_chunks(t, 50, 0, method="tfidf")
-    assert_hard_rules(chunks, t, 50, 0, prepare(t, "tfidf").topic_starts)
+    assert_hard_rules(chunks, t, 50, 0, prepare(t, "tfidf").topic_starts, _sentence_starts(t))
     ends = [t.words[e - 1].text.endswith(".") for e in chunk_boundaries(chunks)]
     assert all(ends)
 
@@ -265,7 +285,7 @@ def test_lj_speech_text_chunks_carry_spelled_out_years():
     text = shared_path("speech_long/ljspeech_LJ001-0001-0032_concat_16k.ref.txt").read_text()
     t = Transcript.from_text(text)
     chunks = create_semantic_chunks(t, 80, 10, method="tfidf")
-    assert_hard_rules(chunks, t, 80, 10, prepare(t, "tfidf").topic_starts)
+    assert_hard_rules(chunks, t, 80, 10, prepare(t, "tfidf").topic_starts, _sentence_starts(t))
     values = {m.normalized for c in chunks for m in c.temporal_info.markers}
     assert {"1455", "1462", "1465", "15th century"} <= values
 
@@ -281,10 +301,11 @@ def test_chunks_never_straddle_the_segmentation_topics_unless_asked():
         prep = prepare(t, "embedding")
         assert len(prep.topic_starts) >= 2
         chunks = chunk_prepared(prep, 60, 15, with_temporal=False)
-        assert_hard_rules(chunks, t, 60, 15, prep.topic_starts)
+        starts = [s.start_word for s in prep.sentences]
+        assert_hard_rules(chunks, t, 60, 15, prep.topic_starts, starts)
         assert len(chunks) > len(prep.topic_starts) + 1  # the size limit split some topics
         straddled = chunk_prepared(prep, 60, 15, with_temporal=False, straddle_topics=True)
-        assert_hard_rules(straddled, t, 60, 15)
+        assert_hard_rules(straddled, t, 60, 15, None, starts)
         assert any(c.start_word_index < w < c.end_word_index
                    for c in straddled for w in prep.topic_starts)
 
@@ -304,7 +325,7 @@ def test_topic_chunks_keep_measured_word_times():
     gaps = [0.05 + (i % 7) * 0.11 for i in range(len(tokens))]  # uneven, never evenly spread
     t = _timed_transcript(tokens, gaps)
     chunks = create_semantic_chunks(t, 70, 10, method="tfidf", with_temporal=False)
-    assert_hard_rules(chunks, t, 70, 10, prepare(t, "tfidf").topic_starts)
+    assert_hard_rules(chunks, t, 70, 10, prepare(t, "tfidf").topic_starts, _sentence_starts(t))
 
 
 def test_bundled_sample_text_chunks_follow_rules(sample_dir):
@@ -312,7 +333,7 @@ def test_bundled_sample_text_chunks_follow_rules(sample_dir):
     t = Transcript.from_text(text)
     prep = prepare(t, "embedding")
     chunks = chunk_prepared(prep, 40, 8)
-    assert_hard_rules(chunks, t, 40, 8, prep.topic_starts)
+    assert_hard_rules(chunks, t, 40, 8, prep.topic_starts, [s.start_word for s in prep.sentences])
 
 
 def test_chunk_sentence_spans_are_the_sentences_each_chunk_overlaps():

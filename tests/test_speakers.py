@@ -24,6 +24,7 @@ from pipeline_kit.pipeline._registry import REGISTRY, Codec, StageCall, StageSpe
 from pipeline_kit.pipeline._speaker_names import presented, saved_names
 from pipeline_kit.stages._rttm import read_rttm as read_rttm_file
 from pipeline_kit.stages._speakers import speaker_changes
+from pipeline_kit.stages._text import join_words
 from pipeline_kit.stages._types import Diarization, SpeakerTurn, Transcript
 from pipeline_kit.tasks import TaskManager
 from pipeline_kit.tasks._store import open_store
@@ -255,12 +256,18 @@ def test_subtitle_cues_start_with_their_speaker(labelled, fmt):
              if ln and "-->" not in ln and not ln.isdigit() and ln != "WEBVTT"]
     cues = [_CUE.match(ln) for ln in lines]
     assert all(cues), lines
-    # the cues, without their prefixes, are the words in order; each cue's words are its speaker's
+    # the cues, without their prefixes, are the words in order; each cue is labelled with
+    # the speaker who talks longest in it (issue 29: a label flipping for a word or two
+    # no longer makes a cue of its own, so a cue may hold a moment of another speaker)
     pos = 0
     for m in cues:
-        n = len(m["text"].split())
-        assert {w.speaker for w in labelled.words[pos:pos + n]} == {m["who"]}
-        pos += n
+        end = next(j for j in range(pos + 1, len(labelled.words) + 1)
+                   if join_words(labelled.words[pos:j]) == m["text"])
+        talk: dict[str, float] = {}
+        for w in labelled.words[pos:end]:
+            talk[w.speaker] = talk.get(w.speaker, 0.0) + w.end - w.start
+        assert m["who"] == max(talk, key=talk.__getitem__)
+        pos = end
     assert pos == len(labelled.words)
     assert len({m["who"] for m in cues}) == 2
     # a transcript without speakers keeps its cues unprefixed

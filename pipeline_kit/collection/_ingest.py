@@ -7,6 +7,7 @@ is embedded here.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ from pipeline_kit.pipeline._chunk_vectors import (
     load_vectors,
 )
 from pipeline_kit.pipeline._speaker_names import RECORD_KEY, presented
+from pipeline_kit.stages._text import split_text, word_offsets
 from pipeline_kit.stages._types import Chapter, Chunk, Diarization, Transcript, dominant_speaker
 
 STORE_FILE = "tasks.sqlite3"
@@ -289,6 +291,16 @@ def _said_before(text: str, start: int, marker: str) -> str:
     return " ".join(text[:start].split()[-5:]) + " " + own
 
 
+def _word_at(chunk: Chunk, char: int) -> int:
+    """Index, within ``chunk``, of the word holding character ``char`` of its text."""
+    try:
+        words = split_text(chunk.text, chunk.word_count)
+    except ValueError:  # a text not built from its word range: count spaces
+        return len(chunk.text[:char].split())
+    starts = [a for a, _ in word_offsets(words)]
+    return max(0, bisect.bisect_right(starts, char) - 1)
+
+
 def marker_frame(chunks: Sequence[Chunk]) -> pd.DataFrame:
     """Every temporal marker of every chunk, with its time, resolved when it can be.
 
@@ -299,7 +311,7 @@ def marker_frame(chunks: Sequence[Chunk]) -> pd.DataFrame:
     seen: set[tuple[str, int]] = set()
     for c in chunks:
         for m in c.temporal_info.markers:
-            word_at = c.start_word_index + len(c.text[: m.start_char].split())
+            word_at = c.start_word_index + _word_at(c, m.start_char)
             if (m.text, word_at) in seen:
                 continue
             seen.add((m.text, word_at))

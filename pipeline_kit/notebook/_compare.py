@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline_kit.base._reprs import span
+from pipeline_kit.stages._text import join_words
 
 _IGNORED_PARAMS = ("executor",)
 
@@ -69,8 +70,8 @@ def transcript_diff(a: Any, b: Any) -> pd.DataFrame:
         if op == "equal":
             continue
         at = wa[i1:i2] or wb[j1:j2]
-        rows.append({"op": op, "a": " ".join(w.text for w in wa[i1:i2]),
-                     "b": " ".join(w.text for w in wb[j1:j2]),
+        rows.append({"op": op, "a": join_words(wa[i1:i2]),
+                     "b": join_words(wb[j1:j2]),
                      "start_time": at[0].start, "end_time": at[-1].end})
     return pd.DataFrame(rows, columns=["op", "a", "b", "start_time", "end_time"])
 

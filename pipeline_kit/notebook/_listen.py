@@ -37,6 +37,7 @@ import pandas as pd
 
 from pipeline_kit.base._reprs import SHORT_SPAN, clock, marks_to_html, marks_to_terminal, short_span
 from pipeline_kit.notebook._display import has_live_frontend
+from pipeline_kit.stages._text import join_words, word_pieces
 
 LISTEN_CLASS = "pk-listen"  # the box that holds one <audio> and the controls that drive it
 MAX_ROWS = 200  # rows shown in a table view (more would slow the browser, not help the reader)
@@ -269,13 +270,14 @@ def words_html(words: Sequence[Any], start: float | None = None,
              if not (start is not None and w.end <= start or end is not None and w.start >= end)]
     # a click plays from that word on, to the end of what is shown
     until = end if end is not None else max((w.end for w in shown), default=0.0)
-    for w in shown:
+    for w, (text, sep) in zip(shown, word_pieces(shown), strict=True):
         who = getattr(w, "speaker", None)
         if who and who != speaker:
             parts.append(f'{"<br>" if parts else ""}<b>{html.escape(who)}:</b> ')
             speaker = who
-        parts.append(f'<span class="pk-w" data-ws="{w.start:.3f}" data-we="{w.end:.3f}" '
-                     f'data-s="{w.start:.3f}" data-e="{until:.3f}">{html.escape(w.text)}</span> ')
+            sep = ""
+        parts.append(f'{sep}<span class="pk-w" data-ws="{w.start:.3f}" data-we="{w.end:.3f}" '
+                     f'data-s="{w.start:.3f}" data-e="{until:.3f}">{html.escape(text)}</span>')
     return f'<div class="pk-transcript" style="line-height:1.7">{"".join(parts)}</div>'
 
 
@@ -364,5 +366,5 @@ def transcript_view(transcript: Any, audio: Any, start: float | None = None,
     lo = start if start is not None else (words[0].start if words else 0.0)
     hi = end if end is not None else (words[-1].end if words else 0.0)
     ctl = play_button(lo, hi) if hi > lo else ""
-    plain = f"[{format_range(lo, hi)}] " + " ".join(w.text for w in words)
+    plain = f"[{format_range(lo, hi)}] " + join_words(words)
     return ListenView(audio, df, f"{ctl}{words_html(words, start, end)}", title, plain)

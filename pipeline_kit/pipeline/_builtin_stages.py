@@ -18,6 +18,7 @@ from pipeline_kit.pipeline._export_writers import table_exports, transcript_expo
 from pipeline_kit.pipeline._registry import REGISTRY, Codec, StageCall, StageSpec, register
 from pipeline_kit.stages._chapters import CHAPTER_PRIOR, MIN_SENTENCES
 from pipeline_kit.stages._chunking import (
+    CHUNK_BOUNDARIES,
     CHUNK_SIZE,
     CHUNKING_METHOD,
     OVERLAP,
@@ -264,7 +265,8 @@ def _run_chunking(call: StageCall) -> list[Chunk]:
                        progress=ScaledProgress(prog, 0, 80))
     chunks = chunk_prepared(prepared, p["chunk_size"], p["overlap"],
                             progress=ScaledProgress(prog, 80, 100),
-                            split_on_speaker_change=p["split_on_speaker_change"])
+                            split_on_speaker_change=p["split_on_speaker_change"],
+                            chunk_boundaries=p["chunk_boundaries"])
     vectors = chunk_embeddings(prepared, chunks)
     if vectors is not None and p["chunking_method"] == "embedding" and prepared.embedder_name:
         assert prepared.embeddings is not None  # chunk_embeddings returns None without them
@@ -275,7 +277,10 @@ def _run_chunking(call: StageCall) -> list[Chunk]:
 
 
 def _chunking_identity(params: Mapping[str, Any]) -> dict[str, Any]:
-    return _with_embedder(params) if params["chunking_method"] == "embedding" else {}
+    from pipeline_kit.stages._parse import parser_identity
+
+    embedder = _with_embedder(params) if params["chunking_method"] == "embedding" else {}
+    return {**embedder, "parser": parser_identity()}
 
 
 def _run_chapters(call: StageCall) -> list[Chapter]:
@@ -358,10 +363,11 @@ register(StageSpec(
     name="chunking", task_type=TaskType.SEMANTIC_CHUNKING, run=_run_chunking,
     codec=records_codec(Chunk),
     sources=(_S + "_chunking", _S + "_embeddings", _S + "_sentences", _S + "_temporal",
-             _S + "_speakers", _S + "_types", "pipeline_kit.pipeline._chunk_vectors"),
+             _S + "_speakers", _S + "_types", _S + "_text", _S + "_parse", _S + "_nlp",
+             "pipeline_kit.pipeline._chunk_vectors"),
     result_attr="chunks", weight=10, seconds_per_audio_second=0.018,
     depends=with_speakers(("transcription",)),
-    params=(CHUNK_SIZE, OVERLAP, CHUNKING_METHOD, SPLIT_ON_SPEAKER_CHANGE),
+    params=(CHUNK_SIZE, OVERLAP, CHUNKING_METHOD, SPLIT_ON_SPEAKER_CHANGE, CHUNK_BOUNDARIES),
     aliases=("semantic_chunking",),
     identity=_chunking_identity, check=check_sizes, summary=_count("chunks"),
     exports=table_exports("chunking"),

@@ -37,6 +37,7 @@ from pipeline_kit.stages._segmentation import (
 )
 from pipeline_kit.stages._sentences import Sentence, as_transcript, split_sentences
 from pipeline_kit.stages._speakers import has_speakers, speaker_times
+from pipeline_kit.stages._text import join_words, split_text
 from pipeline_kit.stages._types import Chapter, Chunk, ModelInfo, Segment, Transcript, Word
 
 
@@ -55,10 +56,12 @@ def transcript_from_chunks(chunks: Sequence[Chunk]) -> tuple[Transcript, int]:
     first = ordered[0].start_word_index
     words: list[Word] = []
     for c in ordered:
-        tokens = c.text.split()
-        if len(tokens) != c.word_count:
-            raise ValueError(f"{c.chunk_id}: text has {len(tokens)} words but its range "
-                             f"[{c.start_word_index}, {c.end_word_index}) has {c.word_count}")
+        try:
+            tokens = split_text(c.text, c.word_count)
+        except ValueError:
+            raise ValueError(f"{c.chunk_id}: text has {len(c.text.split())} words but its range "
+                             f"[{c.start_word_index}, {c.end_word_index}) has "
+                             f"{c.word_count}") from None
         have = first + len(words)
         if c.start_word_index > have:
             raise ValueError(f"{c.chunk_id} starts at word {c.start_word_index}, "
@@ -67,7 +70,7 @@ def transcript_from_chunks(chunks: Sequence[Chunk]) -> tuple[Transcript, int]:
         for j in range(have - c.start_word_index, c.word_count):
             t = c.start_time + j * step
             words.append(Word(tokens[j], t, t + step, None, True))
-    text = " ".join(w.text for w in words)
+    text = join_words(words)
     end = words[-1].end if words else 0.0
     seg = Segment(0, words[0].start if words else 0.0, end, text, 0, len(words))
     transcript = Transcript(text=text, segments=(seg,), words=tuple(words), language="en",

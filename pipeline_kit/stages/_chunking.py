@@ -18,13 +18,24 @@ Two separate steps, so a parameter sweep embeds only once:
    gains ``score - threshold`` (so strong similarity drops are taken) and chunks
    may run across topic boundaries.
 
+Chunk boundaries (``chunk_boundaries``): by default (``"sentence"``) every cut falls
+on a sentence start (the parser's sentences, :mod:`._sentences`) and the overlap is
+the whole sentences that fit in ``overlap`` words: chunk ``i+1`` starts at the first
+sentence start at or after ``end[i] - overlap`` (at ``end[i]`` itself, no overlap,
+when the last sentence is longer). A cut inside a sentence is taken only when no
+split at sentence starts keeps every chunk within ``chunk_size`` (a run-on sentence
+longer than ``chunk_size - overlap``). ``"word"`` is the word-exact mode: cuts prefer
+sentence gaps but may fall at any word, and the overlap is exactly ``overlap`` words.
+
 Hard rules (always hold):
 
 * no chunk has more than ``chunk_size`` words;
-* inside a topic segment chunk ``i+1`` starts exactly ``overlap`` words before
-  chunk ``i`` ends (``start[i+1] == end[i] - overlap``); at a topic boundary it starts
-  exactly where chunk ``i`` ends (the overlap never carries words of one topic into
-  the next), unless ``straddle_topics=True``, where the overlap is exact everywhere;
+* inside a topic segment chunk ``i+1`` starts ``overlap`` words before chunk ``i``
+  ends, exactly in ``"word"`` mode (``start[i+1] == end[i] - overlap``), at the
+  nearest sentence start at or after that word in ``"sentence"`` mode; at a topic
+  boundary it starts exactly where chunk ``i`` ends (the overlap never carries words
+  of one topic into the next), unless ``straddle_topics=True``, where the overlap
+  applies everywhere;
 * no chunk straddles a topic boundary (unless ``straddle_topics=True``);
   ``Chunk.topic_index`` numbers the topic segment of each chunk;
 * every chunk brings at least one new word, and the first chunk of a segment is
@@ -57,21 +68,29 @@ import numpy as np
 from pipeline_kit.base._params import Param, check_int
 from pipeline_kit.base._progress import Progress, ScaledProgress, ensure_progress
 from pipeline_kit.stages._embeddings import Embedder, TfidfEmbedder, get_embedder
+from pipeline_kit.stages._parse import parsed
 from pipeline_kit.stages._segmentation import best_partition, gain_matrix
 from pipeline_kit.stages._sentences import Sentence, as_transcript, split_sentences
 from pipeline_kit.stages._speakers import speaker_changes, speaker_times
 from pipeline_kit.stages._temporal import temporal_info
+from pipeline_kit.stages._text import join_words, joins_previous, word_offsets
 from pipeline_kit.stages._types import Chunk, TemporalInfo, Transcript
 
 METHODS = ("embedding", "tfidf", "fixed")
 PREPARE_OPTIONS = ("window", "smoothing", "pause_seconds", "max_sentence_words",
                    "min_topic_sentences")
 CHUNK_OPTIONS = ("threshold", "threshold_z", "min_words", "with_temporal", "straddle_topics",
-                 "split_on_speaker_change")
+                 "split_on_speaker_change", "chunk_boundaries")
+BOUNDARIES = ("sentence", "word")
 
 _SHORT_PENALTY = 1000.0  # cost of a chunk under min_words: only taken when nothing else fits
 _CLAUSE_COST = 1.0  # extra cost of cutting after a comma-like token instead of a sentence
 _WORD_COST = 2.0  # extra cost of cutting at any other word
+# In "sentence" mode a cut inside a sentence is a last resort: it costs more than any
+# number of sentence cuts a segment could need.
+_STRICT_CLAUSE_COST = 1e4
+_STRICT_WORD_COST = 2e4
+_GLUED_COST = 1e6  # cutting inside a written word ("self" | "-made"): only when forced
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,10 @@ OVERLAP = Param("overlap", int, 25, "words shared by consecutive chunks (< chunk
 CHUNKING_METHOD = Param("chunking_method", str, "embedding",
                         "where chunks break: MiniLM topic shifts, TF-IDF shifts, or fixed size",
                         choices=METHODS, flags=("--method",))
+CHUNK_BOUNDARIES = Param("chunk_boundaries", str, "sentence",
+                         "where chunks start and end: on sentence starts (overlap = whole "
+                         "sentences within `overlap` words) or at exact word counts",
+                         choices=BOUNDARIES)
 SPLIT_ON_SPEAKER_CHANGE = Param("split_on_speaker_change", bool, False,
                                 "also cut chunks where another speaker starts (with diarization)")
 
@@ -267,13 +290,15 @@ def prepare(
 # ---------------------------------------------------------------- step 2: place boundaries
 
 
-def _fallback_cost(token: str) -> float:
-    return _CLAUSE_COST if token.rstrip("\"'”’)]").endswith((",", ";", ":", "—", "--")) \
-        else _WORD_COST
+def _fallback_cost(token: str, strict: bool = False) -> float:
+    clause = token.rstrip("\"'”’)]").endswith((",", ";", ":", "—", "--"))
+    if strict:
+        return _STRICT_CLAUSE_COST if clause else _STRICT_WORD_COST
+    return _CLAUSE_COST if clause else _WORD_COST
 
 
 def _candidates(prep: Prepared, lo: int, hi: int, threshold: float,
-                span: int) -> tuple[np.ndarray, np.ndarray]:
+                span: int, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Cut positions in ``(lo, hi]`` and their gains: sentence gaps, plus words where
     gaps are too far apart; ``hi`` itself is last with gain 0."""
     words = prep.transcript.words
@@ -288,7 +313,10 @@ def _candidates(prep: Prepared, lo: int, hi: int, threshold: float,
         if b - a > fill_over:
             for p in range(a + 1, b):
                 extra_pos.append(p)
-                extra_gain.append(-threshold - _fallback_cost(words[p - 1].text))
+                cost = _fallback_cost(words[p - 1].text, strict)
+                if joins_previous(words[p].text):  # "self" | "-made": only when forced
+                    cost = _GLUED_COST
+                extra_gain.append(-threshold - cost)
     allpos = np.array(pos + extra_pos + [hi], dtype=np.int64)
     allgain = np.array(gain + extra_gain + [0.0])
     order = np.argsort(allpos, kind="stable")
@@ -296,13 +324,15 @@ def _candidates(prep: Prepared, lo: int, hi: int, threshold: float,
 
 
 def _place_cuts(prep: Prepared, lo: int, hi: int, chunk_size: int, overlap: int,
-                threshold: float, min_words: int, progress: Progress) -> list[int]:
+                threshold: float, min_words: int, progress: Progress,
+                strict: bool = False) -> list[int]:
     """Chunk ends in ``(lo, hi]`` (last is ``hi``) maximising total gain under the rules.
 
-    The first chunk starts at ``lo`` with nothing carried over.
+    The first chunk starts at ``lo`` with nothing carried over. ``strict``: cuts
+    inside sentences only when nothing else fits (``"sentence"`` mode).
     """
     span = chunk_size - overlap  # most new words a later chunk may bring
-    pos, gain = _candidates(prep, lo, hi, threshold, span)
+    pos, gain = _candidates(prep, lo, hi, threshold, span, strict)
     k = len(pos)
     best = np.full(k, -np.inf)
     back = np.full(k, -1, dtype=np.int64)
@@ -341,7 +371,8 @@ def _spans(n: int, starts: Collection[int]) -> list[tuple[int, int]]:
 
 
 def _topic_cuts(prep: Prepared, chunk_size: int, overlap: int, min_words: int,
-                progress: Progress, extra: Collection[int] = ()) -> list[int]:
+                progress: Progress, extra: Collection[int] = (),
+                strict: bool = False) -> list[int]:
     """Every topic boundary, plus inside each segment only the cuts its size needs.
 
     The threshold sits above every depth score, so each cut costs at least 1 and
@@ -350,7 +381,8 @@ def _topic_cuts(prep: Prepared, chunk_size: int, overlap: int, min_words: int,
     threshold = (float(prep.scores.max()) if len(prep.scores) else 0.0) + 1.0
     cuts: list[int] = []
     for lo, hi in _spans(prep.n_words, {*prep.topic_starts, *extra}):
-        cuts += _place_cuts(prep, lo, hi, chunk_size, overlap, threshold, min_words, progress)
+        cuts += _place_cuts(prep, lo, hi, chunk_size, overlap, threshold, min_words, progress,
+                            strict)
     return cuts
 
 
@@ -379,6 +411,7 @@ def chunk_prepared(
     with_temporal: bool = True,
     straddle_topics: bool = False,
     split_on_speaker_change: bool = False,
+    chunk_boundaries: str = CHUNK_BOUNDARIES.default,
     progress: Progress | None = None,
 ) -> list[Chunk]:
     """Place chunk boundaries on a :class:`Prepared` transcript (no embedding here).
@@ -390,9 +423,12 @@ def chunk_prepared(
     overlap is exact at every cut. ``min_words``: fewest new words a chunk should
     bring (default ``overlap`` clipped to ``[1, chunk_size - overlap]``; see the
     module docstring). ``split_on_speaker_change``: also cut, without overlap, where
-    another speaker starts (needs a transcript with speakers).
+    another speaker starts (needs a transcript with speakers). ``chunk_boundaries``:
+    ``"sentence"`` (cuts and overlaps on sentence starts) or ``"word"`` (word-exact
+    overlap; see the module docstring). ``method="fixed"`` is word-exact either way.
     """
     chunk_size, overlap = validate_sizes(chunk_size, overlap)
+    strict = CHUNK_BOUNDARIES.check(chunk_boundaries) == "sentence"
     if min_words is None:
         min_words = max(1, min(overlap, chunk_size - overlap))
     min_words = check_int("min_words", min_words, 1)
@@ -421,36 +457,50 @@ def chunk_prepared(
     elif straddle_topics:
         cuts = [c for lo, hi in _spans(n, turns)
                 for c in _place_cuts(prepared, lo, hi, chunk_size, overlap, float(threshold),
-                                     min_words, prog)]
+                                     min_words, prog, strict)]
     else:
-        cuts = _topic_cuts(prepared, chunk_size, overlap, min_words, prog, turns)
+        cuts = _topic_cuts(prepared, chunk_size, overlap, min_words, prog, turns, strict)
         walls = tuple(sorted({*prepared.topic_starts, *turns}))
     prog.update(1, 2, step="Building chunks")
     score_at = dict(zip(prepared.gap_words.tolist(), prepared.scores.tolist(), strict=True))
+    sentence_starts = None
+    if strict and prepared.method != "fixed":
+        sentence_starts = [s.start_word for s in prepared.sentences]
     return build_chunks(prepared.transcript, cuts, overlap, score_at, with_temporal, prog,
-                        walls=walls, topic_starts=prepared.topic_starts)
+                        walls=walls, topic_starts=prepared.topic_starts,
+                        sentence_starts=sentence_starts)
 
 
 def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
                  score_at: dict[int, float] | None = None, with_temporal: bool = True,
                  progress: Progress | None = None, *, walls: Collection[int] = (),
-                 topic_starts: Sequence[int] = ()) -> list[Chunk]:
+                 topic_starts: Sequence[int] = (),
+                 sentence_starts: Sequence[int] | None = None) -> list[Chunk]:
     """Chunks from cut positions: chunk ``i`` is ``[cuts[i-1] - overlap, cuts[i])``.
 
     At a cut in ``walls`` (topic boundaries) the next chunk starts at the cut itself,
-    without overlap. ``topic_index`` counts the ``topic_starts`` at or before a
-    chunk's first new word.
+    without overlap. With ``sentence_starts`` the overlap is whole sentences: chunk
+    ``i`` starts at the first sentence start in ``[cuts[i-1] - overlap, cuts[i-1]]``
+    after chunk ``i-1``'s start (at ``cuts[i-1]`` when there is none). ``topic_index`` counts the
+    ``topic_starts`` at or before a chunk's first new word.
     """
     prog = ensure_progress(progress)
     words = transcript.words
     score_at = score_at or {}
     wall_set = set(walls)
     starts = sorted(topic_starts)
+    sent_starts = None if sentence_starts is None else sorted(sentence_starts)
+    ents: list[tuple[int, int, str]] = []
+    offsets: list[tuple[int, int]] = []
+    if with_temporal and words:  # the transcript's own parse: no chunk is parsed again
+        p = parsed(transcript)
+        ents = [(e.start_char, e.end_char, e.label_) for e in p.doc.ents]
+        offsets = word_offsets(words)
     out: list[Chunk] = []
     start = fresh = 0
     for i, end in enumerate(cuts):
         prog.check_cancelled()
-        text = " ".join(w.text.strip() for w in words[start:end])
+        text = join_words(words[start:end])
         last = i == len(cuts) - 1
         out.append(Chunk(
             chunk_index=i,
@@ -460,14 +510,34 @@ def build_chunks(transcript: Transcript, cuts: Sequence[int], overlap: int,
             start_time=words[start].start,
             end_time=words[end - 1].end,
             boundary_score=None if last else float(score_at.get(end, 0.0)),
-            temporal_info=temporal_info(text) if with_temporal else TemporalInfo(),
+            temporal_info=(temporal_info(text, _chunk_entities(ents, offsets, start, end))
+                           if with_temporal else TemporalInfo()),
             topic_index=bisect.bisect_right(starts, fresh),
             speakers=speaker_times(words[start:end], words[start].start, words[end - 1].end),
         ))
-        start = end if end in wall_set else end - overlap
+        start = end if end in wall_set else _overlap_start(end, overlap, sent_starts, start + 1)
         fresh = end
         prog.update(i + 1, len(cuts), step="Building chunks")
     return out
+
+
+def _chunk_entities(ents: Sequence[tuple[int, int, str]], offsets: Sequence[tuple[int, int]],
+                    start: int, end: int) -> list[tuple[int, int, str]]:
+    """The transcript's entities inside words ``[start, end)``, in chunk-text characters
+    (a chunk's text is the transcript's text over its words)."""
+    lo, hi = offsets[start][0], offsets[end - 1][1]
+    return [(a - lo, b - lo, label) for a, b, label in ents if a >= lo and b <= hi]
+
+
+def _overlap_start(end: int, overlap: int, sentence_starts: Sequence[int] | None,
+                   floor: int) -> int:
+    """Where the chunk after a cut at ``end`` starts: ``overlap`` words back, or the
+    first sentence start within them and at or after ``floor`` (the word after the
+    previous chunk's start), else ``end``."""
+    if sentence_starts is None:
+        return end - overlap
+    i = bisect.bisect_left(sentence_starts, max(end - overlap, floor))
+    return min(end, sentence_starts[i]) if i < len(sentence_starts) else end
 
 
 def create_semantic_chunks(
@@ -489,8 +559,8 @@ def create_semantic_chunks(
     ``window``, ``smoothing``, ``pause_seconds``, ``max_sentence_words``,
     ``min_topic_sentences`` (see :func:`prepare`) and ``straddle_topics``,
     ``threshold``, ``threshold_z``, ``min_words``, ``with_temporal``,
-    ``split_on_speaker_change`` (see :func:`chunk_prepared`). Deterministic for a given
-    input and embedder.
+    ``split_on_speaker_change``, ``chunk_boundaries`` (see :func:`chunk_prepared`).
+    Deterministic for a given input and embedder.
     """
     chunk_size, overlap = validate_sizes(chunk_size, overlap)
     method = CHUNKING_METHOD.check(method)

@@ -1,20 +1,26 @@
-"""Sentence segmentation of a timed transcript, from punctuation and pauses.
+"""Sentence segmentation of a timed transcript: the parser's sentences, mapped to words.
 
-Sentences keep the word-index range they cover, so every later stage (chunking,
-chapters, questions) can map text back to word indices and audio times.
+Sentences come from spaCy's dependency parse (:func:`~._parse.parsed`, one parse per
+transcript shared with the other stages), with two corrections measured on real text:
+no sentence ends after a title or a reference abbreviation ("Sen.", "Rep.", "figs.",
+"e.g.": the parser breaks after some of them), and a break the parser puts inside a
+transcript word is dropped. Speech adds what text lacks: a long pause or a spoken
+heading also ends a sentence. Sentences keep the word-index range they cover, so
+every later stage (chunking, chapters, questions) maps text back to word indices and
+audio times.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
+from pipeline_kit.stages._text import is_abbreviation, join_words, joins_previous
 from pipeline_kit.stages._types import Transcript
 
-# Tokens ending in a period that do not end a sentence.
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr vs etc e.g i.e mt ft no vol fig approx inc ltd co".split()
-)
+# Text with at least one sentence-final mark per this many words counts as punctuated.
+PUNCTUATED_EVERY = 40
 _END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*$")
 
 
@@ -35,14 +41,9 @@ class Sentence:
 
 
 def ends_sentence(token: str) -> bool:
-    """True when a token ends a sentence: final punctuation that is not an abbreviation."""
+    """True when a token ends in sentence-final punctuation and is not an abbreviation."""
     token = token.strip()
-    if not _END_RE.search(token):
-        return False
-    bare = token.rstrip(".!?…\"'”’)]").lower()
-    if token.endswith(".") and (bare in _ABBREVIATIONS or re.fullmatch(r"[a-z]", bare)):
-        return False
-    return True
+    return bool(_END_RE.search(token)) and not is_abbreviation(token)
 
 
 _ends_sentence = ends_sentence  # old private name, kept for callers
@@ -77,18 +78,45 @@ def heading_edges(t: Transcript, max_words: int = 3, pause: float = 0.3) -> froz
     return frozenset(cuts)
 
 
+def parser_breaks(t: Transcript, model: str | os.PathLike[str] | None = None) -> set[int]:
+    """Word indices where the parser starts a sentence (0 excluded), on word starts only
+    and never right after an abbreviation."""
+    from pipeline_kit.stages._parse import parsed
+
+    if not t.words:
+        return set()
+    p = parsed(t, model)
+    # In punctuated text a break needs final punctuation before it; the parser alone
+    # also breaks inside long sentences ("clover stems | or crown gall").
+    punctuated = sum(map(ends_sentence, (w.text for w in t.words))) * PUNCTUATED_EVERY \
+        >= len(t.words)
+    out = set()
+    for sent in p.doc.sents:
+        i = sent.start
+        if i == 0 or not p.starts_word(i):
+            continue
+        w = p.word_index(i)
+        before = t.words[w - 1].text
+        if w > 0 and not is_abbreviation(before) and (not punctuated or ends_sentence(before)):
+            out.add(w)
+    return out
+
+
 def split_sentences(
     source: Transcript | str,
     *,
     pause_seconds: float = 1.0,
     max_words: int | None = 60,
+    model: str | os.PathLike[str] | None = None,
 ) -> list[Sentence]:
-    """Split into sentences at sentence-final punctuation, long pauses and headings.
+    """Split into the parser's sentences, also ending one at long pauses and headings.
 
     ``pause_seconds``: a silence at least this long between two measured words ends
-    a sentence even without punctuation (speech is often under-punctuated).
+    a sentence even where the parser saw none (speech is often under-punctuated).
     ``max_words``: a run-on stretch longer than this is cut, so no "sentence" is
-    unbounded; ``None`` disables the cut.
+    unbounded; ``None`` disables the cut. No cut falls inside a word or before a
+    hyphenated part ("self" | "-made"). ``model``: the spaCy pipeline (default
+    en_core_web_sm).
     """
     if pause_seconds <= 0:
         raise ValueError(f"pause_seconds must be positive, got {pause_seconds}")
@@ -96,24 +124,26 @@ def split_sentences(
         raise ValueError(f"max_words must be at least 1, got {max_words}")
     t = as_transcript(source)
     words = t.words
-    headings = heading_edges(t)
+    starts = parser_breaks(t, model) | {i + 1 for i in heading_edges(t)}
     out: list[Sentence] = []
     start = 0
     for i, w in enumerate(words):
         last = i == len(words) - 1
-        cut = last or ends_sentence(w.text) or i in headings
+        cut = last or i + 1 in starts
         if not cut:
             nxt = words[i + 1]
             timed = not (w.interpolated or nxt.interpolated)
             cut = timed and (nxt.start - w.end) >= pause_seconds
         if not cut and max_words is not None:
             cut = i + 1 - start >= max_words
+        if cut and not last and joins_previous(words[i + 1].text):
+            cut = False  # never between "self" and "-made"
         if cut:
             span = words[start : i + 1]
             out.append(
                 Sentence(
                     index=len(out),
-                    text=" ".join(x.text.strip() for x in span),
+                    text=join_words(span),
                     start_word=start,
                     end_word=i + 1,
                     start_time=span[0].start,

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pipeline_kit.stages._text import join_words, word_offsets
 from pipeline_kit.stages._types import (
     Chapter,
     Chunk,
@@ -193,21 +194,30 @@ def _sentence_speaker(q: Question, chunks: Mapping[str, Chunk],
     chunk = chunks.get(q.chunk_id or "")
     if chunk is None or not q.context:
         return None
-    span = _find_tokens(q.context.split(), words, chunk.start_word_index, chunk.end_word_index)
+    span = _find_text(q.context, words, chunk.start_word_index, chunk.end_word_index)
     if span is None:
         return None
     labels = {w.speaker for w in words[span[0]:span[1]] if w.speaker is not None}
     return labels.pop() if len(labels) == 1 else None
 
 
-def _find_tokens(tokens: Sequence[str], words: Sequence[Word], lo: int,
-                 hi: int) -> tuple[int, int] | None:
-    """Word range in ``[lo, hi)`` whose texts are ``tokens``, or None."""
-    n = len(tokens)
-    texts = [w.text.strip() for w in words[lo:hi]]
-    for i in range(len(texts) - n + 1):
-        if texts[i:i + n] == list(tokens):
-            return lo + i, lo + i + n
+def _find_text(text: str, words: Sequence[Word], lo: int, hi: int) -> tuple[int, int] | None:
+    """Word range in ``[lo, hi)`` whose display text (:func:`~._text.join_words`) holds
+    ``text`` on word boundaries, or None."""
+    want = " ".join(text.split())
+    if not want:
+        return None
+    span = words[lo:hi]
+    joined = join_words(span)
+    offsets = word_offsets(span)
+    starts = {a: i for i, (a, _) in enumerate(offsets)}
+    ends = {b: i for i, (_, b) in enumerate(offsets)}
+    at = joined.find(want)
+    while at >= 0:
+        first, last = starts.get(at), ends.get(at + len(want))
+        if first is not None and last is not None:
+            return lo + first, lo + last + 1
+        at = joined.find(want, at + 1)
     return None
 
 

@@ -1,6 +1,16 @@
 """Time expressions in text: years, decades, dates, centuries/eras, ages, life stages, relatives.
 
-Rule-based and deterministic. Handles spoken-style text (numbers spelled out, as
+Two sources, combined: the parser's DATE entities (spaCy, :mod:`._nlp`; durations,
+frequencies and clock times are dropped, as in the labelled set's guidelines) and the
+patterns below, which know what the small English model misses (spelled-out years,
+ages, life stages). Case does not matter: Whisper often writes "in the middle ages",
+so calendar and era names are matched in any case (:func:`recased`; "may" and "march"
+only beside a day number). Dates the patterns do not normalise are resolved with
+``dateparser`` where it can ("April 19, 1962" -> "1962-04-19"). Where both sources
+find one expression, the pattern's marker is kept (it knows the kind: era, age, ...);
+a bare number or month name is left to the patterns, which check its context.
+
+The patterns are deterministic. Handles spoken-style text (numbers spelled out, as
 ASR and LJ Speech produce: "fourteen fifty-five", "the fifteenth century") and
 tokenised text ("January , 1946"). False positives are avoided by context: a bare
 four-digit number is a year only with a time cue before it ("in", "since", a month)
@@ -10,8 +20,11 @@ months only next to a day, a year or a time preposition.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pipeline_kit.stages._types import TemporalInfo, TemporalMarker
 
@@ -391,8 +404,27 @@ def _year_markers(text: str) -> list[TemporalMarker]:
     return out
 
 
-def find_temporal_markers(text: str) -> list[TemporalMarker]:
-    """All time expressions in ``text``, in order, without overlaps (longest span wins)."""
+_RECASE = re.compile(
+    r"\b(?:" + "|".join(m for m in _MONTHS if m not in ("may", "march")) + "|"
+    + "|".join(_WEEKDAYS) + r"|christmas|easter|thanksgiving|new year's|"
+    r"(?:middle|dark) ages|renaissance|reformation|enlightenment|(?:stone|bronze|iron) age|"
+    r"industrial revolution|great depression|"
+    r"(?:victorian|elizabethan|napoleonic|edwardian)(?= era)|"
+    r"(?:election|inauguration|independence|memorial|labor|labour|veterans|armistice|"
+    r"remembrance|boxing) day)\b"
+    r"|\b(?:may|march)(?=\s+(?:[0-3]?\d(?:st|nd|rd|th)?\b|[12]\d\d\d\b))"
+    r"|(?<=\d\s)(?:may|march)\b"
+    r"|\b(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)(?=\.?\s+[0-3]?\d\b)")
+
+
+def recased(text: str) -> str:
+    """``text`` with lowercase calendar and era names capitalised (same length, same
+    offsets): "in the middle ages" -> "in the Middle Ages"; "may" and "march" only
+    next to a day number or a year."""
+    return _RECASE.sub(lambda m: m.group(0).title().replace("'S", "'s"), text)
+
+
+def _pattern_markers(text: str) -> list[TemporalMarker]:
     found = _year_markers(text)
     for kind, rx in _PATTERNS:
         for m in rx.finditer(text):
@@ -402,6 +434,26 @@ def find_temporal_markers(text: str) -> list[TemporalMarker]:
             g = "span" if "span" in rx.groupindex else 0
             found.append(TemporalMarker(m.group(g), kind, m.start(g), m.end(g), norm,
                                         _CONF[kind]))
+    return found
+
+
+Entity = tuple[int, int, str]  # start char, end char, spaCy label
+
+
+def find_temporal_markers(text: str, entities: Sequence[Entity] | None = None
+                          ) -> list[TemporalMarker]:
+    """All time expressions in ``text``, in order, without overlaps (longest span wins).
+
+    ``entities``: the parser's entities of ``text`` as ``(start, end, label)`` when the
+    caller has them (a chunk of an already parsed transcript); None parses ``text``.
+    """
+    cased = recased(text)
+    found = [dataclasses.replace(m, text=text[m.start_char:m.end_char])
+             for m in _pattern_markers(cased)]
+    if entities is None:
+        entities = parser_entities(text)
+    found += [e for e in _entity_markers(text, entities)  # the patterns know kinds better
+              if all(e.end_char <= m.start_char or e.start_char >= m.end_char for m in found)]
     found.sort(key=lambda t: (-(t.end_char - t.start_char), t.start_char))
     kept: list[TemporalMarker] = []
     for t in found:
@@ -410,6 +462,89 @@ def find_temporal_markers(text: str) -> list[TemporalMarker]:
     return sorted(kept, key=lambda t: t.start_char)
 
 
-def temporal_info(text: str) -> TemporalInfo:
+def temporal_info(text: str, entities: Sequence[Entity] | None = None) -> TemporalInfo:
     """The markers of ``text`` as a :class:`TemporalInfo` (clarification needed when none)."""
-    return TemporalInfo(tuple(find_temporal_markers(text)))
+    return TemporalInfo(tuple(find_temporal_markers(text, entities)))
+
+
+# ------------------------------------------------------------------ parser entities
+
+
+def parser_entities(text: str) -> list[Entity]:
+    """The DATE and TIME entities spaCy finds in ``text``."""
+    from pipeline_kit.stages._nlp import parse
+
+    return [(e.start_char, e.end_char, e.label_) for e in parse(text).ents
+            if e.label_ in _ENTITY_LABELS]
+
+
+_ENTITY_LABELS = ("DATE", "TIME")
+_NUMBERISH = rf"(?:{_NUM}|a|an|one|a\s+few|few|several|many|some|the|those|these|\d+(?:\.\d+)?)"
+# A DATE that measures a stretch or a rate, not a point: "three weeks", "annual".
+_DURATION = re.compile(
+    rf"^(?:(?:about|almost|nearly|some|over|more\s+than|less\s+than|at\s+least|only|just|"
+    rf"the\s+(?:first|last|past|next)|all|a\s+full|another|each|every)\s+)*"
+    rf"(?:{_NUMBERISH}[\s-]+)?(?:(?:or|to|and)\s+{_NUMBERISH}\s+)?(?:[a-z]+[\s-]+)?"
+    rf"(?:{_UNITS_PL}|{_UNIT_RE_T})(?:[\s-]+(?:long|old))?$"
+    r"|^(?:annual|annually|daily|weekly|monthly|yearly|nightly|hourly|quarterly|seasonal|"
+    r"biennial|centennial|semester|overnight|age|ages|the\s+age|the\s+day|the\s+year|"
+    r"the\s+time|the\s+years|that\s+time|this\s+time|the\s+period|a\s+day|"
+    r"the\s+season|the\s+future|the\s+past|the\s+present)$", re.I)
+_POINT_WORDS = re.compile(
+    rf"\b(?:{_alt(_MONTHS)}|{_alt(_WEEKDAYS)}|yesterday|today|tomorrow|tonight|ago|later|"
+    rf"earlier|last|next|this|recent|century|centuries|ages|era|[12]\d\d\d|\d0s|"
+    rf"twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b", re.I)
+
+
+# A bare number or month name: whether it is a year or a date depends on context the
+# patterns check ("page 1985", "The March on Washington"), so they decide.
+_BARE = re.compile(rf"^(?:[\d\s–-]+|(?:the\s+)?(?:{_alt(_MONTHS)}))$", re.I)
+
+
+def _entity_markers(text: str, entities: Sequence[Entity]) -> list[TemporalMarker]:
+    """Markers from the parser's DATE entities that name a point or period in time."""
+    out = []
+    for a, b, label in entities:
+        span = text[a:b]
+        if (label != "DATE" or _DURATION.match(span.strip()) or not _POINT_WORDS.search(span)
+                or _BARE.match(span.strip())):
+            continue
+        out.append(TemporalMarker(span, "date", a, b, resolve_date(span), 0.7))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _date_parser() -> Any:
+    from dateparser.date import DateDataParser
+
+    return DateDataParser(languages=["en"], settings={"PREFER_DAY_OF_MONTH": "first",
+                                                      "RETURN_TIME_AS_PERIOD": True})
+
+
+_CALENDAR_CORE = re.compile(
+    rf"(?:\b[0-3]?\d(?:st|nd|rd|th)?\s+(?:of\s+)?)?\b(?:{_alt(_MONTHS)})\b"
+    rf"(?:\s+[0-3]?\d(?:st|nd|rd|th)?\b)?(?:,?\s*[12]\d\d\d\b)?|\b[12]\d\d\d\b", re.I)
+
+
+def resolve_date(span: str) -> str | None:
+    """ISO form of a calendar date dateparser can read ("1962-04", "--04-19"), else None.
+
+    Relative expressions ("last week") are not resolved: they depend on when the
+    recording was made, which the text does not say.
+    """
+    if not re.search(rf"\b(?:{_alt(_MONTHS)}|[12]\d\d\d)\b", span, re.I):
+        return None
+    span = re.sub(r"\s+,", ",", span)
+    data = _date_parser().get_date_data(span)
+    core = _CALENDAR_CORE.search(span)
+    if data.date_obj is None and core:  # "the first week of April 1962": read "April 1962"
+        span = core.group(0)
+        data = _date_parser().get_date_data(span)
+    d, period = data.date_obj, data.period
+    if d is None:
+        return None
+    has_year = bool(re.search(r"\b[12]\d\d\d\b", span))
+    day = f"-{d.day:02d}" if period == "day" else ""
+    if period == "year":
+        return f"{d.year}" if has_year else None
+    return f"{d.year}-{d.month:02d}{day}" if has_year else f"--{d.month:02d}{day}"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from pipeline_kit.base._reprs import clip, clock, html_summary, plural, span, talk_times
 from pipeline_kit.stages._subtitles import to_srt, to_vtt
+from pipeline_kit.stages._text import join_words
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -167,9 +168,10 @@ class Transcript:
             for i, w in enumerate(tokens)
         )
         end = len(tokens) * seconds_per_word
-        seg = Segment(0, 0.0, end, " ".join(tokens), 0, len(tokens))
+        text = join_words(tokens)
+        seg = Segment(0, 0.0, end, text, 0, len(tokens))
         return cls(
-            text=" ".join(tokens),
+            text=text,
             segments=(seg,) if tokens else (),
             words=words,
             language="en",
