@@ -13,7 +13,8 @@ is ever a candidate. Entities keep their type (PERSON, GPE, ORG, DATE, ...).
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -305,11 +306,30 @@ def _of_phrases(doc: Doc) -> Iterable[Candidate]:
                         obj.idx + len(obj))
 
 
-def parse_texts(texts: Sequence[str]) -> Iterable[Doc]:
-    """The texts parsed in one batch by the shared pipeline."""
+_PARSED: OrderedDict[str, Doc] = OrderedDict()  # text -> parse, most recent last
+_PARSED_MAX = 4096  # texts kept: the graph and the questions parse the same chunks
+_parsed_lock = threading.Lock()
+
+
+def parse_texts(texts: Sequence[str]) -> list[Doc]:
+    """The texts parsed by the shared pipeline, in one batch for those not parsed lately.
+
+    Stand-in until the transcript's parse is cached with its artifacts: within one
+    process the graph, chapter and question stages parse each chunk text once.
+    """
     from pipeline_kit.stages._nlp import nlp
 
-    return nlp().pipe(texts, batch_size=32)
+    with _parsed_lock:
+        todo = list(dict.fromkeys(t for t in texts if t not in _PARSED))
+    fresh = dict(zip(todo, nlp().pipe(todo, batch_size=32), strict=True))
+    with _parsed_lock:
+        out = [fresh[t] if t in fresh else _PARSED[t] for t in texts]
+        for t, d in zip(texts, out, strict=True):
+            _PARSED[t] = d
+            _PARSED.move_to_end(t)
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return out
 
 
 def candidates(text: str, max_words: int = MAX_WORDS) -> list[tuple[str, str, bool]]:
