@@ -41,6 +41,7 @@ _FINITE = frozenset("is are was were am has have had will would can could may mi
                     "should must do does did".split())
 _NEEDS_COMPLEMENT = frozenset({"ccomp", "csubj"})  # dropped from the main clause
 _ASIDE = frozenset({"prep", "punct", "npadvmod", "advmod", "aux", "auxpass", "neg"})
+_CLAUSES = frozenset({"conj", "advcl", "ccomp"})  # clauses asked like a main clause
 _ORDER = {"when": 0, "how_many": 1, "where": 2, "who": 3, "what": 4}
 _SET_PHRASES = frozenset({("of", "course"), ("in", "fact"), ("in", "addition"),
                           ("in", "particular"), ("in", "general"), ("at", "least")})
@@ -87,7 +88,8 @@ def _phrase(tok: Token) -> list[Token]:
     """A noun's phrase without its relative, appositive or coordinated clauses."""
     out = [tok]
     for child in tok.children:
-        if child.dep_ not in _CLAUSE_DEPS:
+        joined = child.dep_ in ("conj", "cc", "preconj") and tok.pos_ not in ("VERB", "AUX")
+        if child.dep_ not in _CLAUSE_DEPS or joined:  # "more or less closely" stays whole
             out += _phrase(child)
     return _words(out)
 
@@ -120,6 +122,11 @@ def _kind(tokens: Sequence[Token]) -> str:
     if ents & _DATE:
         return "date"
     return "thing"
+
+
+def _clause_root(clause: Sequence[Token]) -> Token:
+    """The clause's verb: the one token whose head lies outside the clause."""
+    return next(t for t in clause if t.head == t or t.head not in clause)
 
 
 def _main_clause(root: Token) -> list[Token]:
@@ -172,12 +179,14 @@ def _subject_question(clause: list[Token], subj: list[Token]) -> Asked | None:
     if kind == "date" or not _is_content_phrase(subj):
         return None
     rest = [t for t in clause if t not in subj and t.i > subj[-1].i]
-    root = next((t for t in rest if t.dep_ == "ROOT"), None)
+    root = next((t for t in rest if t == _clause_root(clause)), None)
     if not rest or root is None:
         return None
     if root.lemma_ == "be" and not any(c.dep_ in ("attr", "acomp") for c in root.children):
         return None  # "What is toward putting ...?": the copula needs a noun or adjective
     verb = rest[0]  # the finite verb or auxiliary agrees with "What"/"Who" (singular)
+    if verb.tag_ not in ("VBD", "VBZ", "VBP", "MD") or any(t.dep_ == "neg" for t in subj):
+        return None  # "What to agree ...?", "What has ...?" from "not even X has ..."
     body = _text(rest)
     fix = {"are": "is", "were": "was", "have": "has", "do": "does"}.get(verb.lower_)
     if fix:
@@ -192,7 +201,7 @@ def _subject_question(clause: list[Token], subj: list[Token]) -> Asked | None:
 def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
               wh: str) -> str | None:
     """wh + auxiliary (or do) + subject + the rest of the clause without ``drop``."""
-    root = next(t for t in clause if t.dep_ == "ROOT")
+    root = _clause_root(clause)
     auxes = [t for t in clause if t.dep_ in ("aux", "auxpass") and t.head == root
              and t.i < root.i]
     rest = [t for t in clause if t not in subj and t not in drop and t not in auxes[:1]
@@ -229,7 +238,7 @@ def _object_question(clause: list[Token], subj: list[Token], obj: list[Token]) -
 
 def _adjunct_questions(clause: list[Token], subj: list[Token]) -> Iterable[Asked]:
     """Where / When for a place or date in a prepositional phrase of the main clause."""
-    root = next(t for t in clause if t.dep_ == "ROOT")
+    root = _clause_root(clause)
     for prep in root.children:
         if prep.dep_ not in ("prep", "npadvmod") or prep not in clause:
             continue
@@ -255,9 +264,9 @@ def _adjunct_questions(clause: list[Token], subj: list[Token]) -> Iterable[Asked
 
 def _how_many(clause: list[Token], subj: list[Token]) -> Iterable[Asked]:
     """How many for a counted object: "How many books did they print?"."""
-    root = next(t for t in clause if t.dep_ == "ROOT")
+    root = _clause_root(clause)
     for obj in root.children:
-        if obj.dep_ != "dobj" or obj not in clause:
+        if obj.dep_ != "dobj" or obj not in clause or obj.tag_ not in ("NNS", "NNPS"):
             continue
         nums = [c for c in obj.children if c.dep_ == "nummod" and c.like_num
                 and c.ent_type_ != "ORDINAL"]
@@ -272,11 +281,21 @@ def _how_many(clause: list[Token], subj: list[Token]) -> Iterable[Asked]:
 
 
 def ask_sentence(sent: Span) -> list[Asked]:
-    """Every wh-question its main clause supports: typed answers (when, how many, where,
-    who) before "what", then shortest first."""
+    """Every wh-question its clauses support (the main clause, and each coordinated or
+    subordinate clause with a subject of its own, asked without its own subordinate
+    clauses or its conjunction): typed answers (when, how many, where, who) before "what",
+    then shortest first."""
     root = sent.root
     if root.pos_ not in ("VERB", "AUX") or sent.text.rstrip().endswith("?"):
         return []
+    roots = [root, *(t for t in sent if t.dep_ in _CLAUSES and t.pos_ in ("VERB", "AUX")
+                     and any(c.dep_ in _SUBJECTS and c.pos_ != "PRON" for c in t.children))]
+    out = [a for r in roots for a in _ask_clause(sent, r)]
+    return sorted(out, key=lambda a: (_ORDER[a.qtype], len(a.text.split())))
+
+
+def _ask_clause(sent: Span, root: Token) -> list[Asked]:
+    """The questions of the clause headed by ``root``."""
     clause = _main_clause(root)
     subj_tok = next((t for t in root.children if t.dep_ in _SUBJECTS), None)
     if subj_tok is None or subj_tok.lower_ in ("i", "you", "we", "it", "this", "that", "there"):
@@ -314,9 +333,8 @@ def ask_sentence(sent: Span) -> list[Asked]:
     source = len([t for t in sent if not t.is_punct])
     # A short sentence has nothing to drop: the wh-word and "did" may add two words.
     longest = min(MAX_WH_WORDS, source + 2 if source <= SHORT_SENTENCE else source - 1)
-    return sorted((a for a in out if len(a.text.split()) <= longest
-                   and a.answer.lower() not in a.text.lower()),
-                  key=lambda a: (_ORDER[a.qtype], len(a.text.split())))
+    return [a for a in out if len(a.text.split()) <= longest
+            and a.answer.lower() not in a.text.lower()]
 
 
 def answer_phrases(sent: Span) -> list[str]:
