@@ -89,7 +89,8 @@ def _phrase(tok: Token) -> list[Token]:
     out = [tok]
     for child in tok.children:
         joined = child.dep_ in ("conj", "cc", "preconj") and tok.pos_ not in ("VERB", "AUX")
-        if child.dep_ not in _CLAUSE_DEPS or joined:  # "more or less closely" stays whole
+        # "more or less closely" stays whole, and so does "bake-offs"
+        if child.dep_ not in _CLAUSE_DEPS or joined or child.tag_ == "HYPH":
             out += _phrase(child)
     return _words(out)
 
@@ -184,6 +185,9 @@ def _subject_question(clause: list[Token], subj: list[Token]) -> Asked | None:
         return None
     if root.lemma_ == "be" and not any(c.dep_ in ("attr", "acomp") for c in root.children):
         return None  # "What is toward putting ...?": the copula needs a noun or adjective
+    if root.lemma_ == "be" and any(c.dep_ == "attr" and c.tag_ in ("NNS", "NNPS")
+                                   for c in root.children):
+        return None  # "What is new elements?": ask "What are X?" instead
     verb = rest[0]  # the finite verb or auxiliary agrees with "What"/"Who" (singular)
     if verb.tag_ not in ("VBD", "VBZ", "VBP", "MD") or any(t.dep_ == "neg" for t in subj):
         return None  # "What to agree ...?", "What has ...?" from "not even X has ..."
@@ -193,6 +197,8 @@ def _subject_question(clause: list[Token], subj: list[Token]) -> Asked | None:
         body = fix + body[len(verb.text):]
     elif verb.tag_ == "VBP":
         body = third_person(verb) + body[len(verb.text):]
+    if verb.text[:1].isupper() and verb.pos_ != "PROPN":  # a verse line's capital
+        body = body[:1].lower() + body[1:]
     words = ["Who" if kind == "person" else "What", body]
     return Asked(_finish(words), _text(subj), "who" if kind == "person" else "what",
                  "person" if kind == "person" else "thing")
@@ -301,6 +307,11 @@ def _ask_clause(sent: Span, root: Token) -> list[Asked]:
     if subj_tok is None or subj_tok.lower_ in ("i", "you", "we", "it", "this", "that", "there"):
         return []
     subj = _phrase(subj_tok)
+    if subj[-1].i > root.i:
+        return []  # "will rest the final success": an inverted clause
+    if any(t.tag_ in ("WDT", "WP", "WP$", "WRB") for t in [*subj, *_main_clause(root)]) or any(
+            c.dep_ == "mark" and c.lower_ in ("whether", "if") for c in root.children):
+        return []  # "ask not what your country can do": an indirect question or a condition
     if any(c.dep_ in _NEEDS_COMPLEMENT for c in root.children):
         return []  # "Cook reported (that ...)": the content is in the dropped clause
     between = [t for t in clause if subj[-1].i < t.i < root.i]
@@ -311,8 +322,8 @@ def _ask_clause(sent: Span, root: Token) -> list[Asked]:
     clause = [t for t in clause if t not in aside]  # "Printing, then, for our purpose, may"
     if not any(t.i > root.i for t in clause if not t.is_punct):
         return []  # "Who knew?": a bare verb asks nothing
-    if any(not (t.is_alpha or t.like_num or t.is_punct or t.text in ("'s", "-", "$", "%"))
-           for t in clause):
+    if any(not (t.text.replace(".", "").replace("'", "").isalpha() or t.like_num
+                or t.is_punct or t.text in ("-", "$", "%")) for t in clause):
         return []  # formulas and symbols read badly as questions
     if len(clause) >= len([t for t in sent if not t.is_punct]) and len(clause) > 12:
         return []  # nothing to drop: not a paraphrase
