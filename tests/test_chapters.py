@@ -359,3 +359,15 @@ def test_titles_are_noun_phrases_never_pronouns_or_verb_phrases(lj):
         assert title is not None and not {t.lower_ for t in title} & ARCHAIC, c.title
         assert not any(t.pos_ in ("PRON", "DET", "AUX") for t in title), c.title
         assert title[-1].pos_ in ("NOUN", "PROPN"), c.title
+
+
+def test_lexical_titles_on_parser_phrases_with_terms_no_sentence_has():
+    # Choi 3-11 documents 10-14: a parser phrase there ("Afj ...") gave a stemmed term the
+    # sentence-only TF-IDF fit had no column for, and titling crashed on the matmul.
+    folder = shared_path("textseg/choi_dev/3-11")
+    text = " ".join(line.strip() for i in range(10, 15)
+                    for line in (folder / f"{i}.ref").read_text().splitlines()
+                    if line.strip() and not line.startswith("=========="))
+    chapters = analyze_chapters(Transcript.from_text(text), method="lexical")
+    assert len(chapters) > 1 and all(c.title and c.key_phrases for c in chapters)
+    assert all(c.title.lower() in [p.lower() for p in c.key_phrases] for c in chapters)
