@@ -309,7 +309,8 @@ def _ask_clause(sent: Span, root: Token) -> list[Asked]:
     subj = _phrase(subj_tok)
     if subj[-1].i > root.i:
         return []  # "will rest the final success": an inverted clause
-    if any(t.tag_ in ("WDT", "WP", "WP$", "WRB") for t in [*subj, *_main_clause(root)]) or any(
+    if any(t.tag_ in ("WDT", "WP", "WP$", "WRB") and root in (t.head, t.head.head)
+           for t in [*subj, *_main_clause(root)]) or any(
             c.dep_ == "mark" and c.lower_ in ("whether", "if") for c in root.children):
         return []  # "ask not what your country can do": an indirect question or a condition
     if any(c.dep_ in _NEEDS_COMPLEMENT for c in root.children):
