@@ -335,3 +335,39 @@ def test_short_replies_are_no_headings(announced):
     spans = [(c.start_sentence, c.end_sentence) for c in analyze_chapters(chat)]
     assert spans == [(c.start_sentence, c.end_sentence)
                      for c in analyze_chapters(chat, cues=False)]
+
+
+def test_titles_are_noun_phrases_never_pronouns_or_verb_phrases(lj):
+    # Verse (Sonnet 18, public domain) then LJ's prose: the old n-gram titles read
+    # "Thou art" and "Dost thou" on verse. A title is the chapter's most central noun
+    # chunk or entity: it ends on a noun and holds no pronoun or archaic word.
+    from test_keyphrases import SONNET_18
+
+    from pipeline_kit.stages._keyphrases import ARCHAIC
+    from pipeline_kit.stages._nlp import parse
+
+    text = SONNET_18 + " " + shared_path(LJ).read_text(encoding="utf-8")
+    chapters = analyze_chapters(Transcript.from_text(text), target_count=3)
+    assert len(chapters) == 3
+    sentences = split_sentences(Transcript.from_text(text))
+    for c in chapters:
+        body = parse(" ".join(s.text for s in sentences[c.start_sentence:c.end_sentence]))
+        at = body.text.find(c.title) if c.title in body.text else body.text.lower().find(
+            c.title.lower())
+        assert at >= 0, c.title
+        title = body.char_span(at, at + len(c.title), alignment_mode="expand")
+        assert title is not None and not {t.lower_ for t in title} & ARCHAIC, c.title
+        assert not any(t.pos_ in ("PRON", "DET", "AUX") for t in title), c.title
+        assert title[-1].pos_ in ("NOUN", "PROPN"), c.title
+
+
+def test_lexical_titles_on_parser_phrases_with_terms_no_sentence_has():
+    # Choi 3-11 documents 10-14: a parser phrase there ("Afj ...") gave a stemmed term the
+    # sentence-only TF-IDF fit had no column for, and titling crashed on the matmul.
+    folder = shared_path("textseg/choi_dev/3-11")
+    text = " ".join(line.strip() for i in range(10, 15)
+                    for line in (folder / f"{i}.ref").read_text().splitlines()
+                    if line.strip() and not line.startswith("=========="))
+    chapters = analyze_chapters(Transcript.from_text(text), method="lexical")
+    assert len(chapters) > 1 and all(c.title and c.key_phrases for c in chapters)
+    assert all(c.title.lower() in [p.lower() for p in c.key_phrases] for c in chapters)

@@ -1,7 +1,8 @@
-"""Question flaws found by reading generated items (issue 18), reproduced on written text.
+"""Question flaws found by reading generated items (issues 18 and 28), on written text.
 
-Each bad item came from one rule: a "What is …?" stem whose rest is a prepositional
-phrase, and cloze blanks over a span that is no whole noun phrase where it stands.
+Answers and blanks are the parser's noun chunks, so a blank never covers a verb phrase
+("slash farm output") or half a name; a copula question needs a noun or adjective after
+the copula; an opening adverb stays out of the question.
 """
 
 from __future__ import annotations
@@ -11,17 +12,10 @@ import re
 import pytest
 
 from pipeline_kit.stages._chunking import create_semantic_chunks
-from pipeline_kit.stages._questions import (
-    BLANK,
-    generate_questions,
-    object_question,
-    subject_question,
-    where_question,
-    whole_noun_phrase,
-)
+from pipeline_kit.stages._nlp import parse
+from pipeline_kit.stages._question_parse import answer_phrases, ask_sentence, clean_spoken
+from pipeline_kit.stages._questions import BLANK, generate_questions
 
-# Before the fix, generation over these sentences gave six flawed items (the blanks
-# below, and "What is of course more than extended duration?").
 TEXT = (
     "In spoken English the tendency is toward putting dominant stress at the end. "
     "Dominant stress is of course more than extended duration. "
@@ -39,9 +33,8 @@ NOT_NOUN_PHRASES = {"slash farm output", "Despite extensive attempts", "easy pos
                     "authentic account", "climate ranges", "main drain begins", "rotate"}
 
 
-def span(sentence: str, phrase: str) -> tuple[str, int, int]:
-    start = sentence.index(phrase)
-    return sentence, start, start + len(phrase)
+def _sentence(text: str):
+    return next(iter(parse(text).sents))
 
 
 def test_generated_items_on_the_written_text_have_none_of_the_flaws():
@@ -56,17 +49,15 @@ def test_generated_items_on_the_written_text_have_none_of_the_flaws():
 
 @pytest.mark.parametrize(("sentence", "phrase"), [
     ("Farmers asked the government to slash farm output.", "slash farm output"),
-    ("The tax would slash farm output within a year.", "slash farm output"),
     ("This torque causes the entire system to rotate about its axis.", "rotate"),
     ("Despite extensive attempts to dry them, the readings drifted.",
      "Despite extensive attempts"),
-    ("It was not a pleasant or easy position to defend.", "easy position"),
-    ("The chronicles give a seemingly authentic account of the siege.", "authentic account"),
     ("The climate ranges from the steamily equatorial to the temperate.", "climate ranges"),
     ("The tub fills slowly until overflow from the main drain begins.", "main drain begins"),
+    ("Price Daniel 's act seemed certain.", "Daniel"),  # a name cut at its start
 ])
-def test_cloze_blank_must_be_a_whole_noun_phrase(sentence, phrase):
-    assert not whole_noun_phrase(*span(sentence, phrase))
+def test_a_blank_is_never_a_verb_phrase_or_part_of_a_name(sentence, phrase):
+    assert phrase not in answer_phrases(_sentence(sentence))
 
 
 @pytest.mark.parametrize(("sentence", "phrase"), [
@@ -74,13 +65,11 @@ def test_cloze_blank_must_be_a_whole_noun_phrase(sentence, phrase):
     ("It was not an easy position to defend.", "easy position"),
     ("The chronicles give an authentic account of the siege.", "authentic account"),
     ("The farmers sent their grain to local markets.", "local markets"),
-    ("Most library budgets are hopelessly inadequate.", "library budgets"),
-    ("In 1 we investigate a new series of line involutions in a projective space.",
-     "line involutions"),
     ("Then Dick Hyde, a submarine-ball hurler, entered the contest.", "Dick Hyde"),
+    ("The Middle Ages brought calligraphy to perfection.", "Middle Ages"),
 ])
 def test_noun_phrases_still_make_blanks(sentence, phrase):
-    assert whole_noun_phrase(*span(sentence, phrase))
+    assert phrase in answer_phrases(_sentence(sentence))
 
 
 @pytest.mark.parametrize("sentence", [
@@ -89,22 +78,31 @@ def test_noun_phrases_still_make_blanks(sentence, phrase):
     "The answer was in the second letter of the bishop.",
 ])
 def test_what_stem_needs_a_noun_phrase_after_the_copula(sentence):
-    subject = sentence.split(" is ")[0].split(" was ")[0]
-    assert subject_question(*span(sentence, subject), "What") is None
+    for q in ask_sentence(_sentence(sentence)):
+        assert not re.match(r"What (?:is|was) (?:of|toward|in)\b", q.text), q
 
 
-def test_what_stem_from_a_subject_with_a_noun_phrase_complement():
-    sentence = "The tendency is a habit of putting dominant stress at the end."
-    assert subject_question(*span(sentence, "The tendency"), "What") == (
-        "What is a habit of putting dominant stress at the end?")
+def test_copula_with_a_noun_phrase_asks_both_ways():
+    asked = {q.text: q.answer for q in ask_sentence(_sentence(
+        "The tendency is a habit of putting dominant stress at the end."))}
+    assert asked["What is a habit of putting dominant stress at the end?"] == "The tendency"
+    assert asked["What is the tendency?"] == "a habit of putting dominant stress at the end"
 
 
-def test_an_opening_time_adverb_follows_the_subject_in_the_question():
+def test_an_opening_adverb_stays_out_of_the_question():
     """Read in session 3: "What did later they move to Rome itself?"."""
-    s = "Later they moved the press to Rome itself."
-    found = object_question(s, *span(s, "the press")[1:], "What")
-    assert found is not None and found[0] == "What did they later move to Rome itself?"
-    assert where_question(s, *span(s, "Rome itself")[1:]) == \
-        "Where did they later move the press?"
-    s = "Afterwards the book was printed in Venice."
-    assert where_question(s, *span(s, "Venice")[1:]) == "Where was the book afterwards printed?"
+    asked = {q.text: q.answer for q in ask_sentence(_sentence(
+        "Later the printers moved the press to Rome."))}
+    assert asked["Where did the printers move the press?"] == "Rome"
+    assert asked["What did the printers move to Rome?"] == "the press"
+    asked = {q.text: q.answer for q in ask_sentence(_sentence(
+        "Afterwards the book was printed in Venice."))}
+    assert asked["Where was the book printed?"] == "Venice"
+
+
+def test_spoken_fillers_are_removed_or_nothing_is_asked():
+    cleaned = clean_spoken("Um, so the the remote control should have, uh, three buttons.")
+    assert cleaned == "So the remote control should have three buttons."
+    asked = {q.text: q.answer for q in ask_sentence(_sentence(cleaned))}
+    assert asked["How many buttons should the remote control have?"] == "three"
+    assert not ask_sentence(_sentence(clean_spoken("Um, I mean, you know, I think we should.")))

@@ -421,10 +421,23 @@ def test_graph_concepts_link_to_the_speakers_who_say_them(run):
 
 
 def test_questions_name_the_speaker_of_a_one_speaker_sentence(run):
+    # This two-person chat ("I didn't know you were there", "this is Diane ...") gives no
+    # parser question since issue 28 (first-person and "this" subjects are not asked), so
+    # each chunk's sentences are also put through questions_with_speakers as the
+    # questions stage does, with the run's own transcript and chunks.
+    from pipeline_kit.stages._questions import sentence_spans
+    from pipeline_kit.stages._speakers import questions_with_speakers
+    from pipeline_kit.stages._types import Question
+
     words = run.transcript.words
     chunks = {c.chunk_id: c for c in run.chunks}
+    asked = [Question(s.text, "what", "x", c.chunk_id, c.start_time, c.end_time, 0.5,
+                      context=s.text)
+             for c in run.chunks for s in sentence_spans(c.text)]
+    labelled = questions_with_speakers(asked, run.chunks, run.transcript)
+    assert any(q.speaker for q in labelled)
     checked = 0
-    for q in run.questions:
+    for q in [*run.questions, *labelled]:
         if q.speaker is None or not q.context:
             continue
         c = chunks[q.chunk_id]

@@ -312,10 +312,13 @@ def analyze_chapters(
     bounds = list(zip([0, *starts], [*starts, len(sentences)], strict=True))
     vectors = emb if emb is not None else lexical_vectors(texts)
 
-    def embed_phrases(phrases: list[str]) -> Vectors:
+    def embed_phrases(phrases: list[str]) -> tuple[Vectors, Vectors]:
+        """The sentences' and the phrases' vectors in one space (one TF-IDF fit when
+        lexical: a parser phrase may hold a term no sentence vector has a column for)."""
         if emb is not None:
-            return np.asarray(get_embedder(embedder).encode(phrases), dtype=np.float64)
-        return lexical_vectors([*texts, *phrases])[len(texts):]
+            return emb, np.asarray(get_embedder(embedder).encode(phrases), dtype=np.float64)
+        both = lexical_vectors([*texts, *phrases])
+        return both[:len(texts)], both[len(texts):]
 
     title_vectors = vectors if emb is not None else lexical_vectors([*texts])
     chapters = _build(sentences, bounds, title_vectors, chunk_list, offset,
@@ -328,11 +331,15 @@ def analyze_chapters(
 
 def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Vectors,
            chunks: list[Chunk], offset: int, summary_sentences: int,
-           title_phrases: int, embed_phrases: Callable[[list[str]], Vectors]) -> list[Chapter]:
+           title_phrases: int,
+           embed_phrases: Callable[[list[str]], tuple[Vectors, Vectors]]) -> list[Chapter]:
     bodies = [" ".join(s.text for s in sentences[a:b]) for a, b in bounds]
     phrases = key_phrases(bodies, top_n=5)
     every = sorted({p for row in phrases for p, _ in row})
-    pvec = _rows(embed_phrases(every)) if every else np.zeros((0, 1))
+    svec, pvec = vectors, np.zeros((0, 1))
+    if every:
+        svec, phrase_vectors = embed_phrases(every)
+        pvec = _rows(phrase_vectors)
     where = {p: i for i, p in enumerate(every)}
     out: list[Chapter] = []
     for i, (a, b) in enumerate(bounds):
@@ -346,7 +353,7 @@ def _build(sentences: list[Sentence], bounds: list[tuple[int, int]], vectors: Ve
         end = sentences[b].start_time if b < len(sentences) else sentences[-1].end_time
         names = tuple(p for p, _ in phrases[i])
         central = by_centrality(names, [w for _, w in phrases[i]],
-                                pvec[[where[p] for p in names]], vectors[a:b])
+                                pvec[[where[p] for p in names]], svec[a:b])
         out.append(Chapter(
             chapter_index=i,
             title=_title(central, i, title_phrases),

@@ -12,6 +12,10 @@ Three tests, applied in order, join labels into groups (union-find):
 3. **embedding**: MiniLM cosine of the labels at least ``similarity`` (0.88 keeps
    "elections"/"election" and "childhood obesity"/"obesity in children" together
    and "printing"/"printing press" (0.82) or "car"/"automobile" (0.87) apart).
+
+With ``kinds`` (per label its part of speech or entity type, e.g. "NOUN", "PERSON",
+"DATE"), no test joins two labels of different kinds: "arts" the noun never joins
+"art" the verb, a date never joins a person.
 """
 
 from __future__ import annotations
@@ -84,16 +88,17 @@ class ConceptGroups:
         return {lab: self.canonical[k] for lab, k in zip(self.labels, self.group, strict=True)}
 
 
-def _join_lemmas(keys: list[str], u: _Union) -> None:
-    first: dict[str, int] = {}
+def _join_lemmas(keys: list[str], kinds: Sequence[str], u: _Union) -> None:
+    first: dict[tuple[str, str], int] = {}
     for i, k in enumerate(keys):
-        if k in first:
-            u.join(first[k], i)
+        if (k, kinds[i]) in first:
+            u.join(first[(k, kinds[i])], i)
         else:
-            first[k] = i
+            first[(k, kinds[i])] = i
 
 
-def _join_contained(keys: list[str], weights: Sequence[float], u: _Union) -> None:
+def _join_contained(keys: list[str], weights: Sequence[float], kinds: Sequence[str],
+                    u: _Union) -> None:
     """Join each label to the longer labels whose head ends with it, when unambiguous:
     they all lie in one group, or one group weighs at least twice any other."""
     heads = [_head(k) for k in keys]
@@ -102,8 +107,8 @@ def _join_contained(keys: list[str], weights: Sequence[float], u: _Union) -> Non
         words = tuple(keys[i].split())
         if not words or words != heads[i]:
             continue  # "art of printing" is never the tail of another phrase
-        parents = [j for j in range(len(keys))
-                   if len(heads[j]) > len(words) and heads[j][-len(words):] == words]
+        parents = [j for j in range(len(keys)) if kinds[j] == kinds[i]
+                   and len(heads[j]) > len(words) and heads[j][-len(words):] == words]
         weight: dict[int, float] = {}
         for j in parents:
             weight[u.find(j)] = weight.get(u.find(j), 0.0) + weights[j]
@@ -112,14 +117,15 @@ def _join_contained(keys: list[str], weights: Sequence[float], u: _Union) -> Non
             u.join(i, max(weight, key=lambda g: weight[g]))
 
 
-def _join_similar(labels: Sequence[str], u: _Union, embedder: Embedder | str | None,
-                  similarity: float) -> None:
+def _join_similar(labels: Sequence[str], kinds: Sequence[str], u: _Union,
+                  embedder: Embedder | str | None, similarity: float) -> None:
     model = get_embedder(embedder)
     emb = normalize_rows(encode_cached(model, list(labels)))
     sims = emb @ emb.T
     rows, cols = np.nonzero(np.triu(sims >= similarity, k=1))
     for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
-        u.join(a, b)
+        if kinds[a] == kinds[b]:
+            u.join(a, b)
 
 
 def _canonical(members: list[int], labels: Sequence[str], weights: Sequence[float]) -> str:
@@ -134,10 +140,12 @@ def _canonical(members: list[int], labels: Sequence[str], weights: Sequence[floa
 
 def merge_concepts(labels: Sequence[str], weights: Sequence[float] | None = None, *,
                    embedder: Embedder | str | None | bool = None,
-                   similarity: float = SIMILARITY) -> ConceptGroups:
+                   similarity: float = SIMILARITY,
+                   kinds: Sequence[str] | None = None) -> ConceptGroups:
     """Group near-duplicate ``labels`` by lemma, containment and embedding similarity.
 
-    ``weights`` (e.g. mention counts) choose each group's canonical label.
+    ``weights`` (e.g. mention counts) choose each group's canonical label; ``kinds``
+    (part of speech or entity type per label) keep labels of different kinds apart.
     ``embedder=False`` skips the embedding test; None is the bundled MiniLM.
     """
     if not 0.0 < similarity <= 1.0:
@@ -146,12 +154,15 @@ def merge_concepts(labels: Sequence[str], weights: Sequence[float] | None = None
     w = [1.0] * len(labels) if weights is None else [float(x) for x in weights]
     if len(w) != len(labels):
         raise ValueError(f"{len(w)} weights for {len(labels)} labels")
+    kind = [""] * len(labels) if kinds is None else [str(k) for k in kinds]
+    if len(kind) != len(labels):
+        raise ValueError(f"{len(kind)} kinds for {len(labels)} labels")
     keys = [lemma_key(x) for x in labels]
     u = _Union(len(labels))
-    _join_lemmas(keys, u)
-    _join_contained(keys, w, u)
+    _join_lemmas(keys, kind, u)
+    _join_contained(keys, w, kind, u)
     if embedder is not False and len(labels) > 1:
-        _join_similar(labels, u, None if embedder is True else embedder, similarity)
+        _join_similar(labels, kind, u, None if embedder is True else embedder, similarity)
     roots: dict[int, int] = {}
     group = [roots.setdefault(u.find(i), len(roots)) for i in range(len(labels))]
     canonical = tuple(_canonical([i for i, g in enumerate(group) if g == k], labels, w)

@@ -8,6 +8,9 @@ Edges (undirected ``nx.Graph``, attribute ``kind``):
 * ``similar``      chunk – chunk among each other's ``k_similar`` nearest above a threshold
 * ``cooccurrence`` concept – concept mentioned in the same or neighbouring chunks
 
+A concept node's ``entity_type`` is its spaCy entity label (PERSON, GPE, ORG, DATE, ...)
+or "" for a common noun phrase, so a view can colour people, places and dates.
+
 A chunk pair that is both ``next`` and ``similar`` keeps one edge: ``kind="next"``,
 ``kinds="next|similar"`` and a ``similarity``. Every attribute is a str, int, float
 or bool, so GraphML and GEXF export work as is.
@@ -41,6 +44,17 @@ _NEXT_WEIGHT = 0.5
 def concept_id(key: str) -> str:
     """Node id of a concept key ("printing" -> "concept:printing")."""
     return CONCEPT_PREFIX + key
+
+
+def concept_kind(st: PhraseStats, key: str) -> str:
+    """What part of speech a concept's head is: "PROPN" for a name, else "NOUN".
+
+    Every candidate ends on a noun, so verbs never reach the merge; names and common
+    nouns stay apart ("United States" and "state"). Entity types are not compared: the
+    small English model labels one name differently in two places ("Middle Ages" LOC,
+    "early Middle Ages" DATE).
+    """
+    return "PROPN" if key in st.proper else "NOUN"
 
 
 def _chapter_of(chunks: Sequence[Chunk], chapters: Sequence[Chapter] | None) -> dict[str, int]:
@@ -292,7 +306,8 @@ def _add_concepts(G: nx.Graph, st: PhraseStats, cols: list[int], chunks: Sequenc
                    count=int(col_cnt.sum()), proper_name=key in st.proper,
                    variants="|".join(forms),
                    merged="|".join(st.surface[st.phrases[m]] for m in group[1:]),
-                   chapters=",".join(map(str, chs)), rank=pos)
+                   chapters=",".join(map(str, chs)), rank=pos,
+                   entity_type=st.entity_type.get(key, ""))
         for r in rows:
             G.add_edge(chunks[r].chunk_id, cid, kind="mention", kinds="mention",
                        weight=float(col_tf[r]), count=int(col_cnt[r]))
@@ -333,7 +348,9 @@ def _merge_pool(st: PhraseStats, pool: list[int],
         return [], {}
     scores = _phrase_scores(st)
     labels = [st.surface[st.phrases[j]] for j in pool]
-    groups = merge_concepts(labels, [float(scores[j]) for j in pool], embedder=embedder)
+    kinds = [concept_kind(st, st.phrases[j]) for j in pool]
+    groups = merge_concepts(labels, [float(scores[j]) for j in pool], embedder=embedder,
+                            kinds=kinds)
     members: dict[int, list[int]] = {}
     rep_of: dict[int, int] = {}
     for g, name in enumerate(groups.canonical):

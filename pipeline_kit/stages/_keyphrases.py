@@ -1,21 +1,28 @@
-"""Key phrases of texts from scikit-learn n-gram TF-IDF (shared by graph, chapters, questions).
+"""Key phrases of texts: spaCy noun chunks and named entities, weighted by TF-IDF.
 
-Candidates are runs of content words between stop words and punctuation (so a
-phrase never spans "century may justly"), plus "X of Y" phrases such as "art of
-printing". Each candidate gets a quality factor: multiword noun-like phrases and
-proper names ("Gutenberg Bible") are preferred, verb- and adverb-like single words
-("had", "closely") are dropped. No NLTK data or online model is needed.
+Shared by the graph, chapters and questions. Each text is parsed with the shared
+pipeline (:mod:`pipeline_kit.stages._nlp`). A candidate is a noun chunk or an
+entity without determiners, pronouns, possessors, numbers or stop words in front
+("thy unused beauty" -> "unused beauty", "the world's fresh ornament" -> "fresh
+ornament"), ending on a noun; its key is lower case with the head noun lemmatised
+("movable types" -> "movable type", "men" -> "man"). No pronoun, determiner, stop
+word or archaic function word (thy, thou, thee, thine, art after thou, doth, hath)
+is ever a candidate. Entities keep their type (PERSON, GPE, ORG, DATE, ...).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
 
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -74,18 +81,44 @@ _MONTHS = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
-_TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]|[0-9][0-9.,:]*|[^\sA-Za-z0-9]")
-_SENT_END = frozenset(".!?;:")
-_ADJ_SUFFIXES = ("ous", "ful", "ive", "able", "ible", "less", "ical", "ish")
-# Adjectives that may modify a noun ("fine typography") but are no concept alone.
-_ADJECTIVES = frozenset(
-    "fine ugly worth beautiful pretty nice bad poor rich easy hard free open full real main "
-    "clear close common special simple strong possible likely important different similar "
-    "present modern ancient formal exact whole natural early far near recent major minor "
-    "general final total best worst higher lower wide broad deep dark light young".split()
-)
-_LY_NOUNS = frozenset("family assembly supply italy july reply ally monopoly anomaly rally "
-                      "butterfly jelly belly holly lily bully melancholy".split())
+# Early-modern function words the English model reads as nouns ("thou" NN, "Thyself" NNP).
+ARCHAIC = frozenset("thy thou thee thine thyself ye yea art doth hath dost hast shalt wilt "
+                    "canst couldst wouldst shouldst art wert thereof whereof".split())
+# Nouns that name nothing, even modified ("ugly ones", "the same thing", "thy sweet self").
+_EMPTY = frozenset("""
+    one ones thing things stuff way ways lot lots kind kinds sort sorts bit bits self selves
+    someone somebody everybody anybody nobody something anything everything nothing whatever
+    """.split())
+# Nouns too general to name a concept alone ("a matter", "the time", "men").
+_VAGUE = _EMPTY | frozenset("""
+    matter fact course sense case cases purpose means instance example point points part
+    parts side whole middle man men people person time times day days year years week weeks
+    month months hour hours minute minutes second seconds
+    """.split())
+# Leading words that qualify a mention without changing what it names ("aforesaid Bible").
+_QUALIFIERS = frozenset("of the aforesaid said such same above following foregoing so-called "
+                        "whole entire very".split())
+# Entity types that name a concept; counts, money, percentages and clock times do not.
+CONCEPT_ENTITIES = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW "
+                             "LANGUAGE DATE".split())
+_NOMINAL = frozenset({"NOUN", "PROPN"})
+_DROP_POS = frozenset({"DET", "PRON", "NUM", "ADV", "CCONJ", "SCONJ", "PART", "PUNCT", "ADP",
+                       "AUX", "INTJ", "SYM", "X", "SPACE"})
+_DATE_WORDS = re.compile(r"\d|centur|\bages?\b|\bera\b|" + "|".join(_MONTHS), re.I)
+MAX_WORDS = 3  # words of a common-noun phrase kept, nearest its head
+MAX_ENTITY_WORDS = 5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One mention of a phrase: its key, how it is written and what it is."""
+
+    key: str  # lower case, head noun lemmatised ("movable type")
+    surface: str  # as written ("movable types")
+    initial: bool  # starts a sentence (its capital says nothing)
+    entity: str | None  # spaCy entity label, None for a common noun chunk
+    start: int  # character offsets in the parsed text
+    end: int
 
 
 @dataclass(frozen=True)
@@ -97,8 +130,9 @@ class PhraseStats:
     tfidf: Any  # scipy.sparse csr (texts × phrases), rows L2-normalised
     quality: np.ndarray  # per phrase multiplicative preference (multiword, proper name)
     surface: dict[str, str]  # lower-case phrase -> how it is best written ("Gutenberg Bible")
-    proper: frozenset[str]  # phrases written capitalised mid-sentence
+    proper: frozenset[str]  # named entities and phrases written capitalised mid-sentence
     variants: dict[str, tuple[str, ...]]  # key -> every written form ("letter", "letters")
+    entity_type: dict[str, str] = field(default_factory=dict)  # key -> its usual entity label
 
     @property
     def document_frequency(self) -> np.ndarray:
@@ -115,7 +149,7 @@ def _is_content(tok: str) -> bool:
     if "'" in low:  # contractions and possessive forms: "don't", "printer's"
         return False
     cap = tok[0].isupper()
-    if not cap and low.endswith("ly") and len(low) > 4 and low not in _LY_NOUNS:
+    if not cap and low.endswith("ly") and len(low) > 4 and low not in ("family", "italy"):
         return False  # adverbs
     return cap or len(low) > 2
 
@@ -123,39 +157,6 @@ def _is_content(tok: str) -> bool:
 def is_content_word(token: str) -> bool:
     """True for a word that may be part of a key phrase (not a stop, number or verb-like word)."""
     return _is_content(token)
-
-
-def _tokens(text: str) -> list[tuple[str, bool, bool]]:
-    """(token, is_content, sentence_initial) for each token; punctuation is a boundary."""
-    out: list[tuple[str, bool, bool]] = []
-    initial = True
-    for m in _TOKEN_RE.finditer(text):
-        tok = m.group(0)
-        if not tok[0].isalpha():
-            out.append((tok, False, False))
-            if tok in _SENT_END or tok.endswith((".", "!", "?")):
-                initial = True
-            continue
-        out.append((tok, _is_content(tok), initial))
-        initial = False
-    return out
-
-
-def _ok_phrase(words: Sequence[str]) -> bool:
-    """A phrase should end in a noun-like word: no -ed / -ing / adjective-like last word."""
-    if not words:
-        return False
-    last = words[-1]
-    if last[0].isupper():
-        return True
-    low = last.lower()
-    if low in _ADJECTIVES or (low.endswith("est") and len(low) > 5):
-        return False
-    if low.endswith("ed") and len(words) == 1:
-        return False
-    if len(words) > 1 and low.endswith(("ed", "ing", *_ADJ_SUFFIXES)):
-        return False
-    return True
 
 
 def singular(word: str) -> str:
@@ -169,78 +170,197 @@ def singular(word: str) -> str:
 
 
 def phrase_key(surface: str) -> str:
-    """Key under which written forms of a phrase are merged: lower case, last word singular."""
+    """Key of a written phrase without its parse: lower case, last word singular."""
     words = surface.lower().split()
     return " ".join([*words[:-1], singular(words[-1])]) if words else ""
 
 
-def candidates(text: str, max_words: int = 3) -> list[tuple[str, str, bool]]:
-    """Candidate phrases of ``text`` as (key, as written, sentence-initial).
+def _archaic(tok: Token) -> bool:
+    """An early-modern function word; "art" only as the verb after or before "thou"."""
+    low = tok.lower_
+    if low != "art":
+        return low in ARCHAIC
+    doc = tok.doc
+    near = [doc[i].lower_ for i in (tok.i - 2, tok.i - 1, tok.i + 1) if 0 <= i < len(doc)]
+    return "thou" in near or (tok.i > 0 and doc[tok.i - 1].pos_ in ("PRON", "DET")
+                              and doc[tok.i - 1].lower_ in ("that", "who", "which"))
 
-    N-grams of 1..``max_words`` content words inside each run of content words, and
-    "X of Y" phrases where a run's last word and the whole next run are joined by "of"
-    ("art of printing", "forms of printed letters").
-    """
-    toks = _tokens(text)
-    runs: list[tuple[int, int]] = []  # token index ranges of content runs
-    i = 0
-    while i < len(toks):
-        if toks[i][1]:
-            j = i
-            while j < len(toks) and toks[j][1]:
-                j += 1
-            runs.append((i, j))
-            i = j
+
+def _bad_word(tok: Token) -> bool:
+    """A token that never belongs in a concept: function, archaic or contracted words."""
+    t = tok.text
+    return (tok.pos_ in _DROP_POS or tok.is_stop or _archaic(tok) or "'" in t or "’" in t
+            or not t[:1].isalpha() and t != "-" or tok.lower_ in _NUMBER_WORDS)
+
+
+def _trim(tokens: list[Token], entity: str | None) -> list[Token]:
+    """The phrase's tokens after its last function word, possessor or archaic word."""
+    cut = 0
+    for i, tok in enumerate(tokens):
+        if tok.text == "-" and 0 < i < len(tokens) - 1:
+            continue  # "self-substantial": the hyphen joins two words
+        if tok.tag_ == "POS" or (_bad_word(tok) and not (entity and tok.lower_ in ("of", "the")
+                                                         and i > 0)):
+            cut = i + 1
+    kept, dropped = tokens[cut:], tokens[:cut]
+    inner = {t.i for t in kept[:-1]}
+    for t in dropped:  # "forty-two line Bible": a dropped number's head goes too ("Bible")
+        if t.pos_ == "NUM" and t.head.i in inner:
+            cut = max(cut, t.head.i - tokens[0].i + 1)
+    tokens = tokens[cut:]
+    while tokens and (tokens[0].text == "-" or tokens[0].lower_ in _QUALIFIERS):
+        tokens = tokens[1:]
+    limit = MAX_ENTITY_WORDS if entity else MAX_WORDS
+    words = [t for t in tokens if t.text != "-"]
+    if len(words) > limit:
+        tokens = tokens[tokens.index(words[-limit]):]
+    return tokens
+
+
+def _key(tokens: Sequence[Token]) -> str:
+    """Lower-case words, the head noun as its lemma; hyphenated words stay joined."""
+    parts: list[str] = []
+    for i, tok in enumerate(tokens):
+        w = tok.lower_
+        if i == len(tokens) - 1:
+            w = tok.lemma_.lower() if tok.pos_ == "NOUN" else singular(w)
+        if parts and (tok.text == "-" or tokens[i - 1].text == "-"):
+            parts[-1] += w
         else:
-            i += 1
-    out: list[tuple[str, str, bool]] = []
-    for r, (a, b) in enumerate(runs):
-        words = [t[0] for t in toks[a:b]]
-        cap = [w[0].isupper() for w in words]
-        for n in range(1, max_words + 1):
-            for k in range(len(words) - n + 1):
-                gram = words[k : k + n]
-                if all(cap[k : k + n]):  # part of a name: the whole name or its last word
-                    ends = k + n == len(words) or not cap[k + n]
-                    starts = k == 0 or not cap[k - 1]
-                    if not ends or not (starts or n == 1):
-                        continue
-                if _ok_phrase(gram):
-                    surface = " ".join(gram)
-                    out.append((phrase_key(surface), surface, toks[a + k][2]))
-        if r + 1 < len(runs) and runs[r + 1][0] == b + 1 and toks[b][0].lower() == "of":
-            c, d = runs[r + 1]
-            tail = [t[0] for t in toks[c:d]]
-            if 1 + len(tail) <= max_words and _ok_phrase(tail) and words[-1][0].islower():
-                surface = " ".join([words[-1], toks[b][0], *tail])
-                out.append((phrase_key(surface), surface, toks[b - 1][2] and len(words) == 1))
+            parts.append(w)
+    return " ".join(parts)
+
+
+def _surface(tokens: Sequence[Token]) -> str:
+    doc = tokens[0].doc
+    return doc.text[tokens[0].idx:tokens[-1].idx + len(tokens[-1])]
+
+
+def _nominal_head(tokens: Sequence[Token], entity: str | None) -> bool:
+    """Ends on a noun that is not vague, archaic or a lone short word."""
+    head = tokens[-1]
+    if head.pos_ not in _NOMINAL and not entity:
+        return False
+    low = head.lower_
+    if _bad_word(head) or low in _EMPTY or low in _MONTHS and not entity:
+        return False
+    if len(tokens) == 1 and (low in _VAGUE or len(low) < 3 or low in _WEAK):
+        return False
+    return not (entity == "DATE" and not _DATE_WORDS.search(_surface(tokens)))
+
+
+def _candidate(tokens: list[Token], entity: str | None) -> Candidate | None:
+    tokens = _trim(tokens, entity)
+    if not tokens or not _nominal_head(tokens, entity):
+        return None
+    if not entity and any(t.pos_ not in ("ADJ", "NOUN", "PROPN", "VERB") and t.text != "-"
+                          for t in tokens):
+        return None
+    first = tokens[0]
+    return Candidate(_key(tokens), _surface(tokens), bool(first.is_sent_start), entity,
+                     first.idx, tokens[-1].idx + len(tokens[-1]))
+
+
+def doc_candidates(doc: Doc) -> list[Candidate]:
+    """Concept mentions of a parsed text, in order: noun chunks, the entities in them, and
+    a modified common noun's head alone ("beautiful letters" also counts as "letter")."""
+    ents: dict[tuple[int, int], str] = {(e.start, e.end): e.label_ for e in doc.ents
+                                        if e.label_ in CONCEPT_ENTITIES}
+    spans: list[tuple[Span | list[Token], str | None]] = []
+    seen: set[tuple[int, int]] = set()
+    for nc in doc.noun_chunks:
+        label = next((lab for (a, b), lab in ents.items() if a <= nc.start < b
+                      or a < nc.end <= b), None)
+        spans.append((nc, label if label and nc.root.pos_ == "PROPN" else None))
+        seen.add((nc.start, nc.end))
+    spans += [(doc[a:b], lab) for (a, b), lab in ents.items() if (a, b) not in seen]
+    out: dict[tuple[int, int], Candidate] = {}
+    for span, label in spans:
+        c = _candidate(list(span), label)
+        if c is None:
+            continue
+        out.setdefault((c.start, c.end), c)
+        head = span[-1]  # trimming only drops words in front of the head
+        if label is None and " " in c.key and head.pos_ == "NOUN":
+            h = _candidate([head], None)
+            if h is not None:
+                out.setdefault((h.start, h.end), h)
+    for c in _of_phrases(doc):
+        out.setdefault((c.start, c.end), c)
+    return sorted(out.values(), key=lambda c: (c.start, -c.end))
+
+
+def _of_phrases(doc: Doc) -> Iterable[Candidate]:
+    """"X of Y" for bare common nouns X and Y on either side of "of" ("art of printing")."""
+    for prep in doc[1:-1]:
+        head, obj = doc[prep.i - 1], doc[prep.i + 1]
+        if (prep.lower_ != "of" or prep.dep_ != "prep" or prep.head.i != head.i
+                or obj.head.i != prep.i or obj.dep_ != "pobj"):
+            continue
+        if head.pos_ != "NOUN" or head.lower_ in _VAGUE or _bad_word(head):
+            continue
+        if obj.pos_ != "NOUN" or not _nominal_head([obj], None):
+            continue
+        key = f"{head.lemma_.lower()} of {_key([obj])}"
+        yield Candidate(key, _surface([head, obj]), bool(head.is_sent_start), None, head.idx,
+                        obj.idx + len(obj))
+
+
+_PARSED: OrderedDict[str, Doc] = OrderedDict()  # text -> parse, most recent last
+_PARSED_MAX = 4096  # texts kept: the graph and the questions parse the same chunks
+_parsed_lock = threading.Lock()
+
+
+def parse_texts(texts: Sequence[str]) -> list[Doc]:
+    """The texts parsed by the shared pipeline, in one batch for those not parsed lately.
+
+    Stand-in until the transcript's parse is cached with its artifacts: within one
+    process the graph, chapter and question stages parse each chunk text once.
+    """
+    from pipeline_kit.stages._nlp import nlp
+
+    with _parsed_lock:
+        todo = list(dict.fromkeys(t for t in texts if t not in _PARSED))
+    fresh = dict(zip(todo, nlp().pipe(todo, batch_size=32), strict=True))
+    with _parsed_lock:
+        out = [fresh[t] if t in fresh else _PARSED[t] for t in texts]
+        for t, d in zip(texts, out, strict=True):
+            _PARSED[t] = d
+            _PARSED.move_to_end(t)
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
     return out
 
 
+def candidates(text: str, max_words: int = MAX_WORDS) -> list[tuple[str, str, bool]]:
+    """Candidate phrases of ``text`` as (key, as written, sentence-initial)."""
+    from pipeline_kit.stages._nlp import parse
+
+    return [(c.key, c.surface, c.initial) for c in doc_candidates(parse(text))
+            if c.entity or len(c.key.split()) <= max_words]
+
+
 def _quality(phrase: str, is_proper: bool) -> float:
+    """Preference for multiword phrases and names over single, short common nouns."""
     words = [w for w in phrase.split() if w != "of"]
     q = {1: 1.0, 2: 1.4}.get(len(words), 1.55)
     if is_proper:
         q *= 1.3
-    elif len(words) == 1:
-        w = words[0]
-        if w.endswith(_ADJ_SUFFIXES) or w.endswith("al"):
-            q *= 0.5
-        if w.endswith("ing"):
-            q *= 0.8
-        if len(w) <= 3:
-            q *= 0.7
+    elif len(words) == 1 and len(words[0]) <= 3:
+        q *= 0.7
     return q
 
 
 def phrase_stats(
-    texts: Sequence[str], ngram_range: tuple[int, int] = (1, 3), min_df: int = 1
+    texts: Sequence[str], ngram_range: tuple[int, int] = (1, 3), min_df: int = 1,
+    docs: Iterable[Doc] | None = None,
 ) -> PhraseStats:
     """Count candidate phrases in every text and weight them by TF-IDF (sublinear tf).
 
-    Written forms that differ only in case or a plural last word share one key; a
-    key is a proper name when its words are mostly capitalised where no sentence
-    starts ("Gutenberg Bible", "Middle Ages").
+    Written forms with one key ("letter", "letters") are counted together. A key is a
+    proper name when it is a named entity or its words are mostly capitalised where no
+    sentence starts. ``docs``: the texts already parsed (else they are parsed here).
+    ``ngram_range`` bounds the words of a common-noun phrase; entities may be longer.
     """
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
@@ -250,17 +370,23 @@ def phrase_stats(
         raise ValueError(f"ngram_range must be (lo, hi) with 1 <= lo <= hi, got {ngram_range}")
     written: dict[str, Counter[str]] = defaultdict(Counter)
     inside: dict[str, Counter[str]] = defaultdict(Counter)  # forms seen mid-sentence
-    docs: list[list[str]] = []
-    for text in texts:
-        doc = []
-        for key, form, initial in candidates(text, max_words=hi):
-            if len([w for w in key.split() if w != "of"]) < lo:
+    labels: dict[str, Counter[str]] = defaultdict(Counter)
+    rows: list[list[str]] = []
+    for doc in (docs if docs is not None else parse_texts(texts)):
+        row = []
+        for c in doc_candidates(doc):
+            n = len(c.key.split())
+            if n < lo or (n > hi and not c.entity):
                 continue
-            doc.append(key)
-            written[key][form] += 1
-            if not initial:
-                inside[key][form] += 1
-        docs.append(doc)
+            row.append(c.key)
+            written[c.key][c.surface] += 1
+            if c.entity:
+                labels[c.key][c.entity] += 1
+            if not c.initial:
+                inside[c.key][c.surface] += 1
+        rows.append(row)
+    if len(rows) != len(texts):
+        raise ValueError(f"{len(rows)} parsed docs for {len(texts)} texts")
     surface: dict[str, str] = {}
     proper: set[str] = set()
     for key, forms in written.items():
@@ -274,19 +400,24 @@ def phrase_stats(
                 best = max(mid, key=lambda f: (f not in capital, mid[f], f))
         else:  # only ever seen at a sentence start: lower-case its first letter
             best = forms.most_common(1)[0][0]
-            best = best[0].lower() + best[1:]
+            if key not in labels:
+                best = best[0].lower() + best[1:]
         surface[key] = best
+    entity_type = {k: lab.most_common(1)[0][0] for k, lab in labels.items()
+                   if sum(lab.values()) * 2 >= sum(written[k].values())}
+    proper |= set(entity_type)
     variants = {k: tuple(sorted(f.keys())) for k, f in written.items()}
     vec = CountVectorizer(analyzer=lambda d: d, min_df=min_df, lowercase=False)
     try:
-        counts = vec.fit_transform(docs).tocsr()
+        counts = vec.fit_transform(rows).tocsr()
     except ValueError:  # no candidate at all
         empty = sparse.csr_matrix((len(texts), 0))
         return PhraseStats((), empty, empty, np.zeros(0), {}, frozenset(), {})
     phrases = tuple(str(p) for p in vec.get_feature_names_out())
     tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
     quality = np.array([_quality(p, p in proper) for p in phrases], dtype=float)
-    return PhraseStats(phrases, counts, tfidf, quality, surface, frozenset(proper), variants)
+    return PhraseStats(phrases, counts, tfidf, quality, surface, frozenset(proper), variants,
+                       entity_type)
 
 
 def _pick(row_scores: list[tuple[str, float]], top_n: int) -> list[tuple[str, float]]:

@@ -1,0 +1,377 @@
+"""Wh- and cloze questions built from a sentence's dependency parse (spaCy).
+
+Answer first: the answer is a noun chunk or entity of the sentence's main clause, and
+its type picks the wh-word: a PERSON (or a noun naming people) asks Who, a place
+(GPE, LOC, FAC) in a prepositional phrase asks Where, a DATE in one asks When, a
+counted noun asks How many, anything else asks What. The question keeps only the
+main clause (subject, auxiliaries, verb, objects and their prepositional phrases;
+no subordinate, relative or coordinated clause), so it is shorter than its source:
+
+* subject question: the subject is replaced by the wh-word ("Who printed the Bible?");
+* object / adjunct question: the auxiliary, or "do" for a plain verb, moves before
+  the subject and the answer leaves the clause ("Where did Gutenberg print the Bible?").
+
+Spoken fillers ("um", "you know", "I mean") and repeated words (false starts) are
+removed before parsing; a sentence whose main subject is "I" or "you", or that is
+too short once cleaned, gets no question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spacy.tokens import Span, Token
+
+MAX_WH_WORDS = 16  # a longer question copies too much of its sentence
+MAX_CLOZE_WORDS = 25
+MIN_WORDS = 6  # cleaned sentence words below which nothing is asked
+SHORT_SENTENCE = 12  # words up to which a question may be as long as its sentence
+_FILLER_RE = re.compile(
+    r",?\s*\b(?:u+m+|u+h+|e+r+m*|a+h+|h+m+|m+h*m+|you know|i mean|sort of|kind of)\b[,.]?\s*",
+    re.IGNORECASE)
+_REPEAT_RE = re.compile(r"\b(\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.IGNORECASE)
+_CUT_WORD_RE = re.compile(r"\b\w+-(?=\s|$)")  # "th- the": a cut-off word
+_PLACE = frozenset({"GPE", "LOC", "FAC"})
+_NAMES = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE".split())
+_FINITE = frozenset("is are was were am has have had will would can could may might shall "
+                    "should must do does did".split())
+_NEEDS_COMPLEMENT = frozenset({"ccomp", "csubj"})  # dropped from the main clause
+_ASIDE = frozenset({"prep", "punct", "npadvmod", "advmod", "aux", "auxpass", "neg"})
+_CLAUSES = frozenset({"conj", "advcl", "ccomp"})  # clauses asked like a main clause
+_ORDER = {"when": 0, "how_many": 1, "where": 2, "who": 3, "what": 4}
+_SET_PHRASES = frozenset({("of", "course"), ("in", "fact"), ("in", "addition"),
+                          ("in", "particular"), ("in", "general"), ("at", "least")})
+_SINCE_UNTIL = {"since": "Since when", "until": "Until when", "till": "Until when"}
+_DATE = frozenset({"DATE"})
+_PEOPLE = frozenset(
+    "people person man men woman women child children boy girl family king queen monk "
+    "priest bishop soldier citizen patient doctor lawyer judge official member student "
+    "friend parent wife husband brother sister son daughter mother father printer scribe "
+    "craftsman workman scholar reader writer author leader president senator governor "
+    "minister speaker teacher worker farmer".split())
+_CLAUSE_DEPS = frozenset({"advcl", "ccomp", "conj", "cc", "parataxis", "mark", "relcl",
+                          "acl", "appos", "csubj", "discourse", "intj", "meta", "dep",
+                          "preconj", "punct"})
+_LEAD_DEPS = frozenset({"cc", "advmod", "discourse", "intj", "mark", "punct", "npadvmod"})
+_SUBJECTS = frozenset({"nsubj", "nsubjpass"})
+_OBJECTS = frozenset({"dobj", "attr"})
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One question from one sentence: its text, answer, type and answer type."""
+
+    text: str
+    answer: str
+    qtype: str  # "who", "what", "where", "when", "how_many", "cloze"
+    answer_type: str  # "person", "place", "date", "number", "thing", "phrase"
+
+
+def clean_spoken(text: str) -> str:
+    """The sentence without fillers, cut-off words and immediate word repeats."""
+    out = _FILLER_RE.sub(" ", text)
+    out = _CUT_WORD_RE.sub("", out)
+    out = _REPEAT_RE.sub(r"\1", out)
+    out = re.sub(r"\s+([,.?!;:])", r"\1", re.sub(r"\s{2,}", " ", out)).strip(" ,")
+    return out[:1].upper() + out[1:] if out else out
+
+
+def _words(tokens: Iterable[Token]) -> list[Token]:
+    return sorted(tokens, key=lambda t: t.i)
+
+
+def _phrase(tok: Token) -> list[Token]:
+    """A noun's phrase without its relative, appositive or coordinated clauses."""
+    out = [tok]
+    for child in tok.children:
+        joined = child.dep_ in ("conj", "cc", "preconj") and tok.pos_ not in ("VERB", "AUX")
+        # "more or less closely" stays whole, and so does "bake-offs"
+        if child.dep_ not in _CLAUSE_DEPS or joined or child.tag_ == "HYPH":
+            out += _phrase(child)
+    return _words(out)
+
+
+def _text(tokens: Sequence[Token]) -> str:
+    """The tokens as written, with a space wherever words were left out between them."""
+    out: list[str] = []
+    for i, t in enumerate(tokens):
+        if i and (t.i != tokens[i - 1].i + 1 or tokens[i - 1].whitespace_):
+            out.append(" ")
+        out.append(t.text)
+    return "".join(out).strip()
+
+
+def _is_content_phrase(tokens: Sequence[Token]) -> bool:
+    head = next(t for t in tokens if t.head not in tokens or t.head == t)
+    return (head.pos_ in ("NOUN", "PROPN") and not head.is_stop
+            and any(t.pos_ in ("NOUN", "PROPN", "NUM") and not t.is_stop for t in tokens))
+
+
+def _kind(tokens: Sequence[Token]) -> str:
+    """What a noun phrase names: person, place, date, number or thing."""
+    ents = {t.ent_type_ for t in tokens if t.ent_type_}
+    head = next(t for t in tokens if t.head not in tokens or t.head == t)
+    if head.ent_type_ == "PERSON" or head.lemma_.lower() in _PEOPLE or (
+            head.ent_type_ == "NORP" and head.tag_ in ("NNS", "NNPS")):
+        return "person"
+    if ents & _PLACE:
+        return "place"
+    if ents & _DATE:
+        return "date"
+    return "thing"
+
+
+def _clause_root(clause: Sequence[Token]) -> Token:
+    """The clause's verb: the one token whose head lies outside the clause."""
+    return next(t for t in clause if t.head == t or t.head not in clause)
+
+
+def _main_clause(root: Token) -> list[Token]:
+    """The root's clause: its dependents except subordinate, relative and joined clauses."""
+    out = [root]
+    for child in root.children:
+        if child.dep_ in _CLAUSE_DEPS:
+            continue
+        if child.dep_ == "prep" and any((child.lower_, c.lower_) in _SET_PHRASES
+                                        for c in child.children):
+            continue  # "of course", "in fact": asides, no adjunct
+        out += [child] if child.dep_ in ("aux", "auxpass", "neg") else _phrase(child)
+    return _words(out)
+
+
+def _lower(tokens: Sequence[Token]) -> str:
+    """The phrase as it reads mid-sentence: its first word lower case unless a name."""
+    s = _text(tokens)
+    first = tokens[0]
+    if first.pos_ != "PROPN" and first.ent_type_ not in _NAMES and first.text != "I":
+        s = s[:1].lower() + s[1:]
+    return s
+
+
+def _finish(words: list[str]) -> str:
+    s = " ".join(w for w in words if w).strip()
+    s = re.sub(r"\s+([,;:])", r"\1", s).rstrip(" ,;:.!?")
+    return s[:1].upper() + s[1:] + "?"
+
+
+def third_person(verb: Token) -> str:
+    """The verb's present singular form ("include" -> "includes"), for "What includes ...?"."""
+    base = verb.lemma_.lower()
+    if base == "have":
+        return "has"
+    if base.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return base + "es"
+    if base.endswith("y") and base[-2:-1] not in "aeiou":
+        return base[:-1] + "ies"
+    return base + "s"
+
+
+def _do_form(verb: Token) -> str:
+    return {"VBD": "did", "VBZ": "does", "VBP": "do"}.get(verb.tag_, "")
+
+
+def _subject_question(clause: list[Token], subj: list[Token]) -> Asked | None:
+    """Wh-word in place of the subject: "Who printed the Bible in Mainz?"."""
+    kind = _kind(subj)
+    if kind == "date" or not _is_content_phrase(subj):
+        return None
+    rest = [t for t in clause if t not in subj and t.i > subj[-1].i]
+    root = next((t for t in rest if t == _clause_root(clause)), None)
+    if not rest or root is None:
+        return None
+    if root.lemma_ == "be" and not any(c.dep_ in ("attr", "acomp") for c in root.children):
+        return None  # "What is toward putting ...?": the copula needs a noun or adjective
+    if root.lemma_ == "be" and any(c.dep_ == "attr" and c.tag_ in ("NNS", "NNPS")
+                                   for c in root.children):
+        return None  # "What is new elements?": ask "What are X?" instead
+    verb = rest[0]  # the finite verb or auxiliary agrees with "What"/"Who" (singular)
+    if verb.tag_ not in ("VBD", "VBZ", "VBP", "MD") or any(t.dep_ == "neg" for t in subj):
+        return None  # "What to agree ...?", "What has ...?" from "not even X has ..."
+    body = _text(rest)
+    fix = {"are": "is", "were": "was", "have": "has", "do": "does"}.get(verb.lower_)
+    if fix:
+        body = fix + body[len(verb.text):]
+    elif verb.tag_ == "VBP":
+        body = third_person(verb) + body[len(verb.text):]
+    if verb.text[:1].isupper() and verb.pos_ != "PROPN":  # a verse line's capital
+        body = body[:1].lower() + body[1:]
+    words = ["Who" if kind == "person" else "What", body]
+    return Asked(_finish(words), _text(subj), "who" if kind == "person" else "what",
+                 "person" if kind == "person" else "thing")
+
+
+def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
+              wh: str) -> str | None:
+    """wh + auxiliary (or do) + subject + the rest of the clause without ``drop``."""
+    root = _clause_root(clause)
+    auxes = [t for t in clause if t.dep_ in ("aux", "auxpass") and t.head == root
+             and t.i < root.i]
+    rest = [t for t in clause if t not in subj and t not in drop and t not in auxes[:1]
+            and t.i > subj[0].i]  # a fronted phrase ("In 1953, ...") is left out
+    if auxes:
+        lead = auxes[0].lower_
+        if lead not in _FINITE:
+            return None
+    elif root.lemma_ == "be" or root.pos_ == "AUX":
+        lead = root.lower_
+        if lead not in _FINITE:
+            return None
+        rest = [t for t in rest if t != root]
+    else:
+        lead = _do_form(root)
+        if not lead:
+            return None
+        body = [root.lemma_ if t == root else None for t in rest]
+        words = [t.text if b is None else b for t, b in zip(rest, body, strict=True)]
+        return _finish([wh, lead, _lower(subj), *words])
+    return _finish([wh, lead, _lower(subj), _text(rest)])
+
+
+def _object_question(clause: list[Token], subj: list[Token], obj: list[Token]) -> Asked | None:
+    kind = _kind(obj)
+    if kind in ("date", "place") or not _is_content_phrase(obj):
+        return None
+    q = _inverted(clause, subj, obj, "Who" if kind == "person" else "What")
+    if q is None:
+        return None
+    return Asked(q, _text(obj), "who" if kind == "person" else "what",
+                 "person" if kind == "person" else "thing")
+
+
+def _adjunct_questions(clause: list[Token], subj: list[Token]) -> Iterable[Asked]:
+    """Where / When for a place or date in a prepositional phrase of the main clause."""
+    root = _clause_root(clause)
+    for prep in root.children:
+        if prep.dep_ not in ("prep", "npadvmod") or prep not in clause:
+            continue
+        pobj = (prep if prep.dep_ == "npadvmod"
+                else next((c for c in prep.children if c.dep_ == "pobj"), None))
+        if pobj is None:
+            continue
+        phrase = _phrase(prep)
+        kind = _kind(_phrase(pobj))
+        if kind == "place" and prep.lower_ in ("in", "at", "near", "to", "from", "into"):
+            wh, qtype = "Where", "where"
+        elif kind == "date" and prep.lower_ in ("in", "on", "during", "by", "until", "since",
+                                                 "before", "after", "at", "from"):
+            wh, qtype = "When", "when"
+        else:
+            continue
+        if qtype == "when":
+            wh = _SINCE_UNTIL.get(prep.lower_, wh)
+        q = _inverted(clause, subj, phrase, wh)
+        if q is not None:
+            yield Asked(q, _text(_phrase(pobj)), qtype, kind)
+
+
+def _how_many(clause: list[Token], subj: list[Token]) -> Iterable[Asked]:
+    """How many for a counted object: "How many books did they print?"."""
+    root = _clause_root(clause)
+    for obj in root.children:
+        if obj.dep_ != "dobj" or obj not in clause or obj.tag_ not in ("NNS", "NNPS"):
+            continue
+        nums = [c for c in obj.children if c.dep_ == "nummod" and c.like_num
+                and c.ent_type_ != "ORDINAL"]
+        if len(nums) != 1:
+            continue
+        rest_np = [t for t in _phrase(obj) if t not in _phrase(nums[0])]
+        if any(t.dep_ in ("det", "poss") for t in rest_np):
+            continue
+        q = _inverted(clause, subj, _phrase(obj), f"How many {_text(rest_np)}")
+        if q is not None:
+            yield Asked(q, _text(_phrase(nums[0])), "how_many", "number")
+
+
+def ask_sentence(sent: Span) -> list[Asked]:
+    """Every wh-question its clauses support (the main clause, and each coordinated or
+    subordinate clause with a subject of its own, asked without its own subordinate
+    clauses or its conjunction): typed answers (when, how many, where, who) before "what",
+    then shortest first."""
+    root = sent.root
+    if root.pos_ not in ("VERB", "AUX") or sent.text.rstrip().endswith("?"):
+        return []
+    roots = [root, *(t for t in sent if t.dep_ in _CLAUSES and t.pos_ in ("VERB", "AUX")
+                     and any(c.dep_ in _SUBJECTS and c.pos_ != "PRON" for c in t.children))]
+    out = [a for r in roots for a in _ask_clause(sent, r)]
+    return sorted(out, key=lambda a: (_ORDER[a.qtype], len(a.text.split())))
+
+
+def _ask_clause(sent: Span, root: Token) -> list[Asked]:
+    """The questions of the clause headed by ``root``."""
+    clause = _main_clause(root)
+    subj_tok = next((t for t in root.children if t.dep_ in _SUBJECTS), None)
+    if subj_tok is None or subj_tok.lower_ in ("i", "you", "we", "it", "this", "that", "there"):
+        return []
+    subj = _phrase(subj_tok)
+    if subj[-1].i > root.i:
+        return []  # "will rest the final success": an inverted clause
+    if any(t.tag_ in ("WDT", "WP", "WP$", "WRB") and root in (t.head, t.head.head)
+           for t in [*subj, *_main_clause(root)]) or any(
+            c.dep_ == "mark" and c.lower_ in ("whether", "if") for c in root.children):
+        return []  # "ask not what your country can do": an indirect question or a condition
+    if any(c.dep_ in _NEEDS_COMPLEMENT for c in root.children):
+        return []  # "Cook reported (that ...)": the content is in the dropped clause
+    between = [t for t in clause if subj[-1].i < t.i < root.i]
+    if any(t.head == root and t.dep_ not in _ASIDE for t in between):
+        return []  # the subject does not lead straight into its verb: a misparse
+    aside = [t for t in between if t.dep_ not in ("aux", "auxpass", "neg", "advmod")
+             or t.head != root]
+    clause = [t for t in clause if t not in aside]  # "Printing, then, for our purpose, may"
+    if not any(t.i > root.i for t in clause if not t.is_punct):
+        return []  # "Who knew?": a bare verb asks nothing
+    if any(not (t.text.replace(".", "").replace("'", "").isalpha() or t.like_num
+                or t.is_punct or t.text in ("-", "$", "%")) for t in clause):
+        return []  # formulas and symbols read badly as questions
+    if len(clause) >= len([t for t in sent if not t.is_punct]) and len(clause) > 12:
+        return []  # nothing to drop: not a paraphrase
+    out: list[Asked] = []
+    pronoun_subject = subj_tok.pos_ == "PRON"
+    if not pronoun_subject:
+        q = _subject_question(clause, subj)
+        if q is not None:
+            out.append(q)
+    if not pronoun_subject:
+        for obj in root.children:
+            if obj.dep_ in _OBJECTS and obj in clause:
+                q = _object_question(clause, subj, _phrase(obj))
+                if q is not None:
+                    out.append(q)
+        out += _adjunct_questions(clause, subj)
+        out += _how_many(clause, subj)
+    source = len([t for t in sent if not t.is_punct])
+    # A short sentence has nothing to drop: the wh-word and "did" may add two words.
+    longest = min(MAX_WH_WORDS, source + 2 if source <= SHORT_SENTENCE else source - 1)
+    return [a for a in out if len(a.text.split()) <= longest
+            and a.answer.lower() not in a.text.lower()]
+
+
+def answer_phrases(sent: Span) -> list[str]:
+    """The sentence's noun chunks without determiners or possessors: what a blank covers."""
+    out = []
+    for nc in sent.noun_chunks:
+        toks = [t for t in nc if t.dep_ not in ("det", "poss") and t.pos_ != "PRON"]
+        if toks and _is_content_phrase(toks):
+            out.append(_text(toks))
+    return out
+
+
+def cloze_sentence(sent: Span, keys: set[str], key_of: dict[str, str]) -> Asked | None:
+    """The sentence with one key noun chunk blanked, when it is at most 25 words."""
+    words = [t for t in sent if not t.is_punct]
+    if len(words) > MAX_CLOZE_WORDS or len(words) < MIN_WORDS:
+        return None
+    for surface in answer_phrases(sent):
+        if key_of.get(surface.lower()) not in keys:
+            continue
+        if sent.text.lower().count(surface.lower()) > 1:
+            continue
+        a = sent.text.index(surface)
+        blanked = sent.text[:a] + "_____" + sent.text[a + len(surface):]
+        if not re.search(r"[.!?][\"'”’)]*$", blanked.strip()):
+            blanked = blanked.rstrip() + "."
+        return Asked(blanked.strip(), surface, "cloze", "phrase")
+    return None
