@@ -20,8 +20,9 @@ speaker only among the voices found, never a new one. The three values were chos
 the development set of ``tests/benchmarks/diarization_devset.py`` (AMI, pyannote's
 sample, 50 single voices, 32 mixes of 2-5 real voices) by
 ``tests/benchmarks/bench_diarization_devset.py``, which scores every recording
-leave-one-recording-out: single voices 48/50 exactly one speaker, mixes DER 0.214 vs 0.640 for one speaker over the detected
-speech, AMI 0.426 vs 0.440 (these embeddings do not separate far-field meeting voices).
+leave-one-recording-out: single voices 48/50 exactly one speaker, mixes DER 0.214 vs
+0.640 for one speaker over the detected speech, AMI 0.426 vs 0.440 (these embeddings do
+not separate far-field meeting voices).
 
 Earlier notes, from the eigengap alone, tuned on the AMI dev excerpts and the two-speaker
 recording shipped with pyannote.audio (``tests/benchmarks/bench_diarization.py``):
