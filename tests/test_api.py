@@ -112,10 +112,14 @@ def sample(api) -> dict[str, Any]:
             hashlib.sha256(data).hexdigest(), "upload_task": done["task_id"]}
 
 
+FULL_RUN = {"chunking_method": "tfidf", "stages": ["questions", "diarization"]}
+
+
 @pytest.fixture(scope="module")
 def processed(api, sample) -> dict[str, Any]:
-    """One full pipeline run on the uploaded sample, polled to completion."""
-    r = api.post(f"/audio/{sample['audio_id']}/process", json={"chunking_method": "tfidf"})
+    """One full pipeline run on the uploaded sample, polled to completion (diarization,
+    which runs only when asked, named among the stages)."""
+    r = api.post(f"/audio/{sample['audio_id']}/process", json=FULL_RUN)
     assert r.status_code == 202, r.text
     started = r.json()
     seen = wait_task(api, started["task_id"])
@@ -277,7 +281,7 @@ def test_results_of_the_run(api, sample, processed):
     assert diarization["turns"] == speakers["turns"]
     assert api.get(f"/audio/{aid}/chunks", params={"run_id": "nope"}).status_code == 404
     # Without run_id: the newest run's results (a re-run of the same settings, all cached).
-    r = api.post(f"/audio/{aid}/process", json={"chunking_method": "tfidf"})
+    r = api.post(f"/audio/{aid}/process", json=FULL_RUN)
     assert r.status_code == 202, r.text
     newest = r.json()
     assert wait_task(api, newest["task_id"])[-1]["status"] == "completed"
@@ -289,7 +293,7 @@ def test_results_of_the_run(api, sample, processed):
 
 def test_estimate_uses_measured_speed_and_the_cache(api, sample, processed):
     # same settings again: every stage is cached, so nothing is left to wait for
-    r = api.post(f"/audio/{sample['audio_id']}/process", json={"chunking_method": "tfidf"})
+    r = api.post(f"/audio/{sample['audio_id']}/process", json=FULL_RUN)
     assert r.status_code == 202, r.text
     again = r.json()
     assert again["cached_stages"] == again["stages"]
@@ -301,8 +305,8 @@ def test_estimate_uses_measured_speed_and_the_cache(api, sample, processed):
                        "chunk_size": 40, "overlap": 5})
     assert r.status_code == 202, r.text
     new = r.json()
-    assert new["stages"] == ["upload", "transcription", "diarization", "chunking"]
-    assert new["cached_stages"] == ["upload", "transcription", "diarization"]
+    assert new["stages"] == ["upload", "transcription", "chunking"]  # no diarization unasked
+    assert new["cached_stages"] == ["upload", "transcription"]
     assert new["estimate_basis"]["chunking"].startswith("measured: median of")
     assert new["estimated_duration_minutes"] > 0
     assert wait_task(api, new["task_id"])[-1]["status"] == "completed"

@@ -213,8 +213,9 @@ def _inject(source: Path, dest: Path, **params: object) -> None:
 
 @pytest.fixture
 def notebook_params() -> dict[str, object]:
-    """Parameters injected into notebook 01 besides the audio and the output folder."""
-    return {}
+    """Parameters injected into notebook 01 besides the audio and the output folder
+    (diarization, which runs only when asked: the speaker views are checked)."""
+    return {"diarize": True}
 
 
 @pytest.fixture
@@ -424,7 +425,7 @@ def test_notebook_01_shows_live_widget_progress_in_jupyterlab(lab_server, browse
 # 5 chunks and 3 chapters of the 26.7 s sample (the default settings give one of each).
 # 24 words hold the sample's 22-word first sentence whole: questions come only from whole
 # sentences, and the notebook checks that this paragraph gives at least one.
-EXPLORE_PARAMS = {"chunk_size": 24, "overlap": 5, "chunking_method": "tfidf",
+EXPLORE_PARAMS = {"diarize": True, "chunk_size": 24, "overlap": 5, "chunking_method": "tfidf",
                   "stage_params": {"min_sentences": 1}}
 PLAY_TIMEOUT = 20  # s: the audio element starts playing after a click
 _JS_AUDIO = """

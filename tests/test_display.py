@@ -291,7 +291,7 @@ def test_run_pipeline_without_a_manager_shows_progress_unless_silenced(tmp_path,
         return
     err = done.stderr
     for run_id in run_ids:  # each run: its header, then its own lines
-        stages = "upload, transcription, diarization, chunking"  # chunking needs the speakers
+        stages = "upload, transcription, chunking"  # diarization runs only when asked
         assert f"== run {run_id[:8]}: {wav.name} ({stages})\n" in err
     assert re.search(r"^\[100%\] transcription +[0-9a-f]{6}  completed", err, re.M)
     assert re.search(rf"^\[100%\] pipeline {wav.name}  [0-9a-f]{{6}}  completed", err, re.M)

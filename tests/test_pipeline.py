@@ -15,14 +15,19 @@ import pytest
 from pk_test_slow_stage import slow_stage_env
 from wavdata import write_scaled_wav
 
-from pipeline_kit import stage_names
 from pipeline_kit.ingest._upload import file_sha256
 from pipeline_kit.pipeline._pipeline import run_pipeline, run_pipeline_async, runs
+from pipeline_kit.pipeline._registry import REGISTRY
 from pipeline_kit.stages._graph_query import to_node_link_json
 from pipeline_kit.tasks import TaskManager, TaskStatus, TaskType
 
 REPO = Path(__file__).resolve().parents[1]
 WAV = REPO / "data" / "sample" / "austen_sample.wav"
+
+
+def stage_names() -> list[str]:
+    """The stages a run without ``stages`` runs (diarization only when asked)."""
+    return REGISTRY.default_names()
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +112,7 @@ def test_stage_tasks_are_children_of_the_pipeline_task(first, manager):
     assert parent.status == "completed" and parent.progress_percentage == 100
     kids = df[df.parent_id == parent.task_id]
     assert sorted(kids.task_type) == sorted(str(t) for t in (
-        TaskType.AUDIO_UPLOAD_PROCESSING, TaskType.TRANSCRIPTION, "diarization",
+        TaskType.AUDIO_UPLOAD_PROCESSING, TaskType.TRANSCRIPTION,  # no diarization unasked
         TaskType.SEMANTIC_CHUNKING, TaskType.GRAPH_GENERATION, TaskType.CHAPTER_ANALYSIS,
         TaskType.QUESTION_GENERATION))
     assert set(kids.status) == {"completed"}
@@ -128,7 +133,7 @@ def test_unchanged_rerun_is_all_cache_hits(first, home, manager):
 def test_chunk_size_change_reruns_only_downstream(first, home, manager):
     r = run_pipeline(WAV, manager=manager, home=home, chunking_method="tfidf",
                      chunk_size=60, overlap=10)
-    assert r.run_record["cache_hits"] == ["upload", "transcription", "diarization"]
+    assert r.run_record["cache_hits"] == ["upload", "transcription"]
     assert r.transcript == first.transcript
     assert r.chunks != first.chunks and all(c.word_count <= 60 for c in r.chunks)
     assert r.out_dir == home / "runs" / r.run_id and (r.out_dir / "run.json").is_file()
@@ -139,16 +144,16 @@ def test_chunk_size_change_reruns_only_downstream(first, home, manager):
 # depend only on the audio and the model). Batch size and language would re-transcribe,
 # which the transcription tests cover.
 ONE_CHANGE = [
-    ({"chunk_size": 60}, ["chunking"], ["upload", "transcription", "diarization"]),
-    ({"overlap": 10}, ["chunking"], ["upload", "transcription", "diarization"]),
-    ({"chunking_method": "fixed"}, ["chunking"], ["upload", "transcription", "diarization"]),
-    ({"top_concepts": 12}, ["graph"],
-     ["upload", "transcription", "diarization", "chunking", "chapters"]),
-    ({"min_sentences": 2}, ["chapters", "graph"],
-     ["upload", "transcription", "diarization", "chunking"]),
+    ({"chunk_size": 60}, ["chunking"], ["upload", "transcription"]),
+    ({"overlap": 10}, ["chunking"], ["upload", "transcription"]),
+    ({"chunking_method": "fixed"}, ["chunking"], ["upload", "transcription"]),
+    ({"top_concepts": 12}, ["graph"], ["upload", "transcription", "chunking", "chapters"]),
+    ({"min_sentences": 2}, ["chapters", "graph"], ["upload", "transcription", "chunking"]),
     ({"max_questions": 3}, ["questions"],
-     ["upload", "transcription", "diarization", "chunking", "chapters", "graph"]),
+     ["upload", "transcription", "chunking", "chapters", "graph"]),
+    # a speaker count asks for diarization (off by default), and the stages using it rerun
     ({"num_speakers": 2}, ["diarization"], ["upload", "transcription"]),
+    ({"num_speakers": 1}, ["diarization", "chunking"], ["upload", "transcription"]),
 ]
 
 
@@ -164,7 +169,7 @@ def test_one_parameter_changed_alone_reruns_its_stage(first, home, manager, chan
 
 def test_alias_pulls_in_needed_stages(first, home, manager):
     r = run_pipeline(WAV, ["semantic_chunking"], manager, home=home, chunking_method="tfidf")
-    assert r.run_record["stages"] == ["upload", "transcription", "diarization", "chunking"]
+    assert r.run_record["stages"] == ["upload", "transcription", "chunking"]
     assert r.chunks == first.chunks and r.graph is None and r.questions is None
     assert not (r.out_dir / "graph.graphml").exists()
 

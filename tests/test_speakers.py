@@ -332,7 +332,7 @@ def gold_stage_registered(rttm: str | Path) -> Iterator[None]:
     GOLD_RTTM[0] = str(rttm)
     if "diarization" in REGISTRY.names():
         real = REGISTRY.get("diarization")
-        REGISTRY.override("diarization", run=_run_gold)
+        REGISTRY.override("diarization", run=_run_gold, on_request=False)  # runs unasked here
         try:
             yield
         finally:

@@ -39,8 +39,9 @@ BATCH_SIZE = Param("batch_size", int, 8, "speech segments decoded per batch",
                    minimum=1, maximum=256)
 LANGUAGE = Param("language", str, None, "ISO 639 code of the speech; None to detect it",
                  optional=True, pattern=r"[a-z]{2,3}")
-NUM_SPEAKERS = Param("num_speakers", int, None, "how many people speak; None to estimate it",
-                     minimum=1, maximum=MAX_SPEAKERS, optional=True, flags=("--speakers",))
+NUM_SPEAKERS = Param("num_speakers", int, None, "how many people speak (asks for the "
+                     "diarization stage); None to estimate it when the stage runs",
+                     minimum=1, maximum=MAX_SPEAKERS, optional=True)
 MIN_SPEAKERS = Param("min_speakers", int, None, "fewest speakers to find when estimating",
                      minimum=1, maximum=MAX_SPEAKERS, optional=True)
 MAX_SPEAKERS_PARAM = Param("max_speakers", int, None, "most speakers to find when estimating",
@@ -148,15 +149,10 @@ def _library_audio(record: Any, home: Path) -> str | None:
 # ----------------------------------------------------------------------------- speakers
 
 def speaker_inputs() -> tuple[str, ...]:
-    """What a stage that carries speakers depends on besides its own inputs: the
-    transcript and the ``diarization`` stage, when that stage is registered (it is
-    declared before the stages that use it); nothing otherwise."""
-    return ("transcription", "diarization") if "diarization" in REGISTRY else ()
-
-
-def with_speakers(depends: tuple[str, ...]) -> tuple[str, ...]:
-    """``depends`` plus :func:`speaker_inputs`, each once, in order."""
-    return tuple(dict.fromkeys((*depends, *speaker_inputs())))
+    """The optional input of a stage that carries speakers: the ``diarization`` stage,
+    when it is registered (it is declared before the stages that use it). It runs only
+    when asked for, so those stages use it when it is in the run and never pull it in."""
+    return ("diarization",) if "diarization" in REGISTRY else ()
 
 
 def labelled_transcript(call: StageCall) -> Transcript:
@@ -355,10 +351,12 @@ register(StageSpec(
     result_attr="diarization", weight=8, seconds_per_audio_second=0.1,
     depends=("upload", "transcription"),
     params=(NUM_SPEAKERS, MIN_SPEAKERS, MAX_SPEAKERS_PARAM, DIARIZATION_MODEL), reads_audio=True,
-    aliases=("speaker_diarization",), check=_check_speakers,
+    aliases=("speaker_diarization",), check=_check_speakers, on_request=True,
+    requested_by=("num_speakers", "min_speakers", "max_speakers", "diarization_model"),
     identity=lambda p: {"diarizer": _diarizer_identity(p["diarization_model"])},
     export=_export_diarization, summary=_diarization_summary,
-    description="speaker turns: who speaks when"))
+    description="speaker turns: who speaks when (only when asked: name the stage, or "
+                "give num_speakers; CLI --speakers N|auto)"))
 register(StageSpec(
     name="chunking", task_type=TaskType.SEMANTIC_CHUNKING, run=_run_chunking,
     codec=records_codec(Chunk),
@@ -366,7 +364,7 @@ register(StageSpec(
              _S + "_speakers", _S + "_types", _S + "_text", _S + "_parse", _S + "_nlp",
              "pipeline_kit.pipeline._chunk_vectors"),
     result_attr="chunks", weight=10, seconds_per_audio_second=0.018,
-    depends=with_speakers(("transcription",)),
+    depends=("transcription",), uses=speaker_inputs(),
     params=(CHUNK_SIZE, OVERLAP, CHUNKING_METHOD, SPLIT_ON_SPEAKER_CHANGE, CHUNK_BOUNDARIES),
     aliases=("semantic_chunking",),
     identity=_chunking_identity, check=check_sizes, summary=_count("chunks"),
@@ -378,7 +376,7 @@ register(StageSpec(
     sources=(_S + "_chapters", _S + "_segmentation", _S + "_keyphrases", _S + "_embeddings",
              _S + "_sentences", _S + "_speakers", _S + "_types", _S + "_nlp"),
     result_attr="chapters", weight=6, seconds_per_audio_second=0.0066,
-    depends=with_speakers(("transcription", "chunking")),
+    depends=("transcription", "chunking"), uses=speaker_inputs(),
     params=(MIN_SENTENCES, CHAPTER_PRIOR), aliases=("chapter_analysis",), identity=_with_embedder,
     summary=_count("chapters"), exports=table_exports("chapters"),
     description="titled, summarised chapters with time ranges"))
@@ -387,7 +385,7 @@ register(StageSpec(
     sources=(_S + "_graph", _S + "_graph_query", _S + "_keyphrases", _S + "_embeddings",
              _S + "_concept_merge", _S + "_speakers", _S + "_types", _S + "_nlp"),
     result_attr="graph", weight=6, seconds_per_audio_second=0.0015,
-    depends=with_speakers(("chunking", "chapters")),
+    depends=("chunking", "chapters", "transcription"), uses=speaker_inputs(),
     params=(TOP_CONCEPTS,), aliases=("graph_generation",), identity=_with_embedder,
     export=_export_graph, summary=_graph_summary, description="concept graph (networkx)"))
 register(StageSpec(
@@ -396,7 +394,8 @@ register(StageSpec(
     sources=(_S + "_questions", _S + "_keyphrases", _S + "_sentences", _S + "_speakers",
              _S + "_types", _S + "_nlp"),
     result_attr="questions", weight=6, seconds_per_audio_second=0.0002,
-    depends=with_speakers(("chunking", "chapters", "graph")), params=(MAX_QUESTIONS,),
+    depends=("chunking", "chapters", "graph", "transcription"), uses=speaker_inputs(),
+    params=(MAX_QUESTIONS,),
     aliases=("question_generation",), summary=_count("questions"),
     exports=table_exports("questions"),
     description="comprehension and clarifying questions"))

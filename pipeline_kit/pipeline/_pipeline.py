@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,9 +49,11 @@ VERSIONED_PACKAGES = (
 )
 
 
-def resolve_stages(stages: str | Iterable[str] | None) -> list[str]:
-    """Canonical stage names in run order, with every stage a chosen one needs."""
-    return REGISTRY.resolve(stages)
+def resolve_stages(stages: str | Iterable[str] | None,
+                   params: Mapping[str, Any] | None = None) -> list[str]:
+    """Canonical stage names in run order, with every stage a chosen one needs (and the
+    on-request stages, such as diarization, that ``params`` asks for)."""
+    return REGISTRY.resolve(stages, params)
 
 
 # ----------------------------------------------------------------------------- cache keys
@@ -70,7 +72,7 @@ def stage_keys(stages: list[str], audio_sha256: str, params: RunParams) -> dict[
     for spec in REGISTRY.specs():  # registration order: dependencies first
         if spec.name not in stages:
             continue
-        inputs = [keys[d] for d in spec.depends]
+        inputs = [keys[d] for d in spec.inputs(stages)]
         if spec.reads_audio:
             inputs.append(audio_sha256)
         keys[spec.name] = stage_key(spec.name, code_version(spec.sources),
@@ -325,7 +327,7 @@ async def pipeline_task(audio: str, stages: list[str], home: str, params: dict[s
             out = await _run_stage_dask(manager, spec, keys, home, reads["audio"], own, agg,
                                         meta, record)
         else:
-            inputs = {d: values[d] for d in spec.depends}
+            inputs = {d: values[d] for d in spec.inputs(stages)}
             handle = manager.submit(run_stage, stage, keys[stage], home, reads["audio"], inputs,
                                     own, agg, task_type=spec.task_type, metadata=meta)
             record["stage_tasks"][stage] = handle.task_id
@@ -366,7 +368,7 @@ async def _run_stage_dask(manager: TaskManager, spec: StageSpec, keys: dict[str,
                           meta: dict[str, Any], record: dict[str, Any]) -> StageOutput:
     """One stage on a Dask worker; its progress feeds the parent through the manager."""
     stage = spec.name
-    input_keys = {d: keys[d] for d in spec.depends}
+    input_keys = {d: keys[d] for d in spec.inputs(keys)}
     handle = manager.submit(run_stage_remote, stage, keys[stage], home, audio, input_keys,
                             params, task_type=spec.task_type, metadata=meta, executor="dask")
     record["stage_tasks"][stage] = handle.task_id
@@ -477,7 +479,7 @@ def prepare_run(audio: Any, stages: Any, out_dir: Any, home: Any, executor: Any,
 
     ``hash_audio=False`` only checks (the audio's sha256 is then left empty).
     """
-    names = resolve_stages(stages)
+    names = resolve_stages(stages, params)
     run_params = params if isinstance(params, RunParams) else RunParams(params)
     path = check_audio(audio)
     if executor not in EXECUTORS:

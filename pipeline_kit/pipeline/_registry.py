@@ -98,7 +98,11 @@ class StageSpec:
     ``route=False`` leaves it out of the generic API result routes. ``summary`` says
     what the run record keeps of the result (counts, engine settings, notes).
     ``seconds_per_audio_second`` is the estimate used before any run of the stage was
-    measured.
+    measured. ``uses`` are optional inputs: stages whose result this one takes (and
+    whose key joins its own) when they run in the same run, without pulling them in.
+    ``on_request``: the stage is left out of the default run and runs only when named
+    in ``stages`` or when one of its ``requested_by`` parameters is given a value
+    (diarization: ``num_speakers``), since it costs time and is not always wanted.
     """
 
     name: str
@@ -122,6 +126,14 @@ class StageSpec:
     summary: Callable[[Any], dict[str, Any]] | None = None
     route: bool = True
     description: str = ""
+    uses: tuple[str, ...] = ()
+    on_request: bool = False
+    requested_by: tuple[str, ...] = ()
+
+    def inputs(self, stages: Iterable[str]) -> tuple[str, ...]:
+        """The stages whose results this one gets in a run of ``stages``."""
+        chosen = set(stages)
+        return (*self.depends, *(u for u in self.uses if u in chosen))
 
     def __post_init__(self) -> None:
         for what in ("name", "result_attr"):
@@ -169,7 +181,7 @@ class Registry:
         with self._lock:
             if spec.name in self._specs and not replace_existing:
                 raise TypeError(f"stage {spec.name!r} is registered already")
-            missing = [d for d in spec.depends if d not in self._specs]
+            missing = [d for d in (*spec.depends, *spec.uses) if d not in self._specs]
             if missing:
                 raise TypeError(f"stage {spec.name!r} depends on unregistered stage(s) "
                                 f"{', '.join(missing)} (register those first)")
@@ -194,7 +206,7 @@ class Registry:
     def unregister(self, name: str) -> None:
         """Remove a stage no other stage depends on (tests and plug-ins that undo)."""
         with self._lock:
-            users = [s.name for s in self._specs.values() if name in s.depends]
+            users = [s.name for s in self._specs.values() if name in (*s.depends, *s.uses)]
             if users:
                 raise TypeError(f"cannot unregister {name!r}: {', '.join(users)} depend on it")
             self._specs.pop(name, None)
@@ -259,10 +271,28 @@ class Registry:
     def param_owner(self) -> dict[str, StageSpec]:
         return {p.name: s for s in self.specs() for p in s.params}
 
-    def resolve(self, stages: str | Iterable[str] | None) -> list[str]:
-        """Canonical stage names in run order, with every stage a chosen one needs."""
+    def default_names(self) -> list[str]:
+        """The stages a run without ``stages`` runs: all but the on-request ones."""
+        return [s.name for s in self.specs() if not s.on_request]
+
+    def requested(self, params: Mapping[str, Any] | None) -> list[str]:
+        """On-request stages asked for by a parameter given a value (not None) in ``params``."""
+        given = {k for k, v in (params or {}).items() if v is not None}
+        return [s.name for s in self.specs() if s.on_request and given & set(s.requested_by)]
+
+    def resolve(self, stages: str | Iterable[str] | None,
+                params: Mapping[str, Any] | None = None) -> list[str]:
+        """Canonical stage names in run order, with every stage a chosen one needs.
+
+        ``None``: the default stages (:meth:`default_names`). Either way on-request
+        stages whose parameters ``params`` sets join (:meth:`requested`).
+        """
+        extra = self.requested(params)
         if stages is None:
-            return self.names()
+            return self.resolve([*self.default_names(), *extra]) if extra else self.default_names()
+        if extra:
+            names = stages.split(",") if isinstance(stages, str) else list(stages)
+            stages = [*names, *extra]
         names = stages.split(",") if isinstance(stages, str) else list(stages)
         aliases = self.aliases()
         known = set(self.names())
@@ -297,7 +327,7 @@ class Registry:
         out: list[list[str]] = []
         while left:
             ready = [s for s in left if all(d in done or d not in stages
-                                            for d in self.get(s).depends)]
+                                            for d in self.get(s).inputs(stages))]
             out.append(ready)
             done.update(ready)
             left = [s for s in left if s not in done]
@@ -307,7 +337,7 @@ class Registry:
         """Every stage that needs ``name``, directly or not, in run order."""
         hit = {name}
         for s in self.specs():
-            if hit & set(s.depends):
+            if hit & {*s.depends, *s.uses}:
                 hit.add(s.name)
         return [s for s in self.names() if s in hit and s != name]
 

@@ -14,9 +14,10 @@ Its weights (``_overlap_weights.py``) are fitted on the 9 AMI dev excerpts by
 ``tests/benchmarks/train_overlap.py``; the diarization benchmark reports the DER it
 gives there and, honestly, leave-one-file-out (the detector refitted without the file
 it scores). A frame labelled overlapped gets a second speaker: the speaker whose
-centroid it resembles second best, or, in a recording with one speaker found, a new
-speaker (the one talking over it). Runs of it shorter than ``EngineParams.min_turn``
-are dropped (the diarizer does that).
+centroid it resembles second best. In a recording with one speaker found the diarizer
+does not run it at all: a new speaker from the detector alone would be a speaker invented
+without the evidence the count asks for (issue 29). Runs of it shorter than
+``EngineParams.min_turn`` are dropped (the diarizer does that).
 
 Limits, measured: it is a meeting detector. Where it fires on AMI it is mostly right
 (precision 0.72-1.0 on trn04/06/08/09) but finds a quarter to a half of the overlap;

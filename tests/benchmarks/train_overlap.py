@@ -50,7 +50,7 @@ def file_frames(name: str, transcript: object) -> FileFrames | None:
     if not wins:
         return None
     emb = dia.embed_windows(samples, wins, progress, duration)
-    labels = dia.cluster(emb, None, None, None, p)
+    labels = dia.cluster(emb, None, None, None, p, wins)
     frames = _overlap.frame_features(samples, regions, wins, emb, dia._centroids(emb, labels))
     gold = read_rttm(AMI / "train.rttm")[name]
     count = sum(((frames.t >= g.start) & (frames.t < g.end)).astype(int) for g in gold)

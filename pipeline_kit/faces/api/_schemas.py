@@ -137,7 +137,8 @@ ProcessRequest = create_model(  # type: ignore[call-overload]
             "any stage parameter (declared by the stage registry).",
     stages=(list[StageName] | None, Field(  # type: ignore[valid-type]
         None, max_length=len(REGISTRY.names()) + len(REGISTRY.aliases()),
-        description="stage names or the seed's aliases; default: all stages")),
+        description="stage names or the seed's aliases; default: all stages but "
+                    "diarization (it runs when named or when num_speakers is given)")),
     **{p.name: _param_field(p) for p in REGISTRY.params()},
 )
 

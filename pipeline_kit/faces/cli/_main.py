@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline_kit.faces.cli._speakers import add_speakers_option, stages_with_speakers
+
 
 class _UsageError(Exception):
     pass
@@ -53,6 +55,7 @@ def _pipeline_options(p: argparse.ArgumentParser) -> None:
                                metavar=param.kind.__name__.upper(),
                                help=f"{param.help}; {param.describe()} "
                                     f"(default: {param.default})")
+    add_speakers_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -349,7 +352,7 @@ def _run(args: argparse.Namespace) -> int:
     from pipeline_kit.notebook._display import show
     from pipeline_kit.pipeline._pipeline import prepare_run, run_pipeline
 
-    stages = [s for item in args.stages for s in item.split(",")] if args.stages else None
+    stages = stages_with_speakers(args)
     # every argument checked before a store is opened or any work starts
     prepare_run(args.audio, stages, args.out, args.home, "thread", None, _stage_params(args),
                 hash_audio=False)
@@ -374,7 +377,7 @@ def _batch(args: argparse.Namespace) -> int:
     from pipeline_kit.pipeline._batch import run_batch
     from pipeline_kit.tasks import TaskManager
 
-    stages = [s for item in args.stages for s in item.split(",")] if args.stages else None
+    stages = stages_with_speakers(args)
     notebooks = [p for p in args.paths if p.endswith(".ipynb")]
     if len(notebooks) > 1:
         raise _UsageError(f"one notebook at a time, got {', '.join(notebooks)}")
