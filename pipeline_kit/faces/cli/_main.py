@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,50 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """One-line errors; options added by ``defer`` only when this parser is used."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred: list[Callable[[argparse.ArgumentParser], None]] = []
+
     def error(self, message: str) -> Any:  # one line instead of usage + message
         raise _UsageError(message)
 
+    def defer(self, add: Callable[[argparse.ArgumentParser], None]) -> None:
+        """Call ``add(self)`` when this parser parses or prints help, not now: the stage
+        options of ``run`` and ``batch`` load every stage module (NumPy, networkx), which
+        ``pipeline-kit --help`` or ``tasks`` must not wait for."""
+        self._deferred.append(add)
+
+    def _add_deferred(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._add_deferred()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._add_deferred()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._add_deferred()
+        return super().format_usage()
+
 
 def _pipeline_options(p: argparse.ArgumentParser) -> None:
-    """The pipeline's parameters, shared by ``run`` and ``batch``: one flag per declared
-    stage parameter (see :mod:`pipeline_kit.pipeline._registry`), defaults left to the registry."""
+    """The pipeline's parameters, shared by ``run`` and ``batch`` (added when one of them
+    is parsed, see ``_Parser.defer``)."""
+    if isinstance(p, _Parser):
+        p.defer(_add_pipeline_options)
+    else:
+        _add_pipeline_options(p)
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    """One flag per declared stage parameter (see :mod:`pipeline_kit.pipeline._registry`),
+    defaults left to the registry."""
     from pipeline_kit.pipeline._registry import REGISTRY
 
     p.add_argument("--stages", nargs="+",
@@ -242,13 +280,12 @@ def _tasks(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     """``runs``: a compact table (or JSON) of run records, filtered by outcome."""
     from pipeline_kit.faces.cli._listing import run_rows
-    from pipeline_kit.pipeline._pipeline import runs
+    from pipeline_kit.pipeline._pipeline import run_records
 
     if args.limit < 0:
         raise _UsageError(f"--limit must be >= 0, got {args.limit}")
     outcomes = _filter_values(args.status, args.choices, "--status")
-    df = runs(store=_existing_store(args))
-    docs = df.astype(object).where(df.notna(), None).to_dict("records")
+    docs = run_records(store=_existing_store(args))
     if outcomes:
         docs = [d for d in docs if d.get("outcome") in outcomes]
     shown, text = run_rows(docs, args.limit)
