@@ -71,10 +71,13 @@ register_stage = REGISTRY.register
 
 
 def _index_completed_run(home: str, record: dict[str, Any]) -> None:
-    """Add a completed run to its home's collection index (DuckDB loads only now)."""
+    """Add a completed run to its home's collection index (DuckDB loads only now), and
+    export MiniLM for torch-free search queries if this run loaded it (once per machine)."""
     from pipeline_kit.collection._collection import index_run
+    from pipeline_kit.stages._onnx_embedder import export_if_loaded
 
     index_run(home, record)
+    export_if_loaded()
 
 
 on_run_completed(_index_completed_run)

@@ -8,6 +8,7 @@ heavy modules in ``sys.modules``.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +34,13 @@ print("\\nLOADED " + json.dumps({"code": code, "heavy": [m for m in json.loads(s
 """
 
 
-def run_cli(argv: list[str], cwd: Path) -> tuple[int, list[str], str]:
-    """Run the command in a new interpreter: its exit code, the heavy modules it had
-    loaded at the end, and what it printed."""
+def run_cli(argv: list[str], cwd: Path, env: dict[str, str] | None = None
+            ) -> tuple[int, list[str], str]:
+    """Run the command in a new interpreter (with ``env`` added to the environment): its
+    exit code, the heavy modules it had loaded at the end, and what it printed."""
     proc = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv), json.dumps(HEAVY)],
-                          capture_output=True, text=True, timeout=120, cwd=cwd)
+                          capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env={**os.environ, **(env or {})})
     out, _, tail = proc.stdout.rpartition("\nLOADED ")
     assert tail, f"the probe did not finish: {proc.stderr[-2000:]}"
     found = json.loads(tail)

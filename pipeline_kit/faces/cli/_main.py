@@ -155,11 +155,17 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("homes", nargs="+", metavar="HOME", help="a home or batch output folder")
     ix.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
     se = sub.add_parser("search", help="search the recordings of a home or batch output")
-    se.add_argument("home", metavar="HOME", help="a home or batch output folder")
+    se.add_argument("home", metavar="HOME", nargs="?",
+                    help="a home or batch output folder (left out with --server)")
     se.add_argument("query")
     se.add_argument("-k", type=int, default=10, help="hits to show (default 10)")
     se.add_argument("--mode", default="hybrid", choices=("hybrid", "semantic", "keyword"))
     se.add_argument("--json", action="store_true", help="hits as JSON lines")
+    se.add_argument("--server", metavar="URL",
+                    help="ask a running 'pipeline-kit serve' at URL (it searches the home "
+                         "it serves, with its model already loaded)")
+    se.add_argument("--token-file", metavar="PATH", help="with --server: the bearer token, "
+                    "read from this file (default: $PIPELINE_KIT_API_TOKEN)")
     _uploads_options(sub.add_parser("uploads", help="list unfinished uploads; remove "
                                     "abandoned ones and crash leftovers"))
     return p
@@ -429,20 +435,28 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from pipeline_kit.collection._collection import Collection
+    """``search``: here (HOME) or by a running server (``--server URL``); see ``_search.py``."""
+    from pipeline_kit.faces.cli import _search as search
 
     if args.k < 1:
         raise _UsageError(f"-k must be at least 1, got {args.k}")
-    hits = Collection(args.home).search(args.query, k=args.k, mode=args.mode)
-    if args.json:
-        for row in hits.to_dict(orient="records"):
-            print(json.dumps(row, ensure_ascii=False, default=str))
-        return 0
-    if hits.empty:
-        print("no hits")
-    for h in hits.itertuples():
-        print(f"{h.score:.4f}  {h.recording}  {h.start_time:7.1f}-{h.end_time:7.1f}s  "
-              f"{h.chunk_id}  {h.snippet}")
+    if args.server is None and args.home is None:
+        raise _UsageError("search needs HOME (or --server URL)")
+    if args.server is not None and args.home is not None:
+        raise _UsageError(f"--server searches the home the server serves: leave out HOME "
+                          f"({args.home!r})")
+    if args.server is None and args.token_file is not None:
+        raise _UsageError("--token-file goes with --server")
+    if args.server is None:
+        hits = search.local_hits(args.home, args.query, args.k, args.mode)
+    else:
+        try:
+            search.check_server_url(args.server)
+            token = search.server_token(args.token_file)
+        except ValueError as e:
+            raise _UsageError(str(e)) from None
+        hits = search.server_hits(args.server, args.query, args.k, args.mode, token)
+    search.print_hits(hits, args.json)
     return 0
 
 
