@@ -45,8 +45,9 @@ def extract(rev: str, into: Path) -> Path:
     return into / "base"
 
 
-def measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of ``pipeline-kit argv`` in a new interpreter."""
+def measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system: what a machine that is
+    not idle cannot inflate much) of ``pipeline-kit argv`` in a new interpreter."""
     cmd = [sys.executable, "-m", "pipeline_kit.faces.cli", *argv]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
@@ -57,7 +58,7 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, flo
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode != 0:
         raise SystemExit(f"pipeline-kit {' '.join(argv)} failed ({proc.returncode}): {err}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def make_home(tmp: Path, env: dict[str, str]) -> Path:
@@ -74,9 +75,9 @@ def busy_loops(n: int) -> list[subprocess.Popen]:
 
 
 def phase(name: str, commands: dict[str, list[str]], sides: dict[str, dict[str, str]],
-          reps: int, cwd: Path) -> dict[tuple[str, str], tuple[float, float]]:
-    """Median wall and RSS of every command on every side, sides alternating."""
-    runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+          reps: int, cwd: Path) -> None:
+    """Median wall, RSS and CPU of every command on every side, sides alternating."""
+    runs: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for _ in range(reps):
         for label, argv in commands.items():
             for side, env in sides.items():
@@ -84,15 +85,14 @@ def phase(name: str, commands: dict[str, list[str]], sides: dict[str, dict[str, 
     print(f"\n{name} (load average {os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} "
           f"cores), medians of {reps}:")
     print(f"{'command':<16} {'before s':>9} {'after s':>8} {'ratio':>6} "
-          f"{'before MB':>10} {'after MB':>9} {'ratio':>6}")
-    out = {}
+          f"{'before MB':>10} {'after MB':>9} {'ratio':>6} {'before cpu':>11} "
+          f"{'after cpu':>10} {'ratio':>6}")
     for label in commands:
         b, a = ([statistics.median(x) for x in zip(*runs[(label, s)], strict=True)]
                 for s in ("before", "after"))
-        out[(label, "before")], out[(label, "after")] = (b[0], b[1]), (a[0], a[1])
         print(f"{label:<16} {b[0]:>9.2f} {a[0]:>8.2f} {a[0] / b[0]:>6.2f} "
-              f"{b[1]:>10.0f} {a[1]:>9.0f} {a[1] / b[1]:>6.2f}")
-    return out
+              f"{b[1]:>10.0f} {a[1]:>9.0f} {a[1] / b[1]:>6.2f} "
+              f"{b[2]:>11.2f} {a[2]:>10.2f} {a[2] / b[2]:>6.2f}")
 
 
 def main() -> None:
