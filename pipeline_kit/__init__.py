@@ -30,11 +30,7 @@ from pipeline_kit.notebook._display import (  # registers the task views; widget
     show,
     with_progress,
 )
-from pipeline_kit.notebook._speaker_views import speaker_timeline, talk_time_table
-from pipeline_kit.pipeline._batch import run_batch
-from pipeline_kit.pipeline._exports import export, export_formats
-from pipeline_kit.pipeline._load_run import RunNotFoundError, load_run
-from pipeline_kit.pipeline._pipeline import (
+from pipeline_kit.pipeline._pipeline import (  # no stage module: those load on first use
     PipelineResult,
     on_run_completed,
     run_pipeline,
@@ -45,17 +41,7 @@ from pipeline_kit.pipeline._pipeline import (
 )
 from pipeline_kit.pipeline._registry import REGISTRY, Codec, RunParams, StageCall, StageSpec
 from pipeline_kit.pipeline._speaker_names import rename_speakers
-from pipeline_kit.stages._chapters import analyze_chapters
-from pipeline_kit.stages._chunking import create_semantic_chunks
-from pipeline_kit.stages._diarization import diarize
-from pipeline_kit.stages._graph import build_graph
-from pipeline_kit.stages._questions import generate_questions
-from pipeline_kit.stages._segmentation import segment_sentences
 from pipeline_kit.stages._speakers import assign_speakers, concept_speakers, speaker_times
-from pipeline_kit.stages._sweep import choose_setting, plot_sweep
-from pipeline_kit.stages._sweep import sweep as _sweep
-from pipeline_kit.stages._temporal import find_temporal_markers, temporal_info
-from pipeline_kit.stages._transcription import transcribe
 from pipeline_kit.stages._types import (
     Chapter,
     Chunk,
@@ -82,17 +68,17 @@ from pipeline_kit.tasks import (
 
 __version__ = "0.1.0"
 
-# Called in a notebook cell without a progress object, the sweep shows its own progress.
-sweep = with_progress("chunking sweep")(_sweep)
-
 register_stage = REGISTRY.register
 
 
 def _index_completed_run(home: str, record: dict[str, Any]) -> None:
-    """Add a completed run to its home's collection index (DuckDB loads only now)."""
+    """Add a completed run to its home's collection index (DuckDB loads only now), and
+    export MiniLM for torch-free search queries if this run loaded it (once per machine)."""
     from pipeline_kit.collection._collection import index_run
+    from pipeline_kit.stages._onnx_embedder import export_if_loaded
 
     index_run(home, record)
+    export_if_loaded()
 
 
 on_run_completed(_index_completed_run)
@@ -105,8 +91,23 @@ if TYPE_CHECKING:  # what __getattr__ below loads, for type checkers and editors
     from pipeline_kit.notebook._explore import explore
     from pipeline_kit.notebook._graph_view import graph_view
     from pipeline_kit.notebook._listen import format_time, play, table, transcript_view
+    from pipeline_kit.notebook._speaker_views import speaker_timeline, talk_time_table
+    from pipeline_kit.pipeline._batch import run_batch
+    from pipeline_kit.pipeline._exports import export, export_formats
+    from pipeline_kit.pipeline._load_run import RunNotFoundError, load_run
+    from pipeline_kit.stages._chapters import analyze_chapters
+    from pipeline_kit.stages._chunking import create_semantic_chunks
+    from pipeline_kit.stages._diarization import diarize
+    from pipeline_kit.stages._graph import build_graph
+    from pipeline_kit.stages._questions import generate_questions
+    from pipeline_kit.stages._segmentation import segment_sentences
+    from pipeline_kit.stages._sweep import choose_setting, plot_sweep, sweep
+    from pipeline_kit.stages._temporal import find_temporal_markers, temporal_info
+    from pipeline_kit.stages._transcription import transcribe
 
-# Loaded on first use, not on import: DuckDB, pandas, SciPy and the notebook views.
+# Loaded on first use, not on import: the stage modules (NumPy, networkx, and the models
+# they load), DuckDB, pandas, SciPy and the notebook views. ``pipeline-kit --help``,
+# ``tasks`` and ``runs`` import this package and need none of them.
 _LAZY = {
     "Collection": ".collection._collection",
     "RunComparison": ".notebook._compare", "compare_runs": ".notebook._compare",
@@ -115,15 +116,32 @@ _LAZY = {
     "graph_view": ".notebook._graph_view",
     "format_time": ".notebook._listen", "play": ".notebook._listen", "table": ".notebook._listen",
     "transcript_view": ".notebook._listen",
+    "speaker_timeline": ".notebook._speaker_views",
+    "talk_time_table": ".notebook._speaker_views",
+    "run_batch": ".pipeline._batch",
+    "export": ".pipeline._exports", "export_formats": ".pipeline._exports",
+    "RunNotFoundError": ".pipeline._load_run", "load_run": ".pipeline._load_run",
+    "analyze_chapters": ".stages._chapters",
+    "create_semantic_chunks": ".stages._chunking",
+    "diarize": ".stages._diarization",
+    "build_graph": ".stages._graph",
+    "generate_questions": ".stages._questions",
+    "segment_sentences": ".stages._segmentation",
+    "choose_setting": ".stages._sweep", "plot_sweep": ".stages._sweep",
+    "sweep": ".stages._sweep",
+    "find_temporal_markers": ".stages._temporal", "temporal_info": ".stages._temporal",
+    "transcribe": ".stages._transcription",
 }
 
 
 def __getattr__(name: str) -> object:
-    """The lazily loaded names of ``_LAZY`` (``pk.Collection``, ``pk.play``, ...)."""
+    """The lazily loaded names of ``_LAZY`` (``pk.Collection``, ``pk.transcribe``, ...)."""
     if name in _LAZY:
         import importlib
 
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        if name == "sweep":  # in a notebook cell without a progress object, it shows its own
+            value = with_progress("chunking sweep")(value)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'pipeline_kit' has no attribute {name!r}")

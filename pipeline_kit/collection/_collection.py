@@ -844,15 +844,11 @@ def _check_search(q: Any, k: Any, mode: Any) -> tuple[str, int, str]:
 
 
 def _encode_query(q: str) -> np.ndarray:
-    """The query's MiniLM vector, computed on one torch thread: one short sentence gains
-    nothing from a second thread, and on a busy machine that thread spins (measured at
-    load 6-8: 14 ms CPU per query on one thread, 17-300 ms on two)."""
-    from pipeline_kit.base._threads import one_torch_thread
-    from pipeline_kit.stages._embeddings import get_embedder
+    """The query's MiniLM vector: with ONNX Runtime once the model has been exported on
+    this machine (no torch to load), see :mod:`pipeline_kit.stages._onnx_embedder`."""
+    from pipeline_kit.stages._onnx_embedder import query_vector
 
-    embedder = get_embedder(None)  # loads torch: the thread count applies from here
-    with one_torch_thread():
-        return embedder.encode([q])[0]
+    return query_vector(q)
 
 
 # User SQL (query(), a ``where`` string) must not reach files or the network: DuckDB's

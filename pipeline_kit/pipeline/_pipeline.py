@@ -634,9 +634,16 @@ def runs(home: str | os.PathLike[str] | None = None, *,
     """
     import pandas as pd
 
+    return pd.DataFrame(run_records(home, store=store), columns=RUN_COLUMNS)
+
+
+def run_records(home: str | os.PathLike[str] | None = None, *,
+                store: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """What :func:`runs` shows, as plain dicts of ``RUN_COLUMNS`` (None where a record has
+    no value), without pandas: ``pipeline-kit runs`` prints these."""
     target = read_target(home, store)
     if not store_exists(target):
-        return pd.DataFrame(columns=RUN_COLUMNS)  # no store file yet: no runs (none created)
+        return []  # no store file yet: no runs (none created)
     opened = open_store(target, read_only=True)
     try:
         docs = [_reconciled(d, opened) for d in opened.list_documents("runs")]
@@ -644,7 +651,7 @@ def runs(home: str | os.PathLike[str] | None = None, *,
         opened.close()
     rows = [{c: d.get(c) for c in RUN_COLUMNS} for d in docs]
     rows.sort(key=lambda r: r["started_at"] or "")
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return rows
 
 
 def _reconciled(doc: dict[str, Any], store: Any) -> dict[str, Any]:

@@ -136,6 +136,14 @@ def get_embedder(embedder: Embedder | str | None = None, device: str = "cpu") ->
         return _cache[key]
 
 
+def loaded_embedder(embedder: str | None = None, device: str = "cpu"
+                    ) -> SentenceTransformerEmbedder | None:
+    """The model ``get_embedder(embedder, device)`` would return if this process has
+    loaded it already, else None (nothing is loaded)."""
+    with _cache_lock:
+        return _cache.get((embedder, device))
+
+
 _EMB_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _EMB_CACHE_MAX = 20000
 

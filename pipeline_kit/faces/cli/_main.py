@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,36 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """One-line errors; options added by ``defer`` only when this parser is used."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred: list[Callable[[argparse.ArgumentParser], None]] = []
+
     def error(self, message: str) -> Any:  # one line instead of usage + message
         raise _UsageError(message)
+
+    def defer(self, add: Callable[[argparse.ArgumentParser], None]) -> None:
+        """Call ``add(self)`` when this parser parses or prints help, not now: the stage
+        options of ``run`` and ``batch`` load every stage module (NumPy, networkx), which
+        ``pipeline-kit --help`` or ``tasks`` must not wait for."""
+        self._deferred.append(add)
+
+    def _add_deferred(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._add_deferred()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._add_deferred()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._add_deferred()
+        return super().format_usage()
 
 
 HOME_HELP = ("data folder: task store, artifact cache, run folders (default "
@@ -39,8 +68,17 @@ RUN_EXAMPLES = """examples:
 
 
 def _pipeline_options(p: argparse.ArgumentParser) -> None:
-    """The pipeline's parameters, shared by ``run`` and ``batch``: one flag per declared
-    stage parameter (see :mod:`pipeline_kit.pipeline._registry`), defaults left to the registry."""
+    """The pipeline's parameters, shared by ``run`` and ``batch`` (added when one of them
+    is parsed, see ``_Parser.defer``)."""
+    if isinstance(p, _Parser):
+        p.defer(_add_pipeline_options)
+    else:
+        _add_pipeline_options(p)
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    """One flag per declared stage parameter (see :mod:`pipeline_kit.pipeline._registry`),
+    defaults left to the registry."""
     from pipeline_kit.pipeline._registry import REGISTRY
 
     p.add_argument("--stages", nargs="+",
@@ -138,11 +176,17 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("homes", nargs="+", metavar="HOME", help="a home or batch output folder")
     ix.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
     se = sub.add_parser("search", help="search the recordings of a home or batch output")
-    se.add_argument("home", metavar="HOME", help="a home or batch output folder")
+    se.add_argument("home", metavar="HOME", nargs="?",
+                    help="a home or batch output folder (left out with --server)")
     se.add_argument("query")
     se.add_argument("-k", type=int, default=10, help="hits to show (default 10)")
     se.add_argument("--mode", default="hybrid", choices=("hybrid", "semantic", "keyword"))
     se.add_argument("--json", action="store_true", help="hits as JSON lines")
+    se.add_argument("--server", metavar="URL",
+                    help="ask a running 'pipeline-kit serve' at URL (it searches the home "
+                         "it serves, with its model already loaded)")
+    se.add_argument("--token-file", metavar="PATH", help="with --server: the bearer token, "
+                    "read from this file (default: $PIPELINE_KIT_API_TOKEN)")
     _uploads_options(sub.add_parser("uploads", help="list unfinished uploads; remove "
                                     "abandoned ones and crash leftovers"))
     from pipeline_kit.faces.cli._coding import add_coding_parsers
@@ -272,13 +316,12 @@ def _tasks(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     """``runs``: a compact table (or JSON) of run records, filtered by outcome."""
     from pipeline_kit.faces.cli._listing import run_rows
-    from pipeline_kit.pipeline._pipeline import runs
+    from pipeline_kit.pipeline._pipeline import run_records
 
     if args.limit < 0:
         raise _UsageError(f"--limit must be >= 0, got {args.limit}")
     outcomes = _filter_values(args.status, args.choices, "--status")
-    df = runs(store=_existing_store(args))
-    docs = df.astype(object).where(df.notna(), None).to_dict("records")
+    docs = run_records(store=_existing_store(args))
     if outcomes:
         docs = [d for d in docs if d.get("outcome") in outcomes]
     shown, text = run_rows(docs, args.limit)
@@ -424,23 +467,28 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from pipeline_kit.collection._collection import Collection
+    """``search``: here (HOME) or by a running server (``--server URL``); see ``_search.py``."""
+    from pipeline_kit.faces.cli import _search as search
 
     if args.k < 1:
         raise _UsageError(f"-k must be at least 1, got {args.k}")
-    hits = Collection(args.home).search(args.query, k=args.k, mode=args.mode)
-    if args.json:
-        for row in hits.to_dict(orient="records"):
-            print(json.dumps(row, ensure_ascii=False, default=str))
-        return 0
-    if hits.empty:
-        print("no hits")
-    from pipeline_kit.base._reprs import marks_to_terminal, span
-
-    tty = sys.stdout.isatty()
-    for h in hits.itertuples():
-        print(f"{h.score:.4f}  {h.recording}  {span(h.start_time, h.end_time):>11}  "
-              f"{h.chunk_id}  {marks_to_terminal(h.snippet, tty)}")
+    if args.server is None and args.home is None:
+        raise _UsageError("search needs HOME (or --server URL)")
+    if args.server is not None and args.home is not None:
+        raise _UsageError(f"--server searches the home the server serves: leave out HOME "
+                          f"({args.home!r})")
+    if args.server is None and args.token_file is not None:
+        raise _UsageError("--token-file goes with --server")
+    if args.server is None:
+        hits = search.local_hits(args.home, args.query, args.k, args.mode)
+    else:
+        try:
+            search.check_server_url(args.server)
+            token = search.server_token(args.token_file)
+        except ValueError as e:
+            raise _UsageError(str(e)) from None
+        hits = search.server_hits(args.server, args.query, args.k, args.mode, token)
+    search.print_hits(hits, args.json)
     return 0
 
 
