@@ -27,8 +27,8 @@ AUSTEN = REPO / "data" / "sample" / "austen_sample.wav"
 def run(tmp_path_factory) -> pk.PipelineResult:
     """Every stage on the sample, with small chunks so that chunks overlap."""
     home = tmp_path_factory.mktemp("export-home")
-    return pk.run_pipeline(AUSTEN, home=home, out_dir=home / "out" / "austen",
-                           chunk_size=30, overlap=10)
+    return pk.run_pipeline(AUSTEN, pk.stage_names(), home=home,
+                           out_dir=home / "out" / "austen", chunk_size=30, overlap=10)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_a_diarized_meeting_gives_each_speaker_their_own_words(tmp_path):
 
     wav = shared_path("diarization/pyannote_ami_debug/sample.wav")
     run = pk.run_pipeline(wav, home=tmp_path / "home", out_dir=tmp_path / "out",
-                          num_speakers=2, stages="diarization")
+                          min_speakers=2, max_speakers=2, stages="diarization")
     words = run.transcript.words
     speakers = list(dict.fromkeys(w.speaker for w in words))
     assert len(speakers) == 2

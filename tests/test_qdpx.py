@@ -26,8 +26,8 @@ def coll(tmp_path_factory) -> pk.Collection:
     """Two runs of the sample, indexed, with two codes and three codings."""
     home = tmp_path_factory.mktemp("qdpx-home")
     for audio in RECORDINGS:
-        pk.run_pipeline(audio, home=home, out_dir=home / "out" / audio.stem, chunk_size=30,
-                        overlap=5)
+        pk.run_pipeline(audio, pk.stage_names(), home=home, out_dir=home / "out" / audio.stem,
+                        chunk_size=30, overlap=5)
     coll = pk.Collection(home)
     coll.code("money", color="#E15759", description="what is owed & given <in full>")
     coll.code("family")

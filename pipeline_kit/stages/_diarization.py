@@ -158,8 +158,9 @@ def diarize(
     """Speaker turns of ``audio`` (a file or 16 kHz mono float32 samples).
 
     ``transcript``: its words give the speech regions (else Silero VAD finds them).
-    ``num_speakers`` fixes the count; else it is estimated within
-    ``min_speakers``..``max_speakers`` (each 1..20). ``model``: None for the bundled
+    ``num_speakers`` is the count to start from (voices the evidence cannot tell apart
+    still merge); ``min_speakers == max_speakers`` forces the count; else it is estimated
+    within ``min_speakers``..``max_speakers`` (each 1..20). ``model``: None for the bundled
     Resemblyzer engine, or a local pyannote pipeline folder / ``config.yaml``.
     Speakers are labelled ``SPEAKER_1..N`` in order of first appearance. Audio
     shorter than one window is one speaker; audio without speech has no turns.

@@ -4,8 +4,9 @@ Wh- and cloze items come from each sentence's dependency parse (see
 :mod:`pipeline_kit.stages._question_parse`): the answer is a noun chunk or entity of
 the main clause, its type picks the wh-word, and the question keeps the main clause
 only. A sentence that gives no wh-question may give a cloze item (at most 25 words);
-cloze items are at most a third of the set. Each item keeps its sentence's time range
-(words placed evenly over the chunk) and its text as ``context``.
+cloze items are at most a third of the set (one when no sentence gives a wh-question).
+Each item keeps its sentence's time range (words placed evenly over the chunk) and its
+text as ``context``.
 """
 
 from __future__ import annotations
@@ -396,7 +397,14 @@ def _parsed_questions(chunks: Sequence[Chunk], sentences: list[list[Span]],
                 cloze.append(dataclasses.replace(q, start_time=start, end_time=end))
                 break
     cloze.sort(key=lambda q: (-q.score, q.start_time or 0.0))
-    return wh + cloze[:len(wh) // 2]
+    return wh + cloze[:cloze_limit(len(wh))]
+
+
+def cloze_limit(wh: int) -> int:
+    """How many cloze items may join ``wh`` wh-questions: half as many (a third of the
+    set), and one when there is no wh-question at all, so that a short recording whose
+    sentences give none still gets a question."""
+    return wh // 2 if wh else 1
 
 
 def _at_most_a_third_cloze(questions: list[Question]) -> list[Question]:
@@ -406,7 +414,7 @@ def _at_most_a_third_cloze(questions: list[Question]) -> list[Question]:
     for q in questions:
         if q.type == "cloze" and q.source == "builtin":
             cloze += 1
-            if cloze > wh // 2:
+            if cloze > cloze_limit(wh):
                 continue
         kept.append(q)
     return kept
