@@ -193,9 +193,10 @@ def _write_notebook(dest: Path, run_dir: Path, **params: object) -> None:
     _inject(NOTEBOOK, dest, audio_path=str(SAMPLE), output_dir=str(run_dir), **params)
 
 
-def _write_collection_notebook(dest: Path, run_dir: Path) -> None:
-    """A copy of notebook 04 searching the run in ``run_dir`` (its home) for 'Dashwood'."""
-    _inject(COLLECTION, dest, homes=[str(run_dir)], query="Dashwood", k=5)
+def _write_collection_notebook(dest: Path, home: Path) -> None:
+    """A copy of notebook 04 searching the runs of ``home`` (notebook 01's, the server's
+    $PIPELINE_KIT_HOME) for 'Dashwood'."""
+    _inject(COLLECTION, dest, homes=[str(home)], query="Dashwood", k=5)
 
 
 def _inject(source: Path, dest: Path, **params: object) -> None:
@@ -640,7 +641,7 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     shot("transcript_word_highlight", words)
 
     # Notebook 04 on the same run: the search's first hit plays inside its range.
-    _write_collection_notebook(tmp_path / "lab" / COLLECTION.name, tmp_path / "run")
+    _write_collection_notebook(tmp_path / "lab" / COLLECTION.name, tmp_path / "home")
     page04 = browser.new_page(viewport={"width": 1400, "height": 1000})
     page04.on("pageerror", lambda e: errors.append(str(e)))
     _run_all_cells(page04, lab_server, context, COLLECTION.name)

@@ -125,7 +125,8 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     assert chosen["method"] in ("tfidf", "embedding")
     assert chosen["chunk_size"] in (30, 60) and chosen["overlap"] in (0, 10)
     assert chosen["overlap"] < chosen["chunk_size"]
-    assert "criterion" in chosen
+    assert chosen["purpose"] == "search" and chosen["reason"] and chosen["score"] > 0
+    assert {"mrr", "context_precision", "n_chunks"} <= set(chosen["metrics"])
     assert (exp / "sweep.csv").is_file()
     assert os.path.getsize(exp / "sweep.png") > 0
     # The compare section ran two pipelines of the sample, 40 and 80 words a chunk.
@@ -144,7 +145,7 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
 
 def test_notebook_03_chooses_without_gold_and_shows_gold_metrics(tmp_path, monkeypatch):
     """03 alone on a Choi reference: the sweep table and the chosen setting carry the
-    gold columns, and the label-free choice ranks in the better half by gold Pk."""
+    purpose and gold columns, and the label-free choice's gold rank is reported."""
     papermill = pytest.importorskip("papermill")
     from conftest import shared_path
 
@@ -159,8 +160,8 @@ def test_notebook_03_chooses_without_gold_and_shows_gold_metrics(tmp_path, monke
                     "output_dir": str(exp), "compare_audio": ""},  # no compare section
         kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
     chosen = json.loads((exp / "chosen_setting.json").read_text())
-    assert {"pk", "windowdiff", "f1", "topic_pk"} <= set(chosen["metrics"])
+    assert {"mrr", "context_precision", "gold_mrr", "gold_pk"} <= set(chosen["metrics"])
     assert chosen["settings"] == 12
-    assert chosen["gold_pk_rank"] <= chosen["settings"] // 2
+    assert 1 <= chosen["gold_rank"] <= chosen["settings"]
     table = (exp / "sweep.csv").read_text().splitlines()[0].split(",")
-    assert "pk" in table and "topic_pk" in table
+    assert {"gold_pk", "gold_mrr", "mrr", "context_precision", "topic_pk"} <= set(table)
