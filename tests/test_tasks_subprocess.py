@@ -128,12 +128,20 @@ def test_heartbeat_is_written_while_running(store_target):
     with TaskManager(store_target, heartbeat_interval=0.05) as tm:
         h = tm.submit(fx.block, "hb", task_type=TaskType.TRANSCRIPTION)
         assert fx.event("hb.started").wait(60)
-        first = tm.store.get(h.task_id).heartbeat_at
-        deadline = time.monotonic() + 60  # polls for the condition; asserts no duration
+
+        def heartbeat() -> object:
+            stored = tm.store.get(h.task_id)  # written by the store writer, maybe not yet
+            return None if stored is None else stored.heartbeat_at
+
+        deadline = time.monotonic() + 60  # polls for each condition; asserts no duration
+        first = heartbeat()
+        while first is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            first = heartbeat()
         later = first
         while later == first and time.monotonic() < deadline:
             time.sleep(0.05)
-            later = tm.store.get(h.task_id).heartbeat_at
+            later = heartbeat()
         assert first is not None and later is not None and later > first
         assert tm.store.get(h.task_id).manager_id == tm.manager_id
         fx.event("hb.release").set()
