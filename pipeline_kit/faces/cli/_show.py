@@ -12,18 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_kit.base._reprs import clip, clock, plural, talk_times
+from pipeline_kit.faces.cli._listing import format_duration
 
 MAX_CHAPTERS = 12
 LABEL = 10  # width of the label column
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return "?"
-    if value < 60:
-        return f"{value:.1f}s"
-    minutes, secs = divmod(int(round(value)), 60)
-    return f"{minutes}m{secs:02d}s"
+    """A stage's time as the tables show it (``4.2s``, ``1m02s``), '?' when unknown."""
+    return format_duration(value) or "?"
 
 
 def _line(label: str, text: str) -> str:
