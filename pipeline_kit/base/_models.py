@@ -295,8 +295,10 @@ def _spacy_meta(folder: Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+@lru_cache(maxsize=1)
 def _bundled_spacy() -> Path:
-    """The bundled en_core_web_sm folder, its meta.json and hash checked."""
+    """The bundled en_core_web_sm folder, its meta.json and hash checked once per process
+    (every parse asks for the model: the check is not repeated on each)."""
     try:
         pkg = importlib.import_module(_SPACY_PACKAGE)
     except ImportError as e:
