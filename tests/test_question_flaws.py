@@ -106,3 +106,61 @@ def test_spoken_fillers_are_removed_or_nothing_is_asked():
     asked = {q.text: q.answer for q in ask_sentence(_sentence(cleaned))}
     assert asked["How many buttons should the remote control have?"] == "three"
     assert not ask_sentence(_sentence(clean_spoken("Um, I mean, you know, I think we should.")))
+
+
+def _asked(text: str) -> dict[str, str]:
+    return {a.text: a.answer for a in ask_sentence(_sentence(text))}
+
+
+@pytest.mark.parametrize("sentence, question", [
+    ("A respondent may want to make alternative answers.",
+     "Who may want to make alternative answers?"),
+    ("Experts point to the thinning of pitching talent in the league.",
+     "Who points to the thinning of pitching talent in the league?"),
+    ("Swadesh in short was trying to develop a basic list of words.",
+     "Who was trying to develop a basic list of words?"),
+])
+def test_a_person_is_asked_with_who(sentence, question):
+    """People nouns, and an untyped name acting with a verb of saying, wanting or trying
+    ("in short" is an aside, not part of the answer)."""
+    asked = _asked(sentence)
+    assert question in asked, asked
+    assert "in short" not in asked[question]
+
+
+def test_a_name_known_from_another_sentence_is_a_person_and_keeps_its_capital():
+    docs = [parse("Defense Attorney Charles Bellows made the request in court."),
+            parse("Bellows made the disclosure yesterday.")]
+    from pipeline_kit.stages._question_parse import person_names
+
+    people = person_names(docs)
+    assert "bellows" in people
+    asked = {a.text for a in ask_sentence(next(iter(docs[1].sents)), people)}
+    assert "Who made the disclosure yesterday?" in asked
+    assert "What did Bellows make yesterday?" in asked
+    # without the other sentence, the parser reads "Bellows" as a noun
+    alone = {a.text for a in ask_sentence(next(iter(docs[1].sents)))}
+    assert "Who made the disclosure yesterday?" not in alone
+
+
+@pytest.mark.parametrize("sentence", [
+    "This letter might not have been necessary had our efforts been more successful.",
+    "A full trial was ordered for the two clerks who were arrested in January.",
+    "The Providence Daily Journal answered the Daily Post by stating that it had lied.",
+    "Its boundaries had nothing in common with the old tribal lands.",
+    "No single explanation is adequate to account for this rise.",
+    "Development is a term that critics use loosely about the later poems.",
+])
+def test_no_question_is_broken_negated_or_uninformative(sentence):
+    """A participle taken for a verb ("What beens ...?"), a stranded preposition or lost
+    complement ("What was ordered for?"), a negation, and "What is a term?"."""
+    for text in _asked(sentence):
+        assert not re.search(r"\bbeens\b|\b(?:for|by|stating)\?$|\bnothing\b", text), text
+        assert not text.startswith(("What is a term", "What is adequate")), text
+
+
+def test_an_era_in_a_prepositional_phrase_asks_when():
+    asked = _asked("And it was a matter of course that in the Middle Ages, when the craftsmen "
+                   "took care that beautiful form should always be a part of their productions "
+                   "whatever they were, the forms of printed letters should be beautiful.")
+    assert any(q.startswith("When ") and a.endswith("Middle Ages") for q, a in asked.items()), asked

@@ -18,13 +18,15 @@ too short once cleaned, gets no question.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spacy.tokens import Span, Token
+    from spacy.tokens import Doc, Span, Token
 
 MAX_WH_WORDS = 16  # a longer question copies too much of its sentence
 MAX_CLOZE_WORDS = 25
@@ -44,15 +46,50 @@ _ASIDE = frozenset({"prep", "punct", "npadvmod", "advmod", "aux", "auxpass", "ne
 _CLAUSES = frozenset({"conj", "advcl", "ccomp"})  # clauses asked like a main clause
 _ORDER = {"when": 0, "how_many": 1, "where": 2, "who": 3, "what": 4}
 _SET_PHRASES = frozenset({("of", "course"), ("in", "fact"), ("in", "addition"),
-                          ("in", "particular"), ("in", "general"), ("at", "least")})
+                          ("in", "particular"), ("in", "general"), ("at", "least"),
+                          ("in", "short"), ("in", "turn"), ("for", "example"),
+                          ("for", "instance"), ("in", "effect")})
 _SINCE_UNTIL = {"since": "Since when", "until": "Until when", "till": "Until when"}
 _DATE = frozenset({"DATE"})
+# heads of a time phrase in a prepositional phrase ("in the Middle Ages")
+_ERAS = frozenset({"age", "ages", "century", "centuries", "era", "epoch", "period", "reign",
+                   "dynasty", "decade", "millennium"})
+_NEGATIVE = frozenset({"no", "none", "nothing", "nobody", "neither", "never"})
+# "What is a term?": a copula's answer that names nothing in particular
+_GENERIC = frozenset("term thing matter one way kind sort case example question point part "
+                     "fact idea something word name".split())
+# sentence connectives that read badly inside a question ("What did X however show?")
+_CONNECTIVES = frozenset("however therefore thus moreover furthermore nevertheless "
+                         "nonetheless consequently hence accordingly besides".split())
+# complements a kept word cannot lose: a question keeping "by" without "stating that ..."
+_COMPLEMENTS = frozenset({"pobj", "pcomp", "dobj", "ccomp", "xcomp", "attr", "acomp", "oprd"})
+_LEAD_ADVERBS = frozenset("elsewhere meanwhile also however then still".split())
+_PERSONAL = frozenset("i you we they he she me us them him her".split())
 _PEOPLE = frozenset(
     "people person man men woman women child children boy girl family king queen monk "
     "priest bishop soldier citizen patient doctor lawyer judge official member student "
     "friend parent wife husband brother sister son daughter mother father printer scribe "
     "craftsman workman scholar reader writer author leader president senator governor "
-    "minister speaker teacher worker farmer".split())
+    "minister speaker teacher worker farmer expert respondent researcher scientist colleague "
+    "coworker participant resident voter listener viewer employee officer player manager "
+    "owner customer client historian critic observer witness victim neighbour neighbor "
+    "stranger guest chairman director candidate delegate representative commander captain "
+    "sailor pilot driver artist poet singer musician actor novelist philosopher physician "
+    "nurse surgeon engineer architect merchant trader banker clerk servant slave master lady "
+    "gentleman lord prince princess emperor pope saint hero heroine enemy ally partner "
+    "economist linguist physicist chemist biologist psychologist journalist editor publisher "
+    "reporter interviewer narrator villager peasant landlord tenant prisoner defendant "
+    "plaintiff attorney juror suspect accused".split())
+# A subject that says, thinks, wants or tries is a someone ("Swadesh was trying to
+# develop a list", "A respondent may want ..."): small NER models miss single surnames
+# and call some of them ORG, so the verb tells who acts.
+_ANIMATE_VERBS = frozenset(
+    "say tell ask answer reply think believe know want wish hope try decide agree refuse "
+    "intend plan promise argue claim insist complain admit deny suggest explain describe "
+    "remember forget learn feel fear love hate like prefer expect marry serve succeed "
+    "resign retire die smile laugh weep cry speak talk write read sing pray vote "
+    "testify confess recall realize realise wonder doubt imagine suppose guess "
+    "point".split())
 _CLAUSE_DEPS = frozenset({"advcl", "ccomp", "conj", "cc", "parataxis", "mark", "relcl",
                           "acl", "appos", "csubj", "discourse", "intj", "meta", "dep",
                           "preconj", "punct"})
@@ -90,9 +127,19 @@ def _phrase(tok: Token) -> list[Token]:
     for child in tok.children:
         joined = child.dep_ in ("conj", "cc", "preconj") and tok.pos_ not in ("VERB", "AUX")
         # "more or less closely" stays whole, and so does "bake-offs"
-        if child.dep_ not in _CLAUSE_DEPS or joined or child.tag_ == "HYPH":
+        if _set_phrase(child):
+            continue
+        listed = child.text == "," and any(c.dep_ == "conj" and c.i > child.i
+                                           for c in tok.children)
+        if child.dep_ not in _CLAUSE_DEPS or joined or listed or child.tag_ == "HYPH":
             out += _phrase(child)
     return _words(out)
+
+
+def _set_phrase(tok: Token) -> bool:
+    """A preposition opening an aside such as "of course", "in short" or "for example"."""
+    return tok.dep_ == "prep" and any((tok.lower_, c.lower_) in _SET_PHRASES
+                                      for c in tok.children)
 
 
 def _text(tokens: Sequence[Token]) -> str:
@@ -111,18 +158,33 @@ def _is_content_phrase(tokens: Sequence[Token]) -> bool:
             and any(t.pos_ in ("NOUN", "PROPN", "NUM") and not t.is_stop for t in tokens))
 
 
-def _kind(tokens: Sequence[Token]) -> str:
-    """What a noun phrase names: person, place, date, number or thing."""
+def _kind(tokens: Sequence[Token], verb: Token | None = None,
+          people: frozenset[str] = frozenset()) -> str:
+    """What a noun phrase names: person, place, date, number or thing.
+
+    ``verb``: the verb when the phrase is its subject; a verb of saying, thinking or
+    wanting makes an untyped or ORG-tagged subject a person. ``people``: lower-case
+    names the recording's other sentences tag as PERSON ("Bellows" alone is a noun).
+    """
     ents = {t.ent_type_ for t in tokens if t.ent_type_}
     head = next(t for t in tokens if t.head not in tokens or t.head == t)
     if head.ent_type_ == "PERSON" or head.lemma_.lower() in _PEOPLE or (
+            head.text[:1].isupper() and head.lower_ in people) or (
             head.ent_type_ == "NORP" and head.tag_ in ("NNS", "NNPS")):
         return "person"
-    if ents & _PLACE:
-        return "place"
+    if (verb is not None and verb.lemma_.lower() in _ANIMATE_VERBS
+            and head.ent_type_ in ("", "ORG") and _is_name(head)):
+        return "person"
     if ents & _DATE:
         return "date"
+    if head.ent_type_ in _PLACE:  # "Southwest Conference scoring" is no place
+        return "place"
     return "thing"
+
+
+def _is_name(tok: Token) -> bool:
+    """A proper noun, or a capitalised word no dictionary list knows ("Swadesh")."""
+    return tok.pos_ == "PROPN" or (tok.pos_ == "NOUN" and not _dictionary_word(tok))
 
 
 def _clause_root(clause: Sequence[Token]) -> Token:
@@ -136,20 +198,42 @@ def _main_clause(root: Token) -> list[Token]:
     for child in root.children:
         if child.dep_ in _CLAUSE_DEPS:
             continue
-        if child.dep_ == "prep" and any((child.lower_, c.lower_) in _SET_PHRASES
-                                        for c in child.children):
+        if _set_phrase(child):
             continue  # "of course", "in fact": asides, no adjunct
         out += [child] if child.dep_ in ("aux", "auxpass", "neg") else _phrase(child)
     return _words(out)
 
 
-def _lower(tokens: Sequence[Token]) -> str:
+def _lower(tokens: Sequence[Token], people: frozenset[str] = frozenset()) -> str:
     """The phrase as it reads mid-sentence: its first word lower case unless a name."""
     s = _text(tokens)
     first = tokens[0]
-    if first.pos_ != "PROPN" and first.ent_type_ not in _NAMES and first.text != "I":
+    if (first.pos_ != "PROPN" and first.ent_type_ not in _NAMES and first.text != "I"
+            and first.lower_ not in people and _dictionary_word(first)):
         s = s[:1].lower() + s[1:]
     return s
+
+
+def _dictionary_word(tok: Token) -> bool:
+    """Whether the word is a stop word or in the lemmatizer's word lists: a capital
+    on any other sentence-initial word ("Speer and coworkers") is a name's."""
+    if tok.is_stop or not tok.text[:1].isupper():
+        return True
+    words = _known_words()
+    return not words or tok.lower_ in words or tok.lemma_.lower() in words
+
+
+@functools.lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    """Nouns, verbs, adjectives and adverbs the bundled English lemmatizer lists."""
+    from pipeline_kit.stages._nlp import nlp
+
+    try:
+        lemmatizer: Any = nlp().get_pipe("lemmatizer")
+        index = lemmatizer.lookups.get_table("lemma_index")
+    except (KeyError, ValueError):
+        return frozenset()
+    return frozenset(w for words in index.values() for w in words)
 
 
 def _finish(words: list[str]) -> str:
@@ -174,9 +258,10 @@ def _do_form(verb: Token) -> str:
     return {"VBD": "did", "VBZ": "does", "VBP": "do"}.get(verb.tag_, "")
 
 
-def _subject_question(clause: list[Token], subj: list[Token]) -> Asked | None:
+def _subject_question(clause: list[Token], subj: list[Token],
+                      people: frozenset[str]) -> Asked | None:
     """Wh-word in place of the subject: "Who printed the Bible in Mainz?"."""
-    kind = _kind(subj)
+    kind = _kind(subj, _clause_root(clause), people)
     if kind == "date" or not _is_content_phrase(subj):
         return None
     rest = [t for t in clause if t not in subj and t.i > subj[-1].i]
@@ -189,6 +274,10 @@ def _subject_question(clause: list[Token], subj: list[Token]) -> Asked | None:
                                    for c in root.children):
         return None  # "What is new elements?": ask "What are X?" instead
     verb = rest[0]  # the finite verb or auxiliary agrees with "What"/"Who" (singular)
+    if verb.tag_ == "VBP" and (verb.lower_ in ("been", "being") or verb.lower_.endswith("ing")
+                               or (verb.lower_ != verb.lemma_.lower()
+                                   and verb.lower_ not in ("are", "have", "do"))):
+        return None  # a participle tagged as present ("efforts been"): a misparse
     if verb.tag_ not in ("VBD", "VBZ", "VBP", "MD") or any(t.dep_ == "neg" for t in subj):
         return None  # "What to agree ...?", "What has ...?" from "not even X has ..."
     body = _text(rest)
@@ -205,7 +294,7 @@ def _subject_question(clause: list[Token], subj: list[Token]) -> Asked | None:
 
 
 def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
-              wh: str) -> str | None:
+              wh: str, people: frozenset[str] = frozenset()) -> str | None:
     """wh + auxiliary (or do) + subject + the rest of the clause without ``drop``."""
     root = _clause_root(clause)
     auxes = [t for t in clause if t.dep_ in ("aux", "auxpass") and t.head == root
@@ -223,26 +312,28 @@ def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
         rest = [t for t in rest if t != root]
     else:
         lead = _do_form(root)
-        if not lead:
-            return None
+        if not lead or any(t.dep_ == "neg" and t.head == root for t in rest):
+            return None  # "What does Moritz n't have?": do-support would move the negation
         body = [root.lemma_ if t == root else None for t in rest]
         words = [t.text if b is None else b for t, b in zip(rest, body, strict=True)]
-        return _finish([wh, lead, _lower(subj), *words])
-    return _finish([wh, lead, _lower(subj), _text(rest)])
+        return _finish([wh, lead, _lower(subj, people), *words])
+    return _finish([wh, lead, _lower(subj, people), _text(rest)])
 
 
-def _object_question(clause: list[Token], subj: list[Token], obj: list[Token]) -> Asked | None:
-    kind = _kind(obj)
+def _object_question(clause: list[Token], subj: list[Token], obj: list[Token],
+                     people: frozenset[str]) -> Asked | None:
+    kind = _kind(obj, people=people)
     if kind in ("date", "place") or not _is_content_phrase(obj):
         return None
-    q = _inverted(clause, subj, obj, "Who" if kind == "person" else "What")
+    q = _inverted(clause, subj, obj, "Who" if kind == "person" else "What", people)
     if q is None:
         return None
     return Asked(q, _text(obj), "who" if kind == "person" else "what",
                  "person" if kind == "person" else "thing")
 
 
-def _adjunct_questions(clause: list[Token], subj: list[Token]) -> Iterable[Asked]:
+def _adjunct_questions(clause: list[Token], subj: list[Token],
+                       people: frozenset[str]) -> Iterable[Asked]:
     """Where / When for a place or date in a prepositional phrase of the main clause."""
     root = _clause_root(clause)
     for prep in root.children:
@@ -254,6 +345,8 @@ def _adjunct_questions(clause: list[Token], subj: list[Token]) -> Iterable[Asked
             continue
         phrase = _phrase(prep)
         kind = _kind(_phrase(pobj))
+        if pobj.lemma_.lower() in _ERAS or pobj.lower_ in _ERAS:
+            kind = "date"  # "in the Middle Ages" is a time, whatever the NER says of it
         if kind == "place" and prep.lower_ in ("in", "at", "near", "to", "from", "into"):
             wh, qtype = "Where", "where"
         elif kind == "date" and prep.lower_ in ("in", "on", "during", "by", "until", "since",
@@ -263,12 +356,13 @@ def _adjunct_questions(clause: list[Token], subj: list[Token]) -> Iterable[Asked
             continue
         if qtype == "when":
             wh = _SINCE_UNTIL.get(prep.lower_, wh)
-        q = _inverted(clause, subj, phrase, wh)
+        q = _inverted(clause, subj, phrase, wh, people)
         if q is not None:
             yield Asked(q, _text(_phrase(pobj)), qtype, kind)
 
 
-def _how_many(clause: list[Token], subj: list[Token]) -> Iterable[Asked]:
+def _how_many(clause: list[Token], subj: list[Token],
+              people: frozenset[str]) -> Iterable[Asked]:
     """How many for a counted object: "How many books did they print?"."""
     root = _clause_root(clause)
     for obj in root.children:
@@ -281,34 +375,37 @@ def _how_many(clause: list[Token], subj: list[Token]) -> Iterable[Asked]:
         rest_np = [t for t in _phrase(obj) if t not in _phrase(nums[0])]
         if any(t.dep_ in ("det", "poss") for t in rest_np):
             continue
-        q = _inverted(clause, subj, _phrase(obj), f"How many {_text(rest_np)}")
+        q = _inverted(clause, subj, _phrase(obj), f"How many {_text(rest_np)}", people)
         if q is not None:
             yield Asked(q, _text(_phrase(nums[0])), "how_many", "number")
 
 
-def ask_sentence(sent: Span) -> list[Asked]:
+def ask_sentence(sent: Span, people: frozenset[str] = frozenset()) -> list[Asked]:
     """Every wh-question its clauses support (the main clause, and each coordinated or
     subordinate clause with a subject of its own, asked without its own subordinate
     clauses or its conjunction): typed answers (when, how many, where, who) before "what",
-    then shortest first."""
+    then shortest first. ``people``: see :func:`person_names`."""
     root = sent.root
     if root.pos_ not in ("VERB", "AUX") or sent.text.rstrip().endswith("?"):
         return []
     roots = [root, *(t for t in sent if t.dep_ in _CLAUSES and t.pos_ in ("VERB", "AUX")
                      and any(c.dep_ in _SUBJECTS and c.pos_ != "PRON" for c in t.children))]
-    out = [a for r in roots for a in _ask_clause(sent, r)]
+    out = [a for r in roots for a in _ask_clause(sent, r, people)]
     return sorted(out, key=lambda a: (_ORDER[a.qtype], len(a.text.split())))
 
 
-def _ask_clause(sent: Span, root: Token) -> list[Asked]:
+def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
     """The questions of the clause headed by ``root``."""
     clause = _main_clause(root)
     subj_tok = next((t for t in root.children if t.dep_ in _SUBJECTS), None)
     if subj_tok is None or subj_tok.lower_ in ("i", "you", "we", "it", "this", "that", "there"):
         return []
     subj = _phrase(subj_tok)
-    if subj[-1].i > root.i:
-        return []  # "will rest the final success": an inverted clause
+    if any(t.lower_ in _PERSONAL and t.pos_ == "PRON" for t in subj):
+        return []  # "quite a number of you": the question would address the listener
+    if subj[-1].i > root.i or any(c.dep_ in ("aux", "auxpass") and c.i < subj[0].i
+                                  for c in root.children):
+        return []  # "will rest the final success", "had our efforts been": inverted
     if any(t.tag_ in ("WDT", "WP", "WP$", "WRB") and root in (t.head, t.head.head)
            for t in [*subj, *_main_clause(root)]) or any(
             c.dep_ == "mark" and c.lower_ in ("whether", "if") for c in root.children):
@@ -320,9 +417,15 @@ def _ask_clause(sent: Span, root: Token) -> list[Asked]:
         return []  # the subject does not lead straight into its verb: a misparse
     aside = [t for t in between if t.dep_ not in ("aux", "auxpass", "neg", "advmod")
              or t.head != root]
-    clause = [t for t in clause if t not in aside]  # "Printing, then, for our purpose, may"
+    clause = [t for t in clause if t not in aside  # "Printing, then, for our purpose, may"
+              and not (t.head == root and t.lower_ in _CONNECTIVES)]
     if not any(t.i > root.i for t in clause if not t.is_punct):
         return []  # "Who knew?": a bare verb asks nothing
+    kept = set(clause)
+    last = [t for t in clause if not t.is_punct][-1]
+    if any(c.dep_ in _COMPLEMENTS and c not in kept for t in clause if t != root
+           for c in t.children) or last.pos_ in ("CCONJ", "SCONJ") or last.tag_ == "IN":
+        return []  # "answered by stating?", "was ordered for?": a word lost its complement
     if any(not (t.text.replace(".", "").replace("'", "").isalpha() or t.like_num
                 or t.is_punct or t.text in ("-", "$", "%")) for t in clause):
         return []  # formulas and symbols read badly as questions
@@ -331,22 +434,55 @@ def _ask_clause(sent: Span, root: Token) -> list[Asked]:
     out: list[Asked] = []
     pronoun_subject = subj_tok.pos_ == "PRON"
     if not pronoun_subject:
-        q = _subject_question(clause, subj)
+        q = _subject_question(clause, subj, people)
         if q is not None:
             out.append(q)
     if not pronoun_subject:
         for obj in root.children:
             if obj.dep_ in _OBJECTS and obj in clause:
-                q = _object_question(clause, subj, _phrase(obj))
+                q = _object_question(clause, subj, _phrase(obj), people)
                 if q is not None:
                     out.append(q)
-        out += _adjunct_questions(clause, subj)
-        out += _how_many(clause, subj)
+        out += _adjunct_questions(clause, subj, people)
+        out += _how_many(clause, subj, people)
     source = len([t for t in sent if not t.is_punct])
     # A short sentence has nothing to drop: the wh-word and "did" may add two words.
     longest = min(MAX_WH_WORDS, source + 2 if source <= SHORT_SENTENCE else source - 1)
-    return [a for a in out if len(a.text.split()) <= longest
-            and a.answer.lower() not in a.text.lower()]
+    return [a for a in out if len(a.text.split()) <= longest and _informative(a)]
+
+
+_COPULA_RE = re.compile(r"^What (?:is|are|was|were) (.+)\?$")
+
+
+def _informative(a: Asked) -> bool:
+    """Whether the question asks something its answer tells: not its own answer, not a
+    negation ("No single explanation"), not "What is a term?" or "What is the style?"
+    answered by "the style of another poet"."""
+    answer = a.answer.lower()
+    words = answer.split()
+    asked_words = re.findall(r"[\w.']+", a.text.lower())
+    if answer in a.text.lower() or (words and words[0] in _NEGATIVE | _LEAD_ADVERBS) or any(
+            w in _NEGATIVE for w in asked_words):
+        return False  # "What had nothing?"
+    if any(x.isdigit() and y.isdigit() for x, y in itertools.pairwise(asked_words)):
+        return False  # "follow 8 22": figure or reference numbers left in the clause
+    m = _COPULA_RE.match(a.text)
+    if m:
+        asked = m.group(1).lower()
+        content = [w for w in words if w not in ("a", "an", "the")]
+        if asked in answer or (len(content) == 1 and content[0] in _GENERIC):
+            return False
+        if asked.removeprefix("a ").removeprefix("an ").removeprefix("the ") in _GENERIC:
+            return False
+    return True
+
+
+def person_names(docs: Iterable[Doc]) -> frozenset[str]:
+    """Lower-case proper names that any of ``docs`` tags as part of a PERSON: a name the
+    parser misses in one sentence ("Bellows made the request") is known from another
+    ("Defense Attorney Charles Bellows")."""
+    return frozenset(t.lower_ for doc in docs for ent in doc.ents if ent.label_ == "PERSON"
+                     for t in ent if t.pos_ == "PROPN" and t.text[:1].isupper())
 
 
 def answer_phrases(sent: Span) -> list[str]:
@@ -362,14 +498,17 @@ def answer_phrases(sent: Span) -> list[str]:
 def cloze_sentence(sent: Span, keys: set[str], key_of: dict[str, str]) -> Asked | None:
     """The sentence with one key noun chunk blanked, when it is at most 25 words."""
     words = [t for t in sent if not t.is_punct]
-    if len(words) > MAX_CLOZE_WORDS or len(words) < MIN_WORDS:
-        return None
+    if len(words) > MAX_CLOZE_WORDS or len(words) < MIN_WORDS or "?" in sent.text:
+        return None  # a blank in a sentence that asks or quotes a question reads badly
     for surface in answer_phrases(sent):
         if key_of.get(surface.lower()) not in keys:
             continue
         if sent.text.lower().count(surface.lower()) > 1:
             continue
         a = sent.text.index(surface)
+        before = sent.text[:a].split()[-1:]
+        if before and before[0][:1].isupper() and a > len(before[0]) + 1:
+            continue  # "The _____": the blank would cut a title or name in two
         blanked = sent.text[:a] + "_____" + sent.text[a + len(surface):]
         if not re.search(r"[.!?][\"'”’)]*$", blanked.strip()):
             blanked = blanked.rstrip() + "."

@@ -362,11 +362,13 @@ def _parsed_questions(chunks: Sequence[Chunk], sentences: list[list[Span]],
         ask_sentence,
         clean_spoken,
         cloze_sentence,
+        person_names,
     )
 
     items = [(ci, s, clean_spoken(s.text)) for ci, ss in enumerate(sentences) for s in ss
              if len(s.text.split()) <= max_words + 20]
     docs = parse_texts([clean for _, _, clean in items])
+    people = person_names(docs)
     wh: list[Question] = []
     cloze: list[Question] = []
     for (ci, s, clean), doc in zip(items, docs, strict=True):
@@ -374,7 +376,8 @@ def _parsed_questions(chunks: Sequence[Chunk], sentences: list[list[Span]],
             continue
         chunk = chunks[ci]
         start, end = _sentence_times(chunk, s)
-        asked = [a for sent in doc.sents for a in ask_sentence(sent)] if opt["wh"] else []
+        asked = ([a for sent in doc.sents for a in ask_sentence(sent, people)]
+                 if opt["wh"] else [])
         answers: set[str] = set()
         for a in asked[:3]:
             if normalize(a.answer) in answers:
