@@ -159,6 +159,33 @@ def test_abbreviations_do_not_end_sentences(text):
     assert len(split_sentences(text)) == 1
 
 
+def test_long_written_sentences_stay_whole_and_unpunctuated_runs_are_cut():
+    """Choi's (Brown corpus) sentences of 61-150 words each end where the corpus ends
+    them: punctuation is trusted there. The same words without punctuation are a
+    run-on, cut every 60 words."""
+    long, short = [], []
+    for f in sorted(shared_path("textseg/choi_dev").glob("*/*.ref")):
+        for ln in f.read_text(errors="replace").splitlines():
+            n = len(ln.split())
+            inner = ln.split()[:-1]  # Choi writes a final mark as a token of its own
+            if ln.rstrip().endswith((".", "?", "!")) and not {".", "?", "!", ".."} & set(inner):
+                (long if 60 < n <= 150 else short if 8 <= n <= 15 else []).append(ln.strip())
+    long = sorted(set(long))[:20]
+    assert len(long) >= 10
+    # text of ordinary density (a final mark per ~20 words) holding the long sentences
+    lines = [x for pair in zip(long, sorted(set(short))[:3 * len(long):3], strict=True)
+             for x in pair]
+    starts = {0}
+    for ln in lines[:-1]:
+        starts.add(max(starts) + len(ln.split()))
+    t = Transcript.from_text(" ".join(lines))
+    cuts = {s.start_word for s in split_sentences(t)}
+    assert cuts <= starts, sorted(cuts - starts)[:5]  # no cut inside a written sentence
+    bare = Transcript.from_text(" ".join(w.strip(".,;:?!") or "x" for ln in lines
+                                         for w in ln.split()))
+    assert max(s.end_word - s.start_word for s in split_sentences(bare)) <= 60
+
+
 def test_the_parse_is_made_once_and_maps_tokens_to_words(transcripts):
     t = transcripts[0]
     p = parsed(t)

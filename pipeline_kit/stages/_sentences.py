@@ -21,6 +21,9 @@ from pipeline_kit.stages._types import Transcript
 
 # Text with at least one sentence-final mark per this many words counts as punctuated.
 PUNCTUATED_EVERY = 40
+# In punctuated text the marks say where sentences end, so the run-on cut (meant for
+# unpunctuated speech) waits this long: written sentences rarely run longer.
+PUNCTUATED_MAX_WORDS = 150
 _END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*$")
 
 
@@ -88,8 +91,7 @@ def parser_breaks(t: Transcript, model: str | os.PathLike[str] | None = None) ->
     p = parsed(t, model)
     # In punctuated text a break needs final punctuation before it; the parser alone
     # also breaks inside long sentences ("clover stems | or crown gall").
-    punctuated = sum(map(ends_sentence, (w.text for w in t.words))) * PUNCTUATED_EVERY \
-        >= len(t.words)
+    punctuated = is_punctuated(t)
     out = set()
     for sent in p.doc.sents:
         i = sent.start
@@ -100,6 +102,12 @@ def parser_breaks(t: Transcript, model: str | os.PathLike[str] | None = None) ->
         if w > 0 and not is_abbreviation(before) and (not punctuated or ends_sentence(before)):
             out.add(w)
     return out
+
+
+def is_punctuated(t: Transcript) -> bool:
+    """At least one sentence-final mark per ``PUNCTUATED_EVERY`` words."""
+    return sum(map(ends_sentence, (w.text for w in t.words))) * PUNCTUATED_EVERY \
+        >= len(t.words)
 
 
 def split_sentences(
@@ -114,7 +122,8 @@ def split_sentences(
     ``pause_seconds``: a silence at least this long between two measured words ends
     a sentence even where the parser saw none (speech is often under-punctuated).
     ``max_words``: a run-on stretch longer than this is cut, so no "sentence" is
-    unbounded; ``None`` disables the cut. No cut falls inside a word or before a
+    unbounded (in punctuated text, longer than ``PUNCTUATED_MAX_WORDS`` if that is
+    more); ``None`` disables the cut. No cut falls inside a word or before a
     hyphenated part ("self" | "-made"). ``model``: the spaCy pipeline (default
     en_core_web_sm).
     """
@@ -124,6 +133,8 @@ def split_sentences(
         raise ValueError(f"max_words must be at least 1, got {max_words}")
     t = as_transcript(source)
     words = t.words
+    if max_words is not None and words and is_punctuated(t):
+        max_words = max(max_words, PUNCTUATED_MAX_WORDS)
     starts = parser_breaks(t, model) | {i + 1 for i in heading_edges(t)}
     out: list[Sentence] = []
     start = 0
