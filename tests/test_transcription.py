@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import shared_path
@@ -113,6 +115,34 @@ def test_progress_per_segment_and_cancellation_between_batches(sample_dir):
         transcribe(audio, batch_size=1, vad_chunk_seconds=5, progress=cancelling)
     done = [s for _, s in cancelling.updates if s and s.startswith("Transcribing segment")]
     assert len(done) == 1  # stopped after the first batch, not at the end
+
+
+class SlowProgress(RecordingProgress):
+    """A sink that takes 0.4 s at every cancellation check, as a busy machine or a slow
+    notebook front end can."""
+
+    def check_cancelled(self) -> None:
+        import time
+
+        time.sleep(0.4)
+        super().check_cancelled()
+
+
+def test_transcript_and_batches_do_not_depend_on_how_fast_the_machine_is(sample_dir):
+    """Word probabilities differ in their last bits with the batch a piece is decoded
+    in; a schedule that adapted to wall time gave a slower run another transcript
+    (issue 36). Batches of ``batch_size`` pieces, whatever the speed, give one."""
+    audio = load_audio(sample_dir / "austen_sample.wav")
+    fast, slow = RecordingProgress(), SlowProgress()
+    a = transcribe(audio, batch_size=2, vad_chunk_seconds=5, progress=fast)
+    b = transcribe(audio, batch_size=2, vad_chunk_seconds=5, progress=slow)
+    n = a.metadata["vad_segments"]
+    assert n >= 4
+    for rec in (fast, slow):
+        steps = [s for _, s in rec.updates if s and s.startswith("Transcribing segment")]
+        assert steps == [f"Transcribing segment {min(i, n)}/{n}" for i in range(2, n + 2, 2)]
+    assert [dataclasses.astuple(w) for w in a.words] == [dataclasses.astuple(w) for w in b.words]
+    assert a.confidence == b.confidence
 
 
 def test_jfk_phrase_and_word_time():

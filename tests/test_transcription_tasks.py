@@ -165,7 +165,7 @@ def transcribe_teed(path: str, progress) -> object:
 
 def test_progress_once_per_unit_of_work_with_units(manager, long_wav):
     """Progress comes at least once per VAD block (~30 s of audio) and once per engine
-    call (at most ``batch_size`` = 8 pieces): counted in units of work, never in seconds
+    call (``batch_size`` pieces): counted in units of work, never in seconds
     of wall clock, so the test holds on a busy machine."""
     SENT.clear()
     steps = Steps(manager)

@@ -28,6 +28,7 @@ from pipeline_kit.stages._chunking import (
 from pipeline_kit.stages._diarization import MAX_SPEAKERS, check_speaker_counts
 from pipeline_kit.stages._graph import TOP_CONCEPTS
 from pipeline_kit.stages._questions import MAX_QUESTIONS
+from pipeline_kit.stages._transcription import BATCH_SIZE as DECODE_BATCH
 from pipeline_kit.stages._types import Chapter, Chunk, Diarization, Question, Transcript
 from pipeline_kit.tasks import TaskType
 
@@ -35,7 +36,8 @@ _S = "pipeline_kit.stages."
 _I = "pipeline_kit.ingest."
 MODEL = Param("model", str, None, "Whisper model name or CTranslate2 folder; None for the "
               "bundled tiny.en (others must be available offline)", optional=True)
-BATCH_SIZE = Param("batch_size", int, 8, "speech segments decoded per batch",
+BATCH_SIZE = Param("batch_size", int, DECODE_BATCH,
+                   "speech segments decoded per engine call",
                    minimum=1, maximum=256)
 LANGUAGE = Param("language", str, None, "ISO 639 code of the speech; None to detect it",
                  optional=True, pattern=r"[a-z]{2,3}")
