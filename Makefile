@@ -88,9 +88,13 @@ test-loaded: setup lint models
 # (a stale cache, another notebook's files) is reused: there `../out` is new, `../data`
 # links to this checkout's data, and PIPELINE_KIT_HOME is a new folder too. The
 # notebooks run in order (01 writes the run that 02 and 03 read), never shuffled.
+# The cells tagged nbval-check-output get their expected output from
+# notebooks/expected_outputs.json first (tests/nbval_expected.py), so nbval compares
+# each notebook's key results; the committed notebooks stay without outputs.
 test-notebooks: setup
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/pipeline_kit_nbval.XXXXXX") && trap 'rm -rf "$$tmp"' EXIT && \
 	  cp -r notebooks "$$tmp/notebooks" && ln -s "$(CURDIR)/data" "$$tmp/data" && \
+	  $(PY) tests/nbval_expected.py insert "$$tmp/notebooks" && \
 	  cd "$$tmp/notebooks" && echo ">> nbval in $$tmp" && \
 	  PIPELINE_KIT_HOME="$$tmp/home" $(CURDIR)/$(PY) -m pytest -c /dev/null --rootdir . \
 	    -p no:randomly -p no:cacheprovider --timeout 600 \
