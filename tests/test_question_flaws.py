@@ -164,3 +164,19 @@ def test_an_era_in_a_prepositional_phrase_asks_when():
                    "took care that beautiful form should always be a part of their productions "
                    "whatever they were, the forms of printed letters should be beautiful.")
     assert any(q.startswith("When ") and a.endswith("Middle Ages") for q, a in asked.items()), asked
+
+
+def test_do_support_agrees_with_the_subject_not_the_verb_tag():
+    """The tagger reads "possess" after "the two endpoints" as singular now and then;
+    the question's "do" follows the subject."""
+    asked = _asked("Among such curves, the two endpoints possess only one inscribed square.")
+    assert "What do the two endpoints possess?" in asked, asked
+    assert not any(q.startswith("What does the two") for q in asked)
+
+
+@pytest.mark.parametrize("sentence", [
+    "My biologist friends tell me mechanisms of adaptation and defense.",
+    "Two ruined the Titans in the second game of the season.",
+])
+def test_no_question_about_the_speaker_or_a_bare_number(sentence):
+    assert _asked(sentence) == {}

@@ -64,7 +64,10 @@ _CONNECTIVES = frozenset("however therefore thus moreover furthermore neverthele
 # complements a kept word cannot lose: a question keeping "by" without "stating that ..."
 _COMPLEMENTS = frozenset({"pobj", "pcomp", "dobj", "ccomp", "xcomp", "attr", "acomp", "oprd"})
 _LEAD_ADVERBS = frozenset("elsewhere meanwhile also however then still".split())
-_PERSONAL = frozenset("i you we they he she me us them him her".split())
+# nouns whose meaning is the clause that follows ("at the time the board meets")
+_CLAUSE_NOUNS = frozenset("time moment way point extent degree fact place reason case "
+                          "manner sense day year role thing one kind sort".split())
+_PERSONAL = frozenset("i you we me us my our your yours mine ours".split())
 _PEOPLE = frozenset(
     "people person man men woman women child children boy girl family king queen monk "
     "priest bishop soldier citizen patient doctor lawyer judge official member student "
@@ -254,8 +257,16 @@ def third_person(verb: Token) -> str:
     return base + "s"
 
 
-def _do_form(verb: Token) -> str:
-    return {"VBD": "did", "VBZ": "does", "VBP": "do"}.get(verb.tag_, "")
+def _do_form(verb: Token, subj: Sequence[Token]) -> str:
+    """"did", or "does"/"do" by the subject's number (the tagger's verb tag disagrees
+    with it now and then: "the two endpoints possesses")."""
+    form = {"VBD": "did", "VBZ": "does", "VBP": "do"}.get(verb.tag_, "")
+    if form in ("does", "do"):
+        head = next(t for t in subj if t.head not in subj or t.head == t)
+        plural = head.tag_ in ("NNS", "NNPS") or any(
+            c.dep_ == "cc" and c.lower_ == "and" for c in head.children)
+        form = "do" if plural else "does"
+    return form
 
 
 def _subject_question(clause: list[Token], subj: list[Token],
@@ -270,9 +281,11 @@ def _subject_question(clause: list[Token], subj: list[Token],
         return None
     if root.lemma_ == "be" and not any(c.dep_ in ("attr", "acomp") for c in root.children):
         return None  # "What is toward putting ...?": the copula needs a noun or adjective
-    if root.lemma_ == "be" and any(c.dep_ == "attr" and c.tag_ in ("NNS", "NNPS")
-                                   for c in root.children):
-        return None  # "What is new elements?": ask "What are X?" instead
+    if root.lemma_ == "be" and any(
+            c.dep_ == "attr" and (c.tag_ in ("NNS", "NNPS") or any(
+                d.dep_ == "cc" and d.lower_ == "and" for d in c.children))
+            for c in root.children):
+        return None  # "What is new elements?", "What has been X and Y?": a plural answer
     verb = rest[0]  # the finite verb or auxiliary agrees with "What"/"Who" (singular)
     if verb.tag_ == "VBP" and (verb.lower_ in ("been", "being") or verb.lower_.endswith("ing")
                                or (verb.lower_ != verb.lemma_.lower()
@@ -311,7 +324,7 @@ def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
             return None
         rest = [t for t in rest if t != root]
     else:
-        lead = _do_form(root)
+        lead = _do_form(root, subj)
         if not lead or any(t.dep_ == "neg" and t.head == root for t in rest):
             return None  # "What does Moritz n't have?": do-support would move the negation
         body = [root.lemma_ if t == root else None for t in rest]
@@ -401,8 +414,9 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
     if subj_tok is None or subj_tok.lower_ in ("i", "you", "we", "it", "this", "that", "there"):
         return []
     subj = _phrase(subj_tok)
-    if any(t.lower_ in _PERSONAL and t.pos_ == "PRON" for t in subj):
-        return []  # "quite a number of you": the question would address the listener
+    if subj_tok.pos_ not in ("NOUN", "PROPN", "PRON") or any(
+            t.lower_ in _PERSONAL and t.pos_ == "PRON" for t in [*subj, *_main_clause(root)]):
+        return []  # "two ruin Titans"; "quite a number of you", "tell me": not asked
     if subj[-1].i > root.i or any(c.dep_ in ("aux", "auxpass") and c.i < subj[0].i
                                   for c in root.children):
         return []  # "will rest the final success", "had our efforts been": inverted
@@ -421,10 +435,7 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
               and not (t.head == root and t.lower_ in _CONNECTIVES)]
     if not any(t.i > root.i for t in clause if not t.is_punct):
         return []  # "Who knew?": a bare verb asks nothing
-    kept = set(clause)
-    last = [t for t in clause if not t.is_punct][-1]
-    if any(c.dep_ in _COMPLEMENTS and c not in kept for t in clause if t != root
-           for c in t.children) or last.pos_ in ("CCONJ", "SCONJ") or last.tag_ == "IN":
+    if _incomplete(clause, root):
         return []  # "answered by stating?", "was ordered for?": a word lost its complement
     if any(not (t.text.replace(".", "").replace("'", "").isalpha() or t.like_num
                 or t.is_punct or t.text in ("-", "$", "%")) for t in clause):
@@ -452,6 +463,28 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
 
 
 _COPULA_RE = re.compile(r"^What (?:is|are|was|were) (.+)\?$")
+
+
+def _incomplete(clause: list[Token], root: Token) -> bool:
+    """Whether a kept word lost what completes it: a complement ("by stating"), the
+    clause of "as far (as ...)" or of "at the time (the board meets)", or a last word
+    that is a preposition or conjunction."""
+    kept = set(clause)
+    last = [t for t in clause if not t.is_punct][-1]
+    if last.pos_ in ("CCONJ", "SCONJ") or last.tag_ == "IN":
+        return True
+    for t in clause:
+        if t == root:
+            continue
+        for c in t.children:
+            if c in kept:
+                continue
+            if c.dep_ in _COMPLEMENTS:
+                return True
+            if c.dep_ in ("advcl", "relcl", "acl") and (
+                    t.pos_ == "ADV" or t.lemma_.lower() in _CLAUSE_NOUNS):
+                return True
+    return False
 
 
 def _informative(a: Asked) -> bool:
