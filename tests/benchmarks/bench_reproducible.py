@@ -7,7 +7,8 @@ calls with batches) through the task manager's executors:
 * ``inline``: a plain call in this process;
 * ``thread``: the manager's thread executor;
 * ``process``: the manager's worker process (a fresh interpreter);
-* ``dask``: a two-process ``LocalCluster`` worker (its nanny sets ``OMP_NUM_THREADS=1``),
+* ``dask``: a worker of the suite's two-process ``LocalCluster`` (its nanny sets
+  ``OMP_NUM_THREADS=1``),
 
 each with CTranslate2 on 1 and on 2 threads, idle and with 3 busy processes spinning on
 the 2 cores. Every transcript's words (text, start, end, probability) are compared with
@@ -22,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from _common import DATA, REPO, TESTS
+from _common import DATA, REPO
 
 SAMPLE = REPO / "data" / "sample" / "austen_sample.wav"
 JFK = DATA / "speech" / "jfk" / "jfk.flac"
@@ -55,24 +55,6 @@ def busy(n: int) -> Iterator[None]:
             p.wait()
 
 
-@contextlib.contextmanager
-def dask_client() -> Iterator[object]:
-    import dask
-    import distributed
-
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS / "benchmarks"), str(REPO),
-                                                os.environ.get("PYTHONPATH", "")])
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                           dashboard_address=None)
-    client = distributed.Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-
-
 def compare(ref: list[list], got: list[list]) -> tuple[int, int, float]:
     """Words whose text or times differ (or are missing), words whose probability
     differs, and the largest probability difference."""
@@ -91,6 +73,7 @@ def main() -> None:
     ap.add_argument("--busy", type=int, default=3, help="busy processes in the loaded runs")
     args = ap.parse_args()
     from bench_reproducible import words_of as importable  # workers import it by name
+    from test_tasks_dask import _local_cluster  # the suite's two-process LocalCluster
 
     from pipeline_kit.tasks import TaskManager
 
@@ -98,7 +81,7 @@ def main() -> None:
     print(f"{'audio':<18} {'executor':<8} {'threads':>7} {'load':>7} {'words':>6} "
           f"{'text/time differ':>17} {'prob differ':>12} {'max dp':>8}")
     refs: dict[str, list[list]] = {}
-    with tempfile.TemporaryDirectory() as tmp, dask_client() as client, \
+    with tempfile.TemporaryDirectory() as tmp, _local_cluster() as client, \
             TaskManager(Path(tmp) / "t.db", dask_client=client) as tm:
         for load in (0, args.busy):
             with busy(load):
