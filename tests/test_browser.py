@@ -651,5 +651,26 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     start, end = (float(first.get_attribute(a)) for a in ("data-s", "data-e"))
     _play_and_check(page04, hits, first, start, end, "search hit ▶", context)
     shot("collection_hit_playing", hits)
+
+    # Its tag control: a new code typed beside the hit and "tag" codes the hit; the
+    # codings view below then lists the quote under that code, and its ▶ plays it.
+    row = page04.locator(".pk-tag-row").first
+    row.scroll_into_view_if_needed()
+    row.locator("input[type=text]").fill("browser theme")
+    row.locator("button", has_text="tag").click()
+    try:
+        page04.get_by_text("tagged 'browser theme'").first.wait_for(timeout=20_000)
+    except PlaywrightTimeout:
+        pytest.fail(f"tagging the hit said nothing: {row.inner_text()}{context()}")
+    quote = page04.locator(".pk-listen", has_text="browser theme").last
+    try:
+        quote.wait_for(timeout=20_000)
+    except PlaywrightTimeout:
+        pytest.fail(f"the codings view does not list the new code{context()}")
+    play = quote.locator(".pk-play").first
+    q_start, q_end = (float(play.get_attribute(a)) for a in ("data-s", "data-e"))
+    assert q_start <= start + 0.5 and q_end >= end - 0.5, (q_start, q_end, start, end)
+    _play_and_check(page04, quote, play, q_start, q_end, "coded quote ▶", context)
+    shot("collection_coded_quote", quote)
     print("screenshots:", ", ".join(f"{k}: {v}" for k, v in sorted(shots.items())))
     assert not [e for e in errors if "pk" in e.lower()], errors

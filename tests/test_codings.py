@@ -277,3 +277,4 @@ def test_notebook_tag_control_tags_a_hit_and_the_codings_view_shows_it(coll):
     (quotes,) = pk.codings_view(coll)
     assert list(quotes.frame["coding_id"]) == [row.coding_id]
     assert 'class="pk-play"' in quotes.html and "inheritance" in quotes.title
+    assert list(quotes.frame["note"]) == [""]  # no note reads blank, not "None"

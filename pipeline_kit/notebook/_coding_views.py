@@ -122,6 +122,7 @@ def codings_view(coll: Any, code: str | None = None) -> list[Any]:
     if quotes.empty:
         return [_Plain("no codings yet")]
     views = []
+    quotes = quotes.assign(note=quotes["note"].fillna(""))  # no note: blank, not "None"
     for (name, path), group in quotes.groupby(["code", "audio_path"], sort=True):
         views.append(table(group, path, columns=QUOTE_COLUMNS,
                            title=f"{name} · {group['recording'].iloc[0]} "
