@@ -156,7 +156,7 @@ def _text(tokens: Sequence[Token]) -> str:
 
 
 def _is_content_phrase(tokens: Sequence[Token]) -> bool:
-    head = next(t for t in tokens if t.head not in tokens or t.head == t)
+    head = _head(tokens)
     return (head.pos_ in ("NOUN", "PROPN") and not head.is_stop
             and any(t.pos_ in ("NOUN", "PROPN", "NUM") and not t.is_stop for t in tokens))
 
@@ -170,7 +170,7 @@ def _kind(tokens: Sequence[Token], verb: Token | None = None,
     names the recording's other sentences tag as PERSON ("Bellows" alone is a noun).
     """
     ents = {t.ent_type_ for t in tokens if t.ent_type_}
-    head = next(t for t in tokens if t.head not in tokens or t.head == t)
+    head = _head(tokens)
     if head.ent_type_ == "PERSON" or head.lemma_.lower() in _PEOPLE or (
             head.text[:1].isupper() and head.lower_ in people) or (
             head.ent_type_ == "NORP" and head.tag_ in ("NNS", "NNPS")):
@@ -190,9 +190,10 @@ def _is_name(tok: Token) -> bool:
     return tok.pos_ == "PROPN" or (tok.pos_ == "NOUN" and not _dictionary_word(tok))
 
 
-def _clause_root(clause: Sequence[Token]) -> Token:
-    """The clause's verb: the one token whose head lies outside the clause."""
-    return next(t for t in clause if t.head == t or t.head not in clause)
+def _head(tokens: Sequence[Token]) -> Token:
+    """The one token whose head lies outside ``tokens``: a phrase's head noun, a
+    clause's verb."""
+    return next(t for t in tokens if t.head == t or t.head not in tokens)
 
 
 def _main_clause(root: Token) -> list[Token]:
@@ -262,7 +263,7 @@ def _do_form(verb: Token, subj: Sequence[Token]) -> str:
     with it now and then: "the two endpoints possesses")."""
     form = {"VBD": "did", "VBZ": "does", "VBP": "do"}.get(verb.tag_, "")
     if form in ("does", "do"):
-        head = next(t for t in subj if t.head not in subj or t.head == t)
+        head = _head(subj)
         plural = head.tag_ in ("NNS", "NNPS") or any(
             c.dep_ == "cc" and c.lower_ == "and" for c in head.children)
         form = "do" if plural else "does"
@@ -272,13 +273,14 @@ def _do_form(verb: Token, subj: Sequence[Token]) -> str:
 def _subject_question(clause: list[Token], subj: list[Token],
                       people: frozenset[str]) -> Asked | None:
     """Wh-word in place of the subject: "Who printed the Bible in Mainz?"."""
-    kind = _kind(subj, _clause_root(clause), people)
+    verb = _head(clause)
+    kind = _kind(subj, verb, people)
     if kind == "date" or not _is_content_phrase(subj):
         return None
     rest = [t for t in clause if t not in subj and t.i > subj[-1].i]
-    root = next((t for t in rest if t == _clause_root(clause)), None)
-    if not rest or root is None:
+    if verb not in rest:
         return None
+    root = verb
     if root.lemma_ == "be" and not any(c.dep_ in ("attr", "acomp") for c in root.children):
         return None  # "What is toward putting ...?": the copula needs a noun or adjective
     if root.lemma_ == "be" and any(
@@ -309,7 +311,7 @@ def _subject_question(clause: list[Token], subj: list[Token],
 def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
               wh: str, people: frozenset[str] = frozenset()) -> str | None:
     """wh + auxiliary (or do) + subject + the rest of the clause without ``drop``."""
-    root = _clause_root(clause)
+    root = _head(clause)
     auxes = [t for t in clause if t.dep_ in ("aux", "auxpass") and t.head == root
              and t.i < root.i]
     rest = [t for t in clause if t not in subj and t not in drop and t not in auxes[:1]
@@ -348,7 +350,7 @@ def _object_question(clause: list[Token], subj: list[Token], obj: list[Token],
 def _adjunct_questions(clause: list[Token], subj: list[Token],
                        people: frozenset[str]) -> Iterable[Asked]:
     """Where / When for a place or date in a prepositional phrase of the main clause."""
-    root = _clause_root(clause)
+    root = _head(clause)
     for prep in root.children:
         if prep.dep_ not in ("prep", "npadvmod") or prep not in clause:
             continue
@@ -377,7 +379,7 @@ def _adjunct_questions(clause: list[Token], subj: list[Token],
 def _how_many(clause: list[Token], subj: list[Token],
               people: frozenset[str]) -> Iterable[Asked]:
     """How many for a counted object: "How many books did they print?"."""
-    root = _clause_root(clause)
+    root = _head(clause)
     for obj in root.children:
         if obj.dep_ != "dobj" or obj not in clause or obj.tag_ not in ("NNS", "NNPS"):
             continue
@@ -415,13 +417,13 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
         return []
     subj = _phrase(subj_tok)
     if subj_tok.pos_ not in ("NOUN", "PROPN", "PRON") or any(
-            t.lower_ in _PERSONAL and t.pos_ == "PRON" for t in [*subj, *_main_clause(root)]):
+            t.lower_ in _PERSONAL and t.pos_ == "PRON" for t in [*subj, *clause]):
         return []  # "two ruin Titans"; "quite a number of you", "tell me": not asked
     if subj[-1].i > root.i or any(c.dep_ in ("aux", "auxpass") and c.i < subj[0].i
                                   for c in root.children):
         return []  # "will rest the final success", "had our efforts been": inverted
     if any(t.tag_ in ("WDT", "WP", "WP$", "WRB") and root in (t.head, t.head.head)
-           for t in [*subj, *_main_clause(root)]) or any(
+           for t in [*subj, *clause]) or any(
             c.dep_ == "mark" and c.lower_ in ("whether", "if") for c in root.children):
         return []  # "ask not what your country can do": an indirect question or a condition
     if any(c.dep_ in _NEEDS_COMPLEMENT for c in root.children):
@@ -502,12 +504,14 @@ def _informative(a: Asked) -> bool:
     m = _COPULA_RE.match(a.text)
     if m:
         asked = m.group(1).lower()
-        content = [w for w in words if w not in ("a", "an", "the")]
-        if asked in answer or (len(content) == 1 and content[0] in _GENERIC):
-            return False
-        if asked.removeprefix("a ").removeprefix("an ").removeprefix("the ") in _GENERIC:
+        if asked in answer or {_bare_noun(answer), _bare_noun(asked)} & _GENERIC:
             return False
     return True
+
+
+def _bare_noun(phrase: str) -> str:
+    """The phrase without its articles ("a term" -> "term")."""
+    return " ".join(w for w in phrase.split() if w not in ("a", "an", "the"))
 
 
 def person_names(docs: Iterable[Doc]) -> frozenset[str]:
