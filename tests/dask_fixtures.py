@@ -13,6 +13,12 @@ def whoami(x: int, progress=None) -> dict:
     return {"pid": os.getpid(), "x": x * 2}
 
 
+def second_part(progress=None) -> str:
+    """3 of 8 units of a step that fills 50..100 % of the bar."""
+    progress.update(3, 8, step="second part", within=(50.0, 100.0))
+    return "ok"
+
+
 def slow(marker: str, progress=None) -> str:
     """Runs ~5 s in small steps, then writes ``marker`` (which a cancel must prevent);
     ``<marker>.ended`` tells that it stopped, either way."""

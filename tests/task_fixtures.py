@@ -181,6 +181,13 @@ def fail_after(n: int, k: int, progress: Any = None) -> None:
     raise ValueError(f"failed after {k} of {n}")
 
 
+def second_part_units(progress: Any = None) -> None:
+    """Reports 3 of 8 units of a step that fills 50..100 % of the bar, then fails (so
+    its last progress stays as it was sent)."""
+    progress.update(3, 8, step="second part", within=(50.0, 100.0))
+    raise ValueError("stopped in the second part")
+
+
 def spin_forever(pid_file: str) -> None:
     """Burns CPU and never calls progress: only a forced stop ends it."""
     import os

@@ -50,7 +50,7 @@ class RecordingProgress:
     def __init__(self) -> None:
         self.values: list[float | None] = []
 
-    def update(self, value=None, total=None, *, step=None) -> None:
+    def update(self, value=None, total=None, *, step=None, within=None) -> None:
         self.values.append(value)
 
     def check_cancelled(self) -> None:

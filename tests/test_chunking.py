@@ -230,7 +230,7 @@ def test_progress_reported_and_cancellable():
             self.values: list[float | None] = []
             self.cancel = cancel
 
-        def update(self, value=None, total=None, *, step=None):
+        def update(self, value=None, total=None, *, step=None, within=None):
             self.steps.append(step)
             self.values.append(None if value is None else 100 * value / (total or 100))
 

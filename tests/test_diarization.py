@@ -14,7 +14,7 @@ import pytest
 from conftest import shared_path
 
 import pipeline_kit as pk
-from pipeline_kit.base._progress import TaskCancelled
+from pipeline_kit.base._progress import TaskCancelled, to_percent
 from pipeline_kit.ingest._audio import load_audio
 from pipeline_kit.stages._diarization import DEFAULT_PARAMS, diarize
 from pipeline_kit.stages._rttm import parse_rttm, read_rttm, to_rttm
@@ -131,10 +131,14 @@ def test_speech_a_transcript_missed_is_found_by_the_vad(two_voices):
 
 class _CancelAfter:
     def __init__(self, calls: int) -> None:
-        self.calls, self.steps = calls, []
+        self.calls, self.steps, self.counts, self.percents = calls, [], [], []
 
-    def update(self, value=None, total=None, *, step=None) -> None:
+    def update(self, value=None, total=None, *, step=None, within=None) -> None:
         self.steps.append(step)
+        if value is not None:
+            self.percents.append(to_percent(value, total, within))
+        if total is not None:
+            self.counts.append((step, value, total))
 
     def check_cancelled(self) -> None:
         self.calls -= 1
@@ -149,6 +153,14 @@ def test_progress_is_reported_and_cancel_stops_the_work(two_voices):
         pk.diarize(audio, progress=progress)
     assert "Detecting speech" in progress.steps
     assert "Diarization done" not in progress.steps
+
+    # A whole run: the bar only rises, and counts are seconds of this file (the old
+    # total was four times its length, "157.8/631.3").
+    whole = _CancelAfter(10**6)
+    pk.diarize(audio, progress=whole)
+    assert whole.percents == sorted(whole.percents) and whole.percents[-1] == 100
+    assert whole.counts and all(t == pytest.approx(len(audio) / SR) and d <= t
+                                for _, d, t in whole.counts), whole.counts
 
 
 def test_rttm_round_trip_and_errors():
@@ -373,7 +385,7 @@ def _embedded(audio: np.ndarray):  # -> (windows, embeddings)
     progress, duration = ensure_progress(None), len(audio) / SR
     wins = windows(speech_regions(audio, None, DEFAULT_PARAMS, progress), DEFAULT_PARAMS,
                    duration)
-    return wins, embed_windows(audio, wins, progress, duration)
+    return wins, embed_windows(audio, wins, progress)
 
 
 def test_one_voice_split_in_two_merges_back_and_two_voices_stay_apart(two_voices):

@@ -473,3 +473,25 @@ def test_progress_view_widget_row_follows_a_real_sweep(capsys):
     assert row.percent.value == "100%" and row.text == "Sweep done"
     assert row.bar.description == "chunking sweep" and "completed" in row.status.value
     assert re.fullmatch(r"\d+\.\ds", row.elapsed.value)
+
+
+def test_a_sink_without_within_gets_the_parts_as_percentages():
+    """A Progress written before ``within`` (no such parameter) still follows a stage
+    that reports parts of its bar: it gets the task's percentage, never a TypeError."""
+    from pipeline_kit.base._progress import ensure_progress
+
+    class OldSink:
+        def __init__(self) -> None:
+            self.calls: list[tuple[object, object, object]] = []
+
+        def update(self, value=None, total=None, *, step=None) -> None:
+            self.calls.append((value, total, step))
+
+        def check_cancelled(self) -> None:
+            return None
+
+    old = OldSink()
+    sink = ensure_progress(old)
+    sink.update(5, 10, step="scan", within=(0.0, 10.0))
+    sink.update(3, 4, step="decode")
+    assert old.calls == [(5.0, None, "scan"), (3, 4, "decode")]

@@ -93,6 +93,15 @@ def test_runs_on_a_worker_and_progress_comes_back(tm):
     assert tm.store.get(h.task_id).result_data == out
 
 
+def test_a_step_part_of_the_bar_keeps_its_units_across_the_worker(tm):
+    seen = []
+    tm.subscribe(lambda i: seen.append((i.progress_percentage, i.progress_done,
+                                        i.progress_total)))
+    h = tm.submit(dask_fixtures.second_part, executor="dask", task_type="t")
+    assert h.result(timeout=60) == "ok"
+    assert (pytest.approx(68.75), 3, 8) in seen, seen
+
+
 def test_cancel_stops_the_work_on_the_worker(tm, tmp_path):
     marker = tmp_path / "finished"
     h = tm.submit(dask_fixtures.slow, str(marker), executor="dask", task_type="t")

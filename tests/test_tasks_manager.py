@@ -424,6 +424,18 @@ def test_failed_task_keeps_its_last_real_progress(store_target, executor):
         assert info.current_step == "unit 3/8"
 
 
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_a_step_part_of_the_bar_keeps_its_own_units(store_target, executor):
+    """``within=(50, 100)``: 3 of 8 units show as 3/8 at 68.75 % (also across processes)."""
+    with TaskManager(store_target, progress_interval=5.0) as tm:
+        h = tm.submit(fx.second_part_units, task_type=T, executor=executor)
+        with pytest.raises(ValueError, match="second part"):
+            h.result(30)
+        info = h.info
+        assert info.progress_percentage == pytest.approx(68.75)
+        assert (info.progress_done, info.progress_total) == (3, 8)
+
+
 class FlakyStore(SQLiteTaskStore):
     """A real SQLite store whose batch writes fail on demand (an injected disk error)."""
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import shared_path
 
 from pipeline_kit.base._models import ModelNotAvailableError
-from pipeline_kit.base._progress import TaskCancelled
+from pipeline_kit.base._progress import TaskCancelled, to_percent
 from pipeline_kit.ingest._audio import load_audio
 from pipeline_kit.stages._evaluation import normalize_text, word_error_rate
 from pipeline_kit.stages._transcription import (
@@ -27,13 +27,14 @@ class RecordingProgress:
 
     def __init__(self, cancel_after: int | None = None) -> None:
         self.updates: list[tuple[float | None, str | None]] = []
+        self.counts: list[tuple[str | None, float, float]] = []  # (step, done, total)
         self.cancel_after = cancel_after
         self.checks = 0
 
-    def update(self, value=None, total=None, *, step=None):
-        if total is not None:
-            value = 100 * value / total
-        self.updates.append((value, step))
+    def update(self, value=None, total=None, *, step=None, within=None):
+        self.updates.append((to_percent(value, total, within), step))
+        if value is not None and total is not None:
+            self.counts.append((step, value, total))
 
     def check_cancelled(self):
         self.checks += 1
@@ -109,6 +110,14 @@ def test_progress_per_segment_and_cancellation_between_batches(sample_dir):
     assert len(steps) >= 3, rec.updates  # progress during, not only before and after
     values = [v for v, _ in rec.updates if v is not None]
     assert values == sorted(values) and values[-1] == 100
+    # Counts are each step's own: seconds of the file scanned for speech, then seconds of
+    # speech decoded; never one total of both passes (a 26.7 s file read "53/53 s").
+    duration = len(audio) / 16000
+    scanned = [(d, t) for s, d, t in rec.counts if s == "Detecting speech"]
+    decoded = [(d, t) for s, d, t in rec.counts if s and s.startswith("Transcribing")]
+    assert scanned and all(t == pytest.approx(duration) and d <= t for d, t in scanned)
+    assert decoded and all(d <= t <= duration for d, t in decoded), decoded
+    assert decoded[-1][0] == pytest.approx(decoded[-1][1])  # all the speech, at the end
 
     cancelling = RecordingProgress(cancel_after=1)
     with pytest.raises(TaskCancelled):

@@ -148,9 +148,9 @@ class Tee:
     def __init__(self, inner, steps: list[str | None]) -> None:
         self.inner, self.steps = inner, steps
 
-    def update(self, value=None, total=None, *, step=None) -> None:
+    def update(self, value=None, total=None, *, step=None, within=None) -> None:
         self.steps.append(step)
-        self.inner.update(value, total, step=step)
+        self.inner.update(value, total, step=step, within=within)
 
     def check_cancelled(self) -> None:
         self.inner.check_cancelled()

@@ -661,7 +661,7 @@ class Blocker:
 
         self.started, self.release = threading.Event(), threading.Event()
 
-    def update(self, value=None, total=None, *, step=None) -> None:
+    def update(self, value=None, total=None, *, step=None, within=None) -> None:
         self.started.set()
         assert self.release.wait(30)
 

@@ -62,7 +62,7 @@ from pipeline_kit.base._fs import (
     temp_path,
     write_all,
 )
-from pipeline_kit.base._progress import Progress, TaskCancelled, ensure_progress
+from pipeline_kit.base._progress import Progress, Span, TaskCancelled, ensure_progress
 from pipeline_kit.ingest._audio import (
     AudioError,
     AudioInfo,
@@ -500,11 +500,12 @@ class _ProbeAhead:
     """Reassembly's units plus one for the probe after it: a failed probe stays below 100 %."""
 
     def __init__(self, progress: Progress) -> None:
-        self.progress = progress
+        self.progress = ensure_progress(progress)
 
     def update(self, value: float | None = None, total: float | None = None, *,
-               step: str | None = None) -> None:
-        self.progress.update(value, None if total is None else total + 1, step=step)
+               step: str | None = None, within: Span | None = None) -> None:
+        self.progress.update(value, None if total is None else total + 1, step=step,
+                             within=within)
 
     def check_cancelled(self) -> None:
         self.progress.check_cancelled()

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from pipeline_kit.base._progress import TaskCancelled, to_percent
+from pipeline_kit.base._progress import Span, TaskCancelled, to_percent
 from pipeline_kit.tasks._types import TaskInfo, TaskStatus, utcnow
 from pipeline_kit.tasks._views import register_views
 
@@ -802,10 +802,10 @@ class ProgressView:
         self._render(force=True)
 
     def update(self, value: float | None = None, total: float | None = None, *,
-               step: str | None = None) -> None:
+               step: str | None = None, within: Span | None = None) -> None:
         """Record progress: a percentage or ``done, total`` units, and/or a step name."""
         changes: dict[str, Any] = {"updated_at": utcnow()}
-        pct = to_percent(value, total)
+        pct = to_percent(value, total, within)
         if pct is not None:
             changes["progress_percentage"] = pct
             done = float(value) if total is not None and value is not None else None

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_kit.base._fs import atomic_write_text
-from pipeline_kit.base._progress import Progress, to_percent
+from pipeline_kit.base._progress import Progress, Span, ensure_progress, to_percent
 from pipeline_kit.ingest._upload import file_sha256
 from pipeline_kit.pipeline._artifacts import ArtifactCache, code_version, stage_key
 from pipeline_kit.pipeline._registry import REGISTRY, RunParams, StageCall, StageSpec
@@ -105,13 +105,14 @@ class _Forward:
     """A stage's progress: to its own task and to the parent's aggregator."""
 
     def __init__(self, own: Progress | None, agg: _Aggregator, stage: str) -> None:
-        self.own, self.agg, self.stage = own, agg, stage
+        self.own = None if own is None else ensure_progress(own)
+        self.agg, self.stage = agg, stage
 
     def update(self, value: float | None = None, total: float | None = None, *,
-               step: str | None = None) -> None:
+               step: str | None = None, within: Span | None = None) -> None:
         if self.own is not None:
-            self.own.update(value, total, step=step)
-        self.agg.set(self.stage, to_percent(value, total), step)
+            self.own.update(value, total, step=step, within=within)
+        self.agg.set(self.stage, to_percent(value, total, within), step)
 
     def check_cancelled(self) -> None:
         if self.own is not None:

@@ -225,7 +225,7 @@ def speech_regions(samples: np.ndarray, transcript: Transcript | None, params: E
 def _vad_regions(samples: np.ndarray, params: EngineParams, progress: Progress,
                  duration: float) -> list[tuple[float, float]]:
     def on_block(done: int, total: int) -> None:
-        progress.update(done / SAMPLE_RATE, 4 * duration, step="Detecting speech")
+        progress.update(done / SAMPLE_RATE, duration, step="Detecting speech", within=(0, 25))
         progress.check_cancelled()
 
     probs = _vad.speech_probabilities(samples, on_block=on_block)
@@ -292,7 +292,7 @@ def _mel(samples: np.ndarray) -> np.ndarray:
 
 
 def embed_windows(samples: np.ndarray, wins: list[tuple[float, float]],
-                  progress: Progress, duration: float) -> np.ndarray:
+                  progress: Progress) -> np.ndarray:
     """One L2-normalised speaker embedding per window, shape (len(wins), 256).
 
     The LSTM runs on one torch thread: its 480 small steps per batch each end in a
@@ -312,7 +312,7 @@ def embed_windows(samples: np.ndarray, wins: list[tuple[float, float]],
         with _encoder_lock, one_torch_thread(), torch.no_grad():
             out.append(encoder(torch.from_numpy(batch)).numpy())
         done = min(len(idx), b + BATCH)
-        progress.update(duration + 2 * duration * done / len(idx), 4 * duration,
+        progress.update(25 + 50 * done / len(idx),  # the step counts windows, not seconds
                         step=f"Embedding window {done}/{len(idx)}")
         progress.check_cancelled()
     emb = np.concatenate(out).astype(np.float64)
@@ -591,8 +591,8 @@ def _resemblyzer(samples: np.ndarray, transcript: Transcript | None, num_speaker
         meta["note"] = f"audio shorter than one {params.window} s window: one speaker"
         return Diarization(turns, speakers, f"{ENGINE}:single-window", (), duration, info, meta)
     wins = windows(regions, params, duration)
-    emb = embed_windows(samples, wins, progress, duration)
-    progress.update(3 * duration, 4 * duration, step="Clustering speakers")
+    emb = embed_windows(samples, wins, progress)
+    progress.update(75, step="Clustering speakers")
     progress.check_cancelled()
     from threadpoolctl import threadpool_limits
 

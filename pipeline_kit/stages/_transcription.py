@@ -48,6 +48,10 @@ METHOD_WAV2VEC2 = "wav2vec2-align"
 # in 8.3 s against 10.7 s one at a time (4: 7.8 s), and keeps a call, the unit of
 # progress and cancellation, to about 2 s of work on an idle machine.
 BATCH_SIZE = 2
+# The part of the bar that speech detection fills (its seconds of audio scanned); the
+# rest is decoding's seconds of speech. Silero VAD took about a tenth of tiny.en's
+# decoding time on a 2-core CPU.
+VAD_PART = (0.0, 10.0)
 # A decoded piece is not speech when Whisper's no-speech probability is high (real
 # speech on the shared and bundled data: at most 0.03; silence, noise and tones
 # that got past VAD: 0.63-0.95) or the decoder is guessing (real speech >= -0.4,
@@ -357,8 +361,9 @@ def transcribe(
     ``$PIPELINE_KIT_THREADS``). ``batch_size``: VAD pieces per engine call (the last
     call may hold fewer); the transcript depends on it in the last bits of word
     probabilities, and on nothing else of the machine. ``progress`` gets
-    ``update(done, total)`` in seconds of audio after every VAD block and every batch,
-    and may cancel there.
+    ``update(done, total)`` after every VAD block (seconds of audio scanned) and every
+    batch (seconds of speech decoded), each in its own part of the bar, and may cancel
+    there.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -387,8 +392,7 @@ def transcribe(
     with engine.lock:
         pieces = _detect(samples, vad_chunk_seconds, duration, progress)
         tokenizer, language = _tokenizer(engine, samples, language)
-        raw, rejected = _decode_all(engine, tokenizer, samples, pieces, batch_size, duration,
-                                    progress)
+        raw, rejected = _decode_all(engine, tokenizer, samples, pieces, batch_size, progress)
 
     method = METHOD_WHISPER
     metadata: dict[str, Any] = {
@@ -397,7 +401,7 @@ def transcribe(
         "threads": {"ctranslate2": engine.threads, "vad_onnxruntime": 1},
     }
     if align_model is not None and raw:
-        progress.update(duration * 2, duration * 2, step="Aligning words (wav2vec2)")
+        progress.update(100, step="Aligning words (wav2vec2)")
         limit_torch(n_threads)
         try:
             grouped = _wav2vec2_words(raw, samples, language, align_model, device)
@@ -431,26 +435,22 @@ def transcribe(
 
 def _detect(samples: np.ndarray, chunk_seconds: float, duration: float,
             progress: Progress) -> list[dict[str, Any]]:
-    """Speech pieces from Silero VAD, reporting each block as seconds of audio scanned.
-
-    Progress units up to the end of decoding: ``duration`` for VAD, then the
-    seconds of speech decoded, so the total is only known after VAD (assumed all
-    speech until then).
-    """
+    """Speech pieces from Silero VAD, reporting each block as seconds of audio scanned
+    (the first ``VAD_SHARE`` % of the task's bar; decoding counts seconds of speech)."""
     if duration <= 0:
         return []
 
     def on_block(done: int, total: int) -> None:
-        progress.update(done / SAMPLE_RATE, 2 * duration, step="Detecting speech")
+        progress.update(done / SAMPLE_RATE, duration, step="Detecting speech", within=VAD_PART)
         progress.check_cancelled()
 
-    progress.update(0, 2 * duration, step="Detecting speech")
+    progress.update(0, duration, step="Detecting speech", within=VAD_PART)
     return _vad.detect_speech(samples, chunk_seconds, on_block=on_block)
 
 
 def _decode_all(
     engine: AsrEngine, tokenizer: Any, samples: np.ndarray, pieces: list[dict[str, Any]],
-    batch_size: int, duration: float, progress: Progress,
+    batch_size: int, progress: Progress,
 ) -> tuple[list[dict[str, Any]], int]:
     """Decode every VAD piece; return the kept segments and how many were rejected.
 
@@ -460,9 +460,8 @@ def _decode_all(
     to wall time gave a loaded machine (or a process's first, slower call) another
     transcript. Progress and cancellation come after every batch.
     """
-    speech = sum(p["end"] - p["start"] for p in pieces)
-    total = duration + speech
-    done_s = duration
+    total = sum(p["end"] - p["start"] for p in pieces)
+    done_s = 0.0
     raw: list[dict[str, Any]] = []
     rejected = 0
     for i in range(0, len(pieces), batch_size):
@@ -481,7 +480,7 @@ def _decode_all(
                 w["end"] += offset
             raw.append(dict(d, start=offset, end=round(p["end"], 3)))
         done_s += sum(p["end"] - p["start"] for p in batch)
-        progress.update(min(done_s, total), total,
+        progress.update(min(done_s, total), total, within=(VAD_PART[1], 100.0),
                         step=f"Transcribing segment {i + len(batch)}/{len(pieces)}")
         progress.check_cancelled()
     return raw, rejected

@@ -32,7 +32,7 @@ import time
 import weakref
 from typing import Any
 
-from pipeline_kit.base._progress import TaskCancelled
+from pipeline_kit.base._progress import Span, TaskCancelled
 from pipeline_kit.tasks._remote_progress import RemoteProgress
 
 TOPIC = "pipeline-kit-progress"
@@ -68,8 +68,10 @@ class _WorkerProgress(RemoteProgress):
         super().__init__(interval)
         self._worker, self._id = get_worker(), task_id
 
-    def _send(self, value: float | None, total: float | None, step: str | None) -> None:
-        self._worker.log_event(TOPIC, {"id": self._id, "p": value, "t": total, "s": step})
+    def _send(self, value: float | None, total: float | None, step: str | None,
+              within: Span | None) -> None:
+        self._worker.log_event(TOPIC, {"id": self._id, "p": value, "t": total, "s": step,
+                                       "w": within})
 
     def _is_cancelled(self) -> bool:
         return self._id in _cancelled
@@ -117,7 +119,9 @@ class DaskBridge:
         rep = self._reporters.get(str(msg.get("id")))
         if rep is not None:
             try:
-                rep.update(msg.get("p"), msg.get("t"), step=msg.get("s"))
+                w = msg.get("w")
+                rep.update(msg.get("p"), msg.get("t"), step=msg.get("s"),
+                           within=None if w is None else (w[0], w[1]))
             except TaskCancelled:
                 pass  # the waiting thread sees the stop and cancels the work
 

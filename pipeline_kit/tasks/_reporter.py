@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from pipeline_kit.base._progress import TaskCancelled, to_percent
+from pipeline_kit.base._progress import Span, TaskCancelled, to_percent
 from pipeline_kit.tasks._throttle import Throttle
 
 
@@ -52,13 +52,14 @@ class TaskProgress:
         self._on_stop: list[Callable[[], None]] = []
 
     def update(
-        self, value: float | None = None, total: float | None = None, *, step: str | None = None
+        self, value: float | None = None, total: float | None = None, *, step: str | None = None,
+        within: Span | None = None,
     ) -> None:
         """Record progress (percent, or done/total units) and/or the current step name."""
         if self.stop is not None:
             raise self.stop
         if value is not None:
-            self.percent = to_percent(value, total)
+            self.percent = to_percent(value, total, within)
             self.done, self.total = (float(value), float(total)) if total is not None else (
                 None, None)
         if step is not None:

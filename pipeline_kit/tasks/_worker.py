@@ -22,7 +22,7 @@ import threading
 import traceback
 from typing import Any
 
-from pipeline_kit.base._progress import TaskCancelled
+from pipeline_kit.base._progress import Span, TaskCancelled
 from pipeline_kit.tasks._callables import (
     decode_args,
     exception_ref,
@@ -42,8 +42,10 @@ class _ChildProgress(RemoteProgress):
         self._out, self._cancelled = out, cancelled
         self._lock = threading.Lock()
 
-    def _send(self, value: float | None, total: float | None, step: str | None) -> None:
-        send(self._out, self._lock, {"progress": value, "total": total, "step": step})
+    def _send(self, value: float | None, total: float | None, step: str | None,
+              within: Span | None) -> None:
+        send(self._out, self._lock,
+             {"progress": value, "total": total, "step": step, "within": within})
 
     def _is_cancelled(self) -> bool:
         return self._cancelled.is_set()
@@ -271,7 +273,9 @@ def _read_outcome(worker: Worker, request: int, progress: Any,
             continue  # a late line of an earlier request
         if "progress" in msg:
             try:
-                progress.update(msg["progress"], msg.get("total"), step=msg["step"])
+                within = msg.get("within")
+                progress.update(msg["progress"], msg.get("total"), step=msg["step"],
+                                within=None if within is None else (within[0], within[1]))
             except TaskCancelled:
                 tell_cancel()
         else:

@@ -76,7 +76,7 @@ def load_items(manifest: dict) -> list[Item]:
         else:
             regions = dia.speech_regions(samples, None, p, progress)
             wins = dia.windows(regions, p, duration) if duration >= p.window else []
-            emb = (dia.embed_windows(samples, wins, progress, duration) if wins
+            emb = (dia.embed_windows(samples, wins, progress) if wins
                    else np.zeros((0, 256)))
             np.savez(cached, regions=np.array(regions).reshape(-1, 2),
                      wins=np.array(wins).reshape(-1, 2), emb=emb)

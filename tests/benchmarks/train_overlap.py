@@ -49,7 +49,7 @@ def file_frames(name: str, transcript: object) -> FileFrames | None:
     wins = dia.windows(regions, p, duration)
     if not wins:
         return None
-    emb = dia.embed_windows(samples, wins, progress, duration)
+    emb = dia.embed_windows(samples, wins, progress)
     labels = dia.cluster(emb, None, None, None, p, wins)
     frames = _overlap.frame_features(samples, regions, wins, emb, dia._centroids(emb, labels))
     gold = read_rttm(AMI / "train.rttm")[name]
