@@ -252,3 +252,30 @@ def test_short_spoken_item_between_sections_is_kept():
     words = " ".join(normalize_text(transcribe(audio).text))
     assert "america" in words  # tiny.en hears the clipped word as "America"
     assert "exhibition" in words and "chinese" in words  # the clips around it are there too
+
+
+def test_speech_after_a_change_of_microphone_is_transcribed(sample_dir):
+    """The demo recording's fourth part (the same man, with a cold, in another room)
+    follows 27 s of his first recording. Silero's state, carried from there, scored
+    its first 12 s of speech below 0.05, and the transcript lost them; the restarted
+    passes find them as the part alone does."""
+    import csv
+
+    from pipeline_kit.stages import _vad
+
+    with open(sample_dir / "voices_sample.segments.tsv", encoding="utf-8") as f:
+        part = next(r for r in csv.DictReader(f, delimiter="\t") if r["part"] == "cold_corpus")
+    start, end = float(part["start_s"]), float(part["end_s"])
+    audio = load_audio(sample_dir / "voices_sample.wav")
+    probs = _vad.speech_probabilities(audio)
+    hop = _vad.WINDOW / _vad.SAMPLE_RATE
+    alone = _vad.speech_probabilities(audio[int(start * 16000):int(end * 16000)])
+    first = slice(int((start + 2.5) / hop), int((start + 14.5) / hop))  # its first 12 s of speech
+    joined_share = float((probs[first] > 0.5).mean())
+    alone_share = float((alone[first.start - int(start / hop):first.stop - int(start / hop)]
+                         > 0.5).mean())
+    assert joined_share >= 0.8 * alone_share > 0, (joined_share, alone_share)
+
+    words = transcribe(audio).words
+    said = " ".join(w.text.lower() for w in words if start <= w.start < end)
+    assert "sick" in said and "cold" in said, said  # "so this is the sick corpus ... i have a cold"
