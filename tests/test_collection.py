@@ -382,3 +382,22 @@ def test_a_recording_run_twice_counts_once_in_every_view(home, results, tmp_path
     assert recs.loc[Path(LJ).name, "runs"] == 2
     assert recs.loc[Path(LJ).name, "chunks"] == len(second.chunks)
     assert set(coll.search("printing", k=50)["run_id"]) <= newest
+
+
+def test_hybrid_search_ranks_a_keyword_hit_first_when_the_newest_run_has_no_vectors(
+        home, results, tmp_path):
+    """The newest run of the sample was chunked with TF-IDF (no chunk vectors), as
+    notebook 03's comparison runs are. Hybrid search scored its chunks -1 (no cosine)
+    times the keyword boost: the one chunk holding "Dashwood" came last (-1.3), after
+    six chunks without it (-1.0). Now the keyword hit comes first and chunks with
+    neither a vector nor the word are no hits."""
+    again = tmp_path / "home"
+    shutil.copytree(home, again)
+    newest = pk.run_pipeline(AUSTEN, ["chunking"], home=again, out_dir=tmp_path / "out",
+                             chunk_size=20, overlap=0, chunking_method="tfidf")
+    hits = Collection(again).search("Dashwood", k=10)
+    shown = hits[["run_id", "chunk_id", "score", "snippet"]]
+    assert len(newest.chunks) > 2 and len(hits), shown
+    assert hits.loc[0, "run_id"] == newest.run_id and "Dashwood" in hits.loc[0, "snippet"], shown
+    own = hits[hits["run_id"] == newest.run_id]  # the other recording's may follow, by cosine
+    assert all("Dashwood" in s for s in own["snippet"]) and (own["score"] > 0).all(), shown

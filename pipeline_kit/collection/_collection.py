@@ -620,7 +620,7 @@ class Collection:
         searcher, meta = self._loaded()
         allowed = _mask(meta, where) & self._chosen_rows(
             meta, runs if runs is not None else ("latest" if latest else "all"))
-        rows, scores = self._rank(searcher, q, k, mode, allowed, fusion)
+        rows, scores = self._rank(searcher, q, k, mode, allowed, fusion, meta["text"].to_numpy())
         hits = meta.iloc[rows]
         out = pd.DataFrame({c: hits[c].to_numpy() for c in HIT_COLUMNS
                             if c not in ("snippet", "score")})
@@ -635,7 +635,8 @@ class Collection:
         return meta["run_id"].isin(chosen_run_ids(self, runs)).to_numpy()
 
     def _rank(self, searcher: Searcher, q: str, k: int, mode: str, allowed: np.ndarray,
-              fusion: str = "score") -> tuple[np.ndarray, np.ndarray]:
+              fusion: str = "score", texts: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         if mode == "semantic" and (searcher.vectors is None or not searcher.has_vector.any()):
             raise ValueError("no indexed run kept chunk vectors (runs with "
                              "chunking_method='embedding' do): use mode='keyword'")
@@ -649,12 +650,17 @@ class Collection:
                 return kw_rows, kw[pick]
         if searcher.vectors is not None and searcher.has_vector.any():
             q_vector = _encode_query(q)
+            with_vector = allowed & searcher.has_vector
             if mode == "hybrid" and fusion == "score":
                 best = float(kw[pick[0]]) if len(pick) else 1.0
-                return searcher.semantic_top(
-                    q_vector, k, allowed, boost=(hit_rows, KEYWORD_WEIGHT * kw / max(best, 1e-9)))
+                boost = (hit_rows, KEYWORD_WEIGHT * kw / max(best, 1e-9))
+                found = searcher.semantic_top(q_vector, k, with_vector, boost=boost)
+                unstored = kw_rows[~searcher.has_vector[kw_rows]]
+                if not len(unstored) or texts is None:
+                    return found
+                return _with_unstored_hits(found, unstored, texts, q_vector, boost, k)
             sem_rows, sem = searcher.semantic_top(q_vector, pool if mode == "hybrid" else k,
-                                                  allowed & searcher.has_vector)
+                                                  with_vector)
             if mode == "semantic":
                 return sem_rows, sem
         return searcher.fuse([kw_rows, sem_rows], k)
@@ -841,6 +847,24 @@ def _check_search(q: Any, k: Any, mode: Any) -> tuple[str, int, str]:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     return q, k, mode
+
+
+def _with_unstored_hits(found: tuple[np.ndarray, np.ndarray], unstored: np.ndarray,
+                        texts: np.ndarray, q_vector: np.ndarray,
+                        boost: tuple[np.ndarray, np.ndarray], k: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """``found`` (rows, scores) with the keyword hits that have no stored vector (their
+    run chunked without embeddings), each embedded now and scored as the others: its
+    cosine times 1 + its keyword boost. Scored as -1 (no cosine) times the boost, the
+    one chunk holding a name ranked below every chunk without it."""
+    from pipeline_kit.stages._onnx_embedder import text_vectors
+
+    cos = text_vectors([str(t) for t in texts[unstored]]) @ q_vector.astype(np.float32)
+    scores = cos * Searcher._factor(unstored, boost)
+    rows = np.concatenate([found[0], unstored])
+    all_scores = np.concatenate([found[1], scores])
+    order = np.lexsort((rows, -all_scores))[:k]
+    return rows[order], all_scores[order]
 
 
 def _encode_query(q: str) -> np.ndarray:

@@ -351,9 +351,14 @@ def export_if_loaded(model: str | None = None) -> Path | None:
 
 
 def query_vector(q: str, model: str | None = None) -> np.ndarray:
-    """The unit vector of the query ``q``: with the sentence-transformers model when this
-    process has loaded it already, else with the ONNX export, else with torch (which
-    then exports the model, so the next process does not need torch)."""
+    """The unit vector of the query ``q`` (see :func:`text_vectors`)."""
+    return text_vectors([q], model)[0]
+
+
+def text_vectors(texts: Sequence[str], model: str | None = None) -> np.ndarray:
+    """Unit vectors of a few ``texts`` at query time: with the sentence-transformers
+    model when this process has loaded it already, else with the ONNX export, else with
+    torch (which then exports the model, so the next process does not need torch)."""
     from pipeline_kit.base._threads import one_torch_thread
     from pipeline_kit.stages._embeddings import get_embedder, loaded_embedder
 
@@ -361,12 +366,12 @@ def query_vector(q: str, model: str | None = None) -> np.ndarray:
     if warm is None:
         onnx = onnx_embedder(model)
         if onnx is not None:
-            return onnx.encode([q])[0]
+            return onnx.encode(list(texts))
     embedder = warm or get_embedder(model)  # loads torch: the thread count applies from here
     # One thread: one short sentence gains nothing from a second, and on a busy machine
     # that thread spins (measured at load 6-8: 14 ms CPU per query on one, 17-300 on two).
     with one_torch_thread():
-        vector = embedder.encode([q])[0]
+        vectors = embedder.encode(list(texts))
     if warm is None:
         ensure_export(model)
-    return vector
+    return vectors
