@@ -93,8 +93,9 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     # In-process papermill: the kernel's parent is pytest, not a Jupyter server, so
     # pipeline_kit.notebook._display must choose text progress on its own (no env override).
     run_dir = tmp_path / "run"
+    # The short sample (26.7 s): nbval runs the defaults, the 2:15 demo recording.
     nb1 = run("01_run_pipeline.ipynb", output_dir=str(run_dir), chunk_size=40, overlap=10,
-              chunking_method="tfidf")
+              chunking_method="tfidf", audio_path=str(SAMPLE), diarize=False)
     for f in ("run.json", "transcript.json", "transcript.srt", "transcript.vtt",
               "transcript.txt", "chunks.json", "chapters.json", "questions.json",
               "graph.graphml"):
@@ -120,7 +121,7 @@ def test_notebooks_run_headless_in_order(tmp_path, monkeypatch):
     exp = tmp_path / "experiments"
     nb3 = run("03_chunking_experiments.ipynb", chunk_sizes=[30, 60], overlaps=[0, 10],
         methods=["tfidf", "embedding"], transcript_path=str(run_dir / "transcript.json"),
-        output_dir=str(exp))
+        output_dir=str(exp), compare_audio=str(SAMPLE))
     chosen = json.loads((exp / "chosen_setting.json").read_text())
     assert chosen["method"] in ("tfidf", "embedding")
     assert chosen["chunk_size"] in (30, 60) and chosen["overlap"] in (0, 10)

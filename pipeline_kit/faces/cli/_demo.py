@@ -19,7 +19,7 @@ from pipeline_kit.stages._evaluation import word_error_rate
 
 REPO = Path(__file__).resolve().parents[3]
 NOTEBOOKS = REPO / "notebooks"
-SAMPLE = REPO / "data" / "sample" / "austen_sample.wav"
+SAMPLE = REPO / "data" / "sample" / "voices_sample.wav"
 
 
 def _execute(name: str, out_dir: Path, parameters: dict) -> tuple[Path, Path]:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     home = default_home()  # shared with the CLI: `pipeline-kit runs` lists the demo's run
     executed = [
         _execute("01_run_pipeline.ipynb", nb_dir,
-                 {"audio_path": audio, "output_dir": str(run_dir)}),
+                 {"audio_path": audio, "output_dir": str(run_dir), "diarize": True}),
         _execute("02_explore_graph.ipynb", nb_dir, {"run_dir": str(run_dir)}),
         _execute("03_chunking_experiments.ipynb", nb_dir,
                  {"transcript_path": str(run_dir / "transcript.json"),
