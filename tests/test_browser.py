@@ -6,7 +6,12 @@ serves a copy of notebook 01 whose parameters point at the bundled sample; Chrom
 (Debian's, driven by Playwright, no browser download) opens it, runs all cells through
 the Run menu, and the test checks that ``pipeline_kit.notebook._display.TaskPanel`` was rendered
 by the ipywidgets manager as real widgets (not ``VBox(...)`` text), was seen live
-(a row running below 100 %), and ends with every task at 100 % and ``completed``.
+(a row running below 100 % with its ETA, its step text whole: screenshot
+``live_panel.png``), and ends with every task at 100 % and ``completed``. The explore
+test goes on to notebooks 04 (search, tagging) and 03 (compare_runs' display).
+
+``PIPELINE_KIT_SCREENSHOTS=DIR`` also copies every screenshot into DIR (how
+``docs/img/`` got the README's pictures).
 
 Needs ``PIPELINE_KIT_CHROMIUM`` (an executable Chromium; .ci/services.sh sets it) and
 the ``playwright`` package: skipped with the reason when either is missing. When they
@@ -37,6 +42,7 @@ from pipeline_kit.base._fs import pid_alive
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_run_pipeline.ipynb"
 COLLECTION = REPO / "notebooks" / "04_collection.ipynb"
+EXPERIMENTS = REPO / "notebooks" / "03_chunking_experiments.ipynb"
 SAMPLE = REPO / "data" / "sample" / "austen_sample.wav"
 SCREENSHOT_COPY = Path("/tmp/browser_test.png")
 CHROMIUM_ARGS = [
@@ -91,6 +97,31 @@ _JS_WATCH = """
   });
 }
 """
+# A running row whose step cell shows an ETA, and whether that cell shows its text in
+# full: no horizontal or vertical overflow cut off, and inside the output area.
+_JS_LIVE_ETA = """
+() => {
+  for (const p of document.querySelectorAll('.jp-OutputArea .widget-hprogress')) {
+    const row = p.closest('.widget-hbox');
+    const htmls = row ? row.querySelectorAll('.widget-html') : [];
+    if (htmls.length < 2) continue;
+    const status = htmls[0].textContent.trim(), step = htmls[htmls.length - 1];
+    const text = step.textContent.replace(/\\s+/g, ' ').trim();
+    if (status !== 'running' || !/ETA \\d/.test(text)) continue;
+    const area = row.closest('.jp-OutputArea-output').getBoundingClientRect();
+    const box = step.getBoundingClientRect();
+    const inner = step.querySelector('div[title]') || step;
+    return {
+      task: p.querySelector('.widget-label').textContent.trim(), text,
+      title: inner.getAttribute('title'),
+      clipped: step.scrollWidth > step.clientWidth + 1 || step.scrollHeight > step.clientHeight + 1
+        || inner.scrollWidth > inner.clientWidth + 1,
+      inside: box.left >= area.left - 1 && box.right <= area.right + 1 && box.width > 0,
+    };
+  }
+  return null;
+}
+"""
 _JS_KERNEL_READY = """
 () => {
   const dialog = document.querySelector('.jp-Dialog .jp-mod-accept');
@@ -140,6 +171,18 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _save_shot(target, path: Path) -> None:
+    """A screenshot of ``target`` (a page or locator) at ``path``, also copied into
+    ``$PIPELINE_KIT_SCREENSHOTS`` when set (how docs/img/ gets the README's pictures).
+    A screenshot is evidence, not a check: failing to take one fails no test."""
+    with contextlib.suppress(Exception):
+        target.screenshot(path=str(path))
+        if os.environ.get("PIPELINE_KIT_SCREENSHOTS"):
+            keep = Path(os.environ["PIPELINE_KIT_SCREENSHOTS"])
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, keep / path.name)
 
 
 def _children(pid: int) -> list[int]:
@@ -197,6 +240,14 @@ def _write_collection_notebook(dest: Path, home: Path) -> None:
     """A copy of notebook 04 searching the runs of ``home`` (notebook 01's, the server's
     $PIPELINE_KIT_HOME) for 'Dashwood'."""
     _inject(COLLECTION, dest, homes=[str(home)], query="Dashwood", k=5)
+
+
+def _write_experiments_notebook(dest: Path, run_dir: Path, out: Path) -> None:
+    """A copy of notebook 03 on notebook 01's run: a small sweep, no Choi document, and
+    its comparison of two runs of the sample."""
+    _inject(EXPERIMENTS, dest, transcript_path=str(run_dir / "transcript.json"),
+            chunk_sizes=[40, 100], overlaps=[0, 10], methods=["tfidf"], choi_document="",
+            output_dir=str(out), compare_audio=str(SAMPLE), compare_chunk_sizes=[40, 80])
 
 
 def _inject(source: Path, dest: Path, **params: object) -> None:
@@ -363,6 +414,13 @@ def test_notebook_01_shows_live_widget_progress_in_jupyterlab(lab_server, browse
         page.evaluate(_JS_WATCH, _JS_ROWS)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+        # Mid-run: the first moment a running row shows its ETA, caught in a screenshot.
+        live_eta = page.wait_for_function(
+            f"() => ({_JS_LIVE_ETA})() || (({_JS_DONE})() && 'done')",
+            timeout=RUN_TIMEOUT * 1000, polling=100).json_value()
+        if isinstance(live_eta, dict):
+            _save_shot(page.locator(".jp-OutputArea-output .widget-vbox:has(.widget-hprogress)")
+                       .first, tmp_path / "live_panel.png")
         try:
             page.wait_for_function(_JS_DONE, timeout=RUN_TIMEOUT * 1000, polling=250)
         except PlaywrightTimeout:
@@ -412,6 +470,15 @@ def test_notebook_01_shows_live_widget_progress_in_jupyterlab(lab_server, browse
     # Live: the browser showed the pipeline task running below 100 % at some point.
     live = [s for s in seen if s[0] == "pipeline" and s[1] == "running" and s[2] != "100%"]
     assert live, f"the pipeline row was never seen running; states seen: {seen}{context()}"
+
+    # Mid-run, a running row showed its ETA, its step text whole (wrapped, not cut off).
+    assert isinstance(live_eta, dict), (
+        f"no running row ever showed an ETA before the notebook finished; states seen: "
+        f"{seen}{context()}")
+    assert not live_eta["clipped"] and live_eta["inside"], (
+        f"the step cell cuts its text: {live_eta}{context()}")
+    assert " ".join(live_eta["title"].split()) == live_eta["text"], live_eta  # all on hover
+    print(f"live panel: {live_eta['task']}: {live_eta['text']!r} (tmp_path/live_panel.png)")
 
     # Final state: every task at 100 %, green bar, status "completed".
     for r in rows:
@@ -528,8 +595,8 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
 
     def shot(name: str, locator=None) -> None:
         path = tmp_path / f"{name}.png"
-        with contextlib.suppress(Exception):
-            (locator or page).screenshot(path=str(path))
+        _save_shot(locator or page, path)
+        if path.exists():
             shots[name] = path
 
     def context() -> str:
@@ -672,5 +739,25 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     assert q_start <= start + 0.5 and q_end >= end - 0.5, (q_start, q_end, start, end)
     _play_and_check(page04, quote, play, q_start, q_end, "coded quote ▶", context)
     shot("collection_coded_quote", quote)
+
+    # Notebook 03's comparison of two runs of the sample (01's transcript, cached): a
+    # rich display with the parameter diff, the boundary timeline and the question diff.
+    _write_experiments_notebook(tmp_path / "lab" / EXPERIMENTS.name, run, tmp_path / "exp")
+    page03 = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page03.on("pageerror", lambda e: errors.append(str(e)))
+    _run_all_cells(page03, lab_server, context, EXPERIMENTS.name)
+    shown = page03.locator(".jp-OutputArea-output", has_text="Comparison of run a").first
+    assert shown.count(), f"notebook 03 shows no compare_runs display{context()}"
+    shown.scroll_into_view_if_needed()
+    shot("compare_runs", shown)
+    text = shown.inner_text()
+    diff = shown.locator("table").first.inner_text()
+    assert "chunk_size" in diff and "40" in diff and "80" in diff, diff
+    assert shown.locator("img[alt*='chunk boundaries']").evaluate(
+        "img => img.complete && img.naturalWidth > 100"), f"no timeline picture{context()}"
+    assert "questions only one run asked" in text
+    notebook_text = page03.inner_text(".jp-Notebook")
+    assert "RunComparison(" not in notebook_text and "<Axes" not in notebook_text, (
+        f"a text repr shown instead of the display{context()}")
     print("screenshots:", ", ".join(f"{k}: {v}" for k, v in sorted(shots.items())))
     assert not [e for e in errors if "pk" in e.lower()], errors

@@ -158,12 +158,12 @@ class RunComparison:
             f"<div><b>Comparison of run a {html.escape(self.a.run_id[:8])} and run b "
             f"{html.escape(self.b.run_id[:8])}</b>",
             f"<pre style='margin:4px 0'>{html.escape(self.summary())}</pre>",
-            "<b>parameters that differ</b>",
+            "<div><b>parameters that differ</b></div>",
             self.params.to_html(index=False, escape=True) if len(self.params)
             else "<p>none</p>",
-            f"<img style='max-width:100%' src='data:image/png;base64,{png}' "
-            "alt='chunk boundaries and chapters of runs a and b'>",
-            "<b>questions only one run asked</b>",
+            f"<div><img style='max-width:100%' src='data:image/png;base64,{png}' "
+            "alt='chunk boundaries and chapters of runs a and b'></div>",
+            "<div><b>questions only one run asked</b></div>",
             questions.to_html(index=False, escape=True) if len(questions) else "<p>none</p>",
             "</div>"])
 
