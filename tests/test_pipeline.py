@@ -307,3 +307,29 @@ def test_the_pipeline_graph_carries_its_chapters(first):
     assert chunk_chapters == {c.chapter_index for c in first.chapters}
     direct = build_graph(first.chunks, chapters=first.chapters)
     assert sorted(direct.nodes(data="kind")) == sorted(g.nodes(data="kind"))
+
+
+def test_the_runs_step_names_what_comes_next_once_a_stage_is_complete():
+    """The run's row showed "transcription: Transcription done  ETA 12s": a finished
+    stage's step beside the run's ETA. Once a stage is complete, it says what is next."""
+    from pipeline_kit.pipeline._pipeline import _Aggregator
+
+    class Steps:
+        def __init__(self) -> None:
+            self.seen: list[tuple[float | None, str | None]] = []
+
+        def update(self, value=None, total=None, *, step=None, within=None) -> None:
+            self.seen.append((value, step))
+
+        def check_cancelled(self) -> None:
+            return None
+
+    steps = Steps()
+    agg = _Aggregator(steps, ["transcription", "chunking"])
+    agg.set("transcription", 40.0, "Transcribing segment 2/5")
+    agg.set("transcription", 100.0, "Transcription done")
+    agg.set("chunking", 100.0, "Chunking done")
+    assert [s for _, s in steps.seen] == [
+        "transcription: Transcribing segment 2/5", "transcription done, chunking next",
+        "chunking done"]
+    assert steps.seen[-1][0] == 100.0

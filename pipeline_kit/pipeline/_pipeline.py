@@ -97,8 +97,17 @@ class _Aggregator:
                 self.done[stage] = percent
             total = sum(self.weights[s] * self.done[s] for s in self.done)
             pct = total / sum(self.weights.values())
+            waiting = [s for s, d in self.done.items() if d < 100.0]
         if self.parent is not None:
-            self.parent.update(pct, step=f"{stage}: {step}" if step else stage)
+            self.parent.update(pct, step=self._step(stage, step, waiting))
+
+    def _step(self, stage: str, step: str | None, waiting: list[str]) -> str:
+        """``stage: step`` while the stage works; once it is complete, what comes next
+        (the run's row read "transcription: Transcription done  ETA 12s", an ETA that is
+        the run's, not the finished stage's)."""
+        if self.done[stage] < 100.0:
+            return f"{stage}: {step}" if step else stage
+        return f"{stage} done, {waiting[0]} next" if waiting else f"{stage} done"
 
 
 class _Forward:
