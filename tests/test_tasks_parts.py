@@ -244,8 +244,8 @@ def test_remote_progress_sends_step_changes_sooner_and_flushes_the_rest():
     sent = []
 
     class Recorder(RemoteProgress):
-        def _send(self, value, total, step):
-            sent.append((value, total, step))
+        def _send(self, value, total, step, within):
+            sent.append((value, total, step) if within is None else (value, total, step, within))
 
         def _is_cancelled(self):
             return False
@@ -262,6 +262,9 @@ def test_remote_progress_sends_step_changes_sooner_and_flushes_the_rest():
     p.flush()
     p.flush()  # nothing new: nothing sent
     assert sent == [(1, 10, "a"), (3, 10, "b"), (4, 10, "b")]
+    clock.now += 2.0
+    p.update(5, 8, step="c", within=(50.0, 100.0))  # a part of the bar travels with it
+    assert sent[-1] == (5, 8, "c", (50.0, 100.0))
     with pytest.raises(ValueError, match="total must be positive"):
         p.update(1, 0)
 
