@@ -246,7 +246,7 @@ def build() -> dict:
         single_file(f.stem, f, manifest)
     single_file("lj_concat", LJ_LONG, manifest)
     manifest["lj_concat"]["sources"] = sorted(str(f) for f in LJ.glob("*.wav"))
-    for f in sorted(SAMPLE.glob("*.wav")):
+    for f in sorted(SAMPLE.glob("*austen*.wav")):  # voices_sample.wav has three voices
         single_file(f.stem, f, manifest)
     manifest["austen_sample"]["sources"] = sorted(
         str(f) for f in SAMPLE.glob("sense_and_sensibility_*.wav"))
