@@ -108,6 +108,19 @@ def test_spoken_fillers_are_removed_or_nothing_is_asked():
     assert not ask_sentence(_sentence(clean_spoken("Um, I mean, you know, I think we should.")))
 
 
+def test_a_false_start_gives_no_cloze_item():
+    """The demo recording's free speech gave "We're just there's some _____, but cares."
+    from "We're just, you know, there's some speech errors, but cares.": a cloze item
+    shows its sentence whole, so a sentence that needed cleaning gives none; the same
+    words said fluently still give one."""
+    said = "We're just, you know, there's some speech errors in the recording, but cares."
+    chunks = create_semantic_chunks(said, 40, 0, method="fixed", with_temporal=False)
+    assert not [q for q in generate_questions(chunks) if q.type == "cloze"]
+    fluent = "There are some speech errors in the recording, but nobody cares."
+    chunks = create_semantic_chunks(fluent, 40, 0, method="fixed", with_temporal=False)
+    assert [q.text for q in generate_questions(chunks) if q.type == "cloze"]
+
+
 def _asked(text: str) -> dict[str, str]:
     return {a.text: a.answer for a in ask_sentence(_sentence(text))}
 

@@ -387,7 +387,7 @@ def _parsed_questions(chunks: Sequence[Chunk], sentences: list[list[Span]],
             wh.append(dataclasses.replace(
                 _question(a.text, a.qtype, a.answer, chunk, _WH_BASE[a.qtype] * brevity, s.text,
                           a.answer_type), start_time=start, end_time=end))
-        if asked or not opt["cloze"]:
+        if asked or not opt["cloze"] or _was_disfluent(s.text, clean):
             continue
         ps = phrases[ci]
         key_of = {f.lower(): p.key for p in ps for f in (*p.forms, p.label)}
@@ -401,6 +401,17 @@ def _parsed_questions(chunks: Sequence[Chunk], sentences: list[list[Span]],
                 break
     cloze.sort(key=lambda q: (-q.score, q.start_time or 0.0))
     return wh + cloze[:cloze_limit(len(wh))]
+
+
+def _was_disfluent(said: str, clean: str) -> bool:
+    """Whether cleaning took fillers, repeats or cut-off words out of ``said``. A cloze
+    item shows its sentence whole, and a cleaned false start reads broken ("We're just,
+    you know, there's some speech errors" -> "We're just there's some _____"): such a
+    sentence gets a wh-question from its cleaned stem, or nothing."""
+    def plain(text: str) -> str:
+        return " ".join(re.sub(r"[^\w' ]+", " ", text.lower()).split())
+
+    return plain(said) != plain(clean)
 
 
 def cloze_limit(wh: int) -> int:
