@@ -5,8 +5,9 @@ does ``choose_setting(purpose="search")`` pick a setting that is good by gold?
 Grid: method "embedding" (MiniLM), chunk_size 40, 60, 100, 150, 200, 300, 500, 1000 x
 overlap 0, 25, 50 (23 valid settings). Data: Choi dev.
 
-* Tuning (chose the self-supervised relevance rule, chunk holding a neighbour or lying
-  mostly in the query's own topic): folders 3-5 and 9-11, docs 0-4.
+* Tuning (chose the self-supervised rule: each of the text's own topic segments' first
+  sentence asks, right answers the chunks mostly in that segment; before, every sentence
+  asked and a chunk holding a neighbour counted too): folders 3-5 and 9-11, docs 0-4.
 * Scoring (never looked at while building): folders 6-8 and 3-11, docs 10 onwards.
 
 Printed per folder:
