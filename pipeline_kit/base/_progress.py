@@ -7,6 +7,7 @@ whether a widget, a text line, a Dask worker or nothing at all is listening.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 Span = tuple[float, float]
@@ -54,6 +55,11 @@ def to_percent(value: float | None, total: float | None,
     if not 0 <= lo <= hi <= 100:
         raise ValueError(f"progress part must satisfy 0 <= lo <= hi <= 100, got {within!r}")
     return lo + (hi - lo) * pct / 100.0
+
+
+def as_span(value: Sequence[float] | None) -> Span | None:
+    """A ``within`` that crossed a process as JSON (a list, or None) back as a Span."""
+    return None if value is None else (float(value[0]), float(value[1]))
 
 
 class NullProgress:

@@ -171,7 +171,7 @@ def mostly_inside(own: np.ndarray, out: HeldOut) -> np.ndarray:
 
 
 def every_sentence(index: SentenceIndex, w: np.ndarray) -> HeldOut:
-    """Every sentence held back in turn (the queries of the self-supervised scores)."""
+    """Every sentence held back in turn (what context precision is measured over)."""
     return held_out_scores(index, w, np.arange(len(index.starts)))
 
 
@@ -189,11 +189,7 @@ def self_supervised(index: SentenceIndex, chunks: Sequence[Chunk], w: np.ndarray
     against 0.364 (gold asked by each segment's second sentence agrees with gold asked
     by its first at 0.666).
     """
-    keys = (*RETRIEVAL_KEYS, "context_precision")
-    if len(index.starts) < 2 or not chunks:
-        return dict.fromkeys(keys, float("nan"))
-    asked = segment_retrieval(index, chunks, w, topic_starts, every)
-    return {k: asked[k] for k in keys}
+    return segment_retrieval(index, chunks, w, topic_starts, every)
 
 
 def segment_retrieval(index: SentenceIndex, chunks: Sequence[Chunk], w: np.ndarray,
@@ -202,7 +198,10 @@ def segment_retrieval(index: SentenceIndex, chunks: Sequence[Chunk], w: np.ndarr
     """Each segment's first sentence (``nth``: its ``nth`` one) held back and used as
     the query against ``chunks``, right answers the chunks lying mostly (at least half)
     in its segment: recall@1/5 and MRR; and the context precision over every sentence.
-    ``starts``: word indices where segments begin."""
+    ``starts``: word indices where segments begin. NaN for fewer than two sentences or
+    no chunk."""
+    if len(index.starts) < 2 or not chunks:
+        return dict.fromkeys((*RETRIEVAL_KEYS, "context_precision"), float("nan"))
     seg = segment_chunk_words(chunks, starts, index.n_words)
     sentence_segment = index.segment_of_sentences(starts)
     firsts = sorted({index.sentence_at(b) for b in {0, *starts} - {index.n_words}})
@@ -223,11 +222,8 @@ def gold_retrieval(index: SentenceIndex, chunks: Sequence[Chunk], w: np.ndarray,
     named ``gold_*``. ``nth``: ask with each segment's ``nth`` sentence instead
     (segments too short are left out), to see how much the gold score depends on which
     sentences ask."""
-    keys = (*RETRIEVAL_KEYS, "context_precision")
-    if len(index.starts) < 2 or not chunks:
-        return {f"gold_{k}": float("nan") for k in keys}
     asked = segment_retrieval(index, chunks, w, gold, every, nth)
-    return {f"gold_{k}": asked[k] for k in keys}
+    return {f"gold_{k}": v for k, v in asked.items()}
 
 
 def straddle_share(chunks: Sequence[Chunk], boundaries: Sequence[int]) -> float:

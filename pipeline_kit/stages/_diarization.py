@@ -79,7 +79,7 @@ from typing import Any
 import numpy as np
 
 from pipeline_kit.base._models import ModelNotAvailableError, resolve_diarization_model
-from pipeline_kit.base._progress import Progress, ensure_progress
+from pipeline_kit.base._progress import Progress, ensure_progress, to_percent
 from pipeline_kit.base._threads import engine_threads, limit_torch, one_torch_thread
 from pipeline_kit.stages import _overlap, _vad
 from pipeline_kit.stages._types import Diarization, ModelInfo, SpeakerTurn, Transcript
@@ -91,6 +91,10 @@ MEL_HOP = 0.01  # seconds per mel frame (Resemblyzer's 10 ms step)
 MAX_SPEAKERS = 20
 ENGINE = "resemblyzer"
 BATCH = 64  # windows per encoder call: progress and cancel between calls
+# The parts of the bar: speech detection (its seconds of audio scanned), then the
+# speaker embeddings (its windows); clustering fills the rest.
+VAD_PART = (0.0, 25.0)
+EMBED_PART = (25.0, 75.0)
 MAX_CLUSTERED = 1500  # windows clustered at most (every n-th); the rest join the nearest
 
 
@@ -225,7 +229,7 @@ def speech_regions(samples: np.ndarray, transcript: Transcript | None, params: E
 def _vad_regions(samples: np.ndarray, params: EngineParams, progress: Progress,
                  duration: float) -> list[tuple[float, float]]:
     def on_block(done: int, total: int) -> None:
-        progress.update(done / SAMPLE_RATE, duration, step="Detecting speech", within=(0, 25))
+        progress.update(done / SAMPLE_RATE, duration, step="Detecting speech", within=VAD_PART)
         progress.check_cancelled()
 
     probs = _vad.speech_probabilities(samples, on_block=on_block)
@@ -312,7 +316,8 @@ def embed_windows(samples: np.ndarray, wins: list[tuple[float, float]],
         with _encoder_lock, one_torch_thread(), torch.no_grad():
             out.append(encoder(torch.from_numpy(batch)).numpy())
         done = min(len(idx), b + BATCH)
-        progress.update(25 + 50 * done / len(idx),  # the step counts windows, not seconds
+        # a bare percentage: windows are no seconds of audio, the step counts them
+        progress.update(to_percent(done, len(idx), EMBED_PART),
                         step=f"Embedding window {done}/{len(idx)}")
         progress.check_cancelled()
     emb = np.concatenate(out).astype(np.float64)
@@ -592,7 +597,7 @@ def _resemblyzer(samples: np.ndarray, transcript: Transcript | None, num_speaker
         return Diarization(turns, speakers, f"{ENGINE}:single-window", (), duration, info, meta)
     wins = windows(regions, params, duration)
     emb = embed_windows(samples, wins, progress)
-    progress.update(75, step="Clustering speakers")
+    progress.update(EMBED_PART[1], step="Clustering speakers")
     progress.check_cancelled()
     from threadpoolctl import threadpool_limits
 

@@ -436,7 +436,7 @@ def transcribe(
 def _detect(samples: np.ndarray, chunk_seconds: float, duration: float,
             progress: Progress) -> list[dict[str, Any]]:
     """Speech pieces from Silero VAD, reporting each block as seconds of audio scanned
-    (the first ``VAD_SHARE`` % of the task's bar; decoding counts seconds of speech)."""
+    (the part ``VAD_PART`` of the task's bar; decoding counts seconds of speech)."""
     if duration <= 0:
         return []
 

@@ -32,7 +32,7 @@ import time
 import weakref
 from typing import Any
 
-from pipeline_kit.base._progress import Span, TaskCancelled
+from pipeline_kit.base._progress import Span, TaskCancelled, as_span
 from pipeline_kit.tasks._remote_progress import RemoteProgress
 
 TOPIC = "pipeline-kit-progress"
@@ -119,9 +119,8 @@ class DaskBridge:
         rep = self._reporters.get(str(msg.get("id")))
         if rep is not None:
             try:
-                w = msg.get("w")
                 rep.update(msg.get("p"), msg.get("t"), step=msg.get("s"),
-                           within=None if w is None else (w[0], w[1]))
+                           within=as_span(msg.get("w")))
             except TaskCancelled:
                 pass  # the waiting thread sees the stop and cancels the work
 

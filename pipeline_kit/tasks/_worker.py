@@ -22,7 +22,7 @@ import threading
 import traceback
 from typing import Any
 
-from pipeline_kit.base._progress import Span, TaskCancelled
+from pipeline_kit.base._progress import Span, TaskCancelled, as_span
 from pipeline_kit.tasks._callables import (
     decode_args,
     exception_ref,
@@ -273,9 +273,8 @@ def _read_outcome(worker: Worker, request: int, progress: Any,
             continue  # a late line of an earlier request
         if "progress" in msg:
             try:
-                within = msg.get("within")
                 progress.update(msg["progress"], msg.get("total"), step=msg["step"],
-                                within=None if within is None else (within[0], within[1]))
+                                within=as_span(msg.get("within")))
             except TaskCancelled:
                 tell_cancel()
         else:
