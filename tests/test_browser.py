@@ -503,6 +503,7 @@ _JS_AUDIO = """
                error: a.error ? a.error.code : null, src: !!a.src};
 }
 """
+_JS_PLAYER_READY = "(box) => { const a = box.querySelector('audio'); return !!a && !!a.src; }"
 _JS_PLAYING = "(box) => { const a = box.querySelector('audio'); return !!a && !a.paused "\
               "&& a.currentTime > 0; }"
 
@@ -539,6 +540,11 @@ def _play_and_check(page, box, button, start: float, end: float, what: str, cont
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     button.scroll_into_view_if_needed()
+    try:  # a view drawn again (the codings view after a tag) shows its text first
+        page.wait_for_function(_JS_PLAYER_READY, arg=box.element_handle(),
+                               timeout=PLAY_TIMEOUT * 1000, polling=50)
+    except PlaywrightTimeout:
+        pytest.fail(f"{what}: the box has no player: {box.evaluate(_JS_AUDIO)}{context()}")
     button.click()
     try:
         page.wait_for_function(_JS_PLAYING, arg=box.element_handle(),
@@ -729,7 +735,8 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
         page04.get_by_text("tagged 'browser theme'").first.wait_for(timeout=20_000)
     except PlaywrightTimeout:
         pytest.fail(f"tagging the hit said nothing: {row.inner_text()}{context()}")
-    quote = page04.locator(".pk-listen", has_text="browser theme").last
+    # the codings view's title, not the hits box, whose status line also names the code
+    quote = page04.locator(".pk-listen", has_text="browser theme · ").last
     try:
         quote.wait_for(timeout=20_000)
     except PlaywrightTimeout:
