@@ -57,13 +57,23 @@ _ERAS = frozenset({"age", "ages", "century", "centuries", "era", "epoch", "perio
 _NEGATIVE = frozenset({"no", "none", "nothing", "nobody", "neither", "never"})
 # "What is a term?": a copula's answer that names nothing in particular
 _GENERIC = frozenset("term thing matter one way kind sort case example question point part "
-                     "fact idea something word name".split())
+                     "fact idea something word name result".split())
 # sentence connectives that read badly inside a question ("What did X however show?")
 _CONNECTIVES = frozenset("however therefore thus moreover furthermore nevertheless "
                          "nonetheless consequently hence accordingly besides".split())
 # complements a kept word cannot lose: a question keeping "by" without "stating that ..."
 _COMPLEMENTS = frozenset({"pobj", "pcomp", "dobj", "ccomp", "xcomp", "attr", "acomp", "oprd"})
-_LEAD_ADVERBS = frozenset("elsewhere meanwhile also however then still".split())
+# an answer led by a sentence or focus adverb ("certainly less time") or by anaphoric
+# "such" ("such a tradition") names nothing a reader can check
+_LEAD_ADVERBS = frozenset("elsewhere meanwhile also however then still certainly probably "
+                          "perhaps possibly surely clearly obviously apparently indeed actually "
+                          "really even such".split())
+# verbs with two objects ("gave Norm Van Brocklin permission"): the small parser reads
+# the person as a compound of the thing, and the object question loses the person
+_DITRANSITIVE = frozenset("give grant offer award send show tell teach lend hand pay owe "
+                          "promise allow deny bring buy sell".split())
+_OBJECT_PRONOUNS = frozenset("it them him her".split())
+_DEMONSTRATIVES = frozenset("this that these those".split())
 # nouns whose meaning is the clause that follows ("at the time the board meets")
 _CLAUSE_NOUNS = frozenset("time moment way point extent degree fact place reason case "
                           "manner sense day year role thing one kind sort".split())
@@ -145,13 +155,14 @@ def _set_phrase(tok: Token) -> bool:
                                       for c in tok.children)
 
 
-def _text(tokens: Sequence[Token]) -> str:
-    """The tokens as written, with a space wherever words were left out between them."""
+def _text(tokens: Sequence[Token], swap: dict[Token, str] | None = None) -> str:
+    """The tokens as written, with a space wherever words were left out between them;
+    ``swap`` gives some tokens another form ("spelled" -> "spell" after "did")."""
     out: list[str] = []
     for i, t in enumerate(tokens):
         if i and (t.i != tokens[i - 1].i + 1 or tokens[i - 1].whitespace_):
             out.append(" ")
-        out.append(t.text)
+        out.append(swap.get(t, t.text) if swap else t.text)
     return "".join(out).strip()
 
 
@@ -185,6 +196,35 @@ def _kind(tokens: Sequence[Token], verb: Token | None = None,
     return "thing"
 
 
+def _cut_short(phrase: Sequence[Token]) -> bool:
+    """Whether an answer phrase lost what completes it: it ends on punctuation ("the
+    means of inducing,"), a preposition lost its object, a noun its infinitive ("the very
+    attempt (to ...)", "the team (to beat)"), or it points elsewhere ("This push",
+    "the following items")."""
+    kept = set(phrase)
+    if phrase[-1].is_punct or phrase[0].lower_ in _DEMONSTRATIVES or (
+            len(phrase) > 1 and phrase[1].lower_ == "following"):
+        return True  # "the following items" point ahead, as "this" points back
+    for t in phrase:
+        for c in t.children:
+            if c in kept:
+                continue
+            if t.dep_ == "prep" and c.dep_ in ("pobj", "pcomp"):
+                return True
+            if c.dep_ == "acl" and any(a.dep_ == "aux" and a.lower_ == "to" for a in c.children):
+                return True
+    return False
+
+
+def _untyped_name(tok: Token) -> bool:
+    """A proper name without an article that the recognizer gives no type or calls an
+    organisation (small models call many surnames ORG: "Braque began to paint"): a
+    person, a place or a team, and so who or what, is unknown. "The Congress of
+    Vienna" and "the Daily Post" are no one's names."""
+    return (tok.pos_ == "PROPN" and tok.ent_type_ in ("", "ORG", "NORP")
+            and not any(c.dep_ == "det" for c in tok.children))
+
+
 def _is_name(tok: Token) -> bool:
     """A proper noun, or a capitalised word no dictionary list knows ("Swadesh")."""
     return tok.pos_ == "PROPN" or (tok.pos_ == "NOUN" and not _dictionary_word(tok))
@@ -212,8 +252,9 @@ def _lower(tokens: Sequence[Token], people: frozenset[str] = frozenset()) -> str
     """The phrase as it reads mid-sentence: its first word lower case unless a name."""
     s = _text(tokens)
     first = tokens[0]
-    if (first.pos_ != "PROPN" and first.ent_type_ not in _NAMES and first.text != "I"
-            and first.lower_ not in people and _dictionary_word(first)):
+    article = first.pos_ == "DET" and first.ent_type_ != "WORK_OF_ART"  # "the Congress"
+    if article or (first.pos_ != "PROPN" and first.ent_type_ not in _NAMES and first.text != "I"
+                   and first.lower_ not in people and _dictionary_word(first)):
         s = s[:1].lower() + s[1:]
     return s
 
@@ -275,7 +316,7 @@ def _subject_question(clause: list[Token], subj: list[Token],
     """Wh-word in place of the subject: "Who printed the Bible in Mainz?"."""
     verb = _head(clause)
     kind = _kind(subj, verb, people)
-    if kind == "date" or not _is_content_phrase(subj):
+    if kind == "date" or not _is_content_phrase(subj) or _cut_short(subj):
         return None
     rest = [t for t in clause if t not in subj and t.i > subj[-1].i]
     if verb not in rest:
@@ -288,7 +329,16 @@ def _subject_question(clause: list[Token], subj: list[Token],
                 d.dep_ == "cc" and d.lower_ == "and" for d in c.children))
             for c in root.children):
         return None  # "What is new elements?", "What has been X and Y?": a plural answer
+    if root.lemma_ == "be" and any(c.dep_ == "attr" and (c.pos_ in ("PROPN", "NUM")
+                                                           or c.ent_type_ in _NAMES)
+                                   for c in root.children) and not _is_name(_head(subj)):
+        return None  # "Who was King Leopold?" -> "The man": the name is what is told
     verb = rest[0]  # the finite verb or auxiliary agrees with "What"/"Who" (singular)
+    if (verb.lemma_ == "do" and verb.dep_ == "aux" and verb.lower_ != "do"
+            and not any(t.dep_ == "neg" for t in rest)):
+        return None  # "What does perform ...?", "What did fail ...?": an emphatic do
+    if kind == "thing" and _untyped_name(_head(subj)):
+        return None  # "What ranks fourth?" -> "Austin": a person, a team or a town?
     if verb.tag_ == "VBP" and (verb.lower_ in ("been", "being") or verb.lower_.endswith("ing")
                                or (verb.lower_ != verb.lemma_.lower()
                                    and verb.lower_ not in ("are", "have", "do"))):
@@ -329,17 +379,24 @@ def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
         lead = _do_form(root, subj)
         if not lead or any(t.dep_ == "neg" and t.head == root for t in rest):
             return None  # "What does Moritz n't have?": do-support would move the negation
-        body = [root.lemma_ if t == root else None for t in rest]
-        words = [t.text if b is None else b for t, b in zip(rest, body, strict=True)]
-        return _finish([wh, lead, _lower(subj, people), *words])
+        # joined as written: "solar-corpuscular-radiation" keeps its hyphens
+        return _finish([wh, lead, _lower(subj, people), _text(rest, {root: root.lemma_})])
     return _finish([wh, lead, _lower(subj, people), _text(rest)])
 
 
 def _object_question(clause: list[Token], subj: list[Token], obj: list[Token],
                      people: frozenset[str]) -> Asked | None:
+    head = _head(obj)
+    if _cut_short(obj):
+        return None
+    if (head.head.lemma_.lower() in _DITRANSITIVE and head.pos_ == "NOUN"
+            and any(t.dep_ == "compound" and t.pos_ == "PROPN" for t in obj)):
+        return None  # "What did the club give?" -> "Norm Van Brocklin permission"
     kind = _kind(obj, people=people)
     if kind in ("date", "place") or not _is_content_phrase(obj):
         return None
+    if head.dep_ == "attr" and head.ent_type_ != "PERSON" and not _is_name(head):
+        kind = "thing"  # "What has Mr. Hawksley been?" -> "a part-time director"
     q = _inverted(clause, subj, obj, "Who" if kind == "person" else "What", people)
     if q is None:
         return None
@@ -372,6 +429,8 @@ def _adjunct_questions(clause: list[Token], subj: list[Token],
         if qtype == "when":
             wh = _SINCE_UNTIL.get(prep.lower_, wh)
         q = _inverted(clause, subj, phrase, wh, people)
+        if q is not None and prep.lower_ == "from" and qtype == "where":
+            q = q[:-1] + " from?"  # "Where is Ella Fitzgerald coming from?"
         if q is not None:
             yield Asked(q, _text(_phrase(pobj)), qtype, kind)
 
@@ -416,6 +475,8 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
     if subj_tok is None or subj_tok.lower_ in ("i", "you", "we", "it", "this", "that", "there"):
         return []
     subj = _phrase(subj_tok)
+    if subj[0].lower_ in _DEMONSTRATIVES:
+        return []  # "this push", "these same polyphosphates": which, the question can't say
     if subj_tok.pos_ not in ("NOUN", "PROPN", "PRON") or any(
             t.lower_ in _PERSONAL and t.pos_ == "PRON" for t in [*subj, *clause]):
         return []  # "two ruin Titans"; "quite a number of you", "tell me": not asked
@@ -444,13 +505,19 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
         return []  # formulas and symbols read badly as questions
     if len(clause) >= len([t for t in sent if not t.is_punct]) and len(clause) > 12:
         return []  # nothing to drop: not a paraphrase
+    if any((t.lower_ in _OBJECT_PRONOUNS or (t.lower_ in _DEMONSTRATIVES and t.pos_ == "PRON"))
+           and t.dep_ in ("pobj", "dobj", "dative", "attr") for t in clause):
+        return []  # "commented on ... among them?", "can not handle them": who or what?
+    if _repeated_role(clause, root):
+        return []  # "What is a condition a condition?"
     out: list[Asked] = []
     pronoun_subject = subj_tok.pos_ == "PRON"
+    negated = any(c.dep_ == "neg" for c in root.children)
     if not pronoun_subject:
         q = _subject_question(clause, subj, people)
         if q is not None:
             out.append(q)
-    if not pronoun_subject:
+    if not pronoun_subject and not negated:  # "What are the garages not?": what they aren't
         for obj in root.children:
             if obj.dep_ in _OBJECTS and obj in clause:
                 q = _object_question(clause, subj, _phrase(obj), people)
@@ -467,10 +534,19 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
 _COPULA_RE = re.compile(r"^What (?:is|are|was|were) (.+)\?$")
 
 
+def _repeated_role(clause: list[Token], root: Token) -> bool:
+    """Whether the verb keeps two objects or two complements of one kind: a list or an
+    appositive the parser attached as a second object ("is a condition ..., a condition"),
+    or a copula with two complements ("is not much greater, ...: 24")."""
+    roles = [c.dep_ for c in root.children if c in clause and c.dep_ in ("attr", "dobj")]
+    complements = [c for c in root.children if c in clause and c.dep_ in ("attr", "acomp")]
+    return len(roles) != len(set(roles)) or len(complements) > 1
+
+
 def _incomplete(clause: list[Token], root: Token) -> bool:
     """Whether a kept word lost what completes it: a complement ("by stating"), the
-    clause of "as far (as ...)" or of "at the time (the board meets)", or a last word
-    that is a preposition or conjunction."""
+    clause of "as far (as ...)", of "at the time (the board meets)" or of "the question
+    (whether ...)", or a last word that is a preposition or conjunction."""
     kept = set(clause)
     last = [t for t in clause if not t.is_punct][-1]
     if last.pos_ in ("CCONJ", "SCONJ") or last.tag_ == "IN":
@@ -486,6 +562,8 @@ def _incomplete(clause: list[Token], root: Token) -> bool:
             if c.dep_ in ("advcl", "relcl", "acl") and (
                     t.pos_ == "ADV" or t.lemma_.lower() in _CLAUSE_NOUNS):
                 return True
+            if c.dep_ in ("acl", "ccomp") and t.lemma_.lower() in _GENERIC:
+                return True
     return False
 
 
@@ -499,6 +577,8 @@ def _informative(a: Asked) -> bool:
     if answer in a.text.lower() or (words and words[0] in _NEGATIVE | _LEAD_ADVERBS) or any(
             w in _NEGATIVE for w in asked_words):
         return False  # "What had nothing?"
+    if _bare_noun(answer) in _GENERIC:
+        return False  # "What does one such disagreement concern?" -> "the question"
     if any(x.isdigit() and y.isdigit() for x, y in itertools.pairwise(asked_words)):
         return False  # "follow 8 22": figure or reference numbers left in the clause
     m = _COPULA_RE.match(a.text)
@@ -532,11 +612,26 @@ def answer_phrases(sent: Span) -> list[str]:
     return out
 
 
+def _unbalanced(text: str) -> bool:
+    """Whether brackets or double quotes open and close unevenly: a piece of a sentence."""
+    return (text.count("(") != text.count(")") or text.count('"') % 2 == 1
+            or text.count("\u201c") != text.count("\u201d"))
+
+
+def _run_together(sent: Span) -> bool:
+    """Whether a capitalised function word stands mid-sentence after a word, not after
+    punctuation: two sentences run together ("Choice was expected The selection ...")."""
+    return any(t.is_stop and t.text[:1].isupper() and t.text != "I" and t.i > sent.start
+               and not t.nbor(-1).is_punct for t in sent)
+
+
 def cloze_sentence(sent: Span, keys: set[str], key_of: dict[str, str]) -> Asked | None:
     """The sentence with one key noun chunk blanked, when it is at most 25 words."""
     words = [t for t in sent if not t.is_punct]
     if len(words) > MAX_CLOZE_WORDS or len(words) < MIN_WORDS or "?" in sent.text:
         return None  # a blank in a sentence that asks or quotes a question reads badly
+    if _unbalanced(sent.text) or _run_together(sent):
+        return None  # "Los Angeles in 1957 finally bowed to the skyscraper.)": a piece
     for surface in answer_phrases(sent):
         if key_of.get(surface.lower()) not in keys:
             continue
