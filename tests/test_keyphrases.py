@@ -85,3 +85,16 @@ def test_scores_sorted_and_empty_inputs():
     assert key_phrases([]) == []
     assert key_phrases(["the and of"]) == [[]]
     assert document_key_phrases(["the and of"]) == []
+
+
+def test_a_reply_on_its_own_is_no_concept():
+    """Whisper's transcript of the demo recording's free speech ends "And that should be
+    all. Thanks." and "Alright, thanks.": a formula, which titled a chapter "Thanks";
+    thanks given to someone is still talked about."""
+    said = ("And here are some more words, words, words, words. And that should be all. "
+            "Thanks. So this is the sick purpose. Here's a long pause and I think this is "
+            "probably good. Alright, thanks.")
+    keys = {k for k, _, _ in candidates(said)}
+    assert "sick purpose" in keys and "word" in keys
+    assert "thanks" not in keys and "thank" not in keys, keys
+    assert "thank" in {k for k, _, _ in candidates("The mayor sent his thanks to the crew.")}

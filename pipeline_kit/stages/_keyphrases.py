@@ -249,9 +249,18 @@ def _nominal_head(tokens: Sequence[Token], entity: str | None) -> bool:
     return not (entity == "DATE" and not _DATE_WORDS.search(_surface(tokens)))
 
 
+def _formula(tok: Token) -> bool:
+    """A noun standing as a sentence on its own, beside an interjection at most: a
+    reply or a formula ("Thanks.", "Alright, thanks."), not something talked about."""
+    words = [t for t in tok.sent if not t.is_punct and t.dep_ != "intj"]
+    return tok.dep_ == "ROOT" and words == [tok]
+
+
 def _candidate(tokens: list[Token], entity: str | None) -> Candidate | None:
     tokens = _trim(tokens, entity)
     if not tokens or not _nominal_head(tokens, entity):
+        return None
+    if len(tokens) == 1 and not entity and _formula(tokens[0]):
         return None
     if not entity and any(t.pos_ not in ("ADJ", "NOUN", "PROPN", "VERB") and t.text != "-"
                           for t in tokens):
