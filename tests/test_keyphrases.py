@@ -98,3 +98,15 @@ def test_a_reply_on_its_own_is_no_concept():
     assert "sick purpose" in keys and "word" in keys
     assert "thanks" not in keys and "thank" not in keys, keys
     assert "thank" in {k for k, _, _ in candidates("The mayor sent his thanks to the crew.")}
+
+
+def test_a_repeated_word_or_the_moment_is_no_concept():
+    """Whisper's transcript of an AMI meeting excerpt (trn01): a speaker's repeat ("the
+    view view") and "at the moment" were two of its top-15 concepts."""
+    said = ("I'm not 100% sure but I'm not having crashes at the moment. So the view view and "
+            "let's see myself and Mariko who's not here and occasionally Melissa will all be "
+            "doing checking by with the transcriptions. Well at the moment our best guess is "
+            "that it was some stupid Java thing.")
+    keys = {k for k, _, _ in candidates(said)}
+    assert {"crash", "transcription", "java"} <= keys, keys
+    assert not {"view view", "moment"} & keys, keys

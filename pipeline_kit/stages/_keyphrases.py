@@ -93,7 +93,7 @@ _EMPTY = frozenset("""
 _VAGUE = _EMPTY | frozenset("""
     matter fact course sense case cases purpose means instance example point points part
     parts side whole middle man men people person time times day days year years week weeks
-    month months hour hours minute minutes second seconds
+    month months hour hours minute minutes second seconds moment moments
     """.split())
 # Leading words that qualify a mention without changing what it names ("aforesaid Bible").
 _QUALIFIERS = frozenset("of the aforesaid said such same above following foregoing so-called "
@@ -262,6 +262,8 @@ def _candidate(tokens: list[Token], entity: str | None) -> Candidate | None:
         return None
     if len(tokens) == 1 and not entity and _formula(tokens[0]):
         return None
+    if any(a.lower_ == b.lower_ for a, b in zip(tokens, tokens[1:], strict=False)):
+        return None  # "the view view": a speaker's repeat, not a name
     if not entity and any(t.pos_ not in ("ADJ", "NOUN", "PROPN", "VERB") and t.text != "-"
                           for t in tokens):
         return None
