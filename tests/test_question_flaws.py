@@ -215,6 +215,10 @@ def test_no_question_about_the_speaker_or_a_bare_number(sentence):
     ("This push to confine the study of mass behaviour to the measurements of parameters "
      "has led sociology perilously close to the reduction of the word \"mass\".", "push"),
     ("Then they all hastened to add that certainly less time was needed on it.", "certainly"),
+    ("Player was the first to feel its teeth.", "Who was the first?"),
+    ("Recent criticism of Great Expectations has tended to emphasize its symbolic and "
+     "mythic content, to show, as M.D. Zabel has said of Dickens generally, that much of the "
+     "novel's impact resides in its allegoric insight.", "said of Dickens"),
 ])
 def test_no_question_asks_what_a_reader_cannot_check(sentence, flawed):
     """No answer that a negation denies, no unresolved "them" or "this push", no

@@ -73,6 +73,9 @@ _LEAD_ADVERBS = frozenset("elsewhere meanwhile also however then still certainly
 _DITRANSITIVE = frozenset("give grant offer award send show tell teach lend hand pay owe "
                           "promise allow deny bring buy sell".split())
 _OBJECT_PRONOUNS = frozenset("it them him her".split())
+# verbs whose content is what was said: without an object or clause they ask nothing
+_SAYING = frozenset("say tell report claim state argue add explain note write announce "
+                    "reply answer remark observe declare suggest insist admit".split())
 _DEMONSTRATIVES = frozenset("this that these those".split())
 # nouns whose meaning is the clause that follows ("at the time the board meets")
 _CLAUSE_NOUNS = frozenset("time moment way point extent degree fact place reason case "
@@ -211,7 +214,7 @@ def _cut_short(phrase: Sequence[Token]) -> bool:
                 continue
             if t.dep_ == "prep" and c.dep_ in ("pobj", "pcomp"):
                 return True
-            if c.dep_ == "acl" and any(a.dep_ == "aux" and a.lower_ == "to" for a in c.children):
+            if c.dep_ in ("acl", "relcl") and _infinitive(c):
                 return True
     return False
 
@@ -489,6 +492,9 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
         return []  # "ask not what your country can do": an indirect question or a condition
     if any(c.dep_ in _NEEDS_COMPLEMENT for c in root.children):
         return []  # "Cook reported (that ...)": the content is in the dropped clause
+    if root.lemma_.lower() in _SAYING and not any(
+            c.dep_ in ("dobj", "xcomp", "ccomp", "attr") for c in root.children):
+        return []  # "as M.D. Zabel has said of Dickens": what was said is elsewhere
     between = [t for t in clause if subj[-1].i < t.i < root.i]
     if any(t.head == root and t.dep_ not in _ASIDE for t in between):
         return []  # the subject does not lead straight into its verb: a misparse
@@ -546,7 +552,8 @@ def _repeated_role(clause: list[Token], root: Token) -> bool:
 def _incomplete(clause: list[Token], root: Token) -> bool:
     """Whether a kept word lost what completes it: a complement ("by stating"), the
     clause of "as far (as ...)", of "at the time (the board meets)" or of "the question
-    (whether ...)", or a last word that is a preposition or conjunction."""
+    (whether ...)", an infinitive ("the first (to feel its teeth)"), or a last word that
+    is a preposition or conjunction."""
     kept = set(clause)
     last = [t for t in clause if not t.is_punct][-1]
     if last.pos_ in ("CCONJ", "SCONJ") or last.tag_ == "IN":
@@ -564,7 +571,14 @@ def _incomplete(clause: list[Token], root: Token) -> bool:
                 return True
             if c.dep_ in ("acl", "ccomp") and t.lemma_.lower() in _GENERIC:
                 return True
+            if c.dep_ in ("acl", "relcl") and _infinitive(c):
+                return True  # "Who was the first (to feel its teeth)?"
     return False
+
+
+def _infinitive(verb: Token) -> bool:
+    """Whether ``verb`` heads a to-infinitive ("to beat", "to feel its teeth")."""
+    return any(a.dep_ == "aux" and a.lower_ == "to" for a in verb.children)
 
 
 def _informative(a: Asked) -> bool:
