@@ -49,6 +49,29 @@ def sample_dir() -> Path:
     return SAMPLE_DIR
 
 
+LJ_LONG = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav"
+
+
+@pytest.fixture(scope="session")
+def lj_transcription(tmp_path_factory) -> Path:
+    """LJ's 3:41 transcribed once per session, as the pipeline caches it (by the audio's
+    hash and the transcription parameters): for fixtures that test what comes after the
+    transcript (the collection, explore, chapters), each seeds its home with a copy
+    (:func:`seed_transcription`) instead of transcribing LJ again."""
+    import pipeline_kit as pk
+
+    home = tmp_path_factory.mktemp("lj-transcribed")
+    pk.run_pipeline(shared_path(LJ_LONG), ["transcription"], home=home, out_dir=home / "out")
+    return home / "artifacts" / "transcription"
+
+
+def seed_transcription(cached: Path, home: Path) -> None:
+    """Copy cached transcription artifacts into ``home``: its run finds them by key."""
+    import shutil
+
+    shutil.copytree(cached, Path(home) / "artifacts" / "transcription", dirs_exist_ok=True)
+
+
 # ---------------------------------------------------------------- task stores (issue #9)
 
 POSTGRES_ENV = "PIPELINE_KIT_TEST_POSTGRES_URL"

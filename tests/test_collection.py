@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import seed_transcription, shared_path
 
 import pipeline_kit as pk
 from pipeline_kit.collection._collection import Collection, _encode_query
@@ -37,9 +37,11 @@ def home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def results(home) -> dict[str, pk.PipelineResult]:
-    """The two recordings run through every stage (the pipeline indexes each as it ends)."""
+def results(home, lj_transcription) -> dict[str, pk.PipelineResult]:
+    """The two recordings run through every stage (the pipeline indexes each as it ends);
+    LJ's transcription comes from the session's cache."""
     lj = shared_path(LJ)
+    seed_transcription(lj_transcription, home)
     return {p.name: pk.run_pipeline(p, pk.stage_names(), home=home, out_dir=home / "out" / p.stem,
                                     **PARAMS)
             for p in (AUSTEN, lj)}

@@ -31,11 +31,12 @@ LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    from conftest import shared_path
+def runs(tmp_path_factory, lj_transcription):
+    from conftest import seed_transcription, shared_path
 
     audio = shared_path(LJ)
     home = tmp_path_factory.mktemp("home")
+    seed_transcription(lj_transcription, home)  # transcribed once per session
     a, b = (pk.run_pipeline(audio, home=home, out_dir=home / f"run_{n}", chunk_size=size,
                             overlap=10, chunking_method="tfidf")
             for n, size in (("a", 40), ("b", 80)))

@@ -282,14 +282,15 @@ def test_two_pipelines_at_once_share_one_model_load(tmp_path):
 
 
 
-def test_chapter_times_are_the_same_whichever_function_is_called(tmp_path):
+def test_chapter_times_are_the_same_whichever_function_is_called(tmp_path, lj_transcription):
     """One code path: the pipeline's chapters are analyze_chapters(transcript, chunks=...),
     with real word times (chapters built from chunk text alone spread times evenly)."""
-    from conftest import shared_path
+    from conftest import LJ_LONG, seed_transcription, shared_path
 
     from pipeline_kit import analyze_chapters
 
-    lj = shared_path("speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav")
+    lj = shared_path(LJ_LONG)
+    seed_transcription(lj_transcription, tmp_path)  # the session's transcript of LJ
     r = run_pipeline(lj, ["chapters"], home=tmp_path, chunking_method="tfidf")
     assert len(r.chapters) > 1
     assert analyze_chapters(r.transcript, chunks=r.chunks) == r.chapters
