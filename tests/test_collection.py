@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import seed_transcription, shared_path
+from conftest import LJ_LONG, seed_transcription, shared_path
 
 import pipeline_kit as pk
 from pipeline_kit.collection._collection import Collection, _encode_query
@@ -27,7 +27,7 @@ from pipeline_kit.stages._sentences import split_sentences
 
 REPO = Path(__file__).resolve().parents[1]
 AUSTEN = REPO / "data" / "sample" / "austen_sample.wav"
-LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav"
+LJ = LJ_LONG  # the recording conftest.lj_transcription has transcribed
 PARAMS = {"chunk_size": 60, "overlap": 10}
 
 

@@ -13,6 +13,7 @@ import math
 import re
 
 import pytest
+from conftest import LJ_LONG
 
 import pipeline_kit as pk
 from pipeline_kit.notebook._graph_view import (
@@ -27,7 +28,7 @@ from pipeline_kit.notebook._graph_view import (
 from pipeline_kit.notebook._listen import format_time, table_html, text_frame
 
 pytestmark = pytest.mark.slow
-LJ = "speech_long/ljspeech_LJ001-0001-0032_concat_16k.wav"
+LJ = LJ_LONG  # the recording conftest.lj_transcription has transcribed
 
 
 @pytest.fixture(scope="module")

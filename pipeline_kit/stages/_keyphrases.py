@@ -12,6 +12,7 @@ is ever a candidate. Entities keep their type (PERSON, GPE, ORG, DATE, ...).
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import Counter, OrderedDict, defaultdict
@@ -262,7 +263,7 @@ def _candidate(tokens: list[Token], entity: str | None) -> Candidate | None:
         return None
     if len(tokens) == 1 and not entity and _formula(tokens[0]):
         return None
-    if any(a.lower_ == b.lower_ for a, b in zip(tokens, tokens[1:], strict=False)):
+    if any(a.lower_ == b.lower_ for a, b in itertools.pairwise(tokens)):
         return None  # "the view view": a speaker's repeat, not a name
     if not entity and any(t.pos_ not in ("ADJ", "NOUN", "PROPN", "VERB") and t.text != "-"
                           for t in tokens):

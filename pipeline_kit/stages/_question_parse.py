@@ -598,7 +598,7 @@ def _informative(a: Asked) -> bool:
     m = _COPULA_RE.match(a.text)
     if m:
         asked = m.group(1).lower()
-        if asked in answer or {_bare_noun(answer), _bare_noun(asked)} & _GENERIC:
+        if asked in answer or _bare_noun(asked) in _GENERIC:  # the answer's was checked above
             return False
     return True
 
