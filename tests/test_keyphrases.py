@@ -110,3 +110,24 @@ def test_a_repeated_word_or_the_moment_is_no_concept():
     keys = {k for k, _, _ in candidates(said)}
     assert {"crash", "transcription", "java"} <= keys, keys
     assert not {"view view", "moment"} & keys, keys
+
+
+def test_no_piece_of_a_name_and_no_unit_is_a_concept():
+    """Lee corpus news (issue 28, round 5): a three-word cap cut "New South Wales health
+    authorities" to "Wales health authorities", the recognizer's "Guides Simon" stopped
+    before "Wiget", and "per cent" gave the concept "cent" (WordNet: a unit)."""
+    said = ("New South Wales health authorities maintain the transfer was handled properly. "
+            "Guides Simon Wiget and Stefan Abegglen were fined by the court. "
+            "Unemployment rose 2 per cent and the river rose three metres.")
+    keys = {k for k, _, _ in candidates(said)}
+    assert {"health authority", "unemployment"} <= keys, keys
+    assert any(k.endswith("simon wiget") for k in keys), keys
+    assert not {"wales health authority", "guides simon", "cent", "metre"} & keys, keys
+
+
+def test_a_name_seen_only_at_a_sentence_start_keeps_its_capital():
+    """ "Hayden" opens its sentences only: a dictionary word there is lower-cased
+    ("Trees fell" -> "trees"), a word no dictionary knows is a name."""
+    st = phrase_stats(["Hayden scored 131 before lunch. Trees fell in the storm.",
+                       "Hayden was bowled. Trees were planted."])
+    assert st.surface["hayden"] == "Hayden" and st.surface["tree"] == "trees", st.surface

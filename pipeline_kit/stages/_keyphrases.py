@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline_kit.stages._lexicon import is_unit, known_words
+
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
 
@@ -95,6 +97,7 @@ _VAGUE = _EMPTY | frozenset("""
     matter fact course sense case cases purpose means instance example point points part
     parts side whole middle man men people person time times day days year years week weeks
     month months hour hours minute minutes second seconds moment moments
+    number numbers amount amounts total majority rest
     """.split())
 # Leading words that qualify a mention without changing what it names ("aforesaid Bible").
 _QUALIFIERS = frozenset("of the aforesaid said such same above following foregoing so-called "
@@ -176,6 +179,14 @@ def phrase_key(surface: str) -> str:
     return " ".join([*words[:-1], singular(words[-1])]) if words else ""
 
 
+def _dictionary_word(word: str) -> bool:
+    """Whether the lemmatizer's word lists know the word (or its singular): else it is a
+    name, whatever position it has in the sentence."""
+    words = known_words()
+    low = word.lower()
+    return not words or low in words or singular(low) in words or low in _WEAK
+
+
 def _archaic(tok: Token) -> bool:
     """An early-modern function word; "art" only as the verb after or before "thou"."""
     low = tok.lower_
@@ -214,7 +225,11 @@ def _trim(tokens: list[Token], entity: str | None) -> list[Token]:
     limit = MAX_ENTITY_WORDS if entity else MAX_WORDS
     words = [t for t in tokens if t.text != "-"]
     if len(words) > limit:
-        tokens = tokens[tokens.index(words[-limit]):]
+        cut = tokens.index(words[-limit])
+        while 0 < cut < len(tokens) - 1 and tokens[cut].pos_ == "PROPN" and (
+                tokens[cut - 1].pos_ == "PROPN"):
+            cut += 1  # "(New South) Wales health authorities": no piece of a name
+        tokens = tokens[cut:]
     return tokens
 
 
@@ -245,8 +260,9 @@ def _nominal_head(tokens: Sequence[Token], entity: str | None) -> bool:
     low = head.lower_
     if _bad_word(head) or low in _EMPTY or low in _MONTHS and not entity:
         return False
-    if len(tokens) == 1 and (low in _VAGUE or len(low) < 3 or low in _WEAK):
-        return False
+    if len(tokens) == 1 and (low in _VAGUE or len(low) < 3 or low in _WEAK
+                             or is_unit(head.lemma_)):
+        return False  # "the time", "cent" (of "per cent"), "metres": no concept alone
     return not (entity == "DATE" and not _DATE_WORDS.search(_surface(tokens)))
 
 
@@ -285,7 +301,9 @@ def doc_candidates(doc: Doc) -> list[Candidate]:
                       or a < nc.end <= b), None)
         spans.append((nc, label if label and nc.root.pos_ == "PROPN" else None))
         seen.add((nc.start, nc.end))
-    spans += [(doc[a:b], lab) for (a, b), lab in ents.items() if (a, b) not in seen]
+    chunk_of = {t.i: (nc.start, nc.end) for nc in doc.noun_chunks for t in nc}
+    spans += [(doc[a:b], lab) for (a, b), lab in ents.items() if (a, b) not in seen
+              and not _cut_name(doc, a, b, chunk_of)]
     out: dict[tuple[int, int], Candidate] = {}
     for span, label in spans:
         c = _candidate(list(span), label)
@@ -300,6 +318,13 @@ def doc_candidates(doc: Doc) -> list[Candidate]:
     for c in _of_phrases(doc):
         out.setdefault((c.start, c.end), c)
     return sorted(out.values(), key=lambda c: (c.start, -c.end))
+
+
+def _cut_name(doc: Doc, start: int, end: int, chunk_of: dict[int, tuple[int, int]]) -> bool:
+    """Whether an entity stops inside a noun chunk, before a proper noun of it: the
+    recognizer cut a name ("Guides Simon" | "Wiget")."""
+    return (end < len(doc) and chunk_of.get(end - 1) is not None
+            and chunk_of.get(end - 1) == chunk_of.get(end) and doc[end].pos_ == "PROPN")
 
 
 def _of_phrases(doc: Doc) -> Iterable[Candidate]:
@@ -410,10 +435,10 @@ def phrase_stats(
                 best = mid.most_common(1)[0][0]
             else:  # a common noun: prefer a form not written as a name
                 best = max(mid, key=lambda f: (f not in capital, mid[f], f))
-        else:  # only ever seen at a sentence start: lower-case its first letter
+        else:  # only ever seen at a sentence start: lower-case a dictionary word's capital
             best = forms.most_common(1)[0][0]
-            if key not in labels:
-                best = best[0].lower() + best[1:]
+            if key not in labels and _dictionary_word(best.split()[0]):
+                best = best[0].lower() + best[1:]  # else a name: "Hayden scored 131"
         surface[key] = best
     entity_type = {k: lab.most_common(1)[0][0] for k, lab in labels.items()
                    if sum(lab.values()) * 2 >= sum(written[k].values())}

