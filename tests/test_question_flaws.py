@@ -298,6 +298,10 @@ def test_no_cloze_item_from_a_piece_of_a_sentence(sentence):
      "his policing strategy"),
     ("The Australian Bureau of Statistics has found gambling was the biggest money winner "
      "for casinos.", "What was gambling?"),
+    ("Officials say they cannot say conclusively that Saddam Hussein has weapons of mass "
+     "destruction.", "weapons of mass destruction"),
+    ("She has faith the court system will overturn her sentence.", "her sentence"),
+    ("The cuts will take effect this financial year, the minister said.", "|| effect"),
 ])
 def test_no_question_states_what_the_sentence_does_not(sentence, flawed):
     """Nothing asked from a clause under a condition, a hope, a belief, a likelihood or

@@ -86,7 +86,14 @@ _UNASSERTED = frozenset("think believe hope expect fear wish doubt suspect guess
                         "hopeful confident doubtful let claim allege deny".split())
 # nouns that do not assert the clause they govern ("there is a risk consumers will ...")
 _UNASSERTED_NOUNS = frozenset("risk chance possibility danger hope fear likelihood prospect "
-                              "threat belief view claim allegation suggestion".split())
+                              "threat belief view claim allegation suggestion faith confidence "
+                              "expectation assumption suspicion impression".split())
+# a light verb and its object make one verb ("the cuts will take effect"): the object
+# asks nothing ("What will the cuts take?")
+_LIGHT_OBJECTS = frozenset({("take", "effect"), ("take", "place"), ("take", "part"),
+                            ("make", "way"), ("take", "care"), ("pay", "attention"),
+                            ("make", "sense"), ("take", "advantage"), ("take", "hold"),
+                            ("take", "note"), ("take", "notice"), ("make", "progress")})
 _CONDITIONS = frozenset({"if", "unless"})
 # verbs whose "of"/"with" phrase is the charge, not part of the object's name
 _CHARGING = frozenset("accuse suspect convict acquit charge warn inform remind rob clear "
@@ -448,6 +455,8 @@ def _object_question(clause: list[Token], subj: list[Token], obj: list[Token],
         return None  # "What did Parry defend?" -> "the observation (that ...)"
     if _verb_complement_inside(obj) or _split_noun(clause, obj):
         return None
+    if (head.head.lemma_.lower(), head.lemma_.lower()) in _LIGHT_OBJECTS:
+        return None  # "What will the cuts take?" -> "effect"
     if head.dep_ == "attr" and any(t.tag_ in ("JJS", "RBS") for t in obj):
         return None  # "What was gambling?" -> "the biggest money winner": a ranking
     if (head.head.lemma_.lower() in _DITRANSITIVE and head.pos_ == "NOUN"
@@ -556,6 +565,8 @@ def _asserted(verb: Token) -> bool:
         if tok.dep_ not in ("ccomp", "conj") or tok.head == tok:
             return True
         tok = tok.head
+        if any(c.dep_ == "neg" for c in tok.children):
+            return False  # "cannot say conclusively (that Saddam has ...)"
         if tok.dep_ != "conj" and (_verb_in(tok, _UNASSERTED) or any(
                 c.dep_ == "acomp" and c.lower_ in _UNASSERTED
                 or c.dep_ in ("attr", "dobj", "nsubj") and c.lemma_.lower() in _UNASSERTED_NOUNS
