@@ -324,8 +324,11 @@ def test_no_question_states_what_the_sentence_does_not(sentence, flawed):
      "Who was found aboard a fishing boat?"),
     ("Authorities are trying to track down the crew of a vessel.",
      "Who is trying to track down the crew of a vessel?"),
+    ("Witnesses said two suicide bombers blew themselves up in a Gaza Strip settlement.",
+     "Who blew themselves up in a Gaza Strip settlement?"),
 ])
 def test_people_by_their_wordnet_sense_are_asked_with_who(sentence, question):
     """Nouns whose first WordNet sense is a person ("guides"), plurals of groups
-    ("police") or of a role ("authorities"), and a group "of" people."""
+    ("police") or of a role ("authorities"), a group "of" people, and a subject that a
+    reflexive "themselves" shows to be people ("bombers", first a plane in WordNet)."""
     assert question in _asked(sentence), _asked(sentence)

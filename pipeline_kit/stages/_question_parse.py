@@ -107,6 +107,7 @@ _NOMINAL = frozenset({"nsubj", "nsubjpass", "dobj", "pobj", "attr", "compound", 
 _CLAUSE_NOUNS = frozenset("time moment way point extent degree fact place reason case "
                           "manner sense day year role thing one kind sort".split())
 _PERSONAL = frozenset("i you we me us my our your yours mine ours".split())
+_REFLEXIVE_PEOPLE = frozenset({"himself", "herself", "themselves"})
 # A subject that says, thinks, wants or tries is a someone ("Swadesh was trying to
 # develop a list", "A respondent may want ..."): small NER models miss single surnames
 # and call some of them ORG, so the verb tells who acts.
@@ -378,6 +379,8 @@ def _subject_question(clause: list[Token], subj: list[Token],
     """Wh-word in place of the subject: "Who printed the Bible in Mainz?"."""
     verb = _head(clause)
     kind = _kind(subj, verb, people)
+    if kind == "thing" and any(t.lower_ in _REFLEXIVE_PEOPLE and t.head == verb for t in clause):
+        kind = "person"  # "two suicide bombers blew themselves up": someone, not a plane
     if kind == "date" or not _is_content_phrase(subj) or _cut_short(subj) or _undefined(subj):
         return None
     if subj[0].tag_ == "PRP$" and kind != "person":
