@@ -302,6 +302,12 @@ def test_no_cloze_item_from_a_piece_of_a_sentence(sentence):
      "destruction.", "weapons of mass destruction"),
     ("She has faith the court system will overturn her sentence.", "her sentence"),
     ("The cuts will take effect this financial year, the minister said.", "|| effect"),
+    ("Ms Almao told the radio station she had gone to Macapa to identify the body.",
+     "the radio station"),
+    ("Mr Aquilina has reminded householders that the SES is a volunteer organisation.",
+     "householders"),
+    ("A spokeswoman has rejected claims that 950 detainees at the Woomera centre are to be "
+     "relocated next month.", "rejected claims?"),
 ])
 def test_no_question_states_what_the_sentence_does_not(sentence, flawed):
     """Nothing asked from a clause under a condition, a hope, a belief, a likelihood or

@@ -77,6 +77,8 @@ _OBJECT_PRONOUNS = frozenset("it them him her".split())
 # verbs whose content is what was said: without an object or clause they ask nothing
 _SAYING = frozenset("say tell report claim state argue add explain note write announce "
                     "reply answer remark observe declare suggest insist admit".split())
+# verbs that tell someone something: their object is who hears it, the content follows
+_TELLING = frozenset("remind warn inform assure advise urge notify brief".split())
 _DEMONSTRATIVES = frozenset("this that these those".split())
 # words that do not assert the clause they govern ("I was thinking the fire would melt
 # ...", "hopes the decision will help", "it is likely that ..."): it is no fact to ask
@@ -610,6 +612,10 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
     if root.lemma_.lower() in _SAYING and not any(
             c.dep_ in ("dobj", "xcomp", "ccomp", "attr") for c in root.children):
         return []  # "as M.D. Zabel has said of Dickens": what was said is elsewhere
+    if _verb_in(root, _SAYING | _TELLING) and any(
+            c.dep_ == "dobj" and any(d.dep_ in ("acl", "relcl") for d in c.children)
+            for c in root.children):
+        return []  # "told the radio station (she had gone ...)": the content went with it
     between = [t for t in clause if subj[-1].i < t.i < root.i]
     if any(t.head == root and t.dep_ not in _ASIDE for t in between):
         return []  # the subject does not lead straight into its verb: a misparse
@@ -724,6 +730,8 @@ def _incomplete(clause: list[Token], root: Token) -> bool:
                 return True  # "Who was the first (to feel its teeth)?"
             if c.dep_ == "acl" and _restricted(t, kept):
                 return True  # "the first swimmer (eliminated)"
+            if c.dep_ == "acl" and _undefined([m for m in t.subtree if m in kept]):
+                return True  # "rejected claims (that 950 detainees are to be relocated)"
             if t.dep_ == "attr" and c.dep_ in ("acl", "ccomp"):
                 return True  # "is a sign (the Government would not ...)"
     return _lost_correlate(clause)
