@@ -13,7 +13,8 @@ no subordinate, relative or coordinated clause), so it is shorter than its sourc
 
 Spoken fillers ("um", "you know", "I mean") and repeated words (false starts) are
 removed before parsing; a sentence whose main subject is "I" or "you", or that is
-too short once cleaned, gets no question.
+too short once cleaned, gets no question. What makes a clause unaskable or an answer
+uncheckable is read off the parse in :mod:`pipeline_kit.stages._question_checks`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline_kit.stages._lexicon import is_collective, known_words, names_people
+from pipeline_kit.stages._question_checks import (
+    DEMONSTRATIVES,
+    GENERIC,
+    NAMES,
+    OBJECTS,
+    SUBJECTS,
+    asserted,
+    cut_short,
+    head_of,
+    in_order,
+    incomplete,
+    misordered,
+    misparsed,
+    repeated_role,
+    split_noun,
+    undefined,
+    verb_complement_inside,
+    verb_in,
+)
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -39,7 +59,6 @@ _FILLER_RE = re.compile(
 _REPEAT_RE = re.compile(r"\b(\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.IGNORECASE)
 _CUT_WORD_RE = re.compile(r"\b\w+-(?=\s|$)")  # "th- the": a cut-off word
 _PLACE = frozenset({"GPE", "LOC", "FAC"})
-_NAMES = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE".split())
 _FINITE = frozenset("is are was were am has have had will would can could may might shall "
                     "should must do does did".split())
 _NEEDS_COMPLEMENT = frozenset({"ccomp", "csubj"})  # dropped from the main clause
@@ -56,14 +75,9 @@ _DATE = frozenset({"DATE"})
 _ERAS = frozenset({"age", "ages", "century", "centuries", "era", "epoch", "period", "reign",
                    "dynasty", "decade", "millennium"})
 _NEGATIVE = frozenset({"no", "none", "nothing", "nobody", "neither", "never"})
-# "What is a term?": a copula's answer that names nothing in particular
-_GENERIC = frozenset("term thing matter one way kind sort case example question point part "
-                     "fact idea something word name result".split())
 # sentence connectives that read badly inside a question ("What did X however show?")
 _CONNECTIVES = frozenset("however therefore thus moreover furthermore nevertheless "
                          "nonetheless consequently hence accordingly besides".split())
-# complements a kept word cannot lose: a question keeping "by" without "stating that ..."
-_COMPLEMENTS = frozenset({"pobj", "pcomp", "dobj", "ccomp", "xcomp", "attr", "acomp", "oprd"})
 # an answer led by a sentence or focus adverb ("certainly less time") or by anaphoric
 # "such" ("such a tradition") names nothing a reader can check
 _LEAD_ADVERBS = frozenset("elsewhere meanwhile also however then still certainly probably "
@@ -79,35 +93,14 @@ _SAYING = frozenset("say tell report claim state argue add explain note write an
                     "reply answer remark observe declare suggest insist admit".split())
 # verbs that tell someone something: their object is who hears it, the content follows
 _TELLING = frozenset("remind warn inform assure advise urge notify brief".split())
-_DEMONSTRATIVES = frozenset("this that these those".split())
-# words that do not assert the clause they govern ("I was thinking the fire would melt
-# ...", "hopes the decision will help", "it is likely that ..."): it is no fact to ask
-_UNASSERTED = frozenset("think believe hope expect fear wish doubt suspect guess suppose "
-                        "imagine assume reckon predict worry pray want insist feel "
-                        "likely unlikely possible impossible probable unclear uncertain "
-                        "hopeful confident doubtful let claim allege deny".split())
-# nouns that do not assert the clause they govern ("there is a risk consumers will ...")
-_UNASSERTED_NOUNS = frozenset("risk chance possibility danger hope fear likelihood prospect "
-                              "threat belief view claim allegation suggestion faith confidence "
-                              "expectation assumption suspicion impression".split())
 # a light verb and its object make one verb ("the cuts will take effect"): the object
 # asks nothing ("What will the cuts take?")
 _LIGHT_OBJECTS = frozenset({("take", "effect"), ("take", "place"), ("take", "part"),
                             ("make", "way"), ("take", "care"), ("pay", "attention"),
                             ("make", "sense"), ("take", "advantage"), ("take", "hold"),
                             ("take", "note"), ("take", "notice"), ("make", "progress")})
-_CONDITIONS = frozenset({"if", "unless"})
-# verbs whose "of"/"with" phrase is the charge, not part of the object's name
-_CHARGING = frozenset("accuse suspect convict acquit charge warn inform remind rob clear "
-                      "assure notify".split())
 # verbs of seeming: "What does assonance seem?" needs a "like" the clause does not have
 _SEEMING = frozenset({"seem", "appear"})
-# nominal roles: a finite verb in one ("the gyro output axis decreases" as an object of
-# "to") is a misparse
-_NOMINAL = frozenset({"nsubj", "nsubjpass", "dobj", "pobj", "attr", "compound", "appos"})
-# nouns whose meaning is the clause that follows ("at the time the board meets")
-_CLAUSE_NOUNS = frozenset("time moment way point extent degree fact place reason case "
-                          "manner sense day year role thing one kind sort".split())
 _PERSONAL = frozenset("i you we me us my our your yours mine ours".split())
 _REFLEXIVE_PEOPLE = frozenset({"himself", "herself", "themselves"})
 # A subject that says, thinks, wants or tries is a someone ("Swadesh was trying to
@@ -124,8 +117,6 @@ _CLAUSE_DEPS = frozenset({"advcl", "ccomp", "conj", "cc", "parataxis", "mark", "
                           "acl", "appos", "csubj", "discourse", "intj", "meta", "dep",
                           "preconj", "punct"})
 _LEAD_DEPS = frozenset({"cc", "advmod", "discourse", "intj", "mark", "punct", "npadvmod"})
-_SUBJECTS = frozenset({"nsubj", "nsubjpass"})
-_OBJECTS = frozenset({"dobj", "attr"})
 
 
 @dataclass(frozen=True)
@@ -147,10 +138,6 @@ def clean_spoken(text: str) -> str:
     return out[:1].upper() + out[1:] if out else out
 
 
-def _words(tokens: Iterable[Token]) -> list[Token]:
-    return sorted(tokens, key=lambda t: t.i)
-
-
 def _phrase(tok: Token) -> list[Token]:
     """A noun's phrase without its relative, appositive or coordinated clauses."""
     out = [tok]
@@ -165,7 +152,7 @@ def _phrase(tok: Token) -> list[Token]:
             continue  # "Manager Hemus, eager to end a slump, moved ...": an aside
         if child.dep_ not in _CLAUSE_DEPS or joined or listed or child.tag_ == "HYPH":
             out += _phrase(child)
-    return _words(out)
+    return in_order(out)
 
 
 def _set_off(tok: Token) -> bool:
@@ -192,7 +179,7 @@ def _text(tokens: Sequence[Token], swap: dict[Token, str] | None = None) -> str:
 
 
 def _is_content_phrase(tokens: Sequence[Token]) -> bool:
-    head = _head(tokens)
+    head = head_of(tokens)
     return (head.pos_ in ("NOUN", "PROPN") and not head.is_stop
             and any(t.pos_ in ("NOUN", "PROPN", "NUM") and not t.is_stop for t in tokens))
 
@@ -205,7 +192,7 @@ def _kind(tokens: Sequence[Token], verb: Token | None = None,
     wanting makes an untyped or ORG-tagged subject a person. ``people``: lower-case
     names the recording's other sentences tag as PERSON ("Bellows" alone is a noun).
     """
-    head = _head(tokens)
+    head = head_of(tokens)
     of = next((c for c in head.children if c.lower_ == "of"), None)
     counted = next((c for c in of.children if c.dep_ == "pobj"), None) if of else None
     if counted is not None and head.pos_ == "NOUN" and is_collective(head.lemma_):
@@ -224,75 +211,6 @@ def _kind(tokens: Sequence[Token], verb: Token | None = None,
     return "thing"
 
 
-def _cut_short(phrase: Sequence[Token]) -> bool:
-    """Whether an answer phrase lost what completes it: it ends on punctuation ("the
-    means of inducing,"), a preposition lost its object, a noun its infinitive ("the very
-    attempt (to ...)", "the team (to beat)"), or it points elsewhere ("This push",
-    "the following items")."""
-    kept = set(phrase)
-    if any(t.tag_ in ("NNP", "NNPS") and t.text[:1].islower() and t.is_alpha for t in phrase):
-        return True  # "home McAuliffe": a verb's particle read as part of a name
-    if _misordered(_head(phrase)):
-        return True
-    if phrase[0].pos_ == "ADP" and phrase[0].dep_ == "prep":
-        return True  # "in this case even a 5 per cent chance": an aside came along
-    if phrase[-1].is_punct or phrase[0].lower_ in _DEMONSTRATIVES or (
-            len(phrase) > 1 and phrase[1].lower_ == "following"):
-        return True  # "the following items" point ahead, as "this" points back
-    for t in phrase:
-        for c in t.children:
-            if c in kept:
-                continue
-            if t.dep_ == "prep" and c.dep_ in ("pobj", "pcomp"):
-                return True
-            if c.dep_ in ("acl", "relcl") and _infinitive(c):
-                return True
-    return False
-
-
-def _misordered(head: Token) -> bool:
-    """Whether an article or possessor follows an adjective of the same noun: a word
-    order no noun phrase has ("extremely conservative his estimate")."""
-    return any(c.dep_ in ("det", "poss") and any(m.i < c.i for m in head.children
-                                                 if m.dep_ in ("amod", "nummod"))
-               for c in head.children)
-
-
-def _undefined(phrase: Sequence[Token]) -> bool:
-    """Whether an answer is a bare noun ("the observation", "pieces") whose clause, which
-    says which one, was left out ("the observation that the poems are formulaic")."""
-    head = _head(phrase)
-    bare = [t for t in phrase if t.dep_ not in ("det", "punct")] == [head] and all(
-        t.lower_ == "the" for t in phrase if t.dep_ == "det")  # "a report" is any report
-    return bare and head.pos_ == "NOUN" and any(
-        c.dep_ in ("acl", "relcl") and c not in phrase for c in head.children)
-
-
-def _verb_complement_inside(obj: Sequence[Token]) -> bool:
-    """Whether the object took in a phrase that completes its verb: "as" ("praised New
-    York's diversity as the source of strength"), the charge of a verb of charging
-    ("accuses Pakistan of masterminding"), or "of"/"about" after a name or a court
-    ("told the court of their sorrow")."""
-    head = _head(obj)
-    named = head.pos_ == "PROPN" or head.ent_type_ in _NAMES
-    charging = head.head.lemma_.lower() in _CHARGING
-    for prep in (t for t in obj if t.dep_ == "prep" and t.head == head):
-        if prep.lower_ == "as" or (charging and prep.lower_ in ("of", "with")):
-            return True
-        if prep.lower_ in ("of", "about") and (named or head.lemma_.lower() == "court"
-                                               or head.ent_type_ == "ORG"):
-            return True
-    return False
-
-
-def _split_noun(clause: list[Token], obj: Sequence[Token]) -> bool:
-    """Whether a noun the clause keeps stands right after the object: one phrase the
-    parser cut in two ("won the 50 metres | butterfly")."""
-    nxt = obj[-1].i + 1
-    return any(t.i == nxt and t.pos_ in ("NOUN", "PROPN") and t.dep_ != "npadvmod"
-               and t.ent_type_ not in ("DATE", "TIME") for t in clause)  # not "yesterday"
-
-
 def _untyped_name(tok: Token) -> bool:
     """A proper name without an article that the recognizer gives no type or calls an
     organisation (small models call many surnames ORG: "Braque began to paint"): a
@@ -307,12 +225,6 @@ def _is_name(tok: Token) -> bool:
     return tok.pos_ == "PROPN" or (tok.pos_ == "NOUN" and not _dictionary_word(tok))
 
 
-def _head(tokens: Sequence[Token]) -> Token:
-    """The one token whose head lies outside ``tokens``: a phrase's head noun, a
-    clause's verb."""
-    return next(t for t in tokens if t.head == t or t.head not in tokens)
-
-
 def _main_clause(root: Token) -> list[Token]:
     """The root's clause: its dependents except subordinate, relative and joined clauses."""
     out = [root]
@@ -322,7 +234,7 @@ def _main_clause(root: Token) -> list[Token]:
         if _set_phrase(child):
             continue  # "of course", "in fact": asides, no adjunct
         out += [child] if child.dep_ in ("aux", "auxpass", "neg") else _phrase(child)
-    return _words(out)
+    return in_order(out)
 
 
 def _lower(tokens: Sequence[Token], people: frozenset[str] = frozenset()) -> str:
@@ -330,7 +242,7 @@ def _lower(tokens: Sequence[Token], people: frozenset[str] = frozenset()) -> str
     s = _text(tokens)
     first = tokens[0]
     article = first.pos_ == "DET" and first.ent_type_ != "WORK_OF_ART"  # "the Congress"
-    if article or (first.pos_ != "PROPN" and first.ent_type_ not in _NAMES and first.text != "I"
+    if article or (first.pos_ != "PROPN" and first.ent_type_ not in NAMES and first.text != "I"
                    and first.lower_ not in people and _dictionary_word(first)):
         s = s[:1].lower() + s[1:]
     return s
@@ -343,7 +255,6 @@ def _dictionary_word(tok: Token) -> bool:
         return True
     words = known_words()
     return not words or tok.lower_ in words or tok.lemma_.lower() in words
-
 
 
 def _finish(words: list[str]) -> str:
@@ -369,7 +280,7 @@ def _do_form(verb: Token, subj: Sequence[Token]) -> str:
     with it now and then: "the two endpoints possesses")."""
     form = {"VBD": "did", "VBZ": "does", "VBP": "do"}.get(verb.tag_, "")
     if form in ("does", "do"):
-        head = _head(subj)
+        head = head_of(subj)
         plural = head.tag_ in ("NNS", "NNPS") or any(
             c.dep_ == "cc" and c.lower_ == "and" for c in head.children)
         form = "do" if plural else "does"
@@ -379,11 +290,11 @@ def _do_form(verb: Token, subj: Sequence[Token]) -> str:
 def _subject_question(clause: list[Token], subj: list[Token],
                       people: frozenset[str]) -> Asked | None:
     """Wh-word in place of the subject: "Who printed the Bible in Mainz?"."""
-    verb = _head(clause)
+    verb = head_of(clause)
     kind = _kind(subj, verb, people)
     if kind == "thing" and any(t.lower_ in _REFLEXIVE_PEOPLE and t.head == verb for t in clause):
         kind = "person"  # "two suicide bombers blew themselves up": someone, not a plane
-    if kind == "date" or not _is_content_phrase(subj) or _cut_short(subj) or _undefined(subj):
+    if kind == "date" or not _is_content_phrase(subj) or cut_short(subj) or undefined(subj):
         return None
     if subj[0].tag_ == "PRP$" and kind != "person":
         return None  # "What will be going into the final day?" -> "his team": whose?
@@ -399,14 +310,14 @@ def _subject_question(clause: list[Token], subj: list[Token],
             for c in root.children):
         return None  # "What is new elements?", "What has been X and Y?": a plural answer
     if root.lemma_ == "be" and any(c.dep_ == "attr" and (c.pos_ in ("PROPN", "NUM")
-                                                           or c.ent_type_ in _NAMES)
-                                   for c in root.children) and not _is_name(_head(subj)):
+                                                           or c.ent_type_ in NAMES)
+                                   for c in root.children) and not _is_name(head_of(subj)):
         return None  # "Who was King Leopold?" -> "The man": the name is what is told
     verb = rest[0]  # the finite verb or auxiliary agrees with "What"/"Who" (singular)
     if (verb.lemma_ == "do" and verb.dep_ == "aux" and verb.lower_ != "do"
             and not any(t.dep_ == "neg" for t in rest)):
         return None  # "What does perform ...?", "What did fail ...?": an emphatic do
-    if kind == "thing" and _untyped_name(_head(subj)):
+    if kind == "thing" and _untyped_name(head_of(subj)):
         return None  # "What ranks fourth?" -> "Austin": a person, a team or a town?
     if verb.tag_ == "VBP" and (verb.lower_ in ("been", "being") or verb.lower_.endswith("ing")
                                or (verb.lower_ != verb.lemma_.lower()
@@ -430,7 +341,7 @@ def _subject_question(clause: list[Token], subj: list[Token],
 def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
               wh: str, people: frozenset[str] = frozenset()) -> str | None:
     """wh + auxiliary (or do) + subject + the rest of the clause without ``drop``."""
-    root = _head(clause)
+    root = head_of(clause)
     auxes = [t for t in clause if t.dep_ in ("aux", "auxpass") and t.head == root
              and t.i < root.i]
     rest = [t for t in clause if t not in subj and t not in drop and t not in auxes[:1]
@@ -455,10 +366,10 @@ def _inverted(clause: list[Token], subj: list[Token], drop: list[Token],
 
 def _object_question(clause: list[Token], subj: list[Token], obj: list[Token],
                      people: frozenset[str]) -> Asked | None:
-    head = _head(obj)
-    if _cut_short(obj) or _undefined(obj) or head.head.lemma_.lower() in _SEEMING:
+    head = head_of(obj)
+    if cut_short(obj) or undefined(obj) or head.head.lemma_.lower() in _SEEMING:
         return None  # "What did Parry defend?" -> "the observation (that ...)"
-    if _verb_complement_inside(obj) or _split_noun(clause, obj):
+    if verb_complement_inside(obj) or split_noun(clause, obj):
         return None
     if (head.head.lemma_.lower(), head.lemma_.lower()) in _LIGHT_OBJECTS:
         return None  # "What will the cuts take?" -> "effect"
@@ -482,7 +393,7 @@ def _object_question(clause: list[Token], subj: list[Token], obj: list[Token],
 def _adjunct_questions(clause: list[Token], subj: list[Token],
                        people: frozenset[str]) -> Iterable[Asked]:
     """Where / When for a place or date in a prepositional phrase of the main clause."""
-    root = _head(clause)
+    root = head_of(clause)
     for prep in root.children:
         if prep.dep_ not in ("prep", "npadvmod") or prep not in clause:
             continue
@@ -522,7 +433,7 @@ def _names_a_time(phrase: Sequence[Token]) -> bool:
 def _how_many(clause: list[Token], subj: list[Token],
               people: frozenset[str]) -> Iterable[Asked]:
     """How many for a counted object: "How many books did they print?"."""
-    root = _head(clause)
+    root = head_of(clause)
     for obj in root.children:
         if obj.dep_ != "dobj" or obj not in clause or obj.tag_ not in ("NNS", "NNPS"):
             continue
@@ -547,55 +458,19 @@ def ask_sentence(sent: Span, people: frozenset[str] = frozenset()) -> list[Asked
     if root.pos_ not in ("VERB", "AUX") or sent.text.rstrip().endswith("?"):
         return []
     roots = [root, *(t for t in sent if t.dep_ in _CLAUSES and t.pos_ in ("VERB", "AUX")
-                     and any(c.dep_ in _SUBJECTS and c.pos_ != "PRON" for c in t.children))]
-    out = [a for r in roots if _asserted(r) for a in _ask_clause(sent, r, people)]
+                     and any(c.dep_ in SUBJECTS and c.pos_ != "PRON" for c in t.children))]
+    out = [a for r in roots if asserted(r) for a in _ask_clause(sent, r, people)]
     return sorted(out, key=lambda a: (_ORDER[a.qtype], len(a.text.split())))
-
-
-def _asserted(verb: Token) -> bool:
-    """Whether the sentence states the clause of ``verb`` as a fact: not under a condition
-    ("if that happens, sea levels would rise"), a belief, hope or likelihood ("thinks
-    the fire would melt ..."), or an imperative "let"."""
-    if any(c.dep_ == "parataxis" and _verb_in(c, _UNASSERTED) for c in verb.children):
-        return False  # "a jail sentence is appropriate, I think"
-    subjects = [c.i for c in verb.children if c.dep_ in _SUBJECTS]
-    if subjects and any(c.dep_ == "advmod" and c.lower_ in _UNASSERTED and c.i < subjects[0]
-                        for c in verb.children):
-        return False  # "(it is) likely more raids will be launched": the question drops it
-    tok = verb
-    while True:
-        if any(m.dep_ == "mark" and m.lower_ in _CONDITIONS and m.head.dep_ == "advcl"
-               for m in tok.subtree):
-            return False
-        if tok.dep_ not in ("ccomp", "conj") or tok.head == tok:
-            return True
-        tok = tok.head
-        if any(c.dep_ == "neg" for c in tok.children):
-            return False  # "cannot say conclusively (that Saddam has ...)"
-        if tok.dep_ != "conj" and (_verb_in(tok, _UNASSERTED) or any(
-                c.dep_ == "acomp" and c.lower_ in _UNASSERTED
-                or c.dep_ in ("attr", "dobj", "nsubj") and c.lemma_.lower() in _UNASSERTED_NOUNS
-                for c in tok.children)):
-            return False  # the clause is what someone thinks, hopes, claims or fears
-
-
-def _verb_in(tok: Token, verbs: frozenset[str]) -> bool:
-    """Whether the word is a form of one of ``verbs``; the small model's lemmatizer
-    misses some ("hopes" -> "hop")."""
-    low = tok.lower_
-    stems = {tok.lemma_.lower(), low, low[:-1], low[:-2], low[:-3], low[:-3] + "e"}
-    return bool(stems & verbs) and (low in verbs or low.endswith(("s", "ed", "ing"))
-                                    or tok.lemma_.lower() in verbs)
 
 
 def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
     """The questions of the clause headed by ``root``."""
     clause = _main_clause(root)
-    subj_tok = next((t for t in root.children if t.dep_ in _SUBJECTS), None)
+    subj_tok = next((t for t in root.children if t.dep_ in SUBJECTS), None)
     if subj_tok is None or subj_tok.lower_ in ("i", "you", "we", "it", "this", "that", "there"):
         return []
     subj = _phrase(subj_tok)
-    if subj[0].lower_ in _DEMONSTRATIVES:
+    if subj[0].lower_ in DEMONSTRATIVES:
         return []  # "this push", "these same polyphosphates": which, the question can't say
     if subj_tok.pos_ not in ("NOUN", "PROPN", "PRON") or any(
             t.lower_ in _PERSONAL and t.pos_ == "PRON" for t in [*subj, *clause]):
@@ -612,7 +487,7 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
     if root.lemma_.lower() in _SAYING and not any(
             c.dep_ in ("dobj", "xcomp", "ccomp", "attr") for c in root.children):
         return []  # "as M.D. Zabel has said of Dickens": what was said is elsewhere
-    if _verb_in(root, _SAYING | _TELLING) and any(
+    if verb_in(root, _SAYING | _TELLING) and any(
             c.dep_ == "dobj" and any(d.dep_ in ("acl", "relcl") for d in c.children)
             for c in root.children):
         return []  # "told the radio station (she had gone ...)": the content went with it
@@ -625,21 +500,21 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
               and not (t.head == root and t.lower_ in _CONNECTIVES)]
     if not any(t.i > root.i for t in clause if not t.is_punct):
         return []  # "Who knew?": a bare verb asks nothing
-    if _misparsed(sent, clause, root):
+    if misparsed(sent, clause, root):
         return []
-    if _incomplete(clause, root):
+    if incomplete(clause, root):
         return []  # "answered by stating?", "was ordered for?": a word lost its complement
     if any(not (t.text.replace(".", "").replace("'", "").isalpha() or t.like_num
                 or t.is_punct or t.text in ("-", "$", "%")) for t in clause):
         return []  # formulas and symbols read badly as questions
     if len(clause) >= len([t for t in sent if not t.is_punct]) and len(clause) > 12:
         return []  # nothing to drop: not a paraphrase
-    if any((t.lower_ in _OBJECT_PRONOUNS or (t.lower_ in _DEMONSTRATIVES and t.pos_ == "PRON"))
+    if any((t.lower_ in _OBJECT_PRONOUNS or (t.lower_ in DEMONSTRATIVES and t.pos_ == "PRON"))
            and t.dep_ in ("pobj", "dobj", "dative", "attr") for t in clause):
         return []  # "commented on ... among them?", "can not handle them": who or what?
-    if _repeated_role(clause, root):
+    if repeated_role(clause, root):
         return []  # "What is a condition a condition?"
-    if any(c.dep_ in _OBJECTS and _misordered(c) for c in root.children) or any(
+    if any(c.dep_ in OBJECTS and misordered(c) for c in root.children) or any(
             c.dep_ == "oprd" and any(o.dep_ == "dobj" and o.i > c.i for o in root.children)
             for c in root.children):
         return []  # "termed extremely conservative his estimate": a shifted object
@@ -652,7 +527,7 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
             out.append(q)
     if not pronoun_subject and not negated:  # "What are the garages not?": what they aren't
         for obj in root.children:
-            if obj.dep_ in _OBJECTS and obj in clause:
+            if obj.dep_ in OBJECTS and obj in clause:
                 q = _object_question(clause, subj, _phrase(obj), people)
                 if q is not None:
                     out.append(q)
@@ -667,102 +542,6 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
 _COPULA_RE = re.compile(r"^What (?:is|are|was|were) (.+)\?$")
 
 
-def _misparsed(sent: Span, clause: list[Token], root: Token) -> bool:
-    """Whether the parse the clause rests on shows itself wrong: a finite verb in a noun's
-    role ("applied to the gyro output axis decreases"), a lower-case word in a name
-    ("home McAuliffe"), a phrase attached across a clause the question drops ("relieved
-    Hyde ... and gave up ... into center"), or a clause that reaches into or out of
-    brackets ("five elements exist (1) surface, (2) air")."""
-    if any(t.tag_ in ("VBZ", "VBP", "VBD") and t.dep_ in _NOMINAL for t in clause):
-        return True
-    dropped = [c.i for c in root.children if c.dep_ in ("conj", "parataxis") and c not in clause]
-    if dropped and any(t.i > min(dropped) and t.head == root for t in clause):
-        return True
-    depth = _bracket_depths(sent)
-    return len({depth[t.i] for t in [*clause, root]}) > 1 or any(
-        t.text in "()[]" for t in clause)
-
-
-def _bracket_depths(sent: Span) -> dict[int, int]:
-    """Each token's depth inside round or square brackets."""
-    out, depth = {}, 0
-    for t in sent:
-        if t.text in ")]":
-            depth = max(0, depth - 1)
-        out[t.i] = depth
-        if t.text in "([":
-            depth += 1
-    return out
-
-
-def _repeated_role(clause: list[Token], root: Token) -> bool:
-    """Whether the verb keeps two objects or two complements of one kind: a list or an
-    appositive the parser attached as a second object ("is a condition ..., a condition"),
-    or a copula with two complements ("is not much greater, ...: 24")."""
-    roles = [c.dep_ for c in root.children if c in clause and c.dep_ in ("attr", "dobj")]
-    complements = [c for c in root.children if c in clause and c.dep_ in ("attr", "acomp")]
-    return len(roles) != len(set(roles)) or len(complements) > 1
-
-
-def _incomplete(clause: list[Token], root: Token) -> bool:
-    """Whether a kept word lost what completes it: a complement ("by stating"), the
-    clause of "as far (as ...)", of "at the time (the board meets)" or of "the question
-    (whether ...)", an infinitive ("the first (to feel its teeth)"), or a last word that
-    is a preposition or conjunction."""
-    kept = set(clause)
-    last = [t for t in clause if not t.is_punct][-1]
-    if last.pos_ in ("CCONJ", "SCONJ") or last.tag_ == "IN":
-        return True
-    for t in clause:
-        if t == root:
-            continue
-        for c in t.children:
-            if c in kept:
-                continue
-            if c.dep_ in _COMPLEMENTS:
-                return True
-            if c.dep_ in ("advcl", "relcl", "acl") and (
-                    t.pos_ == "ADV" or t.lemma_.lower() in _CLAUSE_NOUNS):
-                return True
-            if c.dep_ in ("acl", "ccomp") and t.lemma_.lower() in _GENERIC:
-                return True
-            if c.dep_ in ("acl", "relcl") and _infinitive(c):
-                return True  # "Who was the first (to feel its teeth)?"
-            if c.dep_ == "acl" and _restricted(t, kept):
-                return True  # "the first swimmer (eliminated)"
-            if c.dep_ == "acl" and _undefined([m for m in t.subtree if m in kept]):
-                return True  # "rejected claims (that 950 detainees are to be relocated)"
-            if t.dep_ == "attr" and c.dep_ in ("acl", "ccomp"):
-                return True  # "is a sign (the Government would not ...)"
-    return _lost_correlate(clause)
-
-
-def _restricted(noun: Token, kept: set[Token]) -> bool:
-    """Whether a noun reads as incomplete without its clause: ranked ("the first
-    swimmer (eliminated)", "the biggest (ever recorded)")."""
-    mods = [c for c in noun.children if c in kept and c.dep_ != "det"]
-    return noun.pos_ == "NOUN" and any(c.tag_ in ("JJS", "RBS") or c.ent_type_ == "ORDINAL"
-                                       for c in mods)
-
-
-def _lost_correlate(clause: list[Token]) -> bool:
-    """Whether "such" or "so" lost the "as" or "that" it announces ("rotates in such a
-    direction (as to reduce ...)", "so heavy (that ...)")."""
-    kept = set(clause)
-    for t in clause:
-        if t.lower_ not in ("such", "so") or t.dep_ not in ("amod", "predet", "advmod", "det"):
-            continue
-        after = [w for w in t.doc[t.i + 1:t.sent.end] if w.lower_ in ("as", "that")]
-        if after and after[0] not in kept:
-            return True
-    return False
-
-
-def _infinitive(verb: Token) -> bool:
-    """Whether ``verb`` heads a to-infinitive ("to beat", "to feel its teeth")."""
-    return any(a.dep_ == "aux" and a.lower_ == "to" for a in verb.children)
-
-
 def _informative(a: Asked) -> bool:
     """Whether the question asks something its answer tells: not its own answer, not a
     negation ("No single explanation"), not "What is a term?" or "What is the style?"
@@ -773,14 +552,14 @@ def _informative(a: Asked) -> bool:
     if answer in a.text.lower() or (words and words[0] in _NEGATIVE | _LEAD_ADVERBS) or any(
             w in _NEGATIVE for w in asked_words):
         return False  # "What had nothing?"
-    if _bare_noun(answer) in _GENERIC:
+    if _bare_noun(answer) in GENERIC:
         return False  # "What does one such disagreement concern?" -> "the question"
     if any(x.isdigit() and y.isdigit() for x, y in itertools.pairwise(asked_words)):
         return False  # "follow 8 22": figure or reference numbers left in the clause
     m = _COPULA_RE.match(a.text)
     if m:
         asked = m.group(1).lower()
-        if asked in answer or _bare_noun(asked) in _GENERIC:  # the answer's was checked above
+        if asked in answer or _bare_noun(asked) in GENERIC:  # the answer's was checked above
             return False
     return True
 
