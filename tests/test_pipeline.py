@@ -334,3 +334,18 @@ def test_the_runs_step_names_what_comes_next_once_a_stage_is_complete():
         "transcription: Transcribing segment 2/5", "transcription done, chunking next",
         "chunking done"]
     assert steps.seen[-1][0] == 100.0
+
+
+def test_a_deleted_audio_library_is_filled_again_not_an_error(tmp_path):
+    """A home whose audio/ folder was deleted (space freed, a copy of the home without
+    it) kept the upload's cached record, whose library copy was gone: the next run
+    failed with "no audio with id ...". The upload now runs again and the stages after
+    it read the new copy; the transcript's cache still holds."""
+    import shutil
+
+    run_pipeline(WAV, stages=["transcription"], home=tmp_path, out_dir=tmp_path / "o1")
+    shutil.rmtree(tmp_path / "audio")
+    again = run_pipeline(WAV, stages=["transcription"], home=tmp_path, out_dir=tmp_path / "o2")
+    assert again.run_record["cache_hits"] == ["transcription"]
+    assert any((tmp_path / "audio").rglob("*.wav")), "the upload did not store a new copy"
+    assert len(again.transcript.words) > 50

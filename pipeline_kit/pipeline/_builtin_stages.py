@@ -141,10 +141,14 @@ def _library_record(library: Any, audio: str) -> Any:
 
 
 def _library_audio(record: Any, home: Path) -> str | None:
-    """The library's copy of the uploaded audio: what later stages read."""
-    from pipeline_kit.ingest._upload import AudioLibrary
+    """The library's copy of the uploaded audio: what later stages read; None when the
+    library no longer has it (its folder was deleted or moved)."""
+    from pipeline_kit.ingest._upload import AudioLibrary, UploadError
 
-    p = AudioLibrary(home / "audio").audio_path(record.audio_id)
+    try:
+        p = AudioLibrary(home / "audio").audio_path(record.audio_id)
+    except UploadError:
+        return None
     return str(p) if p.is_file() else None
 
 
