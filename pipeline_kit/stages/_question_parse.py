@@ -53,6 +53,7 @@ MAX_WH_WORDS = 16  # a longer question copies too much of its sentence
 MAX_CLOZE_WORDS = 25
 MIN_WORDS = 6  # cleaned sentence words below which nothing is asked
 SHORT_SENTENCE = 12  # words up to which a question may be as long as its sentence
+MIN_CLUES = 2  # content words a cloze sentence keeps outside its blank
 _FILLER_RE = re.compile(
     r",?\s*\b(?:u+m+|u+h+|e+r+m*|a+h+|h+m+|m+h*m+|you know|i mean|sort of|kind of)\b[,.]?\s*",
     re.IGNORECASE)
@@ -600,6 +601,12 @@ def _run_together(sent: Span) -> bool:
                and not t.nbor(-1).is_punct for t in sent)
 
 
+def _clues(sent: Span, start: int, end: int) -> int:
+    """Content words of the sentence outside the characters ``start:end`` (the blank)."""
+    return sum(1 for t in sent if t.is_alpha and not t.is_stop
+               and not start <= t.idx - sent.start_char < end)
+
+
 def cloze_sentence(sent: Span, keys: set[str], key_of: dict[str, str]) -> Asked | None:
     """The sentence with one key noun chunk blanked, when it is at most 25 words."""
     words = [t for t in sent if not t.is_punct]
@@ -613,6 +620,8 @@ def cloze_sentence(sent: Span, keys: set[str], key_of: dict[str, str]) -> Asked 
         if sent.text.lower().count(surface.lower()) > 1:
             continue
         a = sent.text.index(surface)
+        if _clues(sent, a, a + len(surface)) < MIN_CLUES:
+            continue  # "This is a bit of a _____.": nothing around the blank to go on
         before = sent.text[:a].split()[-1:]
         if before and before[0][:1].isupper() and a > len(before[0]) + 1:
             continue  # "The _____": the blank would cut a title or name in two
