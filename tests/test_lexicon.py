@@ -41,3 +41,16 @@ def test_the_table_is_the_one_provenance_describes():
     stated = re.search(r"wordnet_people\.tsv\.gz` \(sha256\s+`([0-9a-f]{64})`", text)
     assert stated, "PROVENANCE.md does not state the table's sha256"
     assert hashlib.sha256(PEOPLE_TABLE.read_bytes()).hexdigest() == stated.group(1)
+
+
+def test_general_english_nouns_are_no_concepts_alone():
+    """SemCor's most tagged abstract nouns ("area", "idea", "group") are general English;
+    a thing, a person or a topic word is not ("water", "government", "wicket")."""
+    from pipeline_kit.stages._keyphrases import candidates
+    from pipeline_kit.stages._lexicon import is_general
+
+    assert is_general("area") and is_general("idea") and is_general("group")
+    assert not is_general("government") and not is_general("wicket")
+    keys = {k for k, _, _ in candidates(
+        "Crews cleared the areas. Natural disaster areas were declared in the west.")}
+    assert "area" not in keys and "natural disaster area" in keys, keys

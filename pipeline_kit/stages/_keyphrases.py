@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline_kit.stages._lexicon import is_unit, known_words
+from pipeline_kit.stages._lexicon import is_general, is_unit, known_words
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -261,8 +261,9 @@ def _nominal_head(tokens: Sequence[Token], entity: str | None) -> bool:
     if _bad_word(head) or low in _EMPTY or low in _MONTHS and not entity:
         return False
     if len(tokens) == 1 and (low in _VAGUE or len(low) < 3 or low in _WEAK
-                             or is_unit(head.lemma_)):
-        return False  # "the time", "cent" (of "per cent"), "metres": no concept alone
+                             or is_unit(head.lemma_)
+                             or head.pos_ == "NOUN" and is_general(head.lemma_)):
+        return False  # "the time", "cent" (of "per cent"), "metres", "areas": not alone
     return not (entity == "DATE" and not _DATE_WORDS.search(_surface(tokens)))
 
 

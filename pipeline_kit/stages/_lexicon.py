@@ -32,6 +32,11 @@ SECOND_PERSON = "S"  # second sense a person
 FIRST_GROUP = "G"  # first sense a social group or people ("police", "crowd"), not "line"
 COLLECTIVE = "C"  # first sense a group, a quantity or top-level ("group", "dozen")
 UNIT = "U"  # first sense in noun.quantity: a unit ("cent", "metre"), no concept alone
+GENERAL = "V"  # among the most tagged nouns of SemCor, first sense abstract ("area", "idea")
+_GENERAL_TAGS = 110  # SemCor tags above which an abstract noun is general English
+# Tops, act, attribute, cognition, communication, event, location, phenomenon, process,
+# quantity, relation, state, time: kinds of noun that say "what sort", not "what"
+_ABSTRACT_FILES = frozenset({3, 4, 7, 9, 10, 11, 15, 19, 22, 23, 24, 26, 28})
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,6 +56,13 @@ def is_collective(lemma: str) -> bool:
     """Whether the noun counts or gathers what follows it ("a group of men", "a dozen
     riders"): its "of" phrase says who or what."""
     return COLLECTIVE in _people().get(lemma.lower(), "")
+
+
+def is_general(lemma: str) -> bool:
+    """Whether the noun is general English, no concept on its own: among the most
+    frequent abstract nouns of the sense-tagged SemCor texts ("area", "place", "idea",
+    "problem"), not a thing, person or animal."""
+    return GENERAL in _people().get(lemma.lower(), "")
 
 
 def is_unit(lemma: str) -> bool:
@@ -84,6 +96,19 @@ def _read_nouns(dict_dir: Path) -> tuple[dict[str, tuple[int, list[str], str]],
     return synsets, lemmas
 
 
+def _semcor_tags(dict_dir: Path) -> dict[str, int]:
+    """How often each noun lemma was sense-tagged in SemCor (``index.sense``): a word
+    frequency of general English."""
+    out: dict[str, int] = {}
+    with open(dict_dir / "index.sense", encoding="latin-1") as f:
+        for line in f:
+            key, _offset, _number, count = line.split()
+            lemma, _, kind = key.partition("%")
+            if kind.startswith("1:"):  # nouns
+                out[lemma] = out.get(lemma, 0) + int(count)
+    return out
+
+
 def _ancestors(offset: str, synsets: dict[str, tuple[int, list[str], str]]) -> set[str]:
     """The first words of a synset and of all its hypernyms."""
     seen: set[str] = set()
@@ -99,6 +124,7 @@ def _ancestors(offset: str, synsets: dict[str, tuple[int, list[str], str]]) -> s
 def build_people_table(dict_dir: str | Path, out: str | Path = PEOPLE_TABLE) -> int:
     """Write the people table from WordNet's ``dict/`` folder; returns its rows."""
     synsets, lemmas = _read_nouns(Path(dict_dir))
+    tags = _semcor_tags(Path(dict_dir))
     # the synset "person, individual, someone, ..." itself sits in noun.Tops
     person = next(senses[0] for lemma, senses in lemmas if lemma == "person")
     rows = []
@@ -111,6 +137,7 @@ def build_people_table(dict_dir: str | Path, out: str | Path = PEOPLE_TABLE) -> 
             (FIRST_GROUP, bool(first & _PEOPLE_GROUPS)),
             (COLLECTIVE, files[0] in (_GROUP, _TOPS, _QUANTITY) or bool(first & _COUNTS)),
             (UNIT, files[0] == _QUANTITY),
+            (GENERAL, tags.get(lemma, 0) > _GENERAL_TAGS and files[0] in _ABSTRACT_FILES),
         ) if on)
         if flags:
             rows.append(f"{lemma}\t{flags}\n")
