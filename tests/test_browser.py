@@ -591,7 +591,14 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from pipeline_kit.notebook._graph_view import communities_of, community_color, filter_graph
+    from pipeline_kit.notebook._graph_view import (
+        DEFAULT_TOP,
+        communities_of,
+        community_color,
+        filter_graph,
+        top_concepts,
+        with_their_chunks,
+    )
     from pipeline_kit.stages._graph_query import from_node_link_json
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -682,7 +689,8 @@ def test_explore_views_play_and_respond_in_jupyterlab(lab_server, browser, tmp_p
     community = explore.locator(".widget-dropdown",
                                 has=page.locator("label", has_text="community")).first
     community.locator("select").select_option(index=1)  # after "all communities"
-    want_nodes = filter_graph(G, community=k).number_of_nodes()
+    Hk = filter_graph(G, community=k)  # the view draws its most central concepts
+    want_nodes = with_their_chunks(Hk, top_concepts(Hk, DEFAULT_TOP)).number_of_nodes()
     try:
         page.wait_for_function(
             "([el, n]) => (' ' + el.innerText.split(/\\s+/).join(' ') + ' ')"

@@ -277,8 +277,7 @@ class GraphView:
             shown = top_concepts(H, self.top.value)
             self.matches.value = (f"<span style='color:#666'>the {len(shown)} most central of "
                                   f"{len(hits)} concepts</span>")
-            return H.subgraph(set(shown) | {u for n in shown for u in H[n]
-                                            if H.nodes[u].get("kind") != "concept"})
+            return with_their_chunks(H, shown)
         if not hits:
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             self.matches.value = (f"<i>no concept matches "
@@ -342,6 +341,13 @@ def top_concepts(G: nx.Graph, k: int) -> list[str]:
     """The ``k`` most central concepts of ``G`` (by PageRank), most central first."""
     concepts = [n for n, kind in G.nodes(data="kind") if kind == "concept"]
     return sorted(concepts, key=lambda n: -float(G.nodes[n].get("pagerank", 0.0)))[:k]
+
+
+def with_their_chunks(G: nx.Graph, concepts: Sequence[str]) -> nx.Graph:
+    """The concepts and the chunks (and other non-concept nodes) they link to: what the
+    view draws of a filtered graph; a chunk no shown concept mentions is left out."""
+    return G.subgraph(set(concepts) | {u for n in concepts for u in G[n]
+                                       if G.nodes[u].get("kind") != "concept"})
 
 
 def sigma_inputs(H: nx.Graph, pos: dict[str, tuple[float, float]],
