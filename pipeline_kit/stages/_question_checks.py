@@ -126,8 +126,9 @@ def head_of(tokens: Sequence[Token]) -> Token:
 
 def asserted(verb: Token) -> bool:
     """Whether the sentence states the clause of ``verb`` as a fact: not under a condition
-    ("if that happens, sea levels would rise"), a belief, hope or likelihood ("thinks
-    the fire would melt ..."), or an imperative "let"."""
+    ("if that happens, sea levels would rise"), a belief, hope, claim, denial or
+    likelihood ("thinks the fire would melt ...", "there is a risk consumers will ..."),
+    a negated verb ("cannot say conclusively that ..."), or an imperative "let"."""
     if any(c.dep_ == "parataxis" and verb_in(c, _UNASSERTED) for c in verb.children):
         return False  # "a jail sentence is appropriate, I think"
     subjects = [c.i for c in verb.children if c.dep_ in SUBJECTS]
@@ -164,9 +165,14 @@ def misparsed(sent: Span, clause: list[Token], root: Token) -> bool:
     """Whether the parse the clause rests on shows itself wrong: a finite verb in a noun's
     role ("applied to the gyro output axis decreases"), a lower-case word in a name
     ("home McAuliffe"), a phrase attached across a clause the question drops ("relieved
-    Hyde ... and gave up ... into center"), or a clause that reaches into or out of
+    Hyde ... and gave up ... into center"), an object shifted or out of order ("termed
+    extremely conservative his estimate"), or a clause that reaches into or out of
     brackets ("five elements exist (1) surface, (2) air")."""
     if any(t.tag_ in ("VBZ", "VBP", "VBD") and t.dep_ in _NOMINAL for t in clause):
+        return True
+    if any(c.dep_ in OBJECTS and misordered(c) for c in root.children) or any(
+            c.dep_ == "oprd" and any(o.dep_ == "dobj" and o.i > c.i for o in root.children)
+            for c in root.children):
         return True
     dropped = [c.i for c in root.children if c.dep_ in ("conj", "parataxis") and c not in clause]
     if dropped and any(t.i > min(dropped) and t.head == root for t in clause):

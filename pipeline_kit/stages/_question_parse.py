@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline_kit.stages._lexicon import is_collective, known_words, names_people
+from pipeline_kit.stages._lexicon import in_dictionary, is_collective, names_people
 from pipeline_kit.stages._question_checks import (
     DEMONSTRATIVES,
     GENERIC,
@@ -37,7 +37,6 @@ from pipeline_kit.stages._question_checks import (
     head_of,
     in_order,
     incomplete,
-    misordered,
     misparsed,
     repeated_role,
     split_noun,
@@ -252,10 +251,7 @@ def _lower(tokens: Sequence[Token], people: frozenset[str] = frozenset()) -> str
 def _dictionary_word(tok: Token) -> bool:
     """Whether the word is a stop word or in the lemmatizer's word lists: a capital
     on any other sentence-initial word ("Speer and coworkers") is a name's."""
-    if tok.is_stop or not tok.text[:1].isupper():
-        return True
-    words = known_words()
-    return not words or tok.lower_ in words or tok.lemma_.lower() in words
+    return tok.is_stop or not tok.text[:1].isupper() or in_dictionary(tok.text, tok.lemma_)
 
 
 def _finish(words: list[str]) -> str:
@@ -515,10 +511,6 @@ def _ask_clause(sent: Span, root: Token, people: frozenset[str]) -> list[Asked]:
         return []  # "commented on ... among them?", "can not handle them": who or what?
     if repeated_role(clause, root):
         return []  # "What is a condition a condition?"
-    if any(c.dep_ in OBJECTS and misordered(c) for c in root.children) or any(
-            c.dep_ == "oprd" and any(o.dep_ == "dobj" and o.i > c.i for o in root.children)
-            for c in root.children):
-        return []  # "termed extremely conservative his estimate": a shifted object
     out: list[Asked] = []
     pronoun_subject = subj_tok.pos_ == "PRON"
     negated = any(c.dep_ == "neg" for c in root.children)
