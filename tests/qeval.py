@@ -94,8 +94,7 @@ def _names_someone(answer: str) -> bool:
     head = re.split(r"\s+(?:of|in|from|at|on|with)\s+", " ".join(words))[0].split()[-1]
     low = head.lower()
     return (words[0][:1].isupper() or bool(_PEOPLE.search(head))
-            or names_people(low, False) or names_people(low.rstrip("s"), True)
-            or names_people(low, True))
+            or names_people(low, True) or names_people(low.rstrip("s"), True))
 
 
 def answer_correct(q: Question, chunk: Chunk) -> bool:
